@@ -1,0 +1,829 @@
+import assert from 'node:assert/strict';
+import { clone, equals } from './ejson.js';
+import {
+  type DataSink,
+  diffSnapshots,
+  type Fields,
+  MergeBox,
+  MergeBoxError,
+  type PublicationStrategy,
+  type Snapshot,
+} from './merge-box.js';
+import { createWithSeeds } from './random/alea.js';
+
+/** A sink call, with `changed` in Meteor's collector form (`undefined` = cleared) so ported cases read alike. */
+type Call =
+  | { fun: 'added'; collection: string; id: string; fields: Fields }
+  | { fun: 'changed'; collection: string; id: string; changed: Fields }
+  | { fun: 'removed'; collection: string; id: string };
+
+class RecordingSink implements DataSink {
+  calls: Call[] = [];
+  added(collection: string, id: string, fields: Fields): void {
+    this.calls.push({ fun: 'added', collection, id, fields: { ...fields } });
+  }
+  changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
+    assert.ok(Object.keys(fields).length > 0 || cleared.length > 0, 'changed with nothing in it');
+    const changed: Fields = { ...fields };
+    for (const key of cleared) {
+      assert.ok(!(key in fields), `${key} both set and cleared`);
+      changed[key] = undefined;
+    }
+    this.calls.push({ fun: 'changed', collection, id, changed });
+  }
+  removed(collection: string, id: string): void {
+    this.calls.push({ fun: 'removed', collection, id });
+  }
+  drain(): Call[] {
+    const calls = this.calls;
+    this.calls = [];
+    return calls;
+  }
+}
+
+/** Meteor's `newView` helper from session_view_tests.js, over one collection 'test'. */
+function newView(strategy: PublicationStrategy = 'SERVER_MERGE') {
+  const sink = new RecordingSink();
+  const box = new MergeBox(sink, () => strategy);
+  const collection = 'test';
+  return {
+    box,
+    sink,
+    added: (sub: string, id: string, fields: Fields) => box.added(sub, collection, id, fields),
+    /** Meteor's `changed(sub, id, {key: value | undefined})`: undefined values become `cleared`. */
+    changed: (sub: string, id: string, changed: Fields) => {
+      const fields: Fields = {};
+      const cleared: string[] = [];
+      for (const [key, value] of Object.entries(changed)) {
+        if (value === undefined) cleared.push(key);
+        else fields[key] = value;
+      }
+      box.changed(sub, collection, id, fields, cleared);
+    },
+    removed: (sub: string, id: string) => box.removed(sub, collection, id),
+    expectResult(
+      expected:
+        | { fun: 'added'; id: string; fields: Fields }
+        | { fun: 'changed'; id: string; changed: Fields }
+        | { fun: 'removed'; id: string },
+    ) {
+      const call = sink.calls.shift();
+      assert.deepEqual(call, { ...expected, collection });
+    },
+    expectNoResult() {
+      assert.deepEqual(sink.calls, []);
+    },
+  };
+}
+
+describe('MergeBox: Meteor session view cases', () => {
+  it('exists reveal', () => {
+    const v = newView();
+    v.added('A', 'A1', {});
+    v.expectResult({ fun: 'added', id: 'A1', fields: {} });
+    v.expectNoResult();
+    v.added('B', 'A1', {});
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('added a second field in another sub', () => {
+    const v = newView();
+    v.added('A', 'A1', { a: 'foo' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { a: 'foo' } });
+    v.added('B', 'A1', { a: 'foo', b: 'bar' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { b: 'bar' } });
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('field reveal', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.added('B', 'A1', { foo: 'baz' });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz' } });
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('field change', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.changed('A', 'A1', { foo: 'baz' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz' } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('field clear', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.changed('A', 'A1', { foo: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: undefined } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('change makes a new field', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.changed('A', 'A1', { baz: 'quux' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { baz: 'quux' } });
+    v.expectNoResult();
+  });
+
+  it('add, remove, add', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.expectNoResult();
+  });
+
+  it('field clear reveal', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.added('B', 'A1', { foo: 'baz' });
+    v.changed('A', 'A1', { foo: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz' } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('change to canonical value produces no change', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    // First come, first served: B's value waits, the client keeps "bar".
+    v.added('B', 'A1', { foo: 'baz' });
+    v.expectNoResult();
+    v.changed('B', 'A1', { foo: 'bar' });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('new field of canonical value produces no change', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.added('B', 'A1', {});
+    v.changed('B', 'A1', { foo: 'bar' });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('clear all clears only once', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.added('B', 'A1', { foo: 'bar' });
+    v.added('C', 'A1', { foo: 'bar' });
+    v.changed('A', 'A1', { foo: undefined });
+    v.changed('B', 'A1', { foo: undefined });
+    v.changed('C', 'A1', { foo: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: undefined } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectNoResult();
+  });
+
+  it('change all changes only once', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.added('B', 'A1', { foo: 'bar' });
+    v.added('C', 'A1', { foo: 'bar' });
+    v.changed('B', 'A1', { foo: 'baz' });
+    v.changed('A', 'A1', { foo: 'baz' });
+    v.changed('C', 'A1', { foo: 'baz' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz' } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectNoResult();
+  });
+
+  it('multiple operations at once in a change', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar', baz: 'quux' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar', baz: 'quux' } });
+    v.added('B', 'A1', { foo: 'baz' });
+    v.changed('A', 'A1', { thing: 'stuff', foo: undefined, baz: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz', thing: 'stuff', baz: undefined } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { thing: undefined } });
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('more than one document', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar', baz: 'quux' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar', baz: 'quux' } });
+    v.added('A', 'A2', { foo: 'baz' });
+    v.expectResult({ fun: 'added', id: 'A2', fields: { foo: 'baz' } });
+    v.changed('A', 'A1', { thing: 'stuff', foo: undefined, baz: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { thing: 'stuff', foo: undefined, baz: undefined } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.removed('A', 'A2');
+    v.expectResult({ fun: 'removed', id: 'A2' });
+    v.expectNoResult();
+  });
+
+  it('multiple docs removed', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar', baz: 'quux' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar', baz: 'quux' } });
+    v.added('A', 'A2', { foo: 'baz' });
+    v.expectResult({ fun: 'added', id: 'A2', fields: { foo: 'baz' } });
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.removed('A', 'A2');
+    v.expectResult({ fun: 'removed', id: 'A2' });
+    v.expectNoResult();
+  });
+
+  it('complicated sequence', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar', baz: 'quux' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar', baz: 'quux' } });
+    v.added('A', 'A2', { foo: 'eats' });
+    v.expectResult({ fun: 'added', id: 'A2', fields: { foo: 'eats' } });
+    v.added('B', 'A1', { foo: 'baz' });
+    v.changed('A', 'A1', { thing: 'stuff', foo: undefined, baz: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz', thing: 'stuff', baz: undefined } });
+    v.expectNoResult();
+    v.removed('A', 'A1');
+    v.removed('A', 'A2');
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { thing: undefined } });
+    v.expectResult({ fun: 'removed', id: 'A2' });
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectNoResult();
+  });
+
+  it('added becomes changed', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 'bar' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { foo: 'bar' } });
+    v.added('B', 'A1', { hi: 'there' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { hi: 'there' } });
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: undefined } });
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+  });
+
+  it('weird key names', () => {
+    const v = newView();
+    v.added('A', 'A1', {});
+    v.expectResult({ fun: 'added', id: 'A1', fields: {} });
+    v.changed('A', 'A1', { constructor: 'bla' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { constructor: 'bla' } });
+  });
+
+  it('clear undefined value', () => {
+    const v = newView();
+    v.added('A', 'A1', { field: 'value' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { field: 'value' } });
+    v.changed('A', 'A1', { field: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { field: undefined } });
+    v.expectNoResult();
+    v.changed('A', 'A1', { field: undefined });
+    v.expectNoResult();
+  });
+});
+
+describe('MergeBox: SERVER_MERGE details', () => {
+  it('compares with EJSON.equals: an equal Date, binary or object is no change', () => {
+    const v = newView();
+    v.added('A', 'A1', { at: new Date(5), bytes: new Uint8Array([1]), obj: { a: 1, b: 2 } });
+    v.sink.drain();
+    v.changed('A', 'A1', { at: new Date(5), bytes: Buffer.from([1]), obj: { b: 2, a: 1 } });
+    v.expectNoResult();
+    v.changed('A', 'A1', { at: new Date(6) });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { at: new Date(6) } });
+  });
+
+  it('a non-holder of the visible value changing it sends nothing, and is revealed later', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 1 });
+    v.added('B', 'A1', { foo: 2 });
+    v.sink.drain();
+    v.changed('B', 'A1', { foo: 3 });
+    v.expectNoResult();
+    v.changed('A', 'A1', { foo: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 3 } });
+  });
+
+  it('a subscription that re-sets a field it cleared goes to the back of the line', () => {
+    const v = newView();
+    v.added('A', 'A1', { foo: 1 });
+    v.added('B', 'A1', { foo: 2 });
+    v.sink.drain();
+    v.changed('A', 'A1', { foo: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 2 } });
+    v.changed('A', 'A1', { foo: 1 });
+    v.expectNoResult();
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 1 } });
+  });
+
+  it('is back on the single-holder path after sharing, and keeps working', () => {
+    const v = newView();
+    v.added('A', 'A1', { a: 1, s: 'x' });
+    v.added('B', 'A1', { b: 2, s: 'y' });
+    v.removed('A', 'A1');
+    v.sink.drain();
+    assert.deepEqual(v.box.snapshot().get('test')?.get('A1'), { b: 2, s: 'y' });
+    v.changed('B', 'A1', { s: 'z', b: undefined });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { s: 'z', b: undefined } });
+    v.added('C', 'A1', { c: 3, s: 'w' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { c: 3 } });
+    v.removed('B', 'A1');
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { s: 'w' } });
+    v.removed('C', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+  });
+
+  it('ignores _id in added, changed and cleared', () => {
+    const v = newView();
+    v.added('A', 'A1', { _id: 'A1', a: 1 });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { a: 1 } });
+    v.box.changed('A', 'test', 'A1', { _id: 'zzz' }, ['_id']);
+    v.expectNoResult();
+  });
+
+  it('treats undefined values in fields as cleared, and a key both set and cleared as set', () => {
+    const v = newView();
+    v.added('A', 'A1', { a: 1, b: 2, u: undefined });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { a: 1, b: 2 } });
+    v.box.changed('A', 'test', 'A1', { a: undefined, b: 3 }, ['b', 'b', 'missing']);
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { b: 3, a: undefined } });
+    v.expectNoResult();
+  });
+
+  it('keeps a __proto__ field as a field', () => {
+    const v = newView();
+    const fields = JSON.parse('{"__proto__": {"x": 1}, "a": 2}') as Fields;
+    v.added('A', 'A1', fields);
+    const call = v.sink.drain()[0];
+    assert.ok(call?.fun === 'added');
+    assert.ok(Object.hasOwn(call.fields, '__proto__'));
+    assert.equal(Object.getPrototypeOf(v.box.snapshot().get('test')?.get('A1')), Object.prototype);
+    assert.deepEqual(Object.keys(v.box.snapshot().get('test')?.get('A1') ?? {}), ['__proto__', 'a']);
+  });
+
+  it('clones values on the way in: later mutation by the publisher does not leak', () => {
+    const sink = new RecordingSink();
+    const received: Fields[] = [];
+    const box = new MergeBox({
+      added: (collection, id, fields) => {
+        received.push(fields);
+        sink.added(collection, id, fields);
+      },
+      changed: (collection, id, fields, cleared) => sink.changed(collection, id, fields, cleared),
+      removed: (collection, id) => sink.removed(collection, id),
+    });
+    const doc = { tags: ['a'], meta: { n: 1 } };
+    box.added('A', 'c', 'x', doc);
+    doc.tags.push('b');
+    doc.meta.n = 2;
+    assert.deepEqual(box.snapshot().get('c')?.get('x'), { tags: ['a'], meta: { n: 1 } });
+    const change = { meta: { n: 5 } };
+    box.changed('A', 'c', 'x', change, []);
+    change.meta.n = 6;
+    assert.deepEqual(box.snapshot().get('c')?.get('x'), { tags: ['a'], meta: { n: 5 } });
+    // What the sink got earlier is not mutated by later changes either.
+    assert.deepEqual(received[0], { tags: ['a'], meta: { n: 1 } });
+  });
+
+  it('keeps collections apart', () => {
+    const sink = new RecordingSink();
+    const box = new MergeBox(sink);
+    box.added('A', 'c1', 'x', { a: 1 });
+    box.added('A', 'c2', 'x', { a: 2 });
+    assert.ok(box.has('c1', 'x') && box.has('c2', 'x') && !box.has('c3', 'x'));
+    box.removed('A', 'c1', 'x');
+    assert.ok(!box.has('c1', 'x') && box.has('c2', 'x'));
+    assert.deepEqual(
+      sink.drain().map((call) => `${call.fun} ${call.collection}`),
+      ['added c1', 'added c2', 'removed c1'],
+    );
+  });
+});
+
+describe('MergeBox: contract violations', () => {
+  for (const strategy of ['SERVER_MERGE', 'NO_MERGE_MULTI'] as const) {
+    it(`throws MergeBoxError and sends nothing (${strategy})`, () => {
+      const v = newView(strategy);
+      v.added('A', 'A1', { a: 1 });
+      v.sink.drain();
+      const code = (expected: string) => (error: unknown) =>
+        error instanceof MergeBoxError && error.code === expected && error.name === 'MergeBoxError';
+      assert.throws(() => v.changed('A', 'nope', { a: 2 }), code('unknown-document'));
+      assert.throws(() => v.removed('A', 'nope'), code('unknown-document'));
+      assert.throws(() => v.changed('B', 'A1', { a: 2 }), code('not-held'));
+      assert.throws(() => v.removed('B', 'A1'), code('not-held'));
+      assert.throws(() => v.added('A', 'A1', { a: 2 }), code('already-held'));
+      v.added('B', 'A1', {});
+      assert.throws(() => v.added('B', 'A1', {}), code('already-held'));
+      assert.throws(() => v.removed('C', 'A1'), code('not-held'));
+      v.expectNoResult();
+    });
+  }
+});
+
+describe('MergeBox: publication strategies', () => {
+  it('NO_MERGE_NO_HISTORY passes everything through and forgets it', () => {
+    const v = newView('NO_MERGE_NO_HISTORY');
+    v.added('A', 'A1', { a: 1, _id: 'A1' });
+    v.added('B', 'A1', { a: 2 });
+    v.changed('A', 'A1', { a: 3, b: undefined });
+    v.removed('A', 'A1');
+    v.expectResult({ fun: 'added', id: 'A1', fields: { a: 1 } });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { a: 2 } });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { a: 3, b: undefined } });
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    assert.ok(!v.box.has('test', 'A1'));
+    v.box.removeSubscription('B', new Map([['test', new Set(['A1'])]]));
+    v.expectNoResult();
+    assert.equal(v.box.snapshot().size, 0);
+  });
+
+  it('NO_MERGE passes everything through and removes the ids a stopped subscription published', () => {
+    const v = newView('NO_MERGE');
+    v.added('A', 'A1', { a: 1 });
+    v.added('A', 'A2', { a: 2 });
+    v.changed('A', 'A1', { a: 1 });
+    v.sink.drain();
+    v.box.removeSubscription('A', new Map([['test', new Set(['A1', 'A2'])]]));
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    v.expectResult({ fun: 'removed', id: 'A2' });
+    v.expectNoResult();
+  });
+
+  it('NO_MERGE_MULTI tracks holders without merging fields', () => {
+    const v = newView('NO_MERGE_MULTI');
+    v.added('A', 'A1', { a: 1, s: 'x' });
+    v.expectResult({ fun: 'added', id: 'A1', fields: { a: 1, s: 'x' } });
+    // No precedence: the second subscription's fields all go out.
+    v.added('B', 'A1', { s: 'y' });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { s: 'y' } });
+    v.added('C', 'A1', {});
+    v.expectNoResult();
+    v.changed('A', 'A1', { a: 1 });
+    v.expectResult({ fun: 'changed', id: 'A1', changed: { a: 1 } });
+    v.removed('A', 'A1');
+    v.expectNoResult();
+    v.box.removeSubscription('B', new Map([['test', new Set(['A1', 'unknown'])]]));
+    v.expectNoResult();
+    assert.ok(v.box.has('test', 'A1'));
+    assert.deepEqual(v.box.snapshot().get('test')?.get('A1'), {});
+    v.removed('C', 'A1');
+    v.expectResult({ fun: 'removed', id: 'A1' });
+    assert.ok(!v.box.has('test', 'A1'));
+    v.added('A', 'A1', {});
+    v.expectResult({ fun: 'added', id: 'A1', fields: {} });
+  });
+
+  it('asks for each collection strategy once and applies it per collection', () => {
+    const asked: string[] = [];
+    const sink = new RecordingSink();
+    const box = new MergeBox(sink, (collection) => {
+      asked.push(collection);
+      return collection === 'queue' ? 'NO_MERGE_NO_HISTORY' : 'SERVER_MERGE';
+    });
+    box.added('A', 'queue', 'm', { text: 'hi' });
+    box.added('B', 'queue', 'm', { text: 'hi' });
+    box.added('A', 'docs', 'd', { text: 'hi' });
+    box.added('B', 'docs', 'd', { text: 'hi' });
+    box.removed('A', 'docs', 'd');
+    assert.deepEqual(asked, ['queue', 'docs']);
+    assert.deepEqual(
+      sink.drain().map((call) => `${call.fun} ${call.collection}`),
+      ['added queue', 'added queue', 'added docs'],
+    );
+  });
+});
+
+describe('MergeBox: removeSubscription', () => {
+  it('removes what only the subscription held and reveals what others hold', () => {
+    const sink = new RecordingSink();
+    const box = new MergeBox(sink);
+    box.added('A', 'c', 'only-a', { x: 1 });
+    box.added('A', 'c', 'shared', { x: 1, y: 1 });
+    box.added('B', 'c', 'shared', { x: 2 });
+    box.added('A', 'd', 'other', {});
+    box.added('B', 'd', 'b-only', {});
+    sink.drain();
+    box.removeSubscription(
+      'A',
+      new Map([
+        ['c', new Set(['only-a', 'shared'])],
+        ['d', new Set(['other', 'b-only'])],
+      ]),
+    );
+    assert.deepEqual(sink.drain(), [
+      { fun: 'removed', collection: 'c', id: 'only-a' },
+      { fun: 'changed', collection: 'c', id: 'shared', changed: { x: 2, y: undefined } },
+      { fun: 'removed', collection: 'd', id: 'other' },
+    ]);
+    assert.deepEqual(
+      box.snapshot(),
+      new Map([
+        ['c', new Map([['shared', { x: 2 }]])],
+        ['d', new Map([['b-only', {}]])],
+      ]),
+    );
+    // Idempotent: a second call finds nothing to do.
+    box.removeSubscription('A', new Map([['c', new Set(['only-a', 'shared'])]]));
+    assert.deepEqual(sink.drain(), []);
+  });
+});
+
+describe('snapshot and diffSnapshots', () => {
+  it('diffs as Meteor _diffCollectionViews: removed, changed with cleared, added', () => {
+    const before: Snapshot = new Map([
+      [
+        'c',
+        new Map<string, Fields>([
+          ['gone', { a: 1 }],
+          ['same', { a: 1, d: new Date(1) }],
+          ['edited', { a: 1, b: 2, c: { deep: [1] } }],
+        ]),
+      ],
+      ['dropped', new Map([['x', {}]])],
+    ]);
+    const after: Snapshot = new Map([
+      [
+        'c',
+        new Map<string, Fields>([
+          ['same', { d: new Date(1), a: 1 }],
+          ['edited', { a: 1, c: { deep: [2] }, e: 5 }],
+          ['new', { n: 1 }],
+        ]),
+      ],
+      ['fresh', new Map([['y', { z: 0 }]])],
+    ]);
+    const sink = new RecordingSink();
+    diffSnapshots(before, after, sink);
+    assert.deepEqual(sink.drain(), [
+      { fun: 'removed', collection: 'c', id: 'gone' },
+      { fun: 'changed', collection: 'c', id: 'edited', changed: { c: { deep: [2] }, e: 5, b: undefined } },
+      { fun: 'added', collection: 'c', id: 'new', fields: { n: 1 } },
+      { fun: 'removed', collection: 'dropped', id: 'x' },
+      { fun: 'added', collection: 'fresh', id: 'y', fields: { z: 0 } },
+    ]);
+    diffSnapshots(after, after, sink);
+    assert.deepEqual(sink.drain(), []);
+  });
+
+  it('replays into a box that reaches the same snapshot', () => {
+    const sink = new RecordingSink();
+    const box = new MergeBox(sink);
+    box.added('A', 'c', '1', { a: 1 });
+    box.added('B', 'c', '1', { b: 2 });
+    box.added('B', 'c', '2', { c: 3 });
+    const client = replay(sink.drain());
+    assert.deepEqual(client, box.snapshot());
+    const next = new MergeBox(new RecordingSink());
+    next.added('A', 'c', '1', { a: 9 });
+    next.added('A', 'c', '3', {});
+    diffSnapshots(box.snapshot(), next.snapshot(), sink);
+    assert.deepEqual(replay(sink.drain(), client), next.snapshot());
+  });
+
+  it('reruns (login/logout): withholds tracked output, then sends only the difference', () => {
+    const sink = new RecordingSink();
+    const box = new MergeBox(sink, (collection) => (collection === 'log' ? 'NO_MERGE' : 'SERVER_MERGE'));
+    box.added('N1', 'c', 'kept', { a: 1, b: 1 });
+    box.added('N1', 'c', 'lost', { a: 1 });
+    box.added('N1', 'log', 'l1', { t: 1 });
+    const client = replay(sink.drain());
+    const before = box.beginRerun();
+    assert.ok(!box.has('c', 'kept'));
+    box.added('N1', 'c', 'kept', { a: 1, b: 2 });
+    box.added('N1', 'c', 'won', { w: true });
+    box.added('N1', 'log', 'l2', { t: 2 });
+    // Pass-through collections still send during the rerun.
+    assert.deepEqual(sink.drain(), [{ fun: 'added', collection: 'log', id: 'l2', fields: { t: 2 } }]);
+    box.endRerun(before);
+    assert.deepEqual(sink.drain(), [
+      { fun: 'changed', collection: 'c', id: 'kept', changed: { b: 2 } },
+      { fun: 'removed', collection: 'c', id: 'lost' },
+      { fun: 'added', collection: 'c', id: 'won', fields: { w: true } },
+    ]);
+    box.changed('N1', 'c', 'kept', { a: 5 }, []);
+    assert.deepEqual(sink.drain(), [{ fun: 'changed', collection: 'c', id: 'kept', changed: { a: 5 } }]);
+    assert.ok(client.get('c')?.has('kept'));
+  });
+});
+
+/** Applies sink calls to a client-side view, checking that each is legal for a Meteor client. */
+function replay(calls: readonly Call[], view: Snapshot = new Map()): Snapshot {
+  for (const call of calls) {
+    let docs = view.get(call.collection);
+    if (docs === undefined) {
+      docs = new Map();
+      view.set(call.collection, docs);
+    }
+    const current = docs.get(call.id);
+    switch (call.fun) {
+      case 'added':
+        assert.equal(current, undefined, `added for existing ${call.id}`);
+        assert.ok(!('_id' in call.fields));
+        docs.set(call.id, { ...call.fields });
+        break;
+      case 'changed': {
+        assert.ok(current !== undefined, `changed for missing ${call.id}`);
+        for (const [key, value] of Object.entries(call.changed)) {
+          assert.notEqual(key, '_id');
+          if (value === undefined) {
+            assert.ok(Object.hasOwn(current, key), `cleared missing field ${key} of ${call.id}`);
+            delete current[key];
+          } else {
+            assert.ok(!equals(current[key], value), `changed ${key} of ${call.id} to the value it had`);
+            current[key] = value;
+          }
+        }
+        break;
+      }
+      case 'removed':
+        assert.ok(current !== undefined, `removed missing ${call.id}`);
+        docs.delete(call.id);
+        break;
+    }
+    if (docs.size === 0) view.delete(call.collection);
+  }
+  return view;
+}
+
+/**
+ * A deliberately naive transcription of Meteor's SessionDocumentView rules: the reference the randomized test
+ * compares against.
+ */
+class ReferenceView {
+  readonly docs = new Map<
+    string,
+    { existsIn: Set<string>; data: Map<string, { sub: string; value: unknown }[]> }
+  >();
+
+  added(sub: string, id: string, fields: Fields): void {
+    let doc = this.docs.get(id);
+    if (doc === undefined) {
+      doc = { existsIn: new Set(), data: new Map() };
+      this.docs.set(id, doc);
+    }
+    doc.existsIn.add(sub);
+    for (const [key, value] of Object.entries(fields)) {
+      const list = doc.data.get(key);
+      if (list) list.push({ sub, value: clone(value) });
+      else doc.data.set(key, [{ sub, value: clone(value) }]);
+    }
+  }
+
+  changed(sub: string, id: string, fields: Fields, cleared: readonly string[]): void {
+    const doc = this.docs.get(id);
+    assert.ok(doc);
+    for (const [key, value] of Object.entries(fields)) {
+      const list = doc.data.get(key);
+      if (!list) {
+        doc.data.set(key, [{ sub, value: clone(value) }]);
+        continue;
+      }
+      const entry = list.find((candidate) => candidate.sub === sub);
+      if (entry) entry.value = clone(value);
+      else list.push({ sub, value: clone(value) });
+    }
+    for (const key of cleared) this.clear(doc.data, sub, key);
+  }
+
+  removed(sub: string, id: string): void {
+    const doc = this.docs.get(id);
+    assert.ok(doc);
+    doc.existsIn.delete(sub);
+    if (doc.existsIn.size === 0) this.docs.delete(id);
+    else for (const key of [...doc.data.keys()]) this.clear(doc.data, sub, key);
+  }
+
+  private clear(data: Map<string, { sub: string; value: unknown }[]>, sub: string, key: string): void {
+    const list = data.get(key);
+    if (!list) return;
+    const index = list.findIndex((entry) => entry.sub === sub);
+    if (index >= 0) list.splice(index, 1);
+    if (list.length === 0) data.delete(key);
+  }
+
+  view(collection: string): Snapshot {
+    const docs = new Map<string, Fields>();
+    for (const [id, doc] of this.docs) {
+      const fields: Fields = {};
+      for (const [key, list] of doc.data) fields[key] = list[0]?.value;
+      docs.set(id, fields);
+    }
+    return docs.size === 0 ? new Map() : new Map([[collection, docs]]);
+  }
+}
+
+describe('MergeBox: randomized against a reference', () => {
+  it('keeps the client view equal to the merge of three subscriptions, with only legal messages', () => {
+    const random = createWithSeeds('merge-box-fuzz');
+    const subs = ['A', 'B', 'C'];
+    const ids = ['d1', 'd2', 'd3', 'd4'];
+    const keys = ['k1', 'k2', 'k3', 'k4', 'k5'];
+    const values = [1, 2, 'x', null, { n: 1 }, { n: 2 }, [1, 2], new Date(7), new Uint8Array([3])];
+    const randomValue = () => clone(random.choice(values));
+    const randomFields = (): Fields => {
+      const fields: Fields = {};
+      for (const key of keys) if (random.fraction() < 0.4) fields[key] = randomValue();
+      return fields;
+    };
+
+    for (let round = 0; round < 20; round++) {
+      const sink = new RecordingSink();
+      const box = new MergeBox(sink);
+      const reference = new ReferenceView();
+      const held = new Map(subs.map((sub) => [sub, new Set<string>()]));
+      let client: Snapshot = new Map();
+
+      for (let step = 0; step < 300; step++) {
+        const sub = random.choice(subs) ?? 'A';
+        const id = random.choice(ids) ?? 'd1';
+        const mine = held.get(sub) ?? new Set();
+        const dice = random.fraction();
+        if (dice < 0.03) {
+          box.removeSubscription(sub, new Map([['c', new Set(mine)]]));
+          for (const doc of mine) reference.removed(sub, doc);
+          mine.clear();
+        } else if (!mine.has(id)) {
+          const fields = randomFields();
+          box.added(sub, 'c', id, fields);
+          reference.added(sub, id, fields);
+          mine.add(id);
+          // The publisher mutating its objects afterwards must not matter.
+          for (const value of Object.values(fields))
+            if (value && typeof value === 'object') Object.assign(value, { n: 'mutated' });
+        } else if (dice < 0.8) {
+          const fields = randomFields();
+          const cleared = keys.filter((key) => !(key in fields) && random.fraction() < 0.25);
+          box.changed(sub, 'c', id, fields, cleared);
+          reference.changed(sub, id, fields, cleared);
+        } else {
+          box.removed(sub, 'c', id);
+          reference.removed(sub, id);
+          mine.delete(id);
+        }
+        client = replay(sink.drain(), client);
+        const expected = reference.view('c');
+        assert.deepEqual(client, expected, `round ${round} step ${step}`);
+        assert.deepEqual(box.snapshot(), expected);
+        for (const doc of ids) assert.equal(box.has('c', doc), expected.get('c')?.has(doc) ?? false);
+      }
+    }
+  });
+});
