@@ -1,0 +1,90 @@
+/**
+ * DDP wire encoding (Meteor's parseDDP/stringifyDDP, reference/ddp.md §1.5): JSON text frames whose `fields`,
+ * `params` and `result` carry EJSON; every other field is plain JSON. `cleared` lists removed keys; empty
+ * `fields` are omitted.
+ */
+
+import type { Fields } from '../../core/contexts.js';
+import * as EJSON from '../../core/ejson.js';
+import type { WireError } from './to-wire-error.js';
+
+/** A parsed client message: the raw JSON object with `params` EJSON-decoded. */
+export type ClientMessage = Record<string, unknown> & { readonly msg?: unknown };
+
+/** Outcome of {@link parseClientMessage}. */
+export type ParseOutcome =
+  | { readonly kind: 'message'; readonly message: ClientMessage; readonly raw: Record<string, unknown> }
+  /** Not JSON, or JSON that is not an object: Meteor answers `Bad request` without offendingMessage. */
+  | { readonly kind: 'bad-request' }
+  /** EJSON decoding failed (e.g. an unregistered custom type): Meteor answers `Parse error`. */
+  | { readonly kind: 'parse-error' };
+
+const EJSON_FIELDS = ['fields', 'params', 'result'] as const;
+
+/** Parses one client frame. */
+export function parseClientMessage(text: string): ParseOutcome {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { kind: 'bad-request' };
+  }
+  if (raw === null || typeof raw !== 'object') return { kind: 'bad-request' };
+  const object = raw as Record<string, unknown>;
+  let message: ClientMessage = object;
+  try {
+    for (const field of EJSON_FIELDS) {
+      if (Object.hasOwn(object, field)) {
+        if (message === object) message = { ...object };
+        (message as Record<string, unknown>)[field] = EJSON.fromJSONValue(object[field]);
+      }
+    }
+  } catch {
+    return { kind: 'parse-error' };
+  }
+  return { kind: 'message', message, raw: object };
+}
+
+/** Server → client messages. */
+export type ServerMessage =
+  | { msg: 'connected'; session: string }
+  | { msg: 'failed'; version: string }
+  | { msg: 'ping'; id?: string }
+  | { msg: 'pong'; id?: unknown }
+  | { msg: 'error'; reason: string; offendingMessage?: unknown }
+  | { msg: 'added'; collection: string; id: string; fields: Fields }
+  | { msg: 'changed'; collection: string; id: string; fields: Fields; cleared: readonly string[] }
+  | { msg: 'removed'; collection: string; id: string }
+  | { msg: 'ready'; subs: readonly string[] }
+  | { msg: 'nosub'; id: string | undefined; error?: WireError }
+  | { msg: 'result'; id: string; result?: unknown; error?: WireError }
+  | { msg: 'updated'; methods: readonly string[] };
+
+/** Encodes one server message as a text frame. */
+export function encodeServerMessage(message: ServerMessage): string {
+  switch (message.msg) {
+    case 'added': {
+      const out: Record<string, unknown> = { msg: 'added', collection: message.collection, id: message.id };
+      if (hasKeys(message.fields)) out.fields = EJSON.toJSONValue(message.fields);
+      return JSON.stringify(out);
+    }
+    case 'changed': {
+      const out: Record<string, unknown> = { msg: 'changed', collection: message.collection, id: message.id };
+      if (hasKeys(message.fields)) out.fields = EJSON.toJSONValue(message.fields);
+      if (message.cleared.length > 0) out.cleared = message.cleared;
+      return JSON.stringify(out);
+    }
+    case 'result': {
+      if (message.error) return JSON.stringify({ msg: 'result', id: message.id, error: message.error });
+      if (message.result === undefined) return JSON.stringify({ msg: 'result', id: message.id });
+      return JSON.stringify({ msg: 'result', id: message.id, result: EJSON.toJSONValue(message.result) });
+    }
+    default:
+      return JSON.stringify(message);
+  }
+}
+
+function hasKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
+}

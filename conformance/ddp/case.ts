@@ -1,0 +1,111 @@
+/**
+ * The shape of a conformance case and of what it gets to run with. Cases are plain data plus a `run` function,
+ * grouped by file under `cases/`; the runner (`runner.ts`) and the mocha entry (`ddp.conformance.test.ts`) both
+ * execute them through `executeCase`.
+ */
+import type { ClientOptions, DdpTestClient } from './client.js';
+
+/** Case groups; ids are `<group>.<ddp.md checklist number>` (`handshake.10`) or `ddptest.<nn>`. */
+export type CaseGroup =
+  | 'sockjs'
+  | 'transport'
+  | 'handshake'
+  | 'malformed'
+  | 'heartbeat'
+  | 'methods'
+  | 'ejson'
+  | 'random'
+  | 'subscriptions'
+  | 'accounts'
+  | 'resumption'
+  | 'ddptest';
+
+/** Every group, in run order. */
+export const CASE_GROUPS: readonly CaseGroup[] = [
+  'sockjs',
+  'transport',
+  'handshake',
+  'malformed',
+  'heartbeat',
+  'methods',
+  'ejson',
+  'random',
+  'subscriptions',
+  'accounts',
+  'resumption',
+  'ddptest',
+];
+
+/** What the suite knows about the server under test. */
+export interface SuiteOptions {
+  /** Raw DDP WebSocket URL, e.g. `ws://127.0.0.1:3000/websocket`. */
+  readonly url: string;
+  /** The server's heartbeat interval and timeout in ms (assumed equal; Meteor's default is 15000). */
+  readonly heartbeatMs: number;
+  /** Run cases that must sit through a long heartbeat (heartbeatMs above {@link FAST_HEARTBEAT_MS}). */
+  readonly slow: boolean;
+  /** Default wait for one expected message, ms. */
+  readonly waitMs: number;
+}
+
+/** Heartbeat intervals up to this many ms make the heartbeat-timing cases run by default. */
+export const FAST_HEARTBEAT_MS = 2000;
+
+/** Options of {@link CaseContext.open}. */
+export interface OpenOptions extends ClientOptions {
+  /** Another URL than the suite's (e.g. a path variant). */
+  readonly url?: string;
+}
+
+/** What a case runs with. Clients it opens are closed by the runner after the case, pass or fail. */
+export interface CaseContext {
+  /** The suite's DDP WebSocket URL. */
+  readonly url: string;
+  readonly options: SuiteOptions;
+  /** Opens a new client (nothing sent yet). */
+  open(options?: OpenOptions): Promise<DdpTestClient>;
+  /** Opens a new client and completes a `version: "1"` handshake. */
+  connected(options?: OpenOptions): Promise<DdpTestClient>;
+}
+
+/** One conformance case. */
+export interface ConformanceCase {
+  /** Stable id: `<group>.<nn>` with the ddp.md checklist number, or `ddptest.<nn>`. */
+  readonly id: string;
+  readonly group: CaseGroup;
+  readonly title: string;
+  /** ddp.md "(b) Black-box DDP conformance checklist" numbers this case covers. */
+  readonly checklist: readonly number[];
+  /** A reason to skip, fixed or depending on the options; undefined (or returning undefined) runs the case. */
+  readonly skip?: string | ((options: SuiteOptions) => string | undefined);
+  /** Case timeout in ms (default {@link DEFAULT_CASE_TIMEOUT_MS}), fixed or depending on the options. */
+  readonly timeoutMs?: number | ((options: SuiteOptions) => number);
+  /** Runs the case; resolves on success, rejects with an assertion error on failure. */
+  readonly run: (ctx: CaseContext) => Promise<void>;
+}
+
+/** Default whole-case timeout, ms. */
+export const DEFAULT_CASE_TIMEOUT_MS = 15000;
+
+/** The reason a case is skipped under `options`, or undefined if it runs. */
+export function skipReason(testCase: ConformanceCase, options: SuiteOptions): string | undefined {
+  const { skip } = testCase;
+  return typeof skip === 'function' ? skip(options) : skip;
+}
+
+/** The case's timeout under `options`. */
+export function caseTimeout(testCase: ConformanceCase, options: SuiteOptions): number {
+  const { timeoutMs } = testCase;
+  if (timeoutMs === undefined) return DEFAULT_CASE_TIMEOUT_MS;
+  return typeof timeoutMs === 'function' ? timeoutMs(options) : timeoutMs;
+}
+
+/** A placeholder `run` for cases that are always skipped (they join the suite later). */
+export async function notYetImplemented(): Promise<void> {
+  throw new Error('not implemented yet');
+}
+
+/** Two-digit case number: 7 → `07`, 104 → `104`. */
+export function caseNumber(n: number): string {
+  return String(n).padStart(2, '0');
+}

@@ -1,0 +1,30 @@
+/**
+ * Every conformance case, in run order: ddp.md checklist order by group, then the ddptest suite.
+ */
+import type { ConformanceCase } from '../case.js';
+import { ddptestCases } from './ddptest.js';
+import { ejsonCases } from './ejson.js';
+import { handshakeCases } from './handshake.js';
+import { heartbeatCases } from './heartbeat.js';
+import { malformedCases } from './malformed.js';
+import { methodCases } from './methods.js';
+import { randomCases } from './random.js';
+import { accountsCases, resumptionCases, sockjsCases } from './skipped.js';
+import { subscriptionCases } from './subscriptions.js';
+import { transportCases } from './transport.js';
+
+/** All cases, including the ones always skipped (with their reasons). */
+export const allCases: readonly ConformanceCase[] = [
+  ...sockjsCases,
+  ...transportCases,
+  ...handshakeCases,
+  ...malformedCases,
+  ...heartbeatCases,
+  ...methodCases,
+  ...ejsonCases,
+  ...randomCases,
+  ...subscriptionCases,
+  ...accountsCases,
+  ...resumptionCases,
+  ...ddptestCases,
+];

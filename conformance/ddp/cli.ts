@@ -1,0 +1,87 @@
+/**
+ * Command line for the DDP conformance suite (`npm run conformance -- <ws-url> …`):
+ *
+ *   tsx conformance/ddp/cli.ts <ws-url> [--group g]… [--case id]… [--heartbeat-ms n] [--slow] [--wait-ms n] [--bail]
+ *
+ * Exit code 0 when nothing failed, 1 when a case failed, 2 on bad usage.
+ */
+import { parseArgs } from 'node:util';
+import type { SuiteOptions } from './case.js';
+import { allCases } from './cases/index.js';
+import { runCases, selectCases } from './runner.js';
+
+const USAGE = `usage: tsx conformance/ddp/cli.ts <ws-url> [options]
+
+  <ws-url>            raw DDP WebSocket endpoint, e.g. ws://127.0.0.1:3000/websocket
+  --group <g>         run only this group (repeatable): transport, handshake, malformed, heartbeat,
+                      methods, ejson, random, subscriptions, ddptest (sockjs, accounts, resumption: all skipped)
+  --case <id>         run only this case (repeatable), e.g. handshake.10, ddptest.04
+  --heartbeat-ms <n>  the server's heartbeat interval and timeout (default 15000, Meteor's)
+  --slow              run the heartbeat-timing cases even when the heartbeat is long
+  --wait-ms <n>       how long to wait for each expected message (default 3000)
+  --bail              stop at the first failure
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+function positiveInt(value: string | undefined, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer, got "${value}"`);
+  return n;
+}
+
+async function main(): Promise<void> {
+  let parsed: ReturnType<typeof parse>;
+  try {
+    parsed = parse();
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const [url, ...rest] = positionals;
+  if (url === undefined || rest.length > 0) fail('expected exactly one <ws-url>');
+  if (!/^wss?:\/\//.test(url)) fail(`<ws-url> must start with ws:// or wss://, got "${url}"`);
+  const options: SuiteOptions = {
+    url,
+    heartbeatMs: positiveInt(values['heartbeat-ms'], '--heartbeat-ms', 15000),
+    slow: values.slow ?? false,
+    waitMs: positiveInt(values['wait-ms'], '--wait-ms', 3000),
+  };
+  let cases: ReturnType<typeof selectCases>;
+  try {
+    cases = selectCases(allCases, { groups: values.group ?? [], ids: values.case ?? [] });
+  } catch (error) {
+    fail(error instanceof Error ? error.message : String(error));
+  }
+  process.stdout.write(`DDP conformance against ${url} (heartbeat ${options.heartbeatMs} ms)\n\n`);
+  const summary = await runCases(cases, options, { bail: values.bail ?? false });
+  process.exitCode = summary.failed > 0 ? 1 : 0;
+}
+
+function parse() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      group: { type: 'string', multiple: true },
+      case: { type: 'string', multiple: true },
+      'heartbeat-ms': { type: 'string' },
+      'wait-ms': { type: 'string' },
+      slow: { type: 'boolean' },
+      bail: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exitCode = 1;
+});

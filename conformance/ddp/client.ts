@@ -1,0 +1,429 @@
+/**
+ * A raw-frame DDP test client over `ws`, for the black-box conformance suite. It speaks DDP over the raw
+ * `/websocket` endpoint (no SockJS framing), sends whatever the case gives it (objects or raw text), and buffers
+ * every server message in arrival order so a case can wait for the next message that matches a pattern.
+ *
+ * Incoming frames are parsed with plain `JSON.parse`, never EJSON: cases compare the exact wire form.
+ * Server `ping`s are answered with `pong` (echoing the id) and hidden from {@link DdpTestClient.next} unless a
+ * case turns that off. The whole exchange (sent frames, received frames, close) is kept in one ordered log, so a
+ * failed wait reports everything the client saw.
+ */
+import { isDeepStrictEqual } from 'node:util';
+import WebSocket from 'ws';
+import { DataStore } from './data-store.js';
+
+/** Any JSON value, as it travels on the wire. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A JSON object. */
+export type JsonObject = { [key: string]: JsonValue };
+
+/** A server message: a JSON object (whether it is a valid DDP message is for the cases to judge). */
+export type DdpMessage = JsonObject;
+
+/** A predicate over server messages, optionally carrying a description for failure messages. */
+export type Predicate = ((message: DdpMessage) => boolean) & { description?: string };
+
+/** Attaches a description (used in failure messages) to a predicate. */
+export function described(description: string, predicate: (message: DdpMessage) => boolean): Predicate {
+  return Object.assign(predicate, { description });
+}
+
+/**
+ * What {@link DdpTestClient.next} waits for: a predicate, or a pattern object whose every key must be present in
+ * the message with a deeply equal value (`{ msg: 'result', id: 'm1' }`).
+ */
+export type Match = Predicate | JsonObject;
+
+/** One entry of a client's ordered log. `seq` orders entries across kinds. */
+export type LogEntry =
+  | { readonly kind: 'sent'; readonly seq: number; readonly at: number; readonly raw: string }
+  | {
+      readonly kind: 'message';
+      readonly seq: number;
+      readonly at: number;
+      readonly raw: string;
+      readonly message: DdpMessage;
+    }
+  /** A text frame that is not a JSON object (e.g. a SockJS `o` frame), or a binary frame. */
+  | { readonly kind: 'frame'; readonly seq: number; readonly at: number; readonly raw: string }
+  | {
+      readonly kind: 'close';
+      readonly seq: number;
+      readonly at: number;
+      readonly code: number;
+      readonly reason: string;
+    };
+
+/** How the socket closed. */
+export interface CloseInfo {
+  readonly code: number;
+  readonly reason: string;
+  /** `performance.now()` when the close was observed. */
+  readonly at: number;
+}
+
+/** Options of {@link DdpTestClient.open}. */
+export interface ClientOptions {
+  /** Answer server `ping` with `pong` (echoing its id). Default true. */
+  readonly autoPong?: boolean;
+  /** Let server `ping`s through to {@link DdpTestClient.next}. Default false. */
+  readonly showPings?: boolean;
+  /** Default timeout of {@link DdpTestClient.next} and friends, in ms. Default 3000. */
+  readonly timeoutMs?: number;
+}
+
+interface Waiter {
+  readonly matches: Predicate;
+  readonly description: string;
+  readonly resolve: (message: DdpMessage) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** Describes a match for error messages. */
+export function describeMatch(match: Match | undefined): string {
+  if (match === undefined) return 'any message';
+  if (typeof match === 'function')
+    return match.name ? `a message satisfying ${match.name}` : 'a matching message';
+  return `a message like ${JSON.stringify(match)}`;
+}
+
+/** Turns a {@link Match} into a predicate. */
+export function toPredicate(match: Match | undefined): Predicate {
+  if (match === undefined) return () => true;
+  if (typeof match === 'function') return match;
+  const entries = Object.entries(match);
+  return (message) =>
+    entries.every(([key, value]) => key in message && isDeepStrictEqual(message[key], value));
+}
+
+function isJsonObject(value: unknown): value is JsonObject {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/**
+ * A DDP client that does nothing on its own except answer (and hide) server pings. Open one with
+ * {@link DdpTestClient.open}; close it with {@link DdpTestClient.close} (the runner closes every client a case
+ * opened).
+ */
+export class DdpTestClient {
+  /** Everything sent and received, in order. */
+  readonly log: LogEntry[] = [];
+  /** Server messages not yet taken by {@link next} / {@link take}, in arrival order. */
+  readonly pending: DdpMessage[] = [];
+  /** Collections as the server described them so far, with protocol violations (added twice, …). */
+  readonly store = new DataStore();
+  /** Server `ping` messages received, in order (whether or not shown). */
+  readonly serverPings: { readonly message: DdpMessage; readonly at: number }[] = [];
+  /** The server's first frame, if it was an object without `msg` (a legacy welcome); kept out of pending. */
+  welcome: DdpMessage | undefined;
+  /** Answer server pings with pong. */
+  autoPong: boolean;
+  /** Show server pings to {@link next}. */
+  showPings: boolean;
+  /** Default wait timeout, ms. */
+  readonly timeoutMs: number;
+
+  readonly #ws: WebSocket;
+  readonly #seqByMessage = new WeakMap<DdpMessage, number>();
+  readonly #waiters: Waiter[] = [];
+  readonly #closeWaiters: ((info: CloseInfo) => void)[] = [];
+  #seq = 0;
+  #closed: CloseInfo | undefined;
+  #methodIds = 0;
+
+  private constructor(ws: WebSocket, options: ClientOptions) {
+    this.#ws = ws;
+    this.autoPong = options.autoPong ?? true;
+    this.showPings = options.showPings ?? false;
+    this.timeoutMs = options.timeoutMs ?? 3000;
+    ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
+    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
+    ws.on('error', () => {
+      // A socket error is followed by 'close'; the close entry in the log is what cases look at.
+    });
+  }
+
+  /**
+   * Opens a WebSocket to `url` (e.g. `ws://127.0.0.1:3000/websocket`). Resolves once the socket is open; sends
+   * nothing (over raw `/websocket` the client speaks first). Rejects if the upgrade fails.
+   */
+  static open(url: string, options: ClientOptions = {}): Promise<DdpTestClient> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      const client = new DdpTestClient(ws, options);
+      const onError = (error: Error): void => {
+        ws.off('open', onOpen);
+        reject(new Error(`cannot open ${url}: ${error.message}`, { cause: error }));
+      };
+      const onOpen = (): void => {
+        ws.off('error', onError);
+        resolve(client);
+      };
+      ws.once('error', onError);
+      ws.once('open', onOpen);
+    });
+  }
+
+  /** True until the socket has closed. */
+  get isOpen(): boolean {
+    return this.#closed === undefined;
+  }
+
+  /** How the socket closed, once it has. */
+  get closeInfo(): CloseInfo | undefined {
+    return this.#closed;
+  }
+
+  /** Sends a message: an object is JSON-encoded, a string goes out as-is (for malformed-input cases). */
+  send(message: JsonValue | string): void {
+    const raw = typeof message === 'string' ? message : JSON.stringify(message);
+    this.#record({ kind: 'sent', seq: ++this.#seq, at: performance.now(), raw });
+    this.#ws.send(raw);
+  }
+
+  /** A fresh method id for this client (`m1`, `m2`, …). */
+  nextMethodId(): string {
+    this.#methodIds += 1;
+    return `m${this.#methodIds}`;
+  }
+
+  /**
+   * Resolves with the first buffered or future message that matches, removing it from {@link pending}; other
+   * messages stay buffered. Rejects after `timeoutMs`, or when the socket closes first, with an error that lists
+   * the messages seen.
+   */
+  next(match?: Match, timeoutMs: number = this.timeoutMs): Promise<DdpMessage> {
+    const matches = toPredicate(match);
+    const description = describeMatch(match);
+    return new Promise((resolve, reject) => {
+      const index = this.pending.findIndex(matches);
+      if (index >= 0) {
+        const [message] = this.pending.splice(index, 1);
+        if (message) {
+          resolve(message);
+          return;
+        }
+      }
+      if (this.#closed) {
+        reject(this.#failure(`socket closed (code ${this.#closed.code}) before ${description} arrived`));
+        return;
+      }
+      const timer = setTimeout(() => {
+        this.#removeWaiter(waiter);
+        reject(this.#failure(`timed out after ${timeoutMs} ms waiting for ${description}`));
+      }, timeoutMs);
+      const waiter: Waiter = { matches, description, resolve, reject, timer };
+      this.#waiters.push(waiter);
+    });
+  }
+
+  /** Removes and returns every buffered message that matches (no waiting). */
+  take(match?: Match): DdpMessage[] {
+    const matches = toPredicate(match);
+    const taken: DdpMessage[] = [];
+    for (let i = 0; i < this.pending.length; ) {
+      const message = this.pending[i];
+      if (message && matches(message)) {
+        taken.push(message);
+        this.pending.splice(i, 1);
+      } else {
+        i += 1;
+      }
+    }
+    return taken;
+  }
+
+  /**
+   * Waits `ms` and fails if a matching message is buffered by then (already-buffered ones count). Does not
+   * consume anything.
+   */
+  async expectNone(match: Match | undefined, ms: number): Promise<void> {
+    await new Promise((resolve) => setTimeout(resolve, ms));
+    const matches = toPredicate(match);
+    const found = this.pending.find(matches);
+    if (found) throw this.#failure(`expected no ${describeMatch(match)}, got ${JSON.stringify(found)}`);
+  }
+
+  /** The current position in the log; pass it to {@link receivedAfter}. */
+  mark(): number {
+    return this.#seq;
+  }
+
+  /** Messages received after `mark` (taken or not), in arrival order; server pings excluded. */
+  receivedAfter(mark: number, match?: Match): DdpMessage[] {
+    const matches = toPredicate(match);
+    const out: DdpMessage[] = [];
+    for (const entry of this.log) {
+      if (
+        entry.kind === 'message' &&
+        entry.seq > mark &&
+        entry.message.msg !== 'ping' &&
+        matches(entry.message)
+      ) {
+        out.push(entry.message);
+      }
+    }
+    return out;
+  }
+
+  /** Arrival order of a received message (comparable with other entries' `seq`), or -1 if unknown. */
+  seqOf(message: DdpMessage): number {
+    return this.#seqByMessage.get(message) ?? -1;
+  }
+
+  /** Every message received so far (taken or not), in arrival order, pings included. */
+  received(match?: Match): DdpMessage[] {
+    const matches = toPredicate(match);
+    const out: DdpMessage[] = [];
+    for (const entry of this.log)
+      if (entry.kind === 'message' && matches(entry.message)) out.push(entry.message);
+    return out;
+  }
+
+  /**
+   * Sends `connect` and waits for `connected`; returns the session id. Throws (with the messages seen) on
+   * `failed` or on timeout. `extra` fields are merged into the connect message (e.g. `session`).
+   */
+  async connect(
+    version = '1',
+    support: readonly string[] = ['1', 'pre2', 'pre1'],
+    extra: JsonObject = {},
+  ): Promise<string> {
+    this.send({ msg: 'connect', version, support: [...support], ...extra });
+    const reply = await this.next((m) => m.msg === 'connected' || m.msg === 'failed');
+    if (reply.msg !== 'connected') throw this.#failure(`connect refused: ${JSON.stringify(reply)}`);
+    if (typeof reply.session !== 'string') throw this.#failure(`connected without a string session`);
+    return reply.session;
+  }
+
+  /** Resolves when the server closes the socket; rejects after `timeoutMs` if it stays open. */
+  waitClose(timeoutMs: number = this.timeoutMs): Promise<CloseInfo> {
+    const closed = this.#closed;
+    if (closed) return Promise.resolve(closed);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const index = this.#closeWaiters.indexOf(onClose);
+        if (index >= 0) this.#closeWaiters.splice(index, 1);
+        reject(this.#failure(`timed out after ${timeoutMs} ms waiting for the server to close the socket`));
+      }, timeoutMs);
+      const onClose = (info: CloseInfo): void => {
+        clearTimeout(timer);
+        resolve(info);
+      };
+      this.#closeWaiters.push(onClose);
+    });
+  }
+
+  /** Closes the socket and waits for it to close (terminating it if the close handshake stalls). */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#ws.close();
+    try {
+      await this.waitClose(1000);
+    } catch {
+      this.#ws.terminate();
+      await this.waitClose(1000).catch(() => undefined);
+    }
+  }
+
+  /** The log as readable lines (last `limit` entries), for failure messages. */
+  transcript(limit = 40): string {
+    const entries = this.log.slice(-limit);
+    const lines = entries.map((entry) => {
+      switch (entry.kind) {
+        case 'sent':
+          return `  → ${entry.raw}`;
+        case 'message':
+          return `  ← ${entry.raw}`;
+        case 'frame':
+          return `  ← (non-object frame) ${entry.raw}`;
+        case 'close':
+          return `  ✕ closed ${entry.code}${entry.reason ? ` ${entry.reason}` : ''}`;
+        default: {
+          const unreachable: never = entry;
+          return String(unreachable);
+        }
+      }
+    });
+    const skipped = this.log.length - entries.length;
+    return `${skipped > 0 ? `  … ${skipped} earlier entries\n` : ''}${lines.join('\n')}`;
+  }
+
+  #failure(text: string): Error {
+    return new Error(`${text}\ntranscript:\n${this.transcript()}`);
+  }
+
+  #record(entry: LogEntry): void {
+    this.log.push(entry);
+  }
+
+  #onFrame(data: WebSocket.RawData, isBinary: boolean): void {
+    const at = performance.now();
+    const raw = Array.isArray(data)
+      ? Buffer.concat(data).toString()
+      : Buffer.from(data as ArrayBuffer).toString();
+    let parsed: unknown;
+    try {
+      parsed = isBinary ? undefined : JSON.parse(raw);
+    } catch {
+      parsed = undefined;
+    }
+    if (!isJsonObject(parsed)) {
+      this.#record({ kind: 'frame', seq: ++this.#seq, at, raw });
+      return;
+    }
+    const message = parsed;
+    const seq = ++this.#seq;
+    this.#record({ kind: 'message', seq, at, raw, message });
+    this.#seqByMessage.set(message, seq);
+    if (seq === this.#firstReceivedSeq() && !('msg' in message)) {
+      // DDP.md: a server may open with an object lacking `msg` (legacy `{"server_id":"0"}`); clients ignore it.
+      this.welcome = message;
+      return;
+    }
+    if (message.msg === 'ping') {
+      this.serverPings.push({ message, at });
+      if (this.autoPong)
+        this.send(message.id === undefined ? { msg: 'pong' } : { msg: 'pong', id: message.id });
+      if (!this.showPings) return;
+    }
+    if (message.msg === 'added' || message.msg === 'changed' || message.msg === 'removed')
+      this.store.apply(message);
+    this.pending.push(message);
+    this.#pump();
+  }
+
+  #firstReceivedSeq(): number {
+    return this.log.find((entry) => entry.kind !== 'sent')?.seq ?? -1;
+  }
+
+  #pump(): void {
+    for (const waiter of [...this.#waiters]) {
+      const index = this.pending.findIndex(waiter.matches);
+      if (index < 0) continue;
+      const [message] = this.pending.splice(index, 1);
+      if (!message) continue;
+      this.#removeWaiter(waiter);
+      clearTimeout(waiter.timer);
+      waiter.resolve(message);
+    }
+  }
+
+  #removeWaiter(waiter: Waiter): void {
+    const index = this.#waiters.indexOf(waiter);
+    if (index >= 0) this.#waiters.splice(index, 1);
+  }
+
+  #onClose(code: number, reason: string): void {
+    const at = performance.now();
+    this.#closed = { code, reason, at };
+    this.#record({ kind: 'close', seq: ++this.#seq, at, code, reason });
+    for (const waiter of this.#waiters.splice(0)) {
+      clearTimeout(waiter.timer);
+      waiter.reject(this.#failure(`socket closed (code ${code}) before ${waiter.description} arrived`));
+    }
+    for (const onClose of this.#closeWaiters.splice(0)) onClose(this.#closed);
+  }
+}

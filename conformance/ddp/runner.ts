@@ -1,0 +1,182 @@
+/**
+ * Runs conformance cases against a DDP server URL: one at a time, each with its own timeout and its own clients
+ * (closed afterwards, pass or fail), printing `✔ id title (12 ms)` / `✖ …` with the error / `- … (skipped: …)`
+ * per case and then the wall time and `N passed, N failed, N skipped`. Used by `cli.ts`; the mocha entry uses
+ * {@link executeCase} directly.
+ */
+
+import {
+  CASE_GROUPS,
+  type CaseContext,
+  type CaseGroup,
+  type ConformanceCase,
+  caseTimeout,
+  type OpenOptions,
+  type SuiteOptions,
+  skipReason,
+} from './case.js';
+import { DdpTestClient } from './client.js';
+
+/** Outcome of one case. */
+export type CaseResult =
+  | { readonly case: ConformanceCase; readonly status: 'passed'; readonly durationMs: number }
+  | {
+      readonly case: ConformanceCase;
+      readonly status: 'failed';
+      readonly durationMs: number;
+      readonly error: Error;
+    }
+  | { readonly case: ConformanceCase; readonly status: 'skipped'; readonly reason: string };
+
+/** Outcome of a run. */
+export interface RunSummary {
+  readonly results: readonly CaseResult[];
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly wallMs: number;
+}
+
+/** Options of {@link runCases}. */
+export interface RunOptions {
+  /** Stop after the first failure (the remaining cases are not reported). */
+  readonly bail?: boolean;
+  /** Where report lines go (default: stdout). */
+  readonly write?: (line: string) => void;
+}
+
+/** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
+export interface Selection {
+  readonly groups?: readonly string[];
+  readonly ids?: readonly string[];
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+/**
+ * Runs one case (without looking at its skip reason) and never throws: failures, including the case timeout,
+ * come back as a `failed` result. Every client the case opened is closed before this resolves.
+ */
+export async function executeCase(testCase: ConformanceCase, options: SuiteOptions): Promise<CaseResult> {
+  const clients: DdpTestClient[] = [];
+  const open = async (openOptions: OpenOptions = {}): Promise<DdpTestClient> => {
+    const { url = options.url, ...clientOptions } = openOptions;
+    const client = await DdpTestClient.open(url, { timeoutMs: options.waitMs, ...clientOptions });
+    clients.push(client);
+    return client;
+  };
+  const ctx: CaseContext = {
+    url: options.url,
+    options,
+    open,
+    async connected(openOptions) {
+      const client = await open(openOptions);
+      await client.connect();
+      return client;
+    },
+  };
+  const timeoutMs = caseTimeout(testCase, options);
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const running = testCase.run(ctx);
+  // After a timeout the case keeps running until its clients close under it; its late rejection is expected.
+  running.catch(() => undefined);
+  try {
+    await Promise.race([
+      running,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`case timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { case: testCase, status: 'passed', durationMs: performance.now() - started };
+  } catch (thrown) {
+    const error = toError(thrown);
+    if (!error.message.includes('transcript:')) {
+      // An assertion says what was wrong; the exchange shows what the server did.
+      const transcripts = clients.map((client, i) => `client ${i + 1}:\n${client.transcript(25)}`).join('\n');
+      if (transcripts) error.message += `\ntranscript:\n${transcripts}`;
+    }
+    return { case: testCase, status: 'failed', durationMs: performance.now() - started, error };
+  } finally {
+    clearTimeout(timer);
+    await Promise.all(clients.map((client) => client.close()));
+  }
+}
+
+/** The cases of `cases` selected by `selection` (everything when both lists are empty), in their order. */
+export function selectCases(cases: readonly ConformanceCase[], selection: Selection): ConformanceCase[] {
+  const groups = selection.groups ?? [];
+  const ids = selection.ids ?? [];
+  for (const group of groups) {
+    if (!CASE_GROUPS.includes(group as CaseGroup)) {
+      throw new Error(`unknown group "${group}" (groups: ${CASE_GROUPS.join(', ')})`);
+    }
+  }
+  for (const id of ids) if (!cases.some((c) => c.id === id)) throw new Error(`unknown case "${id}"`);
+  if (groups.length === 0 && ids.length === 0) return [...cases];
+  return cases.filter((c) => groups.includes(c.group) || ids.includes(c.id));
+}
+
+/** One report line for a result (a failure's error follows, indented). */
+export function formatResult(result: CaseResult): string {
+  const { id, title } = result.case;
+  switch (result.status) {
+    case 'passed':
+      return `✔ ${id} ${title} (${Math.round(result.durationMs)} ms)`;
+    case 'failed': {
+      const where = result.error.stack?.split('\n').find((line) => line.includes('/conformance/ddp/cases/'));
+      const detail = `${result.error.message}${where ? `\n${where.trim()}` : ''}`
+        .split('\n')
+        .map((line) => `    ${line}`)
+        .join('\n');
+      return `✖ ${id} ${title} (${Math.round(result.durationMs)} ms)\n${detail}`;
+    }
+    case 'skipped':
+      return `- ${id} ${title} (skipped: ${result.reason})`;
+    default: {
+      const unreachable: never = result;
+      return String(unreachable);
+    }
+  }
+}
+
+/** The closing lines: wall time and `N passed, N failed, N skipped`. */
+export function formatSummary(summary: RunSummary): string {
+  return (
+    `\n${summary.results.length} cases in ${(summary.wallMs / 1000).toFixed(2)} s\n` +
+    `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`
+  );
+}
+
+/** Runs `cases` in order against `options.url` and reports each; resolves with the results (never rejects). */
+export async function runCases(
+  cases: readonly ConformanceCase[],
+  options: SuiteOptions,
+  runOptions: RunOptions = {},
+): Promise<RunSummary> {
+  const write = runOptions.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const started = performance.now();
+  const results: CaseResult[] = [];
+  for (const testCase of cases) {
+    const reason = skipReason(testCase, options);
+    const result: CaseResult =
+      reason === undefined
+        ? await executeCase(testCase, options)
+        : { case: testCase, status: 'skipped', reason };
+    results.push(result);
+    write(formatResult(result));
+    if (result.status === 'failed' && runOptions.bail) break;
+  }
+  const count = (status: CaseResult['status']): number => results.filter((r) => r.status === status).length;
+  const summary: RunSummary = {
+    results,
+    passed: count('passed'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    wallMs: performance.now() - started,
+  };
+  write(formatSummary(summary));
+  return summary;
+}

@@ -1,0 +1,171 @@
+/**
+ * The registration API an application is written against: collections (a name bound to a table), publications
+ * and methods. Nothing is published or callable unless it is registered here (DESIGN.md decision 8).
+ *
+ * Publications and methods are plain async functions of a context and typed parameters; no callbacks:
+ *
+ * ```ts
+ * const app = new App()
+ *   .collection('presentations')
+ *   .publish('presentations', (ctx) => ctx.find('presentations', {}, { sort: { title: 1 } }))
+ *   .method('presentations.add', { params: [z.object({ title: z.string() })] }, async (ctx, { title }) => {
+ *     const id = ctx.newId('presentations');
+ *     await ctx.query('INSERT INTO presentations (id, title) VALUES ($1, $2)', [id, title]);
+ *     return id;
+ *   });
+ * ```
+ */
+
+import type { MethodContext, PublicationContext } from './contexts.js';
+import type { Cursor } from './cursor.js';
+import { ConfigurationError } from './errors.js';
+import type { PublicationStrategy } from './merge-box.js';
+import type { InferParams, StandardSchema } from './schema-validation.js';
+
+/** Options of {@link App.collection}. */
+export interface CollectionOptions {
+  /** Table (optionally `schema.table`) holding the documents; default: the collection name. */
+  readonly table?: string;
+  /** How sessions merge this collection's documents (Meteor's publication strategies). Default SERVER_MERGE. */
+  readonly strategy?: PublicationStrategy;
+}
+
+/** A registered collection. */
+export interface CollectionDefinition {
+  readonly name: string;
+  readonly table: string;
+  readonly strategy: PublicationStrategy;
+}
+
+/** What a publication handler may return: cursors to publish, or nothing when it uses the low-level API. */
+export type PublishResult = Cursor | readonly Cursor[] | undefined;
+
+/** A publication handler: `(ctx, ...params)`. */
+export type PublicationHandler<A extends readonly unknown[] = unknown[]> = (
+  ctx: PublicationContext,
+  ...params: A
+) => PublishResult | Promise<PublishResult>;
+
+/** A method handler: `(ctx, ...params)`; its return value is the method's result (EJSON). */
+export type MethodHandler<A extends readonly unknown[] = unknown[], R = unknown> = (
+  ctx: MethodContext,
+  ...params: A
+) => R | Promise<R>;
+
+/** Options of {@link App.publish}. */
+export interface PublicationOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]> {
+  /** One schema per positional parameter; failures become a `validation-error` on `nosub`. */
+  readonly params?: P;
+}
+
+/** Options of {@link App.method}. */
+export interface MethodOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]> {
+  /** One schema per positional parameter; failures become a `validation-error` result naming the field. */
+  readonly params?: P;
+  /**
+   * Run the handler inside one database transaction (default true): its writes commit together, or not at all
+   * when it throws. With false, `ctx.query` autocommits each statement.
+   */
+  readonly transaction?: boolean;
+}
+
+/** A registered publication. `name` is null for universal publications (started on connect, no `ready`). */
+export interface PublicationDefinition {
+  readonly name: string | null;
+  readonly handler: PublicationHandler;
+  readonly params: readonly StandardSchema[] | undefined;
+}
+
+/** A registered method. */
+export interface MethodDefinition {
+  readonly name: string;
+  readonly handler: MethodHandler;
+  readonly params: readonly StandardSchema[] | undefined;
+  readonly transaction: boolean;
+}
+
+/** The application's registry. Build it once at start-up and hand it to the server. */
+export class App {
+  readonly #collections = new Map<string, CollectionDefinition>();
+  readonly #publications = new Map<string, PublicationDefinition>();
+  readonly #universal: PublicationDefinition[] = [];
+  readonly #methods = new Map<string, MethodDefinition>();
+
+  /** Registers collection `name`, bound to a table with a single-column primary key. */
+  collection(name: string, options: CollectionOptions = {}): this {
+    if (!name || typeof name !== 'string')
+      throw new ConfigurationError('collection name must be a non-empty string');
+    if (this.#collections.has(name))
+      throw new ConfigurationError(`collection '${name}' is already registered`);
+    this.#collections.set(name, {
+      name,
+      table: options.table ?? name,
+      strategy: options.strategy ?? 'SERVER_MERGE',
+    });
+    return this;
+  }
+
+  /** Registers a publication (`name` null: universal, started for every session). */
+  publish(name: string | null, handler: PublicationHandler): this;
+  publish<const P extends readonly StandardSchema[]>(
+    name: string | null,
+    options: PublicationOptions<P>,
+    handler: PublicationHandler<InferParams<P>>,
+  ): this;
+  publish(
+    name: string | null,
+    a: PublicationHandler | PublicationOptions,
+    b?: PublicationHandler<never>,
+  ): this {
+    const [options, handler] = typeof a === 'function' ? [{}, a] : [a, b as unknown as PublicationHandler];
+    if (typeof handler !== 'function') throw new ConfigurationError(`publication '${name}' needs a handler`);
+    const definition: PublicationDefinition = { name, handler, params: options.params };
+    if (name === null) {
+      this.#universal.push(definition);
+      return this;
+    }
+    if (this.#publications.has(name))
+      throw new ConfigurationError(`publication '${name}' is already registered`);
+    this.#publications.set(name, definition);
+    return this;
+  }
+
+  /** Registers a method callable by every protocol under `name`. */
+  method(name: string, handler: MethodHandler): this;
+  method<const P extends readonly StandardSchema[]>(
+    name: string,
+    options: MethodOptions<P>,
+    handler: MethodHandler<InferParams<P>>,
+  ): this;
+  method(name: string, a: MethodHandler | MethodOptions, b?: MethodHandler<never>): this {
+    const [options, handler] = typeof a === 'function' ? [{}, a] : [a, b as unknown as MethodHandler];
+    if (!name || typeof name !== 'string')
+      throw new ConfigurationError('method name must be a non-empty string');
+    if (typeof handler !== 'function') throw new ConfigurationError(`method '${name}' needs a handler`);
+    if (this.#methods.has(name)) throw new ConfigurationError(`method '${name}' is already registered`);
+    this.#methods.set(name, {
+      name,
+      handler,
+      params: options.params,
+      transaction: options.transaction ?? true,
+    });
+    return this;
+  }
+
+  /** Registered collections by name. */
+  get collections(): ReadonlyMap<string, CollectionDefinition> {
+    return this.#collections;
+  }
+  /** Registered named publications by name. */
+  get publications(): ReadonlyMap<string, PublicationDefinition> {
+    return this.#publications;
+  }
+  /** Registered universal publications, in registration order. */
+  get universalPublications(): readonly PublicationDefinition[] {
+    return this.#universal;
+  }
+  /** Registered methods by name. */
+  get methods(): ReadonlyMap<string, MethodDefinition> {
+    return this.#methods;
+  }
+}

@@ -1,0 +1,52 @@
+/**
+ * The change bus port: the stream of committed changes (and write fences) every server process receives, in
+ * commit order. The default implementation is PostgreSQL LISTEN/NOTIFY (pg-notification-bus.ts); an outbox-backed
+ * one delivers the same events.
+ */
+
+/** Default NOTIFY channel shared by every pgrt process on a database. */
+export const DEFAULT_CHANGE_CHANNEL = 'pgrt_changes';
+
+/**
+ * One event of the bus. `seq` is process-local and increases by exactly 1 per delivered event.
+ * - `change`: one row changed. `table` is `schema.table`; `key` is the key as row JSON carries it (bigint/numeric
+ *   as decimal strings); `row` is the raw row JSON (decode with core/database/row-codec.ts), undefined for
+ *   deletes; `txid` is the writing transaction's id (decimal text).
+ * - `truncate`: every row of `table` was removed.
+ * - `fence`: a write fence (`pgrt.fence`) passed: every change of its transaction was delivered before it.
+ * - `resync`: changes may have been missed (the listener reconnected after a gap, or a spilled payload was lost);
+ *   consumers must re-read their state.
+ */
+export type BusEvent =
+  | {
+      kind: 'change';
+      seq: number;
+      table: string;
+      op: 'insert' | 'update' | 'delete';
+      key: unknown;
+      row: Record<string, unknown> | undefined;
+      txid: string;
+    }
+  | { kind: 'truncate'; seq: number; table: string; txid: string }
+  | { kind: 'fence'; seq: number; id: string }
+  | { kind: 'resync'; seq: number };
+
+/** The change bus. */
+export interface ChangeBus {
+  /** Starts listening; resolves once listening (rejects if the first connection fails). */
+  start(): Promise<void>;
+  /**
+   * Adds a handler; returns its removal. Handlers are called synchronously, in event order; a throwing handler is
+   * logged and does not affect the others.
+   */
+  subscribe(handler: (event: BusEvent) => void): () => void;
+  /** True while the bus is listening. */
+  readonly connected: boolean;
+  /** `seq` of the last delivered event (0 before the first). */
+  readonly lastSeq: number;
+  /** Stops listening for good (idempotent). */
+  close(): Promise<void>;
+}
+
+/** Injection token for {@link ChangeBus}. */
+export const ChangeBusToken = Symbol('pgrt.ChangeBus');

@@ -1,0 +1,80 @@
+/**
+ * PgDatabase against a real PostgreSQL: queries, transactions (commit, rollback, client release) and dedicated
+ * connections.
+ */
+import assert from 'node:assert/strict';
+import { testDatabaseUrl } from '../../test/support/database.js';
+import { PgDatabase } from './database.js';
+
+describe('PgDatabase', () => {
+  let db: PgDatabase;
+  const table = `dbtest_${process.pid}`;
+
+  before(async () => {
+    db = new PgDatabase(testDatabaseUrl(), { poolSize: 1 });
+    await db.query(`CREATE TABLE ${table} (id int PRIMARY KEY, big int8, n numeric)`);
+  });
+  after(async () => {
+    await db.close();
+  });
+
+  it('runs parameterised queries, keeping int8 and numeric as strings', async () => {
+    await db.query(`INSERT INTO ${table} VALUES ($1, $2, $3)`, [1, '9007199254740993', '0.1']);
+    const result = await db.query<{ id: number; big: string; n: string }>(
+      `SELECT * FROM ${table} WHERE id = $1`,
+      [1],
+    );
+    assert.deepEqual(result.rows, [{ id: 1, big: '9007199254740993', n: '0.1' }]);
+    assert.equal(result.rowCount, 1);
+  });
+
+  it('commits a transaction and returns its value', async () => {
+    const value = await db.transaction(async (client) => {
+      await client.query(`INSERT INTO ${table} (id) VALUES (2)`);
+      return 'done';
+    });
+    assert.equal(value, 'done');
+    assert.equal((await db.query(`SELECT 1 FROM ${table} WHERE id = 2`)).rowCount, 1);
+  });
+
+  it('rolls back, rethrows the same error and releases the client (pool of one)', async () => {
+    const boom = new Error('boom');
+    await assert.rejects(
+      db.transaction(async (client) => {
+        await client.query(`INSERT INTO ${table} (id) VALUES (3)`);
+        throw boom;
+      }),
+      (error) => error === boom,
+    );
+    // A failing statement aborts the transaction; the pg error is rethrown.
+    await assert.rejects(
+      db.transaction(async (client) => {
+        await client.query(`INSERT INTO ${table} (id) VALUES (4)`);
+        await client.query(`INSERT INTO ${table} (id) VALUES (4)`);
+      }),
+      /duplicate key/,
+    );
+    const left = await db.query(`SELECT id FROM ${table} WHERE id IN (3, 4)`);
+    assert.equal(left.rowCount, 0);
+    // The pool of one still serves: the client went back in a clean state.
+    assert.equal(
+      await db.transaction(async (client) => (await client.query('SELECT 1 AS one')).rows[0]?.one),
+      1,
+    );
+  });
+
+  it('opens dedicated connections outside the pool, with an application_name', async () => {
+    const client = await db.connectDedicated({ applicationName: 'pgrt-test-dedicated' });
+    try {
+      const result = await client.query<{ name: string }>(
+        "SELECT current_setting('application_name') AS name",
+      );
+      assert.equal(result.rows[0]?.name, 'pgrt-test-dedicated');
+      // The pool (size 1) is not taken by it.
+      const pooled = await db.query<{ name: string }>("SELECT current_setting('application_name') AS name");
+      assert.equal(pooled.rows[0]?.name, 'pgrt');
+    } finally {
+      await client.end();
+    }
+  });
+});

@@ -1,0 +1,248 @@
+/**
+ * The `pgrt` schema and the capture triggers: how every committed change to a registered table, whoever wrote it,
+ * becomes a NOTIFY on the change channel (DESIGN.md decisions 1–3).
+ *
+ * Notification payloads (JSON text, one per changed row, in commit order on the channel):
+ * - insert/update: `{"t":"schema.table","o":"i"|"u","k":<key>,"x":"<txid>","n":<seq>,"r":{row}}`
+ * - delete:        `{"t":"schema.table","o":"d","k":<key>,"x":"<txid>","n":<seq>}`
+ * - truncate:      `{"t":"schema.table","o":"t","x":"<txid>","n":<seq>}`
+ * - spilled:       the above without `r`, plus `"s":<pgrt.spill id>`; the full payload is that row's `payload`.
+ * - write fence:   `{"f":"<id>"}` (from `pgrt.fence`).
+ * `r` is {@link rowJsonSql}'s JSON (bigint/numeric as exact text); `k` is `r`'s key value. `n` numbers the
+ * notifications of one transaction: PostgreSQL folds identical payloads within a transaction, which would drop
+ * e.g. the second insert of insert/delete/insert of the same row. An update that changes the key notifies a
+ * delete of the old key then an insert of the new one; an update that changes nothing (binary-identical row)
+ * notifies nothing. A payload over the spill threshold (in bytes) goes to `pgrt.spill`.
+ *
+ * Every DDL step runs in one transaction holding a fixed advisory lock, so processes starting together serialise.
+ */
+import type { Database, Queryable } from './database.js';
+import { exactColumns, quoteLiteral, quoteTable } from './row-codec.js';
+import type { TableInfo } from './table-info.js';
+
+/** The schema version this code installs. */
+export const SCHEMA_VERSION = 1;
+
+/** Default spill threshold: payloads above this many bytes are spilled (NOTIFY's limit is < 8000 bytes). */
+export const DEFAULT_SPILL_THRESHOLD_BYTES = 7900;
+
+/** Advisory lock key ('pgrt' in ASCII) serialising pgrt's DDL across processes. */
+const DDL_LOCK = 0x70677274;
+
+/** Name of the row trigger installed on captured tables. */
+export const CAPTURE_TRIGGER = 'pgrt_capture';
+/** Name of the statement-level TRUNCATE trigger installed on captured tables. */
+export const CAPTURE_TRUNCATE_TRIGGER = 'pgrt_capture_truncate';
+
+const MIGRATIONS: readonly string[] = [
+  // 1: spill table, capture functions, fence.
+  `
+CREATE TABLE pgrt.spill (
+  id bigserial PRIMARY KEY,
+  payload text NOT NULL,
+  created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX spill_created_at ON pgrt.spill (created_at);
+
+-- r with the named columns' JSON replaced by their exact decimal text. Numbers carry their text; money arrives as
+-- its (lc_monetary) output text and is converted through numeric; NaN/Infinity strings are kept.
+CREATE FUNCTION pgrt.exact(r jsonb, cols text[]) RETURNS jsonb LANGUAGE plpgsql STABLE AS $fn$
+DECLARE
+  patch jsonb := '{}';
+  col text;
+  v jsonb;
+BEGIN
+  FOREACH col IN ARRAY cols LOOP
+    v := r -> col;
+    IF jsonb_typeof(v) = 'number' THEN
+      patch := patch || jsonb_build_object(col, v #>> '{}');
+    ELSIF jsonb_typeof(v) = 'string' AND v #>> '{}' NOT IN ('NaN', 'Infinity', '-Infinity') THEN
+      patch := patch || jsonb_build_object(col, (v #>> '{}')::money::numeric::text);
+    END IF;
+  END LOOP;
+  RETURN r || patch;
+END
+$fn$;
+
+-- Notifies '{' || head || ',"n":<n>' || body || '}', spilling it when longer than threshold bytes.
+CREATE FUNCTION pgrt.emit(channel text, head text, body text, threshold int) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  n bigint := coalesce(nullif(current_setting('pgrt.n', true), ''), '0')::bigint + 1;
+  payload text;
+  spill_id bigint;
+BEGIN
+  PERFORM set_config('pgrt.n', n::text, true);
+  payload := '{' || head || ',"n":' || n || body || '}';
+  IF octet_length(payload) > threshold THEN
+    INSERT INTO pgrt.spill (payload) VALUES (payload) RETURNING id INTO spill_id;
+    payload := '{' || head || ',"n":' || n || ',"s":' || spill_id || '}';
+  END IF;
+  PERFORM pg_notify(channel, payload);
+END
+$fn$;
+
+-- Row trigger. TG_ARGV: channel, key column, spill threshold (bytes), then the bigint/numeric column names.
+CREATE FUNCTION pgrt.capture() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  cols text[] := TG_ARGV[3:];
+  head text := '"t":' || to_json(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)::text;
+  threshold int := TG_ARGV[2]::int;
+  x text;
+  r jsonb;
+  old_key jsonb;
+BEGIN
+  -- *= (binary row equality) also works for columns without an equality operator (json, point, ...).
+  IF TG_OP = 'UPDATE' AND NEW *= OLD THEN
+    RETURN NULL;
+  END IF;
+  x := ',"x":"' || txid_current() || '"';
+  IF TG_OP <> 'INSERT' THEN
+    old_key := pgrt.exact(jsonb_build_object(TG_ARGV[1], to_jsonb(OLD) -> TG_ARGV[1]), cols) -> TG_ARGV[1];
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    PERFORM pgrt.emit(TG_ARGV[0], head || ',"o":"d","k":' || old_key::text || x, '', threshold);
+    RETURN NULL;
+  END IF;
+  r := pgrt.exact(to_jsonb(NEW), cols);
+  IF TG_OP = 'INSERT' THEN
+    PERFORM pgrt.emit(TG_ARGV[0], head || ',"o":"i","k":' || (r -> TG_ARGV[1])::text || x, ',"r":' || r::text, threshold);
+  ELSIF (r -> TG_ARGV[1]) IS DISTINCT FROM old_key THEN
+    PERFORM pgrt.emit(TG_ARGV[0], head || ',"o":"d","k":' || old_key::text || x, '', threshold);
+    PERFORM pgrt.emit(TG_ARGV[0], head || ',"o":"i","k":' || (r -> TG_ARGV[1])::text || x, ',"r":' || r::text, threshold);
+  ELSE
+    PERFORM pgrt.emit(TG_ARGV[0], head || ',"o":"u","k":' || (r -> TG_ARGV[1])::text || x, ',"r":' || r::text, threshold);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- Statement trigger AFTER TRUNCATE; same TG_ARGV as pgrt.capture().
+CREATE FUNCTION pgrt.capture_truncate() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pgrt.emit(TG_ARGV[0],
+    '"t":' || to_json(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)::text || ',"o":"t","x":"' || txid_current() || '"',
+    '', TG_ARGV[2]::int);
+  RETURN NULL;
+END
+$fn$;
+
+-- Write fence: notifies {"f":id} and returns true when the current transaction wrote (has an xid), else false.
+CREATE FUNCTION pgrt.fence(channel text, id text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF txid_current_if_assigned() IS NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM pg_notify(channel, '{"f":' || to_json(id)::text || '}');
+  RETURN true;
+END
+$fn$;
+
+-- Triggers run as whoever writes: any role may append spilled payloads (reading them stays restricted).
+GRANT USAGE ON SCHEMA pgrt TO PUBLIC;
+GRANT INSERT ON pgrt.spill TO PUBLIC;
+GRANT USAGE ON SEQUENCE pgrt.spill_id_seq TO PUBLIC;
+`,
+];
+
+/** Options of {@link ensureSchema} (none yet; reserved). */
+export type EnsureSchemaOptions = Record<string, never>;
+
+async function withDdlLock<T>(db: Database, fn: (client: Queryable) => Promise<T>): Promise<T> {
+  return await db.transaction(async (client) => {
+    await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
+    return await fn(client);
+  });
+}
+
+/**
+ * Creates or upgrades the `pgrt` schema to {@link SCHEMA_VERSION}. Idempotent, and safe when several processes
+ * start at once (serialised by an advisory lock, all in one transaction). Rejects if the database holds a newer
+ * schema version than this code knows.
+ */
+export async function ensureSchema(db: Database, _options: EnsureSchemaOptions = {}): Promise<void> {
+  await withDdlLock(db, async (client) => {
+    await client.query('CREATE SCHEMA IF NOT EXISTS pgrt');
+    await client.query('CREATE TABLE IF NOT EXISTS pgrt.schema_version (version int NOT NULL)');
+    const found = await client.query<{ version: number }>(
+      'SELECT max(version) AS version FROM pgrt.schema_version',
+    );
+    const current = found.rows[0]?.version ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new Error(`pgrt schema version ${current} is newer than this pgrt (${SCHEMA_VERSION})`);
+    }
+    for (let version = current + 1; version <= SCHEMA_VERSION; version++) {
+      await client.query(MIGRATIONS[version - 1]!);
+    }
+    if (current < SCHEMA_VERSION) {
+      await client.query('DELETE FROM pgrt.schema_version');
+      await client.query('INSERT INTO pgrt.schema_version (version) VALUES ($1)', [SCHEMA_VERSION]);
+    }
+  });
+}
+
+/** Options of {@link installCapture}. */
+export interface CaptureOptions {
+  /** NOTIFY channel (default `pgrt_changes`). */
+  readonly channel?: string;
+  /** Payloads longer than this many bytes are spilled (default 7900; at most 7999, NOTIFY's limit). */
+  readonly spillThresholdBytes?: number;
+}
+
+/** The TG_ARGV of both capture triggers: channel, key column, threshold, then the bigint/numeric columns. */
+export function captureArguments(table: TableInfo, options: CaptureOptions = {}): string[] {
+  const threshold = options.spillThresholdBytes ?? DEFAULT_SPILL_THRESHOLD_BYTES;
+  if (!Number.isInteger(threshold) || threshold < 0 || threshold > 7999) {
+    throw new RangeError(`spillThresholdBytes must be an integer in 0..7999, got ${threshold}`);
+  }
+  return [options.channel ?? 'pgrt_changes', table.key.name, String(threshold), ...exactColumns(table)];
+}
+
+/**
+ * Installs (or replaces) the capture triggers on `table`. Idempotent: when both triggers already exist with the
+ * same arguments nothing is changed (no table lock beyond a catalog read); otherwise they are dropped and created
+ * in one locked transaction. Requires {@link ensureSchema} first.
+ */
+export async function installCapture(
+  db: Database,
+  table: TableInfo,
+  options: CaptureOptions = {},
+): Promise<void> {
+  const args = captureArguments(table, options);
+  const argList = args.map(quoteLiteral).join(', ');
+  const target = quoteTable(table);
+  await withDdlLock(db, async (client) => {
+    const existing = await client.query<{ name: string; args: Buffer; fn: string }>(
+      `SELECT tgname AS name, tgargs AS args, tgfoid::regprocedure::text AS fn FROM pg_catalog.pg_trigger
+       WHERE tgrelid = $1::regclass AND tgname IN ($2, $3)`,
+      [target, CAPTURE_TRIGGER, CAPTURE_TRUNCATE_TRIGGER],
+    );
+    const wanted = args.join('\0');
+    const current = existing.rows.filter((row) => decodeArgs(row.args) === wanted).map((row) => row.fn);
+    if (current.includes('pgrt.capture()') && current.includes('pgrt.capture_truncate()')) return;
+    await dropTriggers(client, target);
+    await client.query(
+      `CREATE TRIGGER ${CAPTURE_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target}
+       FOR EACH ROW EXECUTE FUNCTION pgrt.capture(${argList})`,
+    );
+    await client.query(
+      `CREATE TRIGGER ${CAPTURE_TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${target}
+       FOR EACH STATEMENT EXECUTE FUNCTION pgrt.capture_truncate(${argList})`,
+    );
+  });
+}
+
+/** Removes the capture triggers from `table` (idempotent). */
+export async function removeCapture(db: Database, table: Pick<TableInfo, 'schema' | 'name'>): Promise<void> {
+  await withDdlLock(db, async (client) => dropTriggers(client, quoteTable(table)));
+}
+
+async function dropTriggers(client: Queryable, target: string): Promise<void> {
+  await client.query(`DROP TRIGGER IF EXISTS ${CAPTURE_TRIGGER} ON ${target}`);
+  await client.query(`DROP TRIGGER IF EXISTS ${CAPTURE_TRUNCATE_TRIGGER} ON ${target}`);
+}
+
+// tgargs: each argument followed by a NUL byte.
+function decodeArgs(raw: Buffer): string {
+  const text = raw.toString('utf8');
+  return text.endsWith('\0') ? text.slice(0, -1) : text;
+}

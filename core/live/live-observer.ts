@@ -1,0 +1,314 @@
+/**
+ * The base of shared live observers. One observer serves every subscription (in every session) whose cursor
+ * has the same key: a change is matched and diffed once per observer, then handed to each listener.
+ *
+ * Contracts:
+ * - Listeners see a consistent stream: on attach they get `added` for every current document, then the diffs.
+ *   A listener never sees `changed`/`removed` for an id it was not given, nor a duplicate `added`.
+ * - Events reach `handle()` synchronously, in bus order. An observer that must re-read its state (start,
+ *   resync, a limit window it cannot maintain in memory, custom SQL) runs a *requery*: one query at a time;
+ *   changes arriving meanwhile either queue for replay (`replayDuringRequery`) or mark the observer dirty so
+ *   another requery follows. The requery's result is diffed against what listeners hold, so they only see the
+ *   net difference.
+ * - `settled(seq)` resolves once every event with sequence ≤ seq is reflected in what listeners were sent;
+ *   the write fence waits on it before sending DDP `updated`.
+ */
+import type { BusEvent } from '../bus/change-bus.js';
+import type { Fields } from '../contexts.js';
+import type { Row } from '../database/table-info.js';
+import type { Logger } from '../logger.js';
+import type { CollectionBinding } from './collection-binding.js';
+
+/** Receives an observer's output (a subscription, bridging into its session's merge box). */
+export interface ObserverListener {
+  added(id: string, fields: Fields): void;
+  changed(id: string, fields: Fields, cleared: readonly string[]): void;
+  removed(id: string): void;
+}
+
+/** A change event as observers receive it: the bus event plus the row decoded once for all observers. */
+export type ObserverEvent =
+  | {
+      readonly kind: 'change';
+      readonly seq: number;
+      readonly op: 'insert' | 'update' | 'delete';
+      readonly id: string;
+      readonly row: Row | undefined;
+    }
+  | { readonly kind: 'truncate'; readonly seq: number }
+  | { readonly kind: 'resync'; readonly seq: number };
+
+/** The bus's current sequence number, read when a requery starts. */
+export type SequenceSource = () => number;
+
+interface Waiter {
+  readonly seq: number;
+  readonly resolve: () => void;
+}
+
+/** Shared machinery of query and SQL observers. */
+export abstract class LiveObserver {
+  /** What listeners currently hold: wire id → full row (fields are derived per emission). */
+  protected docs = new Map<string, Row>();
+  protected readonly listeners = new Set<ObserverListener>();
+  /** Number of subscriptions using this observer (managed by the pool). */
+  refCount = 0;
+
+  #started: Promise<void> | undefined;
+  #stopped = false;
+  #running = false;
+  #dirty = false;
+  /** Smallest sequence number of an event not yet reflected (undefined: nothing pending). */
+  #pendingFrom: number | undefined;
+  /** Events queued during a requery, replayed on its result (observers that can replay). */
+  #replay: ObserverEvent[] = [];
+  #waiters: Waiter[] = [];
+  #lastRun = 0;
+  #timer: NodeJS.Timeout | undefined;
+
+  protected constructor(
+    readonly key: string,
+    readonly binding: CollectionBinding,
+    protected readonly currentSeq: SequenceSource,
+    protected readonly logger: Logger,
+    /** Minimum ms between two requeries (0: back to back). */
+    protected readonly throttleMs: number,
+  ) {}
+
+  /** Tables whose events this observer needs (qualified names). */
+  abstract get tables(): readonly string[];
+
+  /** Reads the current result, ordered as published. */
+  protected abstract fetch(): Promise<Row[]>;
+
+  /** Applies one event in memory while live; returns false if it needs a requery instead. */
+  protected abstract apply(event: ObserverEvent): boolean;
+
+  /** True if an event must wait for the running requery (replay) rather than dirtying it. */
+  protected abstract get replayDuringRequery(): boolean;
+
+  /**
+   * Whether an event could affect a result whose content is unknown (a requery in flight). Must be true for
+   * every delete and update of the table; may be false only for inserts that cannot match.
+   */
+  protected abstract relevant(event: ObserverEvent): boolean;
+
+  /** The published fields of a row (projection applied). */
+  protected abstract fieldsOf(row: Row): Fields;
+
+  /** Starts the observer (first query); idempotent. */
+  start(): Promise<void> {
+    this.#started ??= this.#requeryNow(this.currentSeq());
+    return this.#started;
+  }
+
+  /** Adds a listener after the first query completed; it receives `added` for every current document. */
+  async attach(listener: ObserverListener): Promise<void> {
+    await this.start();
+    if (this.#stopped) return;
+    for (const [id, row] of this.docs) listener.added(id, this.fieldsOf(row));
+    this.listeners.add(listener);
+  }
+
+  /** Removes a listener (no messages are sent to it). */
+  detach(listener: ObserverListener): void {
+    this.listeners.delete(listener);
+  }
+
+  /** Stops the observer: no more queries or emissions. Waiters resolve. */
+  stop(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.listeners.clear();
+    this.#resolveWaiters(Number.POSITIVE_INFINITY);
+  }
+
+  /** Handles one event in bus order. */
+  handle(event: ObserverEvent): void {
+    if (this.#stopped) return;
+    if (event.kind === 'resync') {
+      this.#markDirty(event.seq);
+      return;
+    }
+    if (this.#running || this.#timer) {
+      // The result in flight is unknown, so anything that could touch it must be replayed or re-read.
+      if (!this.relevant(event)) return;
+      if (this.replayDuringRequery && this.#running) {
+        this.#pendingFrom ??= event.seq;
+        this.#replay.push(event);
+      } else {
+        this.#markDirty(event.seq);
+      }
+      return;
+    }
+    if (!this.#started) return;
+    if (!this.apply(event)) this.#markDirty(event.seq);
+  }
+
+  /** Resolves once every event with sequence ≤ `seq` is reflected in what listeners were sent. */
+  settled(seq: number): Promise<void> {
+    if (this.#stopped || this.#pendingFrom === undefined || this.#pendingFrom > seq) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push({ seq, resolve }));
+  }
+
+  #markDirty(seq: number): void {
+    this.#pendingFrom ??= seq;
+    if (this.#running || this.#timer) {
+      this.#dirty = true;
+      return;
+    }
+    this.#schedule();
+  }
+
+  #schedule(): void {
+    const wait = this.#lastRun + this.throttleMs - Date.now();
+    if (wait > 0) {
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        void this.#requeryNow(this.currentSeq());
+      }, wait);
+      return;
+    }
+    void this.#requeryNow(this.currentSeq());
+  }
+
+  async #requeryNow(startSeq: number): Promise<void> {
+    if (this.#stopped) return;
+    this.#running = true;
+    this.#dirty = false;
+    this.#lastRun = Date.now();
+    let ok = false;
+    try {
+      const rows = await this.fetch();
+      if (this.#stopped) return;
+      this.#publishSnapshot(rows);
+      const replay = this.#replay;
+      this.#replay = [];
+      for (const event of replay) {
+        if (!this.apply(event)) {
+          this.#dirty = true;
+          break;
+        }
+      }
+      ok = true;
+    } catch (error) {
+      this.logger.error({ err: error, observer: this.key }, 'live query failed; retrying');
+      this.#replay = [];
+      this.#dirty = true;
+      await new Promise((r) => setTimeout(r, Math.max(this.throttleMs, 200)));
+    } finally {
+      this.#running = false;
+    }
+    if (this.#stopped) return;
+    if (this.#dirty) {
+      // Events after startSeq are not reflected yet; everything up to startSeq is (if the query succeeded).
+      if (ok) this.#resolveWaiters(startSeq);
+      this.#schedule();
+    } else {
+      this.#pendingFrom = undefined;
+      this.#resolveWaiters(Number.POSITIVE_INFINITY);
+    }
+  }
+
+  #resolveWaiters(upTo: number): void {
+    if (this.#pendingFrom !== undefined && upTo !== Number.POSITIVE_INFINITY) {
+      // Pending now starts after the last covered sequence.
+      this.#pendingFrom = Math.max(this.#pendingFrom, upTo + 1);
+    }
+    const keep: Waiter[] = [];
+    for (const waiter of this.#waiters) {
+      if (waiter.seq <= upTo) waiter.resolve();
+      else keep.push(waiter);
+    }
+    this.#waiters = keep;
+  }
+
+  /** Replaces the published state with `rows`, sending listeners only the differences. */
+  #publishSnapshot(rows: readonly Row[]): void {
+    const next = new Map<string, Row>();
+    for (const row of rows) next.set(this.binding.wireId(row), row);
+    const previous = this.docs;
+    this.docs = next;
+    for (const [id, row] of next) {
+      const old = previous.get(id);
+      if (old === undefined) this.emitAdded(id, row);
+      else this.emitChanged(id, old, row);
+    }
+    for (const id of previous.keys()) if (!next.has(id)) this.emitRemoved(id);
+    this.afterSnapshot(rows);
+  }
+
+  /** Hook for subclasses keeping extra state (a sorted window) in step with `docs`. */
+  protected afterSnapshot(_rows: readonly Row[]): void {}
+
+  /** Sends `added` to every listener. */
+  protected emitAdded(id: string, row: Row): void {
+    if (this.listeners.size === 0) return;
+    const fields = this.fieldsOf(row);
+    for (const listener of this.listeners) listener.added(id, fields);
+  }
+
+  /** Sends `changed` with the field-level difference between two rows, if any. */
+  protected emitChanged(id: string, before: Row, after: Row): void {
+    if (this.listeners.size === 0 || before === after) return;
+    const diff = diffFields(this.fieldsOf(before), this.fieldsOf(after));
+    if (!diff) return;
+    for (const listener of this.listeners) listener.changed(id, diff.fields, diff.cleared);
+  }
+
+  /** Sends `removed` to every listener. */
+  protected emitRemoved(id: string): void {
+    for (const listener of this.listeners) listener.removed(id);
+  }
+}
+
+/** The difference between two field sets: changed/new values and cleared names; undefined when equal. */
+export function diffFields(before: Fields, after: Fields): { fields: Fields; cleared: string[] } | undefined {
+  let fields: Fields | undefined;
+  let cleared: string[] | undefined;
+  for (const name in after) {
+    const value = after[name];
+    if (!(name in before) || !valuesEqual(before[name], value)) {
+      fields ??= {};
+      fields[name] = value;
+    }
+  }
+  for (const name in before) {
+    if (!(name in after)) {
+      cleared ??= [];
+      cleared.push(name);
+    }
+  }
+  if (!fields && !cleared) return undefined;
+  return { fields: fields ?? {}, cleared: cleared ?? [] };
+}
+
+/** Structural equality of in-memory values (JSON values, Date, Uint8Array). */
+export function valuesEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === 'number' && typeof b === 'number') return Number.isNaN(a) && Number.isNaN(b);
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (a instanceof Date) return b instanceof Date && a.getTime() === b.getTime();
+  if (a instanceof Uint8Array) {
+    if (!(b instanceof Uint8Array) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+    return true;
+  }
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!valuesEqual(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b) || b instanceof Date || b instanceof Uint8Array) return false;
+  const ka = Object.keys(a);
+  const kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.hasOwn(b, k)) return false;
+    if (!valuesEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])) return false;
+  }
+  return true;
+}
+
+/** Resolves a bus event's table to the observer-facing form; used by the pool. */
+export type { BusEvent };

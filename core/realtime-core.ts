@@ -1,0 +1,147 @@
+/**
+ * The transport-neutral core of a pgrt server: the app's registry bound to the database, the change bus feeding
+ * the shared observers, write fences, and the sessions adapters open. Nothing here knows which protocol a
+ * session speaks.
+ *
+ * Start-up (`start()`): create/upgrade the `pgrt` schema, introspect every registered collection's table,
+ * install its capture triggers (idempotent), then start the bus. Data flow afterwards: a commit's notifications
+ * arrive on the bus in commit order → the pool matches them to observers → observers diff → subscriptions feed
+ * their sessions' merge boxes → adapters encode. Fences ride the same stream (see write-fence.ts).
+ */
+import type { App } from './app.js';
+import type { BusEvent, ChangeBus } from './bus/change-bus.js';
+import type { ConnectionInfo } from './contexts.js';
+import type { Database, Queryable } from './database/database.js';
+import { introspectTable } from './database/introspect.js';
+import { ensureSchema, installCapture } from './database/schema.js';
+import { ConfigurationError } from './errors.js';
+import { CollectionBinding } from './live/collection-binding.js';
+import { ObserverPool } from './live/observer-pool.js';
+import { type Logger, silentLogger } from './logger.js';
+import type { PublicationStrategy } from './merge-box.js';
+import { Session, type SessionOutput } from './session.js';
+import { WriteFences } from './write-fence.js';
+
+/** Options of {@link RealtimeCore}. */
+export interface CoreOptions {
+  /** NOTIFY channel shared by every process on the database (default `pgrt_changes`). */
+  readonly channel?: string;
+  /** Rows whose notification would exceed this many bytes are spilled to `pgrt.spill` (default 7900). */
+  readonly spillThresholdBytes?: number;
+  /** Releases a write fence whose notification never arrived after this many ms (default 30000). */
+  readonly fenceTimeoutMs?: number;
+  /** Install capture triggers at start (default true; false when a migration step does it). */
+  readonly installTriggers?: boolean;
+  readonly logger?: Logger;
+}
+
+/** Default NOTIFY channel. */
+export const DEFAULT_CHANNEL = 'pgrt_changes';
+
+/** The core server. */
+export class RealtimeCore {
+  readonly channel: string;
+  readonly logger: Logger;
+  readonly fences: WriteFences;
+  #pool: ObserverPool | undefined;
+  #bindings = new Map<string, CollectionBinding>();
+  readonly #sessions = new Set<Session>();
+  #unsubscribe: (() => void) | undefined;
+  #started = false;
+
+  constructor(
+    readonly app: App,
+    readonly db: Database,
+    readonly bus: ChangeBus,
+    private readonly options: CoreOptions = {},
+  ) {
+    this.channel = options.channel ?? DEFAULT_CHANNEL;
+    this.logger = options.logger ?? silentLogger;
+    this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
+  }
+
+  /** The observer pool (available after start). */
+  get pool(): ObserverPool {
+    if (!this.#pool) throw new ConfigurationError('RealtimeCore.start() has not completed');
+    return this.#pool;
+  }
+
+  /** Open sessions. */
+  get sessions(): ReadonlySet<Session> {
+    return this.#sessions;
+  }
+
+  /** True when the bus is listening (readiness). */
+  get ready(): boolean {
+    return this.#started && this.bus.connected;
+  }
+
+  /** Prepares the database, binds collections and starts the bus. */
+  async start(): Promise<void> {
+    if (this.#started) return;
+    await ensureSchema(this.db);
+    const bindings = new Map<string, CollectionBinding>();
+    for (const definition of this.app.collections.values()) {
+      const table = await introspectTable(this.db, definition.table);
+      if (this.options.installTriggers !== false) {
+        await installCapture(this.db, table, {
+          channel: this.channel,
+          spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
+        });
+      }
+      bindings.set(definition.name, new CollectionBinding(definition, table));
+    }
+    this.#bindings = bindings;
+    this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger);
+    this.#unsubscribe = this.bus.subscribe((event) => this.#dispatch(event));
+    await this.bus.start();
+    this.#started = true;
+    this.logger.info({ collections: [...bindings.keys()], channel: this.channel }, 'core started');
+  }
+
+  /** Opens a session for a connected client; the adapter owns its lifetime (call `session.close()`). */
+  openSession(connection: ConnectionInfo, output: SessionOutput): Session {
+    const session = new Session(this, connection, output, this.logger);
+    this.#sessions.add(session);
+    return session;
+  }
+
+  /** Called by a session when it closes. */
+  sessionClosed(session: Session): void {
+    this.#sessions.delete(session);
+  }
+
+  /** The merge strategy of a collection (unregistered names, used by low-level publications: SERVER_MERGE). */
+  strategyFor(collection: string): PublicationStrategy {
+    return this.#bindings.get(collection)?.strategy ?? 'SERVER_MERGE';
+  }
+
+  /** Last statement of a method's transaction: notifies fence `id` if the transaction wrote; returns whether. */
+  async fenceInTransaction(client: Queryable, id: string): Promise<boolean> {
+    const result = await client.query<{ f: boolean }>('SELECT pgrt.fence($1, $2) AS f', [this.channel, id]);
+    return result.rows[0]?.f === true;
+  }
+
+  /** Fence for a method that ran without a transaction: always notified, after its autocommitted writes. */
+  async fenceAfterAutocommit(id: string): Promise<void> {
+    await this.db.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ f: id })]);
+  }
+
+  /** Stops sessions, observers and the bus (the database is the caller's). */
+  async close(): Promise<void> {
+    for (const session of [...this.#sessions]) session.close();
+    this.#unsubscribe?.();
+    this.fences.close();
+    this.#pool?.close();
+    await this.bus.close();
+    this.#started = false;
+  }
+
+  #dispatch(event: BusEvent): void {
+    const pool = this.#pool;
+    if (!pool) return;
+    pool.handle(event);
+    if (event.kind === 'fence') this.fences.arrived(event.id, event.seq);
+    else if (event.kind === 'resync') this.fences.resync(event.seq);
+  }
+}

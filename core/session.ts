@@ -1,0 +1,240 @@
+/**
+ * A client session, whatever its protocol: its user, its subscriptions, its merge box, and the methods it calls.
+ * Adapters drive it (`subscribe`, `unsubscribe`, `call`, `close`) and receive its output through a
+ * {@link SessionOutput}; errors reach the output raw, and each adapter maps them to its wire (`toWireError`).
+ *
+ * Ordering contract: data messages produced by a method's writes reach the output before that method's
+ * `updated` (write fence); `result` is sent when the handler has returned and its transaction committed.
+ * In-order processing of a session's messages is the adapter's business (DDP needs it, WAMP does not); a
+ * method's `unblock()` calls the `onUnblock` the adapter passed.
+ */
+import type { MethodDefinition } from './app.js';
+import type { ConnectionInfo, Fields } from './contexts.js';
+import type { Queryable } from './database/database.js';
+import { isClientError, NotFoundError } from './errors.js';
+import type { CollectionBinding } from './live/collection-binding.js';
+import type { Logger } from './logger.js';
+import { MergeBox } from './merge-box.js';
+import { MethodInvocation } from './method-invocation.js';
+import { RandomStream } from './random/random-stream.js';
+import type { RealtimeCore } from './realtime-core.js';
+import { validateParams } from './schema-validation.js';
+import { Subscription } from './subscription.js';
+
+/** Outcome of a method call. */
+export type MethodOutcome =
+  | { readonly ok: true; readonly value: unknown }
+  | { readonly ok: false; readonly error: unknown };
+
+/** Where a session's messages go (implemented by each protocol adapter). */
+export interface SessionOutput {
+  added(collection: string, id: string, fields: Fields): void;
+  changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void;
+  removed(collection: string, id: string): void;
+  ready(subIds: readonly string[]): void;
+  /** The subscription ended; `error` is raw (map it with the adapter's toWireError). */
+  nosub(subId: string, error?: unknown): void;
+  result(methodId: string, outcome: MethodOutcome): void;
+  updated(methodIds: readonly string[]): void;
+}
+
+/** Options of {@link Session.call}. */
+export interface CallOptions {
+  /** DDP `randomSeed`: seeds the method's random streams so ids match the client stub's. */
+  readonly randomSeed?: string | undefined;
+  /** Called when the handler calls `ctx.unblock()`. */
+  readonly onUnblock?: () => void;
+}
+
+/** One connected client's state. */
+export class Session {
+  readonly mergeBox: MergeBox;
+  readonly #subs = new Map<string, Subscription>();
+  readonly #universal: Subscription[] = [];
+  readonly #logger: Logger;
+  #userId: string | null = null;
+  #closed = false;
+
+  constructor(
+    readonly core: RealtimeCore,
+    readonly connection: ConnectionInfo,
+    readonly output: SessionOutput,
+    logger: Logger,
+  ) {
+    this.#logger = logger.child({ session: connection.id, protocol: connection.protocol });
+    this.mergeBox = new MergeBox(output, (collection) => core.strategyFor(collection));
+  }
+
+  /** The logged-in user's id, or null. */
+  get userId(): string | null {
+    return this.#userId;
+  }
+
+  /** True once {@link close} ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Number of live named subscriptions. */
+  get subscriptionCount(): number {
+    return this.#subs.size;
+  }
+
+  /** Starts every universal publication (call once, after the handshake). */
+  async startUniversal(): Promise<void> {
+    await Promise.all(
+      this.core.app.universalPublications.map((definition) => {
+        const sub = new Subscription(this, definition, null, []);
+        this.#universal.push(sub);
+        return sub.run();
+      }),
+    );
+  }
+
+  /**
+   * Starts subscription `subId` of publication `name`. Resolves when the handler has run and returned cursors
+   * are attached (their initial data sent). A live `subId` is ignored (subs are idempotent across reconnects).
+   */
+  async subscribe(subId: string, name: string, params: readonly unknown[]): Promise<void> {
+    if (this.#closed || this.#subs.has(subId)) return;
+    const definition = this.core.app.publications.get(name);
+    if (!definition) {
+      this.output.nosub(subId, new NotFoundError(404, `Subscription '${name}' not found`));
+      return;
+    }
+    const sub = new Subscription(this, definition, subId, params);
+    this.#subs.set(subId, sub);
+    await sub.run();
+  }
+
+  /** The client unsubscribed: withdraw its documents, then `nosub` (also for unknown ids, as Meteor does). */
+  unsubscribe(subId: string): void {
+    const sub = this.#subs.get(subId);
+    if (sub) {
+      this.#subs.delete(subId);
+      sub.unsubscribe();
+    }
+    this.output.nosub(subId);
+  }
+
+  /** Called by a subscription that stopped or failed on its own. */
+  endSubscription(subId: string, error?: unknown): void {
+    this.#subs.delete(subId);
+    if (!this.#closed) this.output.nosub(subId, error);
+  }
+
+  /**
+   * Calls method `name`. Sends `result` once the handler returned (and its transaction committed) and
+   * `updated` once its writes reached this session. Resolves when the result is sent.
+   */
+  async call(
+    methodId: string,
+    name: string,
+    params: readonly unknown[],
+    options: CallOptions = {},
+  ): Promise<void> {
+    const definition = this.core.app.methods.get(name);
+    if (!definition) {
+      this.output.result(methodId, {
+        ok: false,
+        error: new NotFoundError(404, `Method '${name}' not found`),
+      });
+      this.output.updated([methodId]);
+      return;
+    }
+    const started = performance.now();
+    const outcome = await this.#invoke(definition, params, options);
+    if (this.#closed) return;
+    if (!outcome.ok) this.#logMethodError(name, outcome.error);
+    this.output.result(methodId, outcome);
+    this.#logger.debug(
+      { method: name, ms: +(performance.now() - started).toFixed(2), ok: outcome.ok },
+      'method',
+    );
+    if (outcome.fence) {
+      void outcome.fence.then(() => {
+        if (!this.#closed) this.output.updated([methodId]);
+      });
+    } else {
+      this.output.updated([methodId]);
+    }
+  }
+
+  async #invoke(
+    definition: MethodDefinition,
+    rawParams: readonly unknown[],
+    options: CallOptions,
+  ): Promise<MethodOutcome & { fence?: Promise<void> }> {
+    const random = new RandomStream(options.randomSeed);
+    const onUnblock = options.onUnblock ?? (() => {});
+    const fences = this.core.fences;
+    try {
+      const params = definition.params ? await validateParams(definition.params, rawParams) : [...rawParams];
+      if (definition.transaction) {
+        const fence = fences.expect();
+        try {
+          const { value, wrote } = await this.core.db.transaction(async (client) => {
+            const invocation = this.#invocation(definition.name, client, random, onUnblock);
+            const value = await definition.handler(invocation, ...params);
+            const wrote = await this.core.fenceInTransaction(client, fence.id);
+            return { value, wrote };
+          });
+          if (!wrote) fences.cancel(fence.id);
+          return { ok: true, value, fence: fence.passed };
+        } catch (error) {
+          fences.cancel(fence.id);
+          throw error;
+        }
+      }
+      const invocation = this.#invocation(definition.name, this.core.db, random, onUnblock);
+      let value: unknown;
+      let failure: { error: unknown } | undefined;
+      try {
+        value = await definition.handler(invocation, ...params);
+      } catch (error) {
+        failure = { error };
+      }
+      // Autocommitted writes may have happened either way: fence after them.
+      const fence = fences.expect();
+      await this.core.fenceAfterAutocommit(fence.id).catch((error: unknown) => {
+        fences.cancel(fence.id);
+        this.#logger.error({ err: error }, 'fence notification failed');
+      });
+      if (failure) return { ok: false, error: failure.error, fence: fence.passed };
+      return { ok: true, value, fence: fence.passed };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  #invocation(name: string, db: Queryable, random: RandomStream, onUnblock: () => void): MethodInvocation {
+    const host = {
+      userId: this.#userId,
+      connection: this.connection,
+      binding: (collection: string): CollectionBinding => this.core.pool.binding(collection),
+    };
+    return new MethodInvocation(name, host, db, random, onUnblock);
+  }
+
+  /** Logs a publication's failure: client errors at debug, internal ones in full. */
+  logPublicationError(name: string | null, error: unknown): void {
+    if (isClientError(error)) this.#logger.debug({ publication: name, err: error }, 'publication refused');
+    else this.#logger.error({ publication: name, err: error }, 'publication failed');
+  }
+
+  #logMethodError(name: string, error: unknown): void {
+    if (isClientError(error)) this.#logger.debug({ method: name, err: error }, 'method refused');
+    else this.#logger.error({ method: name, err: error }, 'method failed');
+  }
+
+  /** Ends the session: stops every subscription and releases observers; sends nothing. Idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const sub of this.#subs.values()) sub.dispose();
+    for (const sub of this.#universal) sub.dispose();
+    this.#subs.clear();
+    this.#universal.length = 0;
+    this.core.sessionClosed(this);
+  }
+}

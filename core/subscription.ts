@@ -1,0 +1,226 @@
+/**
+ * One running publication in one session (Meteor's `Subscription`). It is the publication handler's context,
+ * turns returned cursors into shared observers, and feeds everything it publishes into the session's merge box
+ * under its own handle (`N<subId>` for named subscriptions, `U<random>` for universal ones).
+ *
+ * Lifecycle: `run()` validates params and calls the handler; cursors are attached (their initial documents
+ * become `added`) and then `ready` is sent. A handler that returns nothing must call `ready()` itself.
+ * `stop()`, `error()` and an unsubscribe all withdraw every document this subscription published (the merge box
+ * sends `removed`/`changed` as other subscriptions allow), run `onStop` callbacks once, and release observers.
+ */
+import type { PublicationDefinition } from './app.js';
+import type { ConnectionInfo, Fields, PublicationContext } from './contexts.js';
+import { type Cursor, isCursor, QueryCursor, SqlCursor, type SqlCursorOptions } from './cursor.js';
+import { ConfigurationError } from './errors.js';
+import { idStringify } from './ids.js';
+import type { LiveObserver, ObserverListener } from './live/live-observer.js';
+import type { QueryOptions, Selector } from './query/compile.js';
+import { cryptoRandom as Random } from './random/random-stream.js';
+import { validateParams } from './schema-validation.js';
+import type { Session } from './session.js';
+
+/** A publication running in a session. */
+export class Subscription implements PublicationContext {
+  /** The merge-box handle. */
+  readonly handle: string;
+  /** Ids this subscription published, per collection (what an unsubscribe must withdraw). */
+  readonly #documents = new Map<string, Set<string>>();
+  readonly #observers: Array<{ observer: LiveObserver; listener: ObserverListener }> = [];
+  readonly #stopCallbacks: Array<() => void | Promise<void>> = [];
+  #ready = false;
+  #active = true;
+
+  constructor(
+    private readonly session: Session,
+    private readonly definition: PublicationDefinition,
+    /** The client's subscription id; null for universal publications. */
+    readonly subId: string | null,
+    private readonly params: readonly unknown[],
+  ) {
+    this.handle = subId === null ? `U${Random.id()}` : `N${subId}`;
+  }
+
+  /** True until stopped. */
+  get active(): boolean {
+    return this.#active;
+  }
+
+  get userId(): string | null {
+    return this.session.userId;
+  }
+
+  get connection(): ConnectionInfo {
+    return this.session.connection;
+  }
+
+  /** Runs the handler and publishes what it returns. Errors end the subscription with `nosub` + error. */
+  async run(): Promise<void> {
+    try {
+      const params = this.definition.params
+        ? await validateParams(this.definition.params, this.params)
+        : [...this.params];
+      const result = await this.definition.handler(this, ...params);
+      if (!this.#active) return;
+      if (result === undefined || result === null) return; // low-level API: the handler calls ready()
+      const cursors: readonly unknown[] = Array.isArray(result) ? result : [result];
+      const seen = new Set<string>();
+      for (const cursor of cursors) {
+        if (!isCursor(cursor)) {
+          throw new ConfigurationError(
+            `publication '${this.definition.name}' returned something that is not a cursor`,
+          );
+        }
+        if (seen.has(cursor.collection)) {
+          throw new ConfigurationError(
+            `publication '${this.definition.name}' returned two cursors on collection '${cursor.collection}'`,
+          );
+        }
+        seen.add(cursor.collection);
+      }
+      await Promise.all((cursors as Cursor[]).map((cursor) => this.#observe(cursor)));
+      if (this.#active) this.ready();
+    } catch (error) {
+      this.session.logPublicationError(this.definition.name, error);
+      this.error(error);
+    }
+  }
+
+  async #observe(cursor: Cursor): Promise<void> {
+    const observer = this.session.core.pool.acquire(cursor);
+    const collection = cursor.collection;
+    const listener: ObserverListener = {
+      added: (id, fields) => this.#added(collection, id, fields),
+      changed: (id, fields, cleared) => this.#changed(collection, id, fields, cleared),
+      removed: (id) => this.#removed(collection, id),
+    };
+    this.#observers.push({ observer, listener });
+    await observer.attach(listener);
+    if (!this.#active) observer.detach(listener);
+  }
+
+  find(collection: string, selector: Selector = {}, options: QueryOptions = {}): Cursor {
+    this.session.core.pool.binding(collection); // fails early for unknown collections
+    return new QueryCursor(collection, selector, options);
+  }
+
+  sql(
+    collection: string,
+    text: string,
+    params: readonly unknown[] = [],
+    options: SqlCursorOptions = {},
+  ): Cursor {
+    this.session.core.pool.binding(collection);
+    return new SqlCursor(collection, text, params, options);
+  }
+
+  added(collection: string, id: string | number, fields: Fields): void {
+    this.#added(collection, idStringify(id), withoutId(fields));
+  }
+
+  changed(collection: string, id: string | number, fields: Fields): void {
+    const set: Fields = {};
+    const cleared: string[] = [];
+    for (const [name, value] of Object.entries(fields)) {
+      if (name === '_id') continue;
+      if (value === undefined) cleared.push(name);
+      else set[name] = value;
+    }
+    this.#changed(collection, idStringify(id), set, cleared);
+  }
+
+  removed(collection: string, id: string | number): void {
+    this.#removed(collection, idStringify(id));
+  }
+
+  ready(): void {
+    if (!this.#active || this.#ready || this.subId === null) return;
+    this.#ready = true;
+    this.session.output.ready([this.subId]);
+  }
+
+  error(error: unknown): void {
+    if (!this.#active) return;
+    this.#withdrawAll();
+    this.#deactivate();
+    if (this.subId !== null) this.session.endSubscription(this.subId, error);
+  }
+
+  stop(): void {
+    if (!this.#active) return;
+    this.#withdrawAll();
+    this.#deactivate();
+    if (this.subId !== null) this.session.endSubscription(this.subId);
+  }
+
+  onStop(callback: () => void | Promise<void>): void {
+    if (this.#active) this.#stopCallbacks.push(callback);
+    else void Promise.resolve().then(callback);
+  }
+
+  /** Client unsubscribed: withdraw documents and release everything; the session sends `nosub`. */
+  unsubscribe(): void {
+    if (!this.#active) return;
+    this.#withdrawAll();
+    this.#deactivate();
+  }
+
+  /** Session closed: release everything without sending anything. */
+  dispose(): void {
+    if (!this.#active) return;
+    this.#deactivate();
+  }
+
+  #added(collection: string, id: string, fields: Fields): void {
+    if (!this.#active) return;
+    let ids = this.#documents.get(collection);
+    if (!ids) {
+      ids = new Set();
+      this.#documents.set(collection, ids);
+    }
+    if (ids.has(id)) {
+      // Meteor throws here; a change of the same doc is the only sane reading.
+      this.session.mergeBox.changed(this.handle, collection, id, fields, []);
+      return;
+    }
+    ids.add(id);
+    this.session.mergeBox.added(this.handle, collection, id, fields);
+  }
+
+  #changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
+    if (!this.#active || !this.#documents.get(collection)?.has(id)) return;
+    this.session.mergeBox.changed(this.handle, collection, id, fields, cleared);
+  }
+
+  #removed(collection: string, id: string): void {
+    if (!this.#active) return;
+    const ids = this.#documents.get(collection);
+    if (!ids?.delete(id)) return;
+    this.session.mergeBox.removed(this.handle, collection, id);
+  }
+
+  #withdrawAll(): void {
+    if (this.#documents.size === 0) return;
+    this.session.mergeBox.removeSubscription(this.handle, this.#documents);
+    this.#documents.clear();
+  }
+
+  #deactivate(): void {
+    this.#active = false;
+    for (const { observer, listener } of this.#observers) {
+      observer.detach(listener);
+      this.session.core.pool.release(observer);
+    }
+    this.#observers.length = 0;
+    for (const callback of this.#stopCallbacks.splice(0)) {
+      void Promise.resolve()
+        .then(callback)
+        .catch((error: unknown) => this.session.logPublicationError(this.definition.name, error));
+    }
+  }
+}
+
+function withoutId(fields: Fields): Fields {
+  if (!('_id' in fields)) return fields;
+  const { _id: _ignored, ...rest } = fields;
+  return rest;
+}

@@ -1,0 +1,62 @@
+/**
+ * Core-level test harness: a {@link RealtimeCore} on the run's test database with a real LISTEN bus, and
+ * sessions whose output is recorded (no sockets).
+ */
+import type { App } from '../../core/app.js';
+import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
+import type { ConnectionInfo } from '../../core/contexts.js';
+import { PgDatabase } from '../../core/database/database.js';
+import { RealtimeCore } from '../../core/realtime-core.js';
+import type { Session } from '../../core/session.js';
+import { testDatabaseUrl } from './database.js';
+import { RecordingOutput } from './recording-output.js';
+
+/** A started core and helpers. */
+export interface TestCore {
+  readonly core: RealtimeCore;
+  readonly db: PgDatabase;
+  /** Opens a session with a recording output. */
+  session(id?: string): { session: Session; out: RecordingOutput };
+  /** Calls a method and waits for both its result and its `updated`. */
+  call(session: Session, out: RecordingOutput, name: string, ...params: unknown[]): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Starts a core for `app` after running `setup` (create tables) on the test database. */
+export async function startTestCore(
+  app: App,
+  setup: (db: PgDatabase) => Promise<void>,
+  channel = `pgrt_test_${process.pid}_${++counter}`,
+): Promise<TestCore> {
+  const db = new PgDatabase(testDatabaseUrl(), { poolSize: 8 });
+  await setup(db);
+  const bus = new PgNotificationBus(db, { channel });
+  const core = new RealtimeCore(app, db, bus, { channel });
+  await core.start();
+  let methodCounter = 0;
+  return {
+    core,
+    db,
+    session(id = `s${++counter}`) {
+      const out = new RecordingOutput();
+      const info: ConnectionInfo = { id, protocol: 'test', clientAddress: '127.0.0.1', httpHeaders: {} };
+      return { session: core.openSession(info, out), out };
+    },
+    async call(session, out, name, ...params) {
+      const id = `m${++methodCounter}`;
+      const updated = out.waitFor((m) => m.msg === 'updated' && m.methods.includes(id), 10_000);
+      await session.call(id, name, params);
+      const result = await out.waitFor((m) => m.msg === 'result' && m.id === id);
+      await updated;
+      if (result.msg !== 'result') throw new Error('unreachable');
+      if (!result.outcome.ok) throw result.outcome.error;
+      return result.outcome.value;
+    },
+    async close() {
+      await core.close();
+      await db.close();
+    },
+  };
+}

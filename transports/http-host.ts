@@ -1,0 +1,136 @@
+/**
+ * The one HTTP(S) server of a pgrt process. Protocol endpoints attach to it by path: WebSocket upgrades are
+ * routed to the first endpoint whose `matches(pathname)` is true (DDP at `/websocket`, later WAMP at `/ws`,
+ * SockJS under `/sockjs`); plain requests go to registered request handlers, then `/healthz` and `/readyz`,
+ * then 404. The host owns the listening socket, not the process (no signal handling here).
+ */
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+
+/** An endpoint taking WebSocket upgrades for some paths. */
+export interface UpgradeEndpoint {
+  matches(pathname: string): boolean;
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+}
+
+/** A plain HTTP handler; returns true if it handled the request. */
+export type RequestHandler = (
+  request: IncomingMessage,
+  response: ServerResponse,
+  pathname: string,
+) => boolean;
+
+/** Options of {@link HttpHost}. */
+export interface HttpHostOptions {
+  /** TLS: PEM certificate chain and key; when given the host serves https/wss only. */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** Readiness probe for `/readyz` (default: always ready). */
+  readonly ready?: () => boolean;
+}
+
+/** The HTTP server and its routing table. */
+export class HttpHost {
+  readonly server: Server;
+  readonly #endpoints: UpgradeEndpoint[] = [];
+  readonly #handlers: RequestHandler[] = [];
+  readonly #sockets = new Set<Socket>();
+  readonly #ready: () => boolean;
+  #draining = false;
+
+  constructor(options: HttpHostOptions = {}) {
+    const onRequest = (request: IncomingMessage, response: ServerResponse) =>
+      this.#request(request, response);
+    this.server = options.tls
+      ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
+      : createHttpServer(onRequest);
+    this.#ready = options.ready ?? (() => true);
+    this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.#upgrade(request, socket, head),
+    );
+    this.server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.once('close', () => this.#sockets.delete(socket));
+    });
+  }
+
+  /** Routes upgrades matching `endpoint` to it (first registered wins). */
+  addEndpoint(endpoint: UpgradeEndpoint): void {
+    this.#endpoints.push(endpoint);
+  }
+
+  /** Adds a plain HTTP handler, tried in registration order. */
+  addRequestHandler(handler: RequestHandler): void {
+    this.#handlers.push(handler);
+  }
+
+  /** Starts listening; resolves with the bound port. */
+  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        resolve();
+      });
+    });
+    return (this.server.address() as AddressInfo).port;
+  }
+
+  /** The bound port (0 before listen). */
+  get port(): number {
+    const address = this.server.address();
+    return typeof address === 'object' && address ? address.port : 0;
+  }
+
+  /** Stops accepting, marks `/readyz` as draining, and closes remaining sockets. */
+  async close(): Promise<void> {
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    socket.on('error', () => socket.destroy());
+    const pathname = pathOf(request);
+    const endpoint = this.#draining ? undefined : this.#endpoints.find((e) => e.matches(pathname));
+    if (!endpoint) {
+      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    endpoint.handleUpgrade(request, socket, head);
+  }
+
+  #request(request: IncomingMessage, response: ServerResponse): void {
+    const pathname = pathOf(request);
+    for (const handler of this.#handlers) if (handler(request, response, pathname)) return;
+    if (pathname === '/healthz') {
+      sendText(response, 200, 'ok\n');
+      return;
+    }
+    if (pathname === '/readyz') {
+      const ready = !this.#draining && this.#ready();
+      sendText(response, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
+      return;
+    }
+    sendText(response, 404, 'Not found\n');
+  }
+}
+
+/** The path of a request URL, without query string. */
+export function pathOf(request: IncomingMessage): string {
+  const url = request.url ?? '/';
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
+}
+
+function sendText(response: ServerResponse, status: number, body: string): void {
+  response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+  response.end(body);
+}

@@ -1,0 +1,122 @@
+/**
+ * A WebSocket endpoint on the shared HTTP host (ws `noServer` + `handleUpgrade`): accepts upgrades for its
+ * paths, negotiates a subprotocol if asked, and hands each socket to a protocol adapter as a neutral
+ * {@link Connection}.
+ *
+ * Limits: `maxPayload` is the hard cap on one incoming message (ws closes the socket with 1009 above it).
+ * Compression (permessage-deflate) is off: it costs memory per connection (see README).
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import type { Connection, ConnectionHandler } from '../core/connection.js';
+import type { UpgradeEndpoint } from './http-host.js';
+
+/** Options of {@link WebSocketEndpoint}. */
+export interface WebSocketEndpointOptions {
+  /** Which request paths this endpoint takes. */
+  readonly matches: (pathname: string) => boolean;
+  /** Hard cap on one incoming message in bytes (default 16 MiB). */
+  readonly maxPayload?: number;
+  /** Subprotocols offered, in server preference order; absent: none negotiated. */
+  readonly protocols?: readonly string[];
+  /** Trust the N-th right-most `X-Forwarded-For` entry as the client address (Meteor's HTTP_FORWARDED_COUNT). */
+  readonly forwardedCount?: number;
+}
+
+/** Accepts WebSocket upgrades and produces connections. */
+export class WebSocketEndpoint implements UpgradeEndpoint {
+  readonly #wss: WebSocketServer;
+
+  constructor(
+    private readonly handler: ConnectionHandler,
+    private readonly options: WebSocketEndpointOptions,
+  ) {
+    const protocols = options.protocols;
+    this.#wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: options.maxPayload ?? 16 * 1024 * 1024,
+      perMessageDeflate: false,
+      clientTracking: false,
+      ...(protocols
+        ? {
+            handleProtocols: (offered: Set<string>) => protocols.find((p) => offered.has(p)) ?? false,
+          }
+        : {}),
+    });
+  }
+
+  matches(pathname: string): boolean {
+    return this.options.matches(pathname);
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      this.handler.handleConnection(new WsConnection(ws, request, this.options.forwardedCount ?? 0));
+    });
+  }
+}
+
+/** A {@link Connection} over one `ws` socket. */
+class WsConnection implements Connection {
+  readonly remoteAddress: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+
+  constructor(
+    private readonly ws: WebSocket,
+    request: IncomingMessage,
+    forwardedCount: number,
+  ) {
+    this.headers = request.headers;
+    this.remoteAddress = clientAddress(request, forwardedCount);
+    ws.on('error', () => ws.terminate());
+  }
+
+  get protocol(): string {
+    return this.ws.protocol;
+  }
+
+  get bufferedAmount(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  send(data: string | Uint8Array): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  }
+
+  close(code = 1000, reason = ''): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      this.ws.close(code, reason);
+      // A peer that never answers the close handshake must not hold the socket open.
+      setTimeout(() => this.ws.terminate(), 5000).unref();
+    }
+  }
+
+  onMessage(handler: (data: string | Uint8Array) => void): void {
+    this.ws.on('message', (data: RawData, isBinary: boolean) => {
+      const buffer = Buffer.isBuffer(data)
+        ? data
+        : Array.isArray(data)
+          ? Buffer.concat(data)
+          : Buffer.from(data);
+      handler(isBinary ? buffer : buffer.toString('utf8'));
+    });
+  }
+
+  onClose(handler: (code: number, reason: string) => void): void {
+    this.ws.once('close', (code: number, reason: Buffer) => handler(code, reason.toString('utf8')));
+  }
+}
+
+/** The client address: the socket peer, or X-Forwarded-For's N-th entry from the right when configured. */
+export function clientAddress(request: IncomingMessage, forwardedCount: number): string {
+  const peer = request.socket.remoteAddress ?? '';
+  if (forwardedCount <= 0) return peer;
+  const header = request.headers['x-forwarded-for'];
+  const value = Array.isArray(header) ? header.join(',') : (header ?? '');
+  const entries = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return entries[entries.length - forwardedCount] ?? peer;
+}
