@@ -4,10 +4,10 @@
  */
 import type { ConnectionInfo, Fields, MethodContext, QueryResult } from './contexts.js';
 import type { Queryable } from './database/database.js';
+import { quoteIdent, quoteTable } from './database/row-codec.js';
 import type { ColumnInfo } from './database/table-info.js';
 import { ClientError } from './errors.js';
 import type { CollectionBinding } from './live/collection-binding.js';
-import { quoteQualified } from './live/query-observer.js';
 import type { RandomGenerator } from './random/alea.js';
 import type { RandomStream } from './random/random-stream.js';
 
@@ -77,7 +77,7 @@ export class MethodInvocation implements MethodContext {
       }
     }
     const columns = columnsOf(binding, values);
-    const sql = `INSERT INTO ${quoteQualified(binding.table.schema, binding.table.name)} (${columns
+    const sql = `INSERT INTO ${quoteTable(binding.table)} (${columns
       .map((c) => quoteIdent(c.name))
       .join(
         ', ',
@@ -95,7 +95,7 @@ export class MethodInvocation implements MethodContext {
     delete values._id;
     const columns = columnsOf(binding, values, true);
     if (columns.length === 0) return this.#exists(binding, id);
-    const sql = `UPDATE ${quoteQualified(binding.table.schema, binding.table.name)} SET ${columns
+    const sql = `UPDATE ${quoteTable(binding.table)} SET ${columns
       .map((c, i) => `${quoteIdent(c.name)} = $${i + 1}::${c.pgType}`)
       .join(
         ', ',
@@ -106,7 +106,7 @@ export class MethodInvocation implements MethodContext {
 
   async remove(collection: string, id: string | number): Promise<boolean> {
     const binding = this.host.binding(collection);
-    const sql = `DELETE FROM ${quoteQualified(binding.table.schema, binding.table.name)} WHERE ${quoteIdent(
+    const sql = `DELETE FROM ${quoteTable(binding.table)} WHERE ${quoteIdent(
       binding.keyColumn,
     )} = $1::${binding.table.key.pgType}`;
     const result = await this.db.query(sql, [String(id)]);
@@ -114,15 +114,11 @@ export class MethodInvocation implements MethodContext {
   }
 
   async #exists(binding: CollectionBinding, id: string | number): Promise<boolean> {
-    const sql = `SELECT 1 FROM ${quoteQualified(binding.table.schema, binding.table.name)} WHERE ${quoteIdent(
+    const sql = `SELECT 1 FROM ${quoteTable(binding.table)} WHERE ${quoteIdent(
       binding.keyColumn,
     )} = $1::${binding.table.key.pgType}`;
     return ((await this.db.query(sql, [String(id)])).rowCount ?? 0) > 0;
   }
-}
-
-function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 function columnsOf(

@@ -10,7 +10,7 @@ import type { Database } from '../database/database.js';
 import { rowJsonSql } from '../database/row-codec.js';
 import type { Row } from '../database/table-info.js';
 import type { Logger } from '../logger.js';
-import type { CompiledQuery } from '../query/compile.js';
+import { type CompiledQuery, selectStatement } from '../query/compile.js';
 import type { CollectionBinding } from './collection-binding.js';
 import { LiveObserver, type ObserverEvent, type SequenceSource } from './live-observer.js';
 
@@ -58,12 +58,8 @@ export class QueryObserver extends LiveObserver {
   }
 
   protected async fetch(): Promise<Row[]> {
-    const q = this.#query;
-    const table = this.binding.table;
-    let sql = `SELECT ${rowJsonSql(table, 't')} AS r FROM ${quoteQualified(table.schema, table.name)} t WHERE ${q.where} ORDER BY ${q.orderBy}`;
-    if (q.limit !== undefined) sql += ` LIMIT ${q.limit}`;
-    if (q.skip > 0) sql += ` OFFSET ${q.skip}`;
-    const result = await this.#db.query<{ r: Record<string, unknown> }>(sql, q.params as unknown[]);
+    const { text, values } = selectStatement(this.#query, `${rowJsonSql(this.binding.table, 't')} AS r`);
+    const result = await this.#db.query<{ r: Record<string, unknown> }>(text, values);
     return result.rows.map((r) => this.binding.decode(r.r));
   }
 
@@ -159,9 +155,4 @@ export class QueryObserver extends LiveObserver {
     const index = this.#window.indexOf(row);
     if (index >= 0) this.#window.splice(index, 1);
   }
-}
-
-/** `"schema"."table"`, quoted. */
-export function quoteQualified(schema: string, name: string): string {
-  return `"${schema.replaceAll('"', '""')}"."${name.replaceAll('"', '""')}"`;
 }

@@ -315,7 +315,8 @@ export function columnFieldType(column: ColumnInfo): FieldType {
       return makeFieldType(spec, sql, `${sql} COLLATE "C"`, get);
     }
     case 'int':
-      return makeFieldType(intSpec(pgType), ref, ref, get);
+      // Domains over int2/int4 bind as integer: cross-type comparison, and no domain constraint on operands.
+      return makeFieldType(intSpec(pgType === 'smallint' ? 'smallint' : 'integer'), ref, ref, get);
     case 'bigint':
       return makeFieldType(bigintSpec, ref, ref, get);
     case 'numeric':
