@@ -14,12 +14,12 @@ import 'reflect-metadata';
 import { type DependencyContainer, container as rootContainer } from 'tsyringe';
 import { type DdpOptions, DdpProtocol } from './adapters/ddp/ddp-protocol.js';
 import type { App } from './core/app.js';
-import { type ChangeBus, ChangeBusToken } from './core/bus/change-bus.js';
+import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
 import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
 import { type Database, DatabaseToken, PgDatabase, type Queryable } from './core/database/database.js';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './core/database/embedded-postgres.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
-import { type CoreOptions, DEFAULT_CHANNEL, RealtimeCore } from './core/realtime-core.js';
+import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
 import { HttpHost } from './transports/http-host.js';
 
 /** Injection tokens of the composition root's own parts. */
@@ -103,7 +103,7 @@ export function registerServer(
   c.register(ChangeBusToken, {
     useFactory: (r) =>
       new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
-        channel: options.channel ?? DEFAULT_CHANNEL,
+        channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
         logger: r.resolve<Logger>(LoggerToken),
       }),
   });

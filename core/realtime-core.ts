@@ -9,7 +9,7 @@
  * their sessions' merge boxes → adapters encode. Fences ride the same stream (see write-fence.ts).
  */
 import type { App } from './app.js';
-import type { BusEvent, ChangeBus } from './bus/change-bus.js';
+import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './bus/change-bus.js';
 import type { ConnectionInfo } from './contexts.js';
 import type { Database, Queryable } from './database/database.js';
 import { introspectTable } from './database/introspect.js';
@@ -35,9 +35,6 @@ export interface CoreOptions {
   readonly logger?: Logger;
 }
 
-/** Default NOTIFY channel. */
-export const DEFAULT_CHANNEL = 'pgrt_changes';
-
 /** The core server. */
 export class RealtimeCore {
   readonly channel: string;
@@ -55,7 +52,7 @@ export class RealtimeCore {
     readonly bus: ChangeBus,
     private readonly options: CoreOptions = {},
   ) {
-    this.channel = options.channel ?? DEFAULT_CHANNEL;
+    this.channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
     this.logger = options.logger ?? silentLogger;
     this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
   }

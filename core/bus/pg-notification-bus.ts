@@ -168,14 +168,18 @@ export class PgNotificationBus implements ChangeBus {
     client.on('error', (error) => this.#lost(client, error));
     client.on('end', () => this.#lost(client, undefined));
     client.on('notification', (message) => {
-      if (client === this.#client && message.channel === this.#channel) this.#receive(message.payload ?? '');
+      if (client !== this.#client || message.channel !== this.#channel) return;
+      // Listening already (LISTEN's reply may not have resumed #connect yet): the resync must come first.
+      if (this.#resyncDue) this.#listening();
+      this.#receive(message.payload ?? '');
     });
     this.#client = client;
     try {
-      const pid = await client.query<{ pid: number }>(
+      // Two statements in one round trip: pg resolves to one result per statement.
+      const reply = await client.query(
         `LISTEN ${client.escapeIdentifier(this.#channel)}; SELECT pg_backend_pid() AS pid`,
       );
-      const results = pid as unknown as pg.QueryResult<{ pid: number }>[];
+      const results = reply as unknown as pg.QueryResult<{ pid: number }>[];
       this.#pid = results[1]?.rows[0]?.pid;
       if (this.#client !== client) throw new Error('LISTEN connection lost while subscribing');
     } catch (error) {
@@ -183,10 +187,10 @@ export class PgNotificationBus implements ChangeBus {
       await client.end().catch(() => {});
       throw error;
     }
-    if (this.#now() !== 'connecting') return; // closed meanwhile
+    if (this.#now() === 'closed') return;
     this.#attempt = 0;
     this.#listening();
-    this.#logger.info({ channel: this.#channel, pid: this.#pid }, 'listening');
+    this.#logger.info({ channel: this.#channel, backendPid: this.#pid }, 'listening');
   }
 
   /** Marks the connection listening and, after a gap, queues the resync before anything else it receives. */
@@ -213,6 +217,7 @@ export class PgNotificationBus implements ChangeBus {
 
   #scheduleReconnect(): void {
     this.#state = 'waiting';
+    if (this.#reconnectTimer) return;
     const base = Math.min(this.#maxMs, this.#initialMs * 2 ** this.#attempt);
     this.#attempt++;
     const delay = base / 2 + Math.random() * (base / 2);

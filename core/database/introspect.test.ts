@@ -21,6 +21,7 @@ describe('introspectTable', () => {
     await db.query(`CREATE TABLE ${p}_nokey (a int)`);
     await db.query(`CREATE TABLE ${p}_composite (a int, b int, PRIMARY KEY (a, b))`);
     await db.query(`CREATE VIEW ${p}_view AS SELECT 1 AS id`);
+    await db.query(`CREATE TABLE ${p}_parted (id int PRIMARY KEY) PARTITION BY RANGE (id)`);
   });
   after(async () => {
     await db.close();
@@ -54,6 +55,7 @@ describe('introspectTable', () => {
     );
     await assert.rejects(introspectTable(db, `nope_${p}.${p}_plain`), ConfigurationError);
     await assert.rejects(introspectTable(db, `${p}_view`), /is not a table/);
+    await assert.rejects(introspectTable(db, `${p}_parted`), /partitioned table/);
     await assert.rejects(
       introspectTable(db, `${p}_nokey`),
       (e) => e instanceof ConfigurationError && /has no primary key/.test(e.message),

@@ -80,8 +80,8 @@ interface ColumnRow {
 
 /**
  * Introspects `name` (`table`, resolved through the search_path, or `schema.table`; names are taken literally,
- * not case-folded). Rejects with {@link ConfigurationError} when the table does not exist, is not a table, or
- * lacks a single-column primary key.
+ * not case-folded). Rejects with {@link ConfigurationError} when the table does not exist, is not a plain table
+ * (views and partitioned tables are refused), or lacks a single-column primary key.
  */
 export async function introspectTable(db: Queryable, name: string): Promise<TableInfo> {
   const dot = name.indexOf('.');
@@ -93,7 +93,11 @@ export async function introspectTable(db: Queryable, name: string): Promise<Tabl
   ]);
   const table = found.rows[0];
   if (!table) throw new ConfigurationError(`table "${name}" does not exist`);
-  if (table.relkind !== 'r' && table.relkind !== 'p') {
+  if (table.relkind === 'p') {
+    // Row triggers would fire per partition and report the partition's name, not the table's.
+    throw new ConfigurationError(`"${name}" is a partitioned table; pgrt does not capture those yet`);
+  }
+  if (table.relkind !== 'r') {
     throw new ConfigurationError(
       `"${name}" is not a table (relkind ${table.relkind}); pgrt captures tables only`,
     );

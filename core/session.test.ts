@@ -1,0 +1,117 @@
+import assert from 'node:assert/strict';
+import { z } from 'zod';
+import { startTestCore, type TestCore } from '../test/support/core.js';
+import { App } from './app.js';
+import { ClientError, NotFoundError, ValidationError } from './errors.js';
+
+describe('session: methods and write fences', function () {
+  this.timeout(30_000);
+  const table = `sess_notes_${process.pid}`;
+  let t: TestCore;
+
+  before(async () => {
+    const app = new App()
+      .collection('notes', { table })
+      .publish('notes', (ctx) => ctx.find('notes'))
+      .method('add', { params: [z.string().min(1)] }, async (ctx, text) => ctx.insert('notes', { text }))
+      .method('addThenFail', async (ctx) => {
+        await ctx.insert('notes', { text: 'never visible' });
+        throw new ClientError('nope', 'Rolled back');
+      })
+      .method('addAutocommit', { transaction: false }, async (ctx) =>
+        ctx.insert('notes', { text: 'autocommit' }),
+      )
+      .method('readOnly', async (ctx) => (await ctx.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0])
+      .method('crash', () => {
+        throw new TypeError('internal detail');
+      });
+    t = await startTestCore(app, async (db) => {
+      await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, text text NOT NULL)`);
+    });
+  });
+
+  after(async () => {
+    await t?.close();
+  });
+
+  it('sends a writing method’s data before its updated, and the id from the seeded stream', async () => {
+    const { session, out } = t.session();
+    await session.subscribe('s', 'notes', []);
+    await out.waitFor((m) => m.msg === 'ready');
+    const updated = out.waitFor((m) => m.msg === 'updated' && m.methods[0] === 'm1');
+    await session.call('m1', 'add', ['hello'], { randomSeed: '0123456789abcdef0123' });
+    await updated;
+    const index = (test: (m: (typeof out.messages)[number]) => boolean) => out.messages.findIndex(test);
+    const added = index((m) => m.msg === 'added');
+    assert.ok(added >= 0 && added < index((m) => m.msg === 'updated'), 'added before updated');
+    const result = out.messages.find((m) => m.msg === 'result');
+    assert.ok(result?.msg === 'result' && result.outcome.ok);
+    // The id Meteor's client stub would generate for the same seed (Alea [seed, '/collection/notes']).
+    const { RandomStream } = await import('./random/random-stream.js');
+    assert.equal(result.outcome.value, new RandomStream('0123456789abcdef0123').idFor('notes'));
+    session.close();
+  });
+
+  it('rolls back a failing method: no data, the error as result, updated at once', async () => {
+    const { session, out } = t.session();
+    await session.subscribe('s', 'notes', []);
+    await out.waitFor((m) => m.msg === 'ready');
+    const before = out.messages.length;
+    await session.call('m2', 'addThenFail', []);
+    await out.waitFor((m) => m.msg === 'updated' && m.methods[0] === 'm2', 1000);
+    const after = out.messages.slice(before);
+    assert.deepEqual(
+      after.map((m) => m.msg),
+      ['result', 'updated'],
+    );
+    const result = after[0];
+    assert.ok(result?.msg === 'result' && !result.outcome.ok && result.outcome.error instanceof ClientError);
+    session.close();
+  });
+
+  it('fences methods that run without a transaction too', async () => {
+    const { session, out } = t.session();
+    await session.subscribe('s', 'notes', []);
+    await out.waitFor((m) => m.msg === 'ready');
+    const id = await t.call(session, out, 'addAutocommit');
+    assert.equal(out.collection('notes')[id as string]?.text, 'autocommit');
+    session.close();
+  });
+
+  it('answers a read-only method with updated at once, an unknown one with 404, bad params with validation-error', async () => {
+    const { session, out } = t.session();
+    assert.deepEqual(await t.call(session, out, 'readOnly'), {
+      n: (await t.db.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0]?.n,
+    });
+    await assert.rejects(
+      t.call(session, out, 'nope'),
+      (e: unknown) => e instanceof NotFoundError && e.error === 404 && e.reason === "Method 'nope' not found",
+    );
+    await assert.rejects(t.call(session, out, 'add', ''), (e: unknown) => {
+      assert.ok(e instanceof ValidationError);
+      assert.equal(e.error, 'validation-error');
+      assert.deepEqual(
+        (e.details as Array<{ name: string }>).map((d) => d.name),
+        ['0'],
+      );
+      return true;
+    });
+    await assert.rejects(t.call(session, out, 'add', 'a', 'extra'), ValidationError);
+    await assert.rejects(t.call(session, out, 'crash'), TypeError);
+    session.close();
+  });
+
+  it('never sends anything after close, and releases its observers', async () => {
+    const { session, out } = t.session();
+    await session.subscribe('s', 'notes', []);
+    await out.waitFor((m) => m.msg === 'ready');
+    const observers = t.core.pool.size;
+    session.close();
+    assert.ok(t.core.pool.size < observers || observers === 0);
+    const count = out.messages.length;
+    const other = t.session();
+    await t.call(other.session, other.out, 'add', 'after close');
+    assert.equal(out.messages.length, count);
+    other.session.close();
+  });
+});
