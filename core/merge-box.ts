@@ -171,6 +171,17 @@ function createState(strategy: PublicationStrategy): CollectionState {
   }
 }
 
+/** Options of {@link MergeBox}. */
+export interface MergeBoxOptions {
+  /**
+   * Pass the publisher's own `fields`/`cleared` objects to the sink when the output is exactly them (the
+   * common case of a document held by one subscription). Only for sinks that consume synchronously and keep
+   * nothing (a protocol encoder): it lets them cache one encoding per observer emission for all sessions.
+   * Default false: the sink gets the merge box's own copies, which it may keep.
+   */
+  readonly reuseInput?: boolean;
+}
+
 /**
  * One session's merge box. Subscriptions are identified by opaque handles (Meteor uses `'N' + subId` for named
  * subscriptions and `'U' + random` for universal ones). Output goes synchronously to the sink, in call order.
@@ -183,6 +194,7 @@ export class MergeBox {
   private out: DataSink;
   // Output of the `changed` being computed, built lazily (most calls change a field or two, or nothing).
   private outFields: Fields | null = null;
+  private readonly reuseInput: boolean;
   private outCleared: string[] | null = null;
 
   /**
@@ -193,7 +205,9 @@ export class MergeBox {
   constructor(
     sink: DataSink,
     strategyFor: (collection: string) => PublicationStrategy = () => 'SERVER_MERGE',
+    options: MergeBoxOptions = {},
   ) {
+    this.reuseInput = options.reuseInput ?? false;
     this.sink = sink;
     this.out = sink;
     this.strategyFor = strategyFor;
@@ -366,15 +380,21 @@ export class MergeBox {
     if (doc === undefined) {
       doc = new MergedDocument(sub);
       const out: Fields = {};
+      let verbatim = true;
       for (const key of Object.keys(fields)) {
         const value = fields[key];
-        if (key === '_id' || value === undefined) continue;
+        if (key === '_id' || value === undefined) {
+          verbatim = false;
+          continue;
+        }
         const copy = clone(value);
         doc.values.set(key, copy);
         setField(out, key, copy);
       }
       docs.set(id, doc);
-      this.out.added(collection, id, out);
+      // Hand the publisher's own object on when it says the same thing: adapters cache its encoding, so one
+      // observer emission is serialized once for every session it reaches (sinks never mutate what they get).
+      this.out.added(collection, id, verbatim && this.reuseInput ? fields : out);
       return;
     }
     if (doc.holds(sub)) throw new MergeBoxError('already-held', sub, collection, id);
@@ -449,7 +469,7 @@ export class MergeBox {
       if (key === '_id' || (Object.hasOwn(fields, key) && fields[key] !== undefined)) continue;
       this.clearField(doc, sub, key);
     }
-    this.flushChanged(collection, id);
+    this.flushChanged(collection, id, fields, cleared);
   }
 
   private mergeRemoved(docs: Map<string, MergedDocument>, sub: string, collection: string, id: string): void {
@@ -620,15 +640,52 @@ export class MergeBox {
     this.outCleared.push(key);
   }
 
-  /** Sends the collected `changed`, if anything changed, and resets the collector. */
-  private flushChanged(collection: string, id: string): void {
+  /**
+   * Sends the collected `changed`, if anything changed, and resets the collector. When the collected output is
+   * exactly the caller's `input` (same keys set, same keys cleared), the caller's objects are passed on instead,
+   * so adapters can reuse one encoding across sessions (see mergeAdded).
+   */
+  private flushChanged(
+    collection: string,
+    id: string,
+    input?: Fields,
+    inputCleared?: readonly string[],
+  ): void {
     const fields = this.outFields;
     const cleared = this.outCleared;
     if (fields === null && cleared === null) return;
     this.outFields = null;
     this.outCleared = null;
+    if (
+      input !== undefined &&
+      inputCleared !== undefined &&
+      sameOutput(fields, cleared, input, inputCleared)
+    ) {
+      this.out.changed(collection, id, input, inputCleared);
+      return;
+    }
     this.out.changed(collection, id, fields ?? NO_FIELDS, cleared ?? NO_CLEARED);
   }
+}
+
+/** True when the collected output sets exactly `input`'s keys (to its values) and clears exactly `inputCleared`. */
+function sameOutput(
+  fields: Fields | null,
+  cleared: string[] | null,
+  input: Fields,
+  inputCleared: readonly string[],
+): boolean {
+  let inputKeys = 0;
+  for (const key in input) {
+    if (key === '_id' || input[key] === undefined) return false;
+    inputKeys++;
+  }
+  if ((fields === null ? 0 : Object.keys(fields).length) !== inputKeys) return false;
+  if (fields !== null) for (const key in fields) if (!Object.hasOwn(input, key)) return false;
+  if ((cleared === null ? 0 : cleared.length) !== inputCleared.length) return false;
+  if (cleared !== null)
+    for (let i = 0; i < cleared.length; i++) if (cleared[i] !== inputCleared[i]) return false;
+  return true;
 }
 
 /**

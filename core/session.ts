@@ -62,7 +62,8 @@ export class Session {
     logger: Logger,
   ) {
     this.#logger = logger.child({ session: connection.id, protocol: connection.protocol });
-    this.mergeBox = new MergeBox(output, (collection) => core.strategyFor(collection));
+    // Outputs encode synchronously and keep nothing, so the merge box may hand them the observers' own objects.
+    this.mergeBox = new MergeBox(output, (collection) => core.strategyFor(collection), { reuseInput: true });
   }
 
   /** The logged-in user's id, or null. */

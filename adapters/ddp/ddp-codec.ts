@@ -60,8 +60,32 @@ export type ServerMessage =
   | { msg: 'result'; id: string; result?: unknown; error?: WireError }
   | { msg: 'updated'; methods: readonly string[] };
 
+/**
+ * Encodings of data messages by their `fields` object. One observer emission hands the same `fields` object to
+ * every session (the merge box passes it through when it says the same thing), so each emission is encoded once,
+ * not once per subscriber. Entries go with their objects (WeakMap); `fields` objects are never mutated.
+ */
+const encoded = new WeakMap<
+  object,
+  { collection: string; id: string; cleared: readonly string[] | null; text: string }
+>();
+
 /** Encodes one server message as a text frame. */
 export function encodeServerMessage(message: ServerMessage): string {
+  if ((message.msg === 'added' || message.msg === 'changed') && hasKeys(message.fields)) {
+    const cleared = message.msg === 'changed' ? message.cleared : null;
+    const hit = encoded.get(message.fields);
+    if (hit && hit.collection === message.collection && hit.id === message.id && hit.cleared === cleared) {
+      return hit.text;
+    }
+    const text = encodeUncached(message);
+    encoded.set(message.fields, { collection: message.collection, id: message.id, cleared, text });
+    return text;
+  }
+  return encodeUncached(message);
+}
+
+function encodeUncached(message: ServerMessage): string {
   switch (message.msg) {
     case 'added': {
       const out: Record<string, unknown> = { msg: 'added', collection: message.collection, id: message.id };
