@@ -64,6 +64,9 @@ export abstract class LiveObserver {
   #replay: ObserverEvent[] = [];
   #waiters: Waiter[] = [];
   #lastRun = 0;
+  /** True once a read succeeded. */
+  #live = false;
+  #retryMs = 0;
   #timer: NodeJS.Timeout | undefined;
 
   protected constructor(
@@ -102,10 +105,13 @@ export abstract class LiveObserver {
     return this.#started;
   }
 
-  /** Adds a listener after the first query completed; it receives `added` for every current document. */
+  /**
+   * Adds a listener after the first query completed; it receives `added` for every current document.
+   * Rejects if the first query failed (the observer is then stopped).
+   */
   async attach(listener: ObserverListener): Promise<void> {
     await this.start();
-    if (this.#stopped) return;
+    if (this.#stopped) throw new Error(`live query ${this.key} stopped`);
     for (const [id, row] of this.docs) listener.added(id, this.fieldsOf(row));
     this.listeners.add(listener);
   }
@@ -191,11 +197,21 @@ export abstract class LiveObserver {
         }
       }
       ok = true;
+      this.#live = true;
+      this.#retryMs = 0;
     } catch (error) {
-      this.logger.error({ err: error, observer: this.key }, 'live query failed; retrying');
       this.#replay = [];
+      if (!this.#live) {
+        // The first read failed (bad SQL, missing permission): fail the subscriptions waiting on it.
+        this.#running = false;
+        this.stop();
+        throw error;
+      }
+      // A live query that fails later (database restarting) keeps its state and retries with backoff.
+      this.logger.error({ err: error, observer: this.key }, 'live query failed; retrying');
       this.#dirty = true;
-      await new Promise((r) => setTimeout(r, Math.max(this.throttleMs, 200)));
+      this.#retryMs = Math.min(Math.max(this.#retryMs * 2, 200), 5000);
+      await new Promise((r) => setTimeout(r, this.#retryMs));
     } finally {
       this.#running = false;
     }

@@ -179,11 +179,13 @@ export class ObserverPool {
       }
       set.add(observer);
     }
-    observer
-      .start()
-      .catch((error: unknown) =>
-        this.logger.error({ err: error, observer: observer.key }, 'observer start failed'),
-      );
+    // A failed first read reaches the subscriptions through attach(); the stopped observer is dropped here so
+    // the next subscription tries afresh.
+    observer.start().catch((error: unknown) => {
+      this.logger.debug({ err: error, observer: observer.key }, 'live query failed to start');
+      if (this.#byKey.get(observer.key) === observer) this.#byKey.delete(observer.key);
+      for (const table of observer.tables) this.#byTable.get(table)?.delete(observer);
+    });
     return observer;
   }
 

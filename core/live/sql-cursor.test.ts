@@ -69,6 +69,18 @@ describe('custom SQL publications (re-run and diff)', function () {
     session.close();
   });
 
+  it('ends the subscription with an internal error when the SQL fails, and lets the next one retry', async () => {
+    t.core.app.publish('brokenSql', (ctx) => ctx.sql('authors', 'SELECT id FROM no_such_table_here'));
+    for (const attempt of [1, 2]) {
+      const { session, out } = t.session();
+      await session.subscribe(`b${attempt}`, 'brokenSql', []);
+      const nosub = await out.waitFor((m) => m.msg === 'nosub');
+      assert.ok(nosub.msg === 'nosub' && nosub.error instanceof Error, `attempt ${attempt}`);
+      assert.equal(out.messages.filter((m) => m.msg === 'ready').length, 0);
+      session.close();
+    }
+  });
+
   it('refuses to watch a table that no registered collection captures', async () => {
     const app = t.core.app;
     app.publish('badSql', (ctx) => ctx.sql('authors', 'SELECT 1 AS id', [], { tables: ['pg_class'] }));
