@@ -22,6 +22,7 @@ describe('session: methods and write fences', function () {
         ctx.insert('notes', { text: 'autocommit' }),
       )
       .method('readOnly', async (ctx) => (await ctx.query(`SELECT count(*)::int AS n FROM ${table}`)).rows[0])
+      .method('pure', (_ctx, a: unknown, b: unknown) => [b, a])
       .method('crash', () => {
         throw new TypeError('internal detail');
       });
@@ -99,6 +100,31 @@ describe('session: methods and write fences', function () {
     await assert.rejects(t.call(session, out, 'add', 'a', 'extra'), ValidationError);
     await assert.rejects(t.call(session, out, 'crash'), TypeError);
     session.close();
+  });
+
+  it('costs a method that never queries no database round trip: no transaction, no fence', async () => {
+    const { session, out } = t.session();
+    const db = t.db as unknown as Record<'begin' | 'query', (...args: unknown[]) => unknown>;
+    const calls = { begin: 0, query: 0 };
+    const original = { begin: db.begin, query: db.query };
+    db.begin = (...args) => {
+      calls.begin++;
+      return original.begin.apply(t.db, args);
+    };
+    db.query = (...args) => {
+      calls.query++;
+      return original.query.apply(t.db, args);
+    };
+    try {
+      assert.deepEqual(await t.call(session, out, 'pure', 1, 2), [2, 1]);
+      assert.deepEqual(calls, { begin: 0, query: 0 });
+      await t.call(session, out, 'readOnly');
+      assert.equal(calls.begin, 1, 'a method that queries gets its transaction');
+    } finally {
+      db.begin = original.begin;
+      db.query = original.query;
+      session.close();
+    }
   });
 
   it('never sends anything after close, and releases its observers', async () => {

@@ -15,6 +15,7 @@ import { isClientError, NotFoundError } from './errors.js';
 import type { CollectionBinding } from './live/collection-binding.js';
 import type { Logger } from './logger.js';
 import { MergeBox } from './merge-box.js';
+import { MethodDatabase } from './method-database.js';
 import { MethodInvocation } from './method-invocation.js';
 import { RandomStream } from './random/random-stream.js';
 import type { RealtimeCore } from './realtime-core.js';
@@ -167,45 +168,41 @@ export class Session {
     options: CallOptions,
   ): Promise<MethodOutcome & { fence?: Promise<void> }> {
     const random = new RandomStream(options.randomSeed);
-    const onUnblock = options.onUnblock ?? (() => {});
+    const access = new MethodDatabase(this.core.db, definition.transaction);
     const fences = this.core.fences;
+    let outcome: MethodOutcome;
     try {
       const params = definition.params ? await validateParams(definition.params, rawParams) : [...rawParams];
-      if (definition.transaction) {
-        const fence = fences.expect();
-        try {
-          const { value, wrote } = await this.core.db.transaction(async (client) => {
-            const invocation = this.#invocation(definition.name, client, random, onUnblock);
-            const value = await definition.handler(invocation, ...params);
-            const wrote = await this.core.fenceInTransaction(client, fence.id);
-            return { value, wrote };
-          });
-          if (!wrote) fences.cancel(fence.id);
-          return { ok: true, value, fence: fence.passed };
-        } catch (error) {
-          fences.cancel(fence.id);
-          throw error;
-        }
-      }
-      const invocation = this.#invocation(definition.name, this.core.db, random, onUnblock);
-      let value: unknown;
-      let failure: { error: unknown } | undefined;
-      try {
-        value = await definition.handler(invocation, ...params);
-      } catch (error) {
-        failure = { error };
-      }
-      // Autocommitted writes may have happened either way: fence after them.
-      const fence = fences.expect();
-      await this.core.fenceAfterAutocommit(fence.id).catch((error: unknown) => {
-        fences.cancel(fence.id);
-        this.#logger.error({ err: error }, 'fence notification failed');
-      });
-      if (failure) return { ok: false, error: failure.error, fence: fence.passed };
-      return { ok: true, value, fence: fence.passed };
+      const invocation = this.#invocation(definition.name, access, random, options.onUnblock ?? (() => {}));
+      outcome = { ok: true, value: await definition.handler(invocation, ...params) };
     } catch (error) {
-      return { ok: false, error };
+      outcome = { ok: false, error };
     }
+    // Fence only what may have written: registered before the commit, since its notification can arrive first.
+    let fence: { id: string; passed: Promise<void> } | undefined;
+    try {
+      if (definition.transaction) {
+        const wrote = await access.finish(outcome.ok, async (tx) => {
+          fence = fences.expect();
+          return this.core.fenceInTransaction(tx, fence.id);
+        });
+        if (!wrote && fence) {
+          fences.cancel(fence.id);
+          fence = undefined;
+        }
+      } else if (access.used) {
+        // Autocommitted writes may have happened, even if the handler then failed.
+        fence = fences.expect();
+        await this.core.fenceAfterAutocommit(fence.id);
+      }
+    } catch (error) {
+      if (fence) fences.cancel(fence.id);
+      fence = undefined;
+      if (outcome.ok) outcome = { ok: false, error };
+      else
+        this.#logger.error({ err: error, method: definition.name }, 'ending the method transaction failed');
+    }
+    return fence ? { ...outcome, fence: fence.passed } : outcome;
   }
 
   #invocation(name: string, db: Queryable, random: RandomStream, onUnblock: () => void): MethodInvocation {

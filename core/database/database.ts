@@ -20,8 +20,21 @@ export interface Queryable {
   query<T = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<T>>;
 }
 
+/**
+ * A transaction held open by its owner: statements run one after another on one connection (concurrent calls
+ * are queued), then exactly one of `commit`/`rollback` ends it and returns the connection to the pool.
+ */
+export interface Transaction extends Queryable {
+  /** Commits; on failure the transaction is rolled back (by PostgreSQL) and the error rethrown. */
+  commit(): Promise<void>;
+  /** Rolls back; never rejects (a broken connection is discarded). */
+  rollback(): Promise<void>;
+}
+
 /** The database as pgrt uses it. */
 export interface Database extends Queryable {
+  /** Starts a transaction on a pooled connection (BEGIN already sent). */
+  begin(): Promise<Transaction>;
   /**
    * Runs `fn` inside BEGIN/COMMIT on one pooled connection. If `fn` (or COMMIT) rejects, the transaction is rolled
    * back and the error rethrown unchanged. The client must not be used after `fn` settles.
@@ -88,36 +101,28 @@ export class PgDatabase implements Database {
     return result as unknown as QueryResult<T>;
   }
 
-  async transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
+  async begin(): Promise<Transaction> {
     const client = await this.#pool.connect();
-    // Set when the connection may be unusable: it is then destroyed instead of returned to the pool.
-    let broken: Error | undefined;
     try {
-      try {
-        await client.query('BEGIN');
-      } catch (error) {
-        broken = asError(error);
-        throw error;
-      }
-      const scoped: Queryable = {
-        async query<R>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-          const result = await client.query(text, params as unknown[] | undefined);
-          return result as unknown as QueryResult<R>;
-        },
-      };
-      try {
-        const value = await fn(scoped);
-        await client.query('COMMIT');
-        return value;
-      } catch (error) {
-        await client.query('ROLLBACK').catch((rollbackError: unknown) => {
-          broken = asError(rollbackError);
-        });
-        throw error;
-      }
-    } finally {
-      client.release(broken);
+      await client.query('BEGIN');
+    } catch (error) {
+      client.release(asError(error));
+      throw error;
     }
+    return new PgTransaction(client);
+  }
+
+  async transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T> {
+    const tx = await this.begin();
+    let value: T;
+    try {
+      value = await fn(tx);
+    } catch (error) {
+      await tx.rollback();
+      throw error;
+    }
+    await tx.commit();
+    return value;
   }
 
   async connectDedicated(options: DedicatedConnectionOptions = {}): Promise<pg.Client> {
@@ -143,4 +148,49 @@ export class PgDatabase implements Database {
 
 function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
+}
+
+/** {@link Transaction} on one pooled `pg` client. */
+class PgTransaction implements Transaction {
+  /** Tail of the statement queue: statements never overlap on the connection. */
+  #tail: Promise<unknown> = Promise.resolve();
+  #ended = false;
+
+  constructor(private readonly client: pg.PoolClient) {}
+
+  query<R = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+    if (this.#ended) return Promise.reject(new Error('transaction already ended'));
+    const run = this.#tail.then(
+      () => this.client.query(text, params as unknown[] | undefined) as unknown as Promise<QueryResult<R>>,
+    );
+    this.#tail = run.catch(() => {});
+    return run;
+  }
+
+  async commit(): Promise<void> {
+    this.#end();
+    await this.#tail;
+    try {
+      await this.client.query('COMMIT');
+    } catch (error) {
+      this.client.release(asError(error));
+      throw error;
+    }
+    this.client.release();
+  }
+
+  async rollback(): Promise<void> {
+    this.#end();
+    await this.#tail;
+    let broken: Error | undefined;
+    await this.client.query('ROLLBACK').catch((error: unknown) => {
+      broken = asError(error);
+    });
+    this.client.release(broken);
+  }
+
+  #end(): void {
+    if (this.#ended) throw new Error('transaction already ended');
+    this.#ended = true;
+  }
 }

@@ -1,0 +1,124 @@
+/**
+ * `npm run bench`: runs the scenarios one after another, each in its own process (which starts the server
+ * under test in another), echoes their JSON lines, and ends with a table of each figure against its
+ * DESIGN.md target. Figures are printed, never asserted: the exit code is non-zero only when a scenario
+ * itself crashed.
+ *
+ * Usage: npm run bench [-- rpc latency …]   env: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json
+ */
+import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Figure } from './support/measure.js';
+
+const SCENARIOS = ['rpc', 'latency', 'fanout', 'idle', 'peer'] as const;
+const SCENARIO_TIMEOUT_MS = 180_000;
+
+interface Outcome {
+  readonly name: string;
+  readonly code: number | null;
+  readonly seconds: number;
+}
+
+function isFigure(value: unknown): value is Figure {
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.scenario === 'string' && typeof v.metric === 'string' && typeof v.value === 'number';
+}
+
+function runOne(name: string, figures: Figure[]): Promise<Outcome> {
+  const script = fileURLToPath(new URL(`./${name}.ts`, import.meta.url));
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const timer = setTimeout(() => {
+      process.stderr.write(`[run] ${name} exceeded ${SCENARIO_TIMEOUT_MS / 1000} s, stopping it\n`);
+      child.kill('SIGTERM');
+    }, SCENARIO_TIMEOUT_MS);
+    let pending = '';
+    child.stdout.setEncoding('utf8');
+    child.stdout.on('data', (chunk: string) => {
+      pending += chunk;
+      let newline = pending.indexOf('\n');
+      while (newline >= 0) {
+        const line = pending.slice(0, newline);
+        pending = pending.slice(newline + 1);
+        process.stdout.write(`${line}\n`);
+        try {
+          const parsed: unknown = JSON.parse(line);
+          if (isFigure(parsed)) figures.push(parsed);
+        } catch {
+          // Not a figure line; echoed above.
+        }
+        newline = pending.indexOf('\n');
+      }
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (pending) process.stdout.write(`${pending}\n`);
+      resolve({ name, code, seconds: (performance.now() - started) / 1000 });
+    });
+  });
+}
+
+function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString('en-US');
+  if (Math.abs(value) >= 100) return String(Math.round(value));
+  return value.toFixed(2);
+}
+
+function verdict(figure: Figure): string {
+  if (figure.target === null) return '';
+  const meets = figure.better === 'lower' ? figure.value <= figure.target : figure.value >= figure.target;
+  const ratio = figure.target === 0 ? '' : ` (${(figure.value / figure.target).toFixed(2)}×)`;
+  return `${meets ? 'meets' : 'MISSES'}${ratio}`;
+}
+
+function table(figures: readonly Figure[]): string {
+  const rows = figures.map((f) => [
+    f.scenario,
+    f.metric,
+    formatNumber(f.value),
+    f.unit,
+    f.target === null ? '—' : `${f.better === 'lower' ? '≤' : '≥'} ${formatNumber(f.target)}`,
+    verdict(f),
+  ]);
+  const header = ['scenario', 'metric', 'value', 'unit', 'target', 'vs target'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => (i === 2 ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const requested = process.argv.slice(2);
+  const unknown = requested.filter((n) => !(SCENARIOS as readonly string[]).includes(n));
+  if (unknown.length > 0) {
+    process.stderr.write(`unknown scenario(s): ${unknown.join(', ')}; known: ${SCENARIOS.join(', ')}\n`);
+    process.exit(2);
+  }
+  const names = requested.length > 0 ? requested : [...SCENARIOS];
+  const figures: Figure[] = [];
+  const outcomes: Outcome[] = [];
+  for (const name of names) {
+    process.stderr.write(`[run] ${name}\n`);
+    outcomes.push(await runOne(name, figures));
+  }
+  process.stdout.write(`\n${table(figures)}\n\n`);
+  for (const o of outcomes) {
+    process.stdout.write(
+      `${o.name}: ${o.code === 0 ? 'ok' : `FAILED (exit ${o.code})`} in ${o.seconds.toFixed(1)} s\n`,
+    );
+  }
+  if (process.env.BENCH_OUT)
+    writeFileSync(process.env.BENCH_OUT, `${JSON.stringify({ figures, outcomes }, null, 2)}\n`);
+  process.exit(outcomes.every((o) => o.code === 0) ? 0 : 1);
+}
+
+void main();
