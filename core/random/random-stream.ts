@@ -57,25 +57,34 @@ export const cryptoRandom: RandomGenerator = new CryptoRandomGenerator();
  * the client's method stub. Create one per `method` message, lazily, and drop it with the invocation.
  */
 export class RandomStream {
-  /** The seed: the client's `randomSeed`, or 20 fresh hex digits when it sent none. */
-  readonly seed: string;
-  private readonly sequences = new Map<string, AleaRandomGenerator>();
+  #seed: string | undefined;
+  #sequences: Map<string, AleaRandomGenerator> | undefined;
 
   /**
    * @param seed the `randomSeed` of the `method` message; absent or empty means a fresh one from `source`
    *   (as Meteor, whose ids then simply differ from the client's and get reconciled).
    * @param source where a fresh seed comes from; default {@link cryptoRandom}.
    */
-  constructor(seed?: string | null, source: RandomGenerator = cryptoRandom) {
-    this.seed = seed ? seed : source.hexString(20);
+  constructor(
+    seed?: string | null,
+    private readonly source: RandomGenerator = cryptoRandom,
+  ) {
+    if (seed) this.#seed = seed;
+  }
+
+  /** The seed: the client's `randomSeed`, or 20 fresh hex digits (drawn on first use) when it sent none. */
+  get seed(): string {
+    this.#seed ??= this.source.hexString(20);
+    return this.#seed;
   }
 
   /** The sequence named `name` (Meteor's `DDP.randomStream(name)`; default name `'default'`). */
   get(name = 'default'): AleaRandomGenerator {
-    let sequence = this.sequences.get(name);
+    this.#sequences ??= new Map();
+    let sequence = this.#sequences.get(name);
     if (sequence === undefined) {
       sequence = createWithSeeds(this.seed, name);
-      this.sequences.set(name, sequence);
+      this.#sequences.set(name, sequence);
     }
     return sequence;
   }
