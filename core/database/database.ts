@@ -70,6 +70,17 @@ export interface PgDatabaseOptions {
   readonly logger?: Logger;
 }
 
+/**
+ * `pg`'s type parsers, except `date`, which stays the 'YYYY-MM-DD' text it is in documents (table-info.ts), instead
+ * of a local-midnight Date: custom-SQL publications and method queries then see the same values as live queries.
+ */
+const TYPES = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === pg.types.builtins.DATE
+      ? (value: string) => value
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+};
+
 /** {@link Database} over a `pg.Pool`. */
 export class PgDatabase implements Database {
   readonly #pool: pg.Pool;
@@ -85,6 +96,7 @@ export class PgDatabase implements Database {
     this.#logger = options.logger ?? silentLogger;
     this.#pool = new pg.Pool({
       connectionString,
+      types: TYPES,
       max: options.poolSize ?? 10,
       application_name: this.#applicationName,
       connectionTimeoutMillis: this.#connectionTimeoutMillis,
