@@ -4,6 +4,46 @@
  */
 
 export type { DdpOptions } from './adapters/ddp/ddp-protocol.js';
+export {
+  type AnonymousOptions,
+  type Authenticator,
+  type AuthIdentity,
+  type AuthRequest,
+  type AuthStart,
+  anonymousAuthenticator,
+  type CraLookup,
+  type CraPrincipal,
+  type Principal,
+  type StaticUser,
+  staticUsers,
+  type TicketCheck,
+  ticketAuthenticator,
+  wampCraAuthenticator,
+} from './adapters/wamp/authentication.js';
+export {
+  type Action as WampAction,
+  type Authorizer as WampAuthorizer,
+  allowAll,
+  type Permission as WampPermission,
+  type SessionIdentity as WampSessionIdentity,
+  staticAuthorizer,
+} from './adapters/wamp/authorization.js';
+export { AuthenticationError as WampAuthenticationError, WampError } from './adapters/wamp/errors.js';
+export type { WampOptions, WampRealmOptions } from './adapters/wamp/wamp-protocol.js';
+export {
+  configJsonSchema,
+  configSchema,
+  type PgrtConfig,
+  type PgrtConfigInput,
+} from './config/config-schema.js';
+export {
+  ConfigError,
+  type ConfigIssue,
+  type LoadConfigOptions,
+  type LoadedConfig,
+  loadConfig,
+} from './config/load-config.js';
+export { maskSecrets } from './config/mask-secrets.js';
 export type {
   CollectionOptions,
   MethodHandler,
@@ -33,4 +73,13 @@ export {
 export type { Logger } from './core/logger.js';
 export type { PublicationStrategy } from './core/merge-box.js';
 export type { QueryOptions, Selector } from './core/query/compile.js';
-export { createServer, ddp, type PgrtServer, type Protocol, type ServerOptions } from './server.js';
+export {
+  createServer,
+  ddp,
+  type PgrtServer,
+  type Protocol,
+  type ProtocolHooks,
+  type ServerOptions,
+  wamp,
+} from './server.js';
+export { ServerMetrics, type ServerMetricsOptions } from './transports/metrics.js';

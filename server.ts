@@ -11,27 +11,48 @@
  * `.pgrt/pgdata` and stopped on close.
  */
 import 'reflect-metadata';
-import { type DependencyContainer, container as rootContainer } from 'tsyringe';
+import { type DependencyContainer, instanceCachingFactory, container as rootContainer } from 'tsyringe';
 import { type DdpOptions, DdpProtocol } from './adapters/ddp/ddp-protocol.js';
+import { MeteorClient, type MeteorClientOptions } from './adapters/ddp/meteor-client.js';
+import { type WampOptions, WampProtocol } from './adapters/wamp/wamp-protocol.js';
 import type { App } from './core/app.js';
 import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
 import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
+import type { Connection, ConnectionHandler } from './core/connection.js';
 import { type Database, DatabaseToken, PgDatabase, type Queryable } from './core/database/database.js';
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './core/database/embedded-postgres.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
-import { HttpHost } from './transports/http-host.js';
+import { type CompressionOptions, HttpHost } from './transports/http-host.js';
+import { ServerMetrics } from './transports/metrics.js';
 
 /** Injection tokens of the composition root's own parts. */
 export const AppToken = Symbol('pgrt.App');
 export const RealtimeCoreToken = Symbol('pgrt.RealtimeCore');
 export const HttpHostToken = Symbol('pgrt.HttpHost');
 export const ServerOptionsToken = Symbol('pgrt.ServerOptions');
+export const MeteorClientToken = Symbol('pgrt.MeteorClient');
 
 /** A protocol the server speaks: attaches endpoints to the host; closes its connections on shutdown. */
 export interface Protocol {
   readonly name: string;
-  attach(core: RealtimeCore, host: HttpHost, logger: Logger): ProtocolHandle;
+  attach(core: RealtimeCore, host: HttpHost, logger: Logger, hooks?: ProtocolHooks): ProtocolHandle;
+}
+
+/** What the composition root may put around a protocol's connections (metrics, connection logs). */
+export interface ProtocolHooks {
+  /** Wraps each connection before the adapter sees it; must return an equivalent connection. */
+  readonly connection?: (connection: Connection, protocol: string) => Connection;
+}
+
+/** Routes every connection `handler` receives through `hooks.connection` first (no-op without the hook). */
+function hooked<T extends ConnectionHandler>(handler: T, name: string, hooks: ProtocolHooks | undefined): T {
+  const wrap = hooks?.connection;
+  if (wrap) {
+    const handle = handler.handleConnection.bind(handler);
+    handler.handleConnection = (connection) => handle(wrap(connection, name));
+  }
+  return handler;
 }
 
 /** A protocol attached to a running server. */
@@ -40,12 +61,27 @@ export interface ProtocolHandle {
   closeAll(): void;
 }
 
-/** DDP (Meteor's protocol) at `/websocket`. */
+/** DDP (Meteor's protocol) at `/websocket` and SockJS at `/sockjs`. */
 export function ddp(options: DdpOptions = {}): Protocol {
   return {
     name: 'ddp',
-    attach(core, host, logger) {
-      const protocol = new DdpProtocol(core, options, logger);
+    attach(core, host, logger, hooks) {
+      const protocol = hooked(new DdpProtocol(core, options, logger), 'ddp', hooks);
+      protocol.attach(host);
+      return protocol;
+    },
+  };
+}
+
+/**
+ * WAMP v2 at `/ws`: a router for Autobahn|JS, Wampy and other WAMP clients, bridged to the core (methods are
+ * procedures, publications via `pgrt.subscribe`; see adapters/wamp/README.md). Default realm `realm1`.
+ */
+export function wamp(options: WampOptions = {}): Protocol {
+  return {
+    name: 'wamp',
+    attach(core, host, logger, hooks) {
+      const protocol = hooked(new WampProtocol(core, options, logger), 'wamp', hooks);
       protocol.attach(host);
       return protocol;
     },
@@ -71,6 +107,15 @@ export interface ServerOptions extends CoreOptions {
   readonly migrate?: (db: Queryable) => Promise<void>;
   /** TLS certificate and key (PEM); the server then speaks https/wss only. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
+  /** WebSocket permessage-deflate (with a size threshold); default off (memory per connection). */
+  readonly compression?: CompressionOptions;
+  /**
+   * Meteor web clients: the stock publications (autoupdate, login service configuration) and, with `staticDir`,
+   * the built client served with a generated `__meteor_runtime_config__` and hot code push.
+   */
+  readonly meteorClient?: MeteorClientOptions;
+  /** Prometheus metrics at `/metrics` (default off); pass a {@link ServerMetrics} to choose its registry. */
+  readonly metrics?: boolean | ServerMetrics;
 }
 
 /** A running server. */
@@ -83,12 +128,18 @@ export interface PgrtServer {
   readonly db: Database;
   /** Where the database is (`embedded` or the URL without password). */
   readonly database: string;
+  /** The Meteor web client support, when `meteorClient` was given. */
+  readonly meteorClient: MeteorClient | undefined;
+  /** The metrics, when `metrics` was enabled. */
+  readonly metrics: ServerMetrics | undefined;
   /** Graceful stop: tells clients to go away, stops the core, closes the pool (and embedded PostgreSQL). */
   close(): Promise<void>;
 }
 
 /**
  * Registers the server's parts in a child container. Exported so tests can resolve the whole production graph.
+ * Every part is one instance per container (`instanceCachingFactory`): the host's readiness must read the same
+ * core that `createServer` starts.
  */
 export function registerServer(
   options: ServerOptions,
@@ -101,30 +152,47 @@ export function registerServer(
   c.register(LoggerToken, { useValue: options.logger ?? silentLogger });
   c.register(DatabaseToken, { useValue: db });
   c.register(ChangeBusToken, {
-    useFactory: (r) =>
-      new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
-        channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
-        logger: r.resolve<Logger>(LoggerToken),
-      }),
+    useFactory: instanceCachingFactory(
+      (r) =>
+        new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
+          channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
+          outbox: options.capture === 'outbox', // capture: 'outbox' (CoreOptions) → replay gaps from pgrt.outbox
+          logger: r.resolve<Logger>(LoggerToken),
+        }),
+    ),
   });
   c.register(RealtimeCoreToken, {
-    useFactory: (r) =>
-      new RealtimeCore(
-        r.resolve<App>(AppToken),
-        r.resolve<Database>(DatabaseToken),
-        r.resolve<ChangeBus>(ChangeBusToken),
-        {
-          ...options,
-          logger: r.resolve<Logger>(LoggerToken),
-        },
-      ),
+    useFactory: instanceCachingFactory(
+      (r) =>
+        new RealtimeCore(
+          r.resolve<App>(AppToken),
+          r.resolve<Database>(DatabaseToken),
+          r.resolve<ChangeBus>(ChangeBusToken),
+          {
+            ...options,
+            logger: r.resolve<Logger>(LoggerToken),
+          },
+        ),
+    ),
   });
   c.register(HttpHostToken, {
-    useFactory: (r) => {
+    useFactory: instanceCachingFactory((r) => {
       const core = r.resolve<RealtimeCore>(RealtimeCoreToken);
-      return new HttpHost({ ...(options.tls ? { tls: options.tls } : {}), ready: () => core.ready });
-    },
+      return new HttpHost({
+        ...(options.tls ? { tls: options.tls } : {}),
+        ...(options.compression ? { compression: options.compression } : {}),
+        ready: () => core.ready,
+      });
+    }),
   });
+  const meteorClient = options.meteorClient;
+  if (meteorClient) {
+    c.register(MeteorClientToken, {
+      useFactory: instanceCachingFactory(
+        (r) => new MeteorClient(meteorClient, r.resolve<Logger>(LoggerToken)),
+      ),
+    });
+  }
   return c;
 }
 
@@ -147,9 +215,24 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
   try {
     if (options.migrate) await options.migrate(db);
     const c = registerServer(options, db);
+    const meteorClient = options.meteorClient ? c.resolve<MeteorClient>(MeteorClientToken) : undefined;
+    meteorClient?.registerPublications(options.app);
     const core = c.resolve<RealtimeCore>(RealtimeCoreToken);
     const host = c.resolve<HttpHost>(HttpHostToken);
-    const protocols = (options.protocols ?? [ddp()]).map((p) => p.attach(core, host, logger));
+    const metrics = options.metrics === true ? new ServerMetrics() : options.metrics || undefined;
+    metrics?.observe(core);
+    if (metrics) host.addRequestHandler(metrics.handler);
+    // Connection logs (debug) whenever a logger is given; traffic counts when metrics are on.
+    const instrument = metrics ?? (options.logger ? new ServerMetrics({ processMetrics: false }) : undefined);
+    const hooks: ProtocolHooks = instrument
+      ? {
+          connection: (connection, name) =>
+            instrument.instrument(connection, name, logger, metrics !== undefined),
+        }
+      : {};
+    const protocols = (options.protocols ?? [ddp()]).map((p) => p.attach(core, host, logger, hooks));
+    // After the protocols: their paths (/sockjs, /websocket) come before the client's pages.
+    meteorClient?.attach(host);
     await core.start();
     const port = await host.listen(options.port ?? 3000, options.host ?? '0.0.0.0');
     let closing: Promise<void> | undefined;
@@ -160,8 +243,12 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
       host,
       db,
       database,
+      meteorClient,
+      metrics,
       close() {
         closing ??= (async () => {
+          metrics?.close();
+          meteorClient?.close();
           for (const protocol of protocols) protocol.closeAll();
           await host.close();
           await core.close();

@@ -4,14 +4,15 @@
  * DESIGN.md target. Figures are printed, never asserted: the exit code is non-zero only when a scenario
  * itself crashed.
  *
- * Usage: npm run bench [-- rpc latency …]   env: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json
+ * Usage: npm run bench [-- rpc latency …]   env: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json,
+ *   BENCH_PEER_DIR (peer), BENCH_FOXWAMP_DIR (wamp's fox-wamp side)
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Figure } from './support/measure.js';
 
-const SCENARIOS = ['rpc', 'latency', 'fanout', 'idle', 'peer'] as const;
+const SCENARIOS = ['rpc', 'latency', 'fanout', 'idle', 'writer-overhead', 'wamp', 'peer'] as const;
 const SCENARIO_TIMEOUT_MS = 180_000;
 
 interface Outcome {

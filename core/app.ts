@@ -16,10 +16,12 @@
  * ```
  */
 
+import type { CollectionRules, WriteRules } from './collection-rules.js';
 import type { MethodContext, PublicationContext } from './contexts.js';
 import type { Cursor } from './cursor.js';
 import { ConfigurationError } from './errors.js';
 import type { PublicationStrategy } from './merge-box.js';
+import { mutationMethods } from './mutation-methods.js';
 import type { InferParams, StandardSchema } from './schema-validation.js';
 
 /** Options of {@link App.collection}. */
@@ -28,6 +30,14 @@ export interface CollectionOptions {
   readonly table?: string;
   /** How sessions merge this collection's documents (Meteor's publication strategies). Default SERVER_MERGE. */
   readonly strategy?: PublicationStrategy;
+  /**
+   * Writes clients may make directly (Meteor's `Collection.allow`). Giving `allow` or `deny` opens Meteor's
+   * mutation methods `/<name>/insert|update|remove` and their `…Async` forms under these rules
+   * (core/collection-rules.ts, core/mutation-methods.ts); without either, those methods do not exist.
+   */
+  readonly allow?: WriteRules;
+  /** Writes clients may not make, whatever `allow` says (Meteor's `Collection.deny`). */
+  readonly deny?: WriteRules;
 }
 
 /** A registered collection. */
@@ -35,6 +45,8 @@ export interface CollectionDefinition {
   readonly name: string;
   readonly table: string;
   readonly strategy: PublicationStrategy;
+  /** Allow/deny rules; undefined when clients may not write directly (no mutation methods). */
+  readonly rules: CollectionRules | undefined;
 }
 
 /** What a publication handler may return: cursors to publish, or nothing when it uses the low-level API. */
@@ -97,10 +109,25 @@ export class App {
       throw new ConfigurationError('collection name must be a non-empty string');
     if (this.#collections.has(name))
       throw new ConfigurationError(`collection '${name}' is already registered`);
+    const rules =
+      options.allow || options.deny
+        ? {
+            ...(options.allow ? { allow: options.allow } : {}),
+            ...(options.deny ? { deny: options.deny } : {}),
+          }
+        : undefined;
+    if (rules) {
+      for (const definition of mutationMethods(name, rules)) {
+        if (this.#methods.has(definition.name))
+          throw new ConfigurationError(`method '${definition.name}' is already registered`);
+        this.#methods.set(definition.name, definition);
+      }
+    }
     this.#collections.set(name, {
       name,
       table: options.table ?? name,
       strategy: options.strategy ?? 'SERVER_MERGE',
+      rules,
     });
     return this;
   }

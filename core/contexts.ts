@@ -3,6 +3,7 @@
  * they came through) and what they may do.
  */
 import type { Cursor, SqlCursorOptions } from './cursor.js';
+import type { Modifier } from './modifier.js';
 import type { QueryOptions, Selector } from './query/compile.js';
 import type { RandomGenerator } from './random/alea.js';
 
@@ -20,6 +21,9 @@ export interface ConnectionInfo {
 
 /** Field values for the low-level publication API (EJSON values; `_id` is ignored). */
 export type Fields = Record<string, unknown>;
+
+/** A document as clients see it: its fields (NULL columns absent) and `_id`, the key value. */
+export type Document = Fields & { readonly _id: string | number };
 
 /** What a publication handler sees. Mirrors Meteor's `this` in `Meteor.publish`, without `this`. */
 export interface PublicationContext {
@@ -76,4 +80,18 @@ export interface MethodContext {
   update(collection: string, id: string | number, fields: Fields): Promise<boolean>;
   /** Deletes one document by key. Returns true if it existed. */
   remove(collection: string, id: string | number): Promise<boolean>;
+  /**
+   * Reads one document by key inside the method's transaction, or undefined. `forUpdate` locks its row until the
+   * transaction ends (`SELECT … FOR UPDATE`), so a check on it holds when the method then writes it.
+   */
+  findOne(
+    collection: string,
+    id: string | number,
+    options?: { readonly forUpdate?: boolean },
+  ): Promise<Document | undefined>;
+  /**
+   * Applies a Mongo-style modifier (`$set`, `$unset`, `$inc` on top-level fields; core/modifier.ts) to one
+   * document by key. Returns true if it existed.
+   */
+  modify(collection: string, id: string | number, modifier: Modifier): Promise<boolean>;
 }

@@ -1,13 +1,14 @@
 /**
  * One method call's context: the session's user, SQL inside the method's transaction, seeded random streams,
- * `unblock()`, and small insert/update/remove helpers over registered collections.
+ * `unblock()`, and small insert/update/remove/findOne/modify helpers over registered collections.
  */
-import type { ConnectionInfo, Fields, MethodContext, QueryResult } from './contexts.js';
+import type { ConnectionInfo, Document, Fields, MethodContext, QueryResult } from './contexts.js';
 import type { Queryable } from './database/database.js';
-import { quoteIdent, quoteTable } from './database/row-codec.js';
+import { quoteIdent, quoteTable, rowJsonSql } from './database/row-codec.js';
 import type { ColumnInfo } from './database/table-info.js';
 import { ClientError } from './errors.js';
 import type { CollectionBinding } from './live/collection-binding.js';
+import { type Assignment, compileModifier, type Modifier, parseModifier } from './modifier.js';
 import type { RandomGenerator } from './random/alea.js';
 import type { RandomStream } from './random/random-stream.js';
 
@@ -68,6 +69,8 @@ export class MethodInvocation implements MethodContext {
       values[key] ??= values._id;
       delete values._id;
     }
+    if (binding.table.key.kind === 'text' && values[key] !== undefined && typeof values[key] !== 'string')
+      throw new ClientError(400, `Invalid _id for collection '${collection}': expected a string`);
     if (values[key] === undefined) {
       if (binding.table.key.kind !== 'text' && binding.table.key.kind !== 'uuid') {
         // Let the column default (serial, identity) decide.
@@ -113,6 +116,36 @@ export class MethodInvocation implements MethodContext {
     return (result.rowCount ?? 0) > 0;
   }
 
+  async findOne(
+    collection: string,
+    id: string | number,
+    options: { readonly forUpdate?: boolean } = {},
+  ): Promise<Document | undefined> {
+    const binding = this.host.binding(collection);
+    const sql = `SELECT ${rowJsonSql(binding.table, 't')} AS r FROM ${quoteTable(binding.table)} t WHERE t.${quoteIdent(
+      binding.keyColumn,
+    )} = $1::${binding.table.key.pgType}${options.forUpdate ? ' FOR UPDATE' : ''}`;
+    const result = await this.db.query<{ r: Record<string, unknown> }>(sql, [String(id)]);
+    const raw = result.rows[0]?.r;
+    if (!raw) return undefined;
+    const row = binding.decode(raw);
+    return { _id: row[binding.keyColumn] as string | number, ...binding.fields(row) };
+  }
+
+  async modify(collection: string, id: string | number, modifier: Modifier): Promise<boolean> {
+    const binding = this.host.binding(collection);
+    const assignments = compileModifier(parseModifier(modifier), binding.table, collection);
+    if (assignments.length === 0) return this.#exists(binding, id);
+    const params: unknown[] = [];
+    const sets = assignments.map((a) => assignmentSql(a, params));
+    params.push(String(id));
+    const sql = `UPDATE ${quoteTable(binding.table)} SET ${sets.join(', ')} WHERE ${quoteIdent(
+      binding.keyColumn,
+    )} = $${params.length}::${binding.table.key.pgType}`;
+    const result = await this.db.query(sql, params);
+    return (result.rowCount ?? 0) > 0;
+  }
+
   async #exists(binding: CollectionBinding, id: string | number): Promise<boolean> {
     const sql = `SELECT 1 FROM ${quoteTable(binding.table)} WHERE ${quoteIdent(
       binding.keyColumn,
@@ -134,6 +167,28 @@ function columnsOf(
     columns.push(column);
   }
   return columns;
+}
+
+/** One `SET` item of a modifier's UPDATE; pushes its parameter (if any) onto `params`. */
+function assignmentSql(assignment: Assignment, params: unknown[]): string {
+  const { column } = assignment;
+  const name = quoteIdent(column.name);
+  switch (assignment.op) {
+    case 'set':
+      params.push(toParam(column, assignment.value));
+      return `${name} = $${params.length}::${column.pgType}`;
+    case 'unset':
+      return `${name} = NULL`;
+    case 'inc':
+      params.push(assignment.by);
+      return `${name} = COALESCE(${name}, 0) + $${params.length}::${column.pgType}`;
+    default:
+      return assertNever(assignment);
+  }
+}
+
+function assertNever(value: never): never {
+  throw new Error(`unexpected assignment ${JSON.stringify(value)}`);
 }
 
 /** Converts an in-memory value to a `pg` parameter for the column's cast. */

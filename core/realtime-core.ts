@@ -7,13 +7,19 @@
  * install its capture triggers (idempotent), then start the bus. Data flow afterwards: a commit's notifications
  * arrive on the bus in commit order → the pool matches them to observers → observers diff → subscriptions feed
  * their sessions' merge boxes → adapters encode. Fences ride the same stream (see write-fence.ts).
+ *
+ * Capture mode (`capture`, docs/reference.md "Capture modes"): `notify` (default) installs triggers that NOTIFY
+ * in the writer's transaction; `outbox` installs triggers that append to `pgrt.outbox`, writes fences there too,
+ * and runs this process's candidate {@link OutboxPump} (one pump per database leads). Every process on a database
+ * must use the same mode, and its bus must be built with `outbox: true` (PgNotificationBus) to replay gaps.
  */
 import type { App } from './app.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './bus/change-bus.js';
+import { OutboxPump, type OutboxPumpOptions } from './bus/outbox-pump.js';
 import type { ConnectionInfo } from './contexts.js';
 import type { Database, Queryable } from './database/database.js';
 import { introspectTable } from './database/introspect.js';
-import { ensureSchema, installCapture } from './database/schema.js';
+import { type CaptureMode, ensureSchema, installCapture } from './database/schema.js';
 import { ConfigurationError } from './errors.js';
 import { CollectionBinding } from './live/collection-binding.js';
 import { ObserverPool } from './live/observer-pool.js';
@@ -32,6 +38,12 @@ export interface CoreOptions {
   readonly fenceTimeoutMs?: number;
   /** Install capture triggers at start (default true; false when a migration step does it). */
   readonly installTriggers?: boolean;
+  /** `notify` (default): NOTIFY in every writer's commit; `outbox`: triggers append, one pump notifies. */
+  readonly capture?: CaptureMode;
+  /** Outbox mode: rows are kept this many ms after they were notified, for replay (default 600000 = 10 min). */
+  readonly outboxRetentionMs?: number;
+  /** Outbox mode: whether this process may become the pump (default true), and the pump's tuning. */
+  readonly outboxPump?: boolean | Omit<OutboxPumpOptions, 'logger' | 'retentionMs' | 'spillThresholdBytes'>;
   readonly logger?: Logger;
 }
 
@@ -40,6 +52,9 @@ export class RealtimeCore {
   readonly channel: string;
   readonly logger: Logger;
   readonly fences: WriteFences;
+  /** The capture mode of this core's triggers and fences. */
+  readonly capture: CaptureMode;
+  #outboxPump: OutboxPump | undefined;
   #pool: ObserverPool | undefined;
   #bindings = new Map<string, CollectionBinding>();
   readonly #sessions = new Set<Session>();
@@ -54,6 +69,7 @@ export class RealtimeCore {
   ) {
     this.channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
     this.logger = options.logger ?? silentLogger;
+    this.capture = options.capture ?? 'notify';
     this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
   }
 
@@ -61,6 +77,11 @@ export class RealtimeCore {
   get pool(): ObserverPool {
     if (!this.#pool) throw new ConfigurationError('RealtimeCore.start() has not completed');
     return this.#pool;
+  }
+
+  /** This process's candidate outbox pump (outbox mode, after start; undefined if `outboxPump: false`). */
+  get outboxPump(): OutboxPump | undefined {
+    return this.#outboxPump;
   }
 
   /** Open sessions. */
@@ -84,6 +105,7 @@ export class RealtimeCore {
         await installCapture(this.db, table, {
           channel: this.channel,
           spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
+          mode: this.capture,
         });
       }
       bindings.set(definition.name, new CollectionBinding(definition, table));
@@ -92,6 +114,18 @@ export class RealtimeCore {
     this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger);
     this.#unsubscribe = this.bus.subscribe((event) => this.#dispatch(event));
     await this.bus.start();
+    const pump = this.options.outboxPump ?? true;
+    if (this.capture === 'outbox' && pump !== false) {
+      this.#outboxPump = new OutboxPump(this.db, {
+        ...(pump === true ? {} : pump),
+        logger: this.logger,
+        spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
+        ...(this.options.outboxRetentionMs === undefined
+          ? {}
+          : { retentionMs: this.options.outboxRetentionMs }),
+      });
+      this.#outboxPump.start();
+    }
     this.#started = true;
     this.logger.info({ collections: [...bindings.keys()], channel: this.channel }, 'core started');
   }
@@ -113,15 +147,23 @@ export class RealtimeCore {
     return this.#bindings.get(collection)?.strategy ?? 'SERVER_MERGE';
   }
 
-  /** Last statement of a method's transaction: notifies fence `id` if the transaction wrote; returns whether. */
+  /**
+   * Last statement of a method's transaction: notifies fence `id` if the transaction wrote (outbox mode: appends it
+   * after the transaction's changes); returns whether.
+   */
   async fenceInTransaction(client: Queryable, id: string): Promise<boolean> {
-    const result = await client.query<{ f: boolean }>('SELECT pgrt.fence($1, $2) AS f', [this.channel, id]);
+    const fence = this.capture === 'outbox' ? 'pgrt.fence_outbox' : 'pgrt.fence';
+    const result = await client.query<{ f: boolean }>(`SELECT ${fence}($1, $2) AS f`, [this.channel, id]);
     return result.rows[0]?.f === true;
   }
 
-  /** Fence for a method that ran without a transaction: always notified, after its autocommitted writes. */
+  /**
+   * Fence for a method that ran without a transaction: always notified, after its autocommitted writes (outbox
+   * mode: appended to the outbox, so it follows them through the pump).
+   */
   async fenceAfterAutocommit(id: string): Promise<void> {
-    await this.db.query('SELECT pg_notify($1, $2)', [this.channel, JSON.stringify({ f: id })]);
+    const append = this.capture === 'outbox' ? 'pgrt.outbox_append' : 'pg_notify';
+    await this.db.query(`SELECT ${append}($1, $2)`, [this.channel, JSON.stringify({ f: id })]);
   }
 
   /** Stops sessions, observers and the bus (the database is the caller's). */
@@ -130,6 +172,7 @@ export class RealtimeCore {
     this.#unsubscribe?.();
     this.fences.close();
     this.#pool?.close();
+    await this.#outboxPump?.close();
     await this.bus.close();
     this.#started = false;
   }

@@ -1,8 +1,8 @@
 /**
  * The one HTTP(S) server of a pgrt process. Protocol endpoints attach to it by path: WebSocket upgrades are
  * routed to the first endpoint whose `matches(pathname)` is true (DDP at `/websocket`, later WAMP at `/ws`,
- * SockJS under `/sockjs`); plain requests go to registered request handlers, then `/healthz` and `/readyz`,
- * then 404. The host owns the listening socket, not the process (no signal handling here).
+ * SockJS under `/sockjs`); plain requests: `/healthz` and `/readyz` first, then registered request handlers in
+ * registration order (SockJS, then a served web client), then 404. The host owns the listening socket, not the process (no signal handling here).
  */
 import {
   createServer as createHttpServer,
@@ -33,6 +33,19 @@ export interface HttpHostOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** Readiness probe for `/readyz` (default: always ready). */
   readonly ready?: () => boolean;
+  /** permessage-deflate for the WebSocket endpoints attached to this host; absent: off. */
+  readonly compression?: CompressionOptions;
+}
+
+/**
+ * WebSocket permessage-deflate settings shared by every endpoint on a host. Off unless given: each compressed
+ * connection keeps zlib contexts (tens of KB per socket, ws issues #1617, #497).
+ */
+export interface CompressionOptions {
+  /** Messages smaller than this many bytes are sent uncompressed (default 1024). */
+  readonly threshold?: number;
+  /** zlib level 1–9 (default 3: cheap, most of the gain on JSON). */
+  readonly level?: number;
 }
 
 /** The HTTP server and its routing table. */
@@ -42,6 +55,8 @@ export class HttpHost {
   readonly #handlers: RequestHandler[] = [];
   readonly #sockets = new Set<Socket>();
   readonly #ready: () => boolean;
+  /** permessage-deflate settings for endpoints attached here (undefined: off). */
+  readonly compression: CompressionOptions | undefined;
   #draining = false;
 
   constructor(options: HttpHostOptions = {}) {
@@ -51,6 +66,7 @@ export class HttpHost {
       ? createHttpsServer({ cert: options.tls.cert, key: options.tls.key }, onRequest)
       : createHttpServer(onRequest);
     this.#ready = options.ready ?? (() => true);
+    this.compression = options.compression;
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(request, socket, head),
     );
@@ -109,7 +125,6 @@ export class HttpHost {
 
   #request(request: IncomingMessage, response: ServerResponse): void {
     const pathname = pathOf(request);
-    for (const handler of this.#handlers) if (handler(request, response, pathname)) return;
     if (pathname === '/healthz') {
       sendText(response, 200, 'ok\n');
       return;
@@ -119,6 +134,7 @@ export class HttpHost {
       sendText(response, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
       return;
     }
+    for (const handler of this.#handlers) if (handler(request, response, pathname)) return;
     sendText(response, 404, 'Not found\n');
   }
 }

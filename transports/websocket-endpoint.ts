@@ -4,13 +4,14 @@
  * {@link Connection}.
  *
  * Limits: `maxPayload` is the hard cap on one incoming message (ws closes the socket with 1009 above it).
- * Compression (permessage-deflate) is off: it costs memory per connection (see README).
+ * Compression (permessage-deflate) is off unless `compression` is given: it costs memory per connection (see
+ * docs/reference.md).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { Connection, ConnectionHandler } from '../core/connection.js';
-import type { UpgradeEndpoint } from './http-host.js';
+import type { CompressionOptions, UpgradeEndpoint } from './http-host.js';
 
 /** Options of {@link WebSocketEndpoint}. */
 export interface WebSocketEndpointOptions {
@@ -22,6 +23,8 @@ export interface WebSocketEndpointOptions {
   readonly protocols?: readonly string[];
   /** Trust the N-th right-most `X-Forwarded-For` entry as the client address (Meteor's HTTP_FORWARDED_COUNT). */
   readonly forwardedCount?: number;
+  /** permessage-deflate with a size threshold; absent: off. */
+  readonly compression?: CompressionOptions | undefined;
 }
 
 /** Accepts WebSocket upgrades and produces connections. */
@@ -36,7 +39,12 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
     this.#wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxPayload ?? 16 * 1024 * 1024,
-      perMessageDeflate: false,
+      perMessageDeflate: options.compression
+        ? {
+            threshold: options.compression.threshold ?? 1024,
+            zlibDeflateOptions: { level: options.compression.level ?? 3 },
+          }
+        : false,
       clientTracking: false,
       ...(protocols
         ? {

@@ -1,50 +1,56 @@
 /**
- * One DDP connection: the protocol state machine over a neutral {@link Connection}, mapping DDP messages to a
- * core {@link Session} and the session's output back to DDP (reference/ddp.md §1.3–1.8, Meteor's exact
- * behaviour and strings).
+ * One DDP connection: the protocol state machine over a neutral {@link Connection} (one socket), handing a
+ * session's messages to its {@link DdpSession} (reference/ddp.md §1.3–1.8, Meteor's exact behaviour and strings)
+ * and resuming sessions whose previous socket dropped (§1.12, Meteor 3.5; see resumption.ts).
  *
- * States: `handshake` (only `connect` is accepted; anything else → `Must connect first`), `open` (a session
- * exists), `closed`. `ping`/`pong` are answered out of band; every other message is processed strictly in
- * order, one at a time, unless a method calls `unblock()`. Bad input gets Meteor's top-level `error` and the
+ * States: `handshake` (only `connect` is accepted; anything else → `Must connect first`), `open` (a session is
+ * attached), `closed`. `ping`/`pong` are answered out of band and `disconnect` ends the session at once; every
+ * other message goes to the session's in-order queue. Bad input gets Meteor's top-level `error` and the
  * connection stays usable.
+ *
+ * When the socket closes without a `disconnect` message (network loss, heartbeat timeout), the session is not
+ * ended but parked for the grace period, so a later `connect {session, receivedCount}` on another socket can
+ * resume it; with resumption disabled (grace period 0) it ends at once, as before Meteor 3.5.
  */
 import type { Connection } from '../../core/connection.js';
-import type { ConnectionInfo, Fields } from '../../core/contexts.js';
+import type { ConnectionInfo } from '../../core/contexts.js';
 import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
-import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
 import {
   type ClientMessage,
   encodeServerMessage,
   parseClientMessage,
   type ServerMessage,
 } from './ddp-codec.js';
+import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
 import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
-import { toWireError } from './to-wire-error.js';
+import type { ParkedSessions } from './resumption.js';
 
 /** DDP versions this server speaks, in preference order. */
 export const SUPPORTED_DDP_VERSIONS = ['1', 'pre2', 'pre1'] as const;
 
 /** Per-connection settings (from the adapter's options). */
-export interface DdpConnectionSettings {
+export interface DdpConnectionSettings extends DdpSessionSettings {
   readonly heartbeat: HeartbeatOptions;
   /** Messages longer than this many bytes get `error "Message too large"` and are dropped. */
   readonly maxMessageBytes: number;
   /** Answer client pings (Meteor's `respondToPings`, default true). */
   readonly respondToPings: boolean;
+  /** Sessions waiting out their grace period; undefined disables resumption. */
+  readonly parked: ParkedSessions<DdpSession> | undefined;
 }
 
 type State = 'handshake' | 'open' | 'closed';
 
 /** Runs DDP over one connection. */
-export class DdpConnection implements SessionOutput {
+export class DdpConnection {
   #state: State = 'handshake';
-  #session: Session | undefined;
+  #session: DdpSession | undefined;
   #version = '1';
   #heartbeat: Heartbeat | undefined;
-  readonly #queue: ClientMessage[] = [];
-  #processing = false;
+  /** The client sent `disconnect`: the close that follows is deliberate, the session is not kept. */
+  #graceful = false;
   readonly #logger: Logger;
 
   constructor(
@@ -90,20 +96,24 @@ export class DdpConnection implements SessionOutput {
       this.#connect(message);
       return;
     }
-    if (this.#state !== 'open') {
+    const session = this.#session;
+    if (this.#state !== 'open' || !session) {
       this.#sendError('Must connect first', raw);
+      return;
+    }
+    if (message.msg === 'disconnect') {
+      this.#disconnect();
       return;
     }
     if (this.#version !== 'pre1') {
       if (message.msg === 'ping') {
         if (this.settings.respondToPings)
-          this.#send({ msg: 'pong', ...(message.id === undefined ? {} : { id: message.id }) });
+          session.sendUncounted({ msg: 'pong', ...(message.id === undefined ? {} : { id: message.id }) });
         return;
       }
       if (message.msg === 'pong') return;
     }
-    this.#queue.push(message);
-    if (!this.#processing) void this.#drain();
+    session.enqueue(message);
   }
 
   #connect(message: ClientMessage): void {
@@ -125,28 +135,51 @@ export class DdpConnection implements SessionOutput {
     }
 
     this.#version = version;
-    const info: ConnectionInfo = {
-      id: cryptoRandom.id(),
-      protocol: 'ddp',
-      clientAddress: this.connection.remoteAddress,
-      httpHeaders: this.connection.headers,
-    };
-    this.#session = this.core.openSession(info, this);
+    this.#session = this.#resume(message) ?? this.#open();
     this.#state = 'open';
-    this.#send({ msg: 'connected', session: info.id });
     if (version !== 'pre1') {
+      const sessionId = this.#session.id;
       this.#heartbeat = new Heartbeat(
         this.settings.heartbeat,
-        () => this.#send({ msg: 'ping' }),
+        () => this.#session?.sendUncounted({ msg: 'ping' }),
         () => {
-          this.#logger.debug({ session: info.id }, 'heartbeat timed out');
+          this.#logger.debug({ session: sessionId }, 'heartbeat timed out');
           this.connection.close(1000, 'heartbeat timeout');
           this.#closed();
         },
       );
       this.#heartbeat.start();
     }
-    void this.#session.startUniversal();
+  }
+
+  /** A new session (its `connected` is sent by the session). */
+  #open(): DdpSession {
+    const info: ConnectionInfo = {
+      id: cryptoRandom.id(),
+      protocol: 'ddp',
+      clientAddress: this.connection.remoteAddress,
+      httpHeaders: this.connection.headers,
+    };
+    return new DdpSession(this.core, info, this.connection, this.settings, this.#logger);
+  }
+
+  /**
+   * Resumes the parked session named by `connect.session` if `connect.receivedCount` is a count it can serve;
+   * otherwise ends that session (the client starts over with a new one) and returns undefined.
+   */
+  #resume(message: ClientMessage): DdpSession | undefined {
+    const parked = this.settings.parked;
+    const { session: id, receivedCount } = message;
+    if (!parked || typeof id !== 'string') return undefined;
+    const session = parked.take(id);
+    if (!session) return undefined;
+    if (typeof receivedCount === 'number' && session.resume(this.connection, receivedCount)) return session;
+    this.#logger.debug(
+      { session: id, receivedCount, sent: session.sentCount },
+      'DDP resumption refused: receivedCount does not match',
+    );
+    session.end();
+    return undefined;
   }
 
   /** `failed`, flushed before the close (meteor#14746), then nothing more is processed. */
@@ -156,121 +189,43 @@ export class DdpConnection implements SessionOutput {
     this.connection.close(1000, 'DDP version negotiation failed');
   }
 
-  async #drain(): Promise<void> {
-    this.#processing = true;
-    try {
-      while (this.#queue.length > 0 && this.#state === 'open') {
-        const message = this.#queue.shift()!;
-        await this.#process(message);
-      }
-    } catch (error) {
-      this.#logger.error({ err: error }, 'DDP message processing failed');
-    } finally {
-      this.#processing = false;
-    }
+  /** The client's `disconnect`: end the session now (no resumption) and close the socket. */
+  #disconnect(): void {
+    this.#graceful = true;
+    this.connection.close(1000, 'disconnect');
+    this.#closed();
   }
 
-  /** Processes one queued message; resolves when the next one may start. */
-  async #process(message: ClientMessage): Promise<void> {
-    const session = this.#session!;
-    switch (message.msg) {
-      case 'sub': {
-        const { id, name, params } = message;
-        if (
-          typeof id !== 'string' ||
-          typeof name !== 'string' ||
-          ('params' in message && !Array.isArray(params))
-        ) {
-          this.#sendError('Malformed subscription', message);
-          return;
-        }
-        await session.subscribe(id, name, (params as unknown[] | undefined) ?? []);
-        return;
-      }
-      case 'unsub':
-        session.unsubscribe(message.id as string);
-        return;
-      case 'method': {
-        const { id, method, params, randomSeed } = message;
-        if (
-          typeof id !== 'string' ||
-          typeof method !== 'string' ||
-          ('params' in message && !Array.isArray(params)) ||
-          ('randomSeed' in message && typeof randomSeed !== 'string')
-        ) {
-          this.#sendError('Malformed method invocation', message);
-          return;
-        }
-        let unblock: () => void = () => {};
-        const unblocked = new Promise<void>((resolve) => {
-          unblock = resolve;
-        });
-        const done = session.call(id, method, (params as unknown[] | undefined) ?? [], {
-          randomSeed: randomSeed as string | undefined,
-          onUnblock: unblock,
-        });
-        await Promise.race([done, unblocked]);
-        return;
-      }
-      default:
-        this.#sendError('Bad request', message);
-        return;
-    }
-  }
-
+  /** The socket is gone (or going): park the session for resumption, or end it. Idempotent. */
   #closed(): void {
     if (this.#state === 'closed' && !this.#session) return;
     this.#state = 'closed';
     this.#heartbeat?.stop();
-    this.#queue.length = 0;
-    this.#session?.close();
+    const session = this.#session;
     this.#session = undefined;
+    if (!session) return;
+    const parked = this.settings.parked;
+    if (this.#graceful || !parked || session.ended) {
+      session.end();
+      return;
+    }
+    session.detach(() => parked.take(session.id));
+    parked.park(session);
   }
 
-  // ---- outbound (SessionOutput) ----------------------------------------------------------------------------
-
-  added(collection: string, id: string, fields: Fields): void {
-    this.#send({ msg: 'added', collection, id, fields });
-  }
-
-  changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
-    this.#send({ msg: 'changed', collection, id, fields, cleared });
-  }
-
-  removed(collection: string, id: string): void {
-    this.#send({ msg: 'removed', collection, id });
-  }
-
-  ready(subIds: readonly string[]): void {
-    this.#send({ msg: 'ready', subs: subIds });
-  }
-
-  nosub(subId: string, error?: unknown): void {
-    this.#send(
-      error === undefined
-        ? { msg: 'nosub', id: subId }
-        : { msg: 'nosub', id: subId, error: toWireError(error) },
-    );
-  }
-
-  result(methodId: string, outcome: MethodOutcome): void {
-    this.#send(
-      outcome.ok
-        ? { msg: 'result', id: methodId, result: outcome.value }
-        : { msg: 'result', id: methodId, error: toWireError(outcome.error) },
-    );
-  }
-
-  updated(methodIds: readonly string[]): void {
-    this.#send({ msg: 'updated', methods: methodIds });
-  }
+  // ---- outbound before a session exists --------------------------------------------------------------------
 
   #sendError(reason: string, offendingMessage?: unknown): void {
+    if (this.#session) {
+      this.#session.sendError(reason, offendingMessage);
+      return;
+    }
     this.#send(
       offendingMessage === undefined ? { msg: 'error', reason } : { msg: 'error', reason, offendingMessage },
     );
   }
 
+  /** Writes a message that belongs to no session (handshake errors, `failed`): not counted. */
   #send(message: ServerMessage): void {
     this.connection.send(encodeServerMessage(message));
   }

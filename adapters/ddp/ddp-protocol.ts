@@ -1,13 +1,18 @@
 /**
- * The DDP protocol adapter: attaches to the HTTP host at `<prefix>/websocket` (raw WebSocket, no SockJS
- * framing; SockJS joins in its own issue) and runs a {@link DdpConnection} per socket against the core.
+ * The DDP protocol adapter: attaches to the HTTP host at `<prefix>/websocket` (raw WebSocket, no SockJS framing)
+ * and at `<prefix>/sockjs` (SockJS, what Meteor's browser client uses), and runs a {@link DdpConnection} per
+ * connection against the core, whichever endpoint it came through.
  */
+import deflate from 'permessage-deflate';
 import type { Connection, ConnectionHandler } from '../../core/connection.js';
 import type { Logger } from '../../core/logger.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
-import type { HttpHost } from '../../transports/http-host.js';
+import type { CompressionOptions, HttpHost } from '../../transports/http-host.js';
+import { SockJsEndpoint, type SockJsEndpointOptions } from '../../transports/sockjs-endpoint.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
 import { DdpConnection, type DdpConnectionSettings } from './ddp-connection.js';
+import type { DdpSession } from './ddp-session.js';
+import { ParkedSessions } from './resumption.js';
 
 /** Options of the DDP adapter (all optional; defaults are Meteor's). */
 export interface DdpOptions {
@@ -25,7 +30,36 @@ export interface DdpOptions {
   readonly forwardedCount?: number;
   /** Answer client pings (default true). */
   readonly respondToPings?: boolean;
+  /** SockJS at `<prefix>/sockjs` (default: on, with Meteor's settings); false: raw `/websocket` only. */
+  readonly sockjs?: false | DdpSockJsOptions;
+  /**
+   * Session resumption (Meteor 3.5): how long, in ms, a session whose socket dropped without a `disconnect`
+   * message is kept for its client to resume it (Meteor's `disconnectGracePeriod`, default 15000); 0 disables
+   * resumption.
+   */
+  readonly disconnectGracePeriod?: number;
+  /**
+   * Session resumption: outbound frames kept per session for replay, and the most messages a dropped session may
+   * buffer before it is ended (Meteor's `maxMessageQueueLength`, default 100).
+   */
+  readonly maxMessageQueueLength?: number;
 }
+
+/** SockJS settings of the DDP adapter (see {@link SockJsEndpointOptions}; defaults are Meteor's). */
+export interface DdpSockJsOptions
+  extends Omit<
+    SockJsEndpointOptions,
+    'prefix' | 'logger' | 'maxFrameBytes' | 'forwardedCount' | 'extensions'
+  > {
+  /**
+   * Send the legacy welcome frame `{"server_id":"0"}` when a SockJS session opens (Meteor before 2.3 did; the
+   * original ddptest waits for it). Default false.
+   */
+  readonly welcomeFrame?: boolean;
+}
+
+/** The legacy server-first frame: a JSON object without `msg`, which DDP clients ignore (DDP.md). */
+export const LEGACY_WELCOME_FRAME = '{"server_id":"0"}';
 
 /** Injection token for {@link DdpProtocol}. */
 export const DdpProtocolToken = Symbol('pgrt.DdpProtocol');
@@ -41,6 +75,7 @@ export class DdpProtocol implements ConnectionHandler {
     private readonly logger: Logger = core.logger,
   ) {
     const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
+    const gracePeriod = options.disconnectGracePeriod ?? 15_000;
     this.#settings = {
       heartbeat: {
         interval: options.heartbeatInterval ?? 15_000,
@@ -48,6 +83,8 @@ export class DdpProtocol implements ConnectionHandler {
       },
       maxMessageBytes,
       respondToPings: options.respondToPings ?? true,
+      maxMessageQueueLength: options.maxMessageQueueLength ?? 100,
+      parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
     };
   }
 
@@ -56,17 +93,38 @@ export class DdpProtocol implements ConnectionHandler {
     return this.#connections.size;
   }
 
-  /** Registers the raw WebSocket endpoint on `host`. */
+  /** Registers the raw WebSocket endpoint and (unless disabled) the SockJS endpoint on `host`. */
   attach(host: HttpHost): void {
     const prefix = (this.options.pathPrefix ?? '').replace(/\/+$/, '');
     const paths = new Set([`${prefix}/websocket`, `${prefix}/websocket/`]);
+    const maxFrameBytes = this.options.maxFrameBytes ?? 4 * this.#settings.maxMessageBytes;
+    const forwardedCount = this.options.forwardedCount ?? 0;
     host.addEndpoint(
       new WebSocketEndpoint(this, {
         matches: (pathname) => paths.has(pathname),
-        maxPayload: this.options.maxFrameBytes ?? 4 * this.#settings.maxMessageBytes,
-        forwardedCount: this.options.forwardedCount ?? 0,
+        maxPayload: maxFrameBytes,
+        forwardedCount,
+        compression: host.compression,
       }),
     );
+    const sockjsOptions = this.options.sockjs ?? {};
+    if (sockjsOptions === false) return;
+    const { welcomeFrame = false, ...endpointOptions } = sockjsOptions;
+    const handler: ConnectionHandler = {
+      handleConnection: (connection) => {
+        if (welcomeFrame) connection.send(LEGACY_WELCOME_FRAME);
+        this.handleConnection(connection);
+      },
+    };
+    const endpoint = new SockJsEndpoint(handler, {
+      ...endpointOptions,
+      prefix: `${prefix}/sockjs`,
+      maxFrameBytes,
+      forwardedCount,
+      logger: this.logger,
+      ...(host.compression ? { extensions: [sockjsDeflate(host.compression)] } : {}),
+    });
+    endpoint.attach(host);
   }
 
   handleConnection(connection: Connection): void {
@@ -75,8 +133,19 @@ export class DdpProtocol implements ConnectionHandler {
     new DdpConnection(connection, this.core, this.#settings, this.logger);
   }
 
-  /** Closes every DDP connection (shutdown). */
+  /** Number of sessions waiting for their client to resume them. */
+  get parkedSessionCount(): number {
+    return this.#settings.parked?.size ?? 0;
+  }
+
+  /** Closes every DDP connection and ends every session waiting to be resumed (shutdown). */
   closeAll(code = 1001, reason = 'server shutting down'): void {
+    this.#settings.parked?.close();
     for (const connection of this.#connections) connection.close(code, reason);
   }
+}
+
+/** faye's permessage-deflate for the SockJS websocket transport (it has no size threshold). */
+function sockjsDeflate(compression: CompressionOptions): unknown {
+  return deflate.configure({ level: compression.level ?? 3 });
 }

@@ -3,7 +3,7 @@
  * grouped by file under `cases/`; the runner (`runner.ts`) and the mocha entry (`ddp.conformance.test.ts`) both
  * execute them through `executeCase`.
  */
-import type { ClientOptions, DdpTestClient } from './client.js';
+import type { ClientOptions, DdpTestClient, SockJsClientOptions } from './client.js';
 
 /** Case groups; ids are `<group>.<ddp.md checklist number>` (`handshake.10`) or `ddptest.<nn>`. */
 export type CaseGroup =
@@ -18,7 +18,8 @@ export type CaseGroup =
   | 'subscriptions'
   | 'accounts'
   | 'resumption'
-  | 'ddptest';
+  | 'ddptest'
+  | 'ddptest-sockjs';
 
 /** Every group, in run order. */
 export const CASE_GROUPS: readonly CaseGroup[] = [
@@ -34,6 +35,7 @@ export const CASE_GROUPS: readonly CaseGroup[] = [
   'accounts',
   'resumption',
   'ddptest',
+  'ddptest-sockjs',
 ];
 
 /** What the suite knows about the server under test. */
@@ -46,6 +48,22 @@ export interface SuiteOptions {
   readonly slow: boolean;
   /** Default wait for one expected message, ms. */
   readonly waitMs: number;
+  /**
+   * Whether the server sends the legacy welcome frame on SockJS open (pgrt: `ddp({ sockjs: { welcomeFrame: true }
+   * })`). Default true; false skips case 8 and lets the SockJS ddptest cases speak first.
+   */
+  readonly sockjsWelcome?: boolean;
+  /** The server's SockJS heartbeat delay in ms (default 45000, Meteor's); case 6 waits for one. */
+  readonly sockjsHeartbeatMs?: number;
+}
+
+/** The SockJS base URL next to a raw DDP URL: `ws://h:p/app/websocket` → `http://h:p/app/sockjs`. */
+export function sockjsBaseUrl(url: string): string {
+  const parsed = new URL(url);
+  parsed.protocol = parsed.protocol === 'wss:' ? 'https:' : 'http:';
+  parsed.pathname = parsed.pathname.replace(/\/websocket\/?$/, '/sockjs');
+  parsed.search = '';
+  return parsed.toString().replace(/\/$/, '');
 }
 
 /** Heartbeat intervals up to this many ms make the heartbeat-timing cases run by default. */
@@ -57,13 +75,23 @@ export interface OpenOptions extends ClientOptions {
   readonly url?: string;
 }
 
+/** Options of {@link CaseContext.openSockJs}. */
+export interface SockJsOpenOptions extends SockJsClientOptions {
+  /** Another SockJS base URL than the suite's. */
+  readonly url?: string;
+}
+
 /** What a case runs with. Clients it opens are closed by the runner after the case, pass or fail. */
 export interface CaseContext {
   /** The suite's DDP WebSocket URL. */
   readonly url: string;
+  /** The SockJS base URL beside it (`http://host:port/sockjs`). */
+  readonly sockjsUrl: string;
   readonly options: SuiteOptions;
   /** Opens a new client (nothing sent yet). */
   open(options?: OpenOptions): Promise<DdpTestClient>;
+  /** Opens a new client over SockJS with npm `sockjs-client` (nothing sent yet). */
+  openSockJs(options?: SockJsOpenOptions): Promise<DdpTestClient>;
   /** Opens a new client and completes a `version: "1"` handshake. */
   connected(options?: OpenOptions): Promise<DdpTestClient>;
 }

@@ -2,6 +2,7 @@
  * Command line for the DDP conformance suite (`npm run conformance -- <ws-url> …`):
  *
  *   tsx conformance/ddp/cli.ts <ws-url> [--group g]… [--case id]… [--heartbeat-ms n] [--slow] [--wait-ms n] [--bail]
+ *                              [--sockjs-heartbeat-ms n] [--no-sockjs-welcome]
  *
  * Exit code 0 when nothing failed, 1 when a case failed, 2 on bad usage.
  */
@@ -13,13 +14,17 @@ import { runCases, selectCases } from './runner.js';
 const USAGE = `usage: tsx conformance/ddp/cli.ts <ws-url> [options]
 
   <ws-url>            raw DDP WebSocket endpoint, e.g. ws://127.0.0.1:3000/websocket
-  --group <g>         run only this group (repeatable): transport, handshake, malformed, heartbeat,
-                      methods, ejson, random, subscriptions, ddptest (sockjs, accounts, resumption: all skipped)
+  --group <g>         run only this group (repeatable): sockjs, transport, handshake, malformed, heartbeat,
+                      methods, ejson, random, subscriptions, ddptest, ddptest-sockjs
+                      (accounts, resumption: all skipped)
   --case <id>         run only this case (repeatable), e.g. handshake.10, ddptest.04
   --heartbeat-ms <n>  the server's heartbeat interval and timeout (default 15000, Meteor's)
   --slow              run the heartbeat-timing cases even when the heartbeat is long
   --wait-ms <n>       how long to wait for each expected message (default 3000)
   --bail              stop at the first failure
+  --sockjs-heartbeat-ms <n>  the server's SockJS heartbeat delay (default 45000, Meteor's)
+  --no-sockjs-welcome the server sends no {"server_id":"0"} on SockJS open (skips sockjs.08; SockJS
+                      ddptest cases then speak first)
 `;
 
 function fail(message: string): never {
@@ -54,6 +59,8 @@ async function main(): Promise<void> {
     heartbeatMs: positiveInt(values['heartbeat-ms'], '--heartbeat-ms', 15000),
     slow: values.slow ?? false,
     waitMs: positiveInt(values['wait-ms'], '--wait-ms', 3000),
+    sockjsHeartbeatMs: positiveInt(values['sockjs-heartbeat-ms'], '--sockjs-heartbeat-ms', 45000),
+    sockjsWelcome: !(values['no-sockjs-welcome'] ?? false),
   };
   let cases: ReturnType<typeof selectCases>;
   try {
@@ -74,6 +81,8 @@ function parse() {
       case: { type: 'string', multiple: true },
       'heartbeat-ms': { type: 'string' },
       'wait-ms': { type: 'string' },
+      'sockjs-heartbeat-ms': { type: 'string' },
+      'no-sockjs-welcome': { type: 'boolean' },
       slow: { type: 'boolean' },
       bail: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },

@@ -1,6 +1,7 @@
 /**
  * A raw-frame DDP test client over `ws`, for the black-box conformance suite. It speaks DDP over the raw
- * `/websocket` endpoint (no SockJS framing), sends whatever the case gives it (objects or raw text), and buffers
+ * `/websocket` endpoint (no SockJS framing) or, opened with {@link DdpTestClient.openSockJs}, over SockJS through
+ * npm `sockjs-client` (which removes the SockJS framing, so cases see the same DDP messages). It sends whatever the case gives it (objects or raw text), and buffers
  * every server message in arrival order so a case can wait for the next message that matches a pattern.
  *
  * Incoming frames are parsed with plain `JSON.parse`, never EJSON: cases compare the exact wire form.
@@ -9,6 +10,7 @@
  * failed wait reports everything the client saw.
  */
 import { isDeepStrictEqual } from 'node:util';
+import SockJS from 'sockjs-client';
 import WebSocket from 'ws';
 import { DataStore } from './data-store.js';
 
@@ -73,6 +75,20 @@ export interface ClientOptions {
   readonly timeoutMs?: number;
 }
 
+/** What the client needs of its socket, whichever library carries it. */
+interface TestSocket {
+  send(text: string): void;
+  close(): void;
+  /** Drops the connection without a close handshake. */
+  terminate(): void;
+}
+
+/** Options of {@link DdpTestClient.openSockJs}. */
+export interface SockJsClientOptions extends ClientOptions {
+  /** SockJS transports to allow, in order (default `['websocket']`); e.g. `['xhr-polling']`. */
+  readonly transports?: readonly string[];
+}
+
 interface Waiter {
   readonly matches: Predicate;
   readonly description: string;
@@ -125,7 +141,8 @@ export class DdpTestClient {
   /** Default wait timeout, ms. */
   readonly timeoutMs: number;
 
-  readonly #ws: WebSocket;
+  readonly #socket: TestSocket;
+  readonly #welcomeWaiters: (() => void)[] = [];
   readonly #seqByMessage = new WeakMap<DdpMessage, number>();
   readonly #waiters: Waiter[] = [];
   readonly #closeWaiters: ((info: CloseInfo) => void)[] = [];
@@ -133,15 +150,34 @@ export class DdpTestClient {
   #closed: CloseInfo | undefined;
   #methodIds = 0;
 
-  private constructor(ws: WebSocket, options: ClientOptions) {
-    this.#ws = ws;
+  private constructor(socket: TestSocket, options: ClientOptions) {
+    this.#socket = socket;
     this.autoPong = options.autoPong ?? true;
     this.showPings = options.showPings ?? false;
     this.timeoutMs = options.timeoutMs ?? 3000;
-    ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
-    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
-    ws.on('error', () => {
-      // A socket error is followed by 'close'; the close entry in the log is what cases look at.
+  }
+
+  /**
+   * Opens a SockJS session at `baseUrl` (e.g. `http://127.0.0.1:3000/sockjs`) with npm `sockjs-client`. Resolves
+   * once the session is open (the `o` frame arrived); sends nothing. Rejects if it closes before opening.
+   */
+  static openSockJs(baseUrl: string, options: SockJsClientOptions = {}): Promise<DdpTestClient> {
+    return new Promise((resolve, reject) => {
+      const sock = new SockJS(baseUrl, null, { transports: [...(options.transports ?? ['websocket'])] });
+      const client = new DdpTestClient(
+        { send: (text) => sock.send(text), close: () => sock.close(), terminate: () => sock.close() },
+        options,
+      );
+      let opened = false;
+      sock.onopen = () => {
+        opened = true;
+        resolve(client);
+      };
+      sock.onmessage = (event) => client.#onText(String(event.data), false);
+      sock.onclose = (event) => {
+        if (!opened) reject(new Error(`cannot open SockJS ${baseUrl}: ${event.code} ${event.reason}`));
+        client.#onClose(event.code, event.reason);
+      };
     });
   }
 
@@ -153,6 +189,11 @@ export class DdpTestClient {
     return new Promise((resolve, reject) => {
       const ws = new WebSocket(url);
       const client = new DdpTestClient(ws, options);
+      ws.on('message', (data, isBinary) => client.#onFrame(data, isBinary));
+      ws.on('close', (code, reason) => client.#onClose(code, reason.toString()));
+      ws.on('error', () => {
+        // A socket error is followed by 'close'; the close entry in the log is what cases look at.
+      });
       const onError = (error: Error): void => {
         ws.off('open', onOpen);
         reject(new Error(`cannot open ${url}: ${error.message}`, { cause: error }));
@@ -180,7 +221,7 @@ export class DdpTestClient {
   send(message: JsonValue | string): void {
     const raw = typeof message === 'string' ? message : JSON.stringify(message);
     this.#record({ kind: 'sent', seq: ++this.#seq, at: performance.now(), raw });
-    this.#ws.send(raw);
+    this.#socket.send(raw);
   }
 
   /** A fresh method id for this client (`m1`, `m2`, …). */
@@ -316,14 +357,35 @@ export class DdpTestClient {
     });
   }
 
+  /**
+   * Resolves when the server's first message was a welcome object without `msg` (ddptest's `beforeEach` waited
+   * for it); rejects after `timeoutMs`.
+   */
+  waitWelcome(timeoutMs: number = this.timeoutMs): Promise<DdpMessage> {
+    const welcome = this.welcome;
+    if (welcome) return Promise.resolve(welcome);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        const index = this.#welcomeWaiters.indexOf(onWelcome);
+        if (index >= 0) this.#welcomeWaiters.splice(index, 1);
+        reject(this.#failure(`timed out after ${timeoutMs} ms waiting for a server-first welcome frame`));
+      }, timeoutMs);
+      const onWelcome = (): void => {
+        clearTimeout(timer);
+        if (this.welcome) resolve(this.welcome);
+      };
+      this.#welcomeWaiters.push(onWelcome);
+    });
+  }
+
   /** Closes the socket and waits for it to close (terminating it if the close handshake stalls). */
   async close(): Promise<void> {
     if (this.#closed) return;
-    this.#ws.close();
+    this.#socket.close();
     try {
       await this.waitClose(1000);
     } catch {
-      this.#ws.terminate();
+      this.#socket.terminate();
       await this.waitClose(1000).catch(() => undefined);
     }
   }
@@ -360,10 +422,14 @@ export class DdpTestClient {
   }
 
   #onFrame(data: WebSocket.RawData, isBinary: boolean): void {
-    const at = performance.now();
     const raw = Array.isArray(data)
       ? Buffer.concat(data).toString()
       : Buffer.from(data as ArrayBuffer).toString();
+    this.#onText(raw, isBinary);
+  }
+
+  #onText(raw: string, isBinary: boolean): void {
+    const at = performance.now();
     let parsed: unknown;
     try {
       parsed = isBinary ? undefined : JSON.parse(raw);
@@ -381,6 +447,7 @@ export class DdpTestClient {
     if (seq === this.#firstReceivedSeq() && !('msg' in message)) {
       // DDP.md: a server may open with an object lacking `msg` (legacy `{"server_id":"0"}`); clients ignore it.
       this.welcome = message;
+      for (const resolve of this.#welcomeWaiters.splice(0)) resolve();
       return;
     }
     if (message.msg === 'ping') {

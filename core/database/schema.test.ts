@@ -7,7 +7,7 @@ import pg from 'pg';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { PgDatabase } from './database.js';
 import { introspectTable } from './introspect.js';
-import { ensureSchema, installCapture, removeCapture } from './schema.js';
+import { ensureSchema, installCapture, removeCapture, SCHEMA_VERSION } from './schema.js';
 import type { TableInfo } from './table-info.js';
 
 let counter = 0;
@@ -260,7 +260,7 @@ describe('pgrt schema and capture triggers', () => {
         ['pgrt_capture', 'pgrt_capture_truncate'],
       );
       const version = await db.query<{ version: number }>('SELECT version FROM pgrt.schema_version');
-      assert.deepEqual(version.rows, [{ version: 1 }]);
+      assert.deepEqual(version.rows, [{ version: SCHEMA_VERSION }]);
 
       const l = await listen(channel);
       try {

@@ -14,6 +14,16 @@
  * delete of the old key then an insert of the new one; an update that changes nothing (binary-identical row)
  * notifies nothing. A payload over the spill threshold (in bytes) goes to `pgrt.spill`.
  *
+ * Capture modes ({@link CaptureMode}, DESIGN.md decision 4; docs/reference.md "Capture modes"):
+ * - `notify` (above): the trigger calls pg_notify itself. Zero setup, but every notifying commit takes PostgreSQL's
+ *   cluster-wide notify lock through its WAL flush (reference/perf.md §2: 8 writers 6.8k → ~2k inserts/s).
+ * - `outbox`: the trigger (`pgrt.capture_outbox()`) builds the same payload (without `n`: the outbox position
+ *   makes every payload unique) and appends it to `pgrt.outbox` (no NOTIFY in the writer's transaction); `pgrt.fence_outbox` appends fences the same way. The pump
+ *   (core/bus/outbox-pump.ts, `pgrt.outbox_pump`) notifies the rows later, in id order, each payload prefixed with
+ *   its outbox id `"p":<id>`; a row too big to notify inline is notified as `{"p":<id>}` and read from the outbox.
+ *   Every appender takes its transaction id (`pg_current_xact_id()`) BEFORE it draws the row's id from
+ *   `pgrt.outbox_id_seq` (CACHE 1, so ids are handed out in real-time order): the pump's ordering rule relies on it.
+ *
  * Every DDL step runs in one transaction holding a fixed advisory lock, so processes starting together serialise.
  */
 import type { Database, Queryable } from './database.js';
@@ -21,13 +31,16 @@ import { exactColumns, quoteLiteral, quoteTable } from './row-codec.js';
 import type { TableInfo } from './table-info.js';
 
 /** The schema version this code installs. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Default spill threshold: payloads above this many bytes are spilled (NOTIFY's limit is < 8000 bytes). */
 export const DEFAULT_SPILL_THRESHOLD_BYTES = 7900;
 
 /** Advisory lock key ('pgrt' in ASCII) serialising pgrt's DDL across processes. */
 const DDL_LOCK = 0x70677274;
+
+/** How committed changes leave the writer's transaction: NOTIFY in the trigger, or an outbox drained by a pump. */
+export type CaptureMode = 'notify' | 'outbox';
 
 /** Name of the row trigger installed on captured tables. */
 export const CAPTURE_TRIGGER = 'pgrt_capture';
@@ -142,6 +155,178 @@ GRANT USAGE ON SCHEMA pgrt TO PUBLIC;
 GRANT INSERT ON pgrt.spill TO PUBLIC;
 GRANT USAGE ON SEQUENCE pgrt.spill_id_seq TO PUBLIC;
 `,
+  // 2: the outbox capture mode (see the module header and core/bus/outbox-pump.ts).
+  `
+-- CACHE 1 (the default): nextval hands ids out in real-time order across sessions.
+CREATE SEQUENCE pgrt.outbox_id_seq;
+CREATE TABLE pgrt.outbox (
+  id bigint PRIMARY KEY,
+  xid xid8 NOT NULL,
+  channel text NOT NULL,
+  payload text NOT NULL
+);
+ALTER SEQUENCE pgrt.outbox_id_seq OWNED BY pgrt.outbox.id;
+
+-- The pump's position (every row with id <= pumped_through has been notified, or was never committed) and the
+-- retention's (every row with id <= deleted_through is gone). Written by the pump only, in its own transactions.
+CREATE TABLE pgrt.outbox_state (
+  singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  pumped_through bigint NOT NULL DEFAULT 0,
+  deleted_through bigint NOT NULL DEFAULT 0
+);
+INSERT INTO pgrt.outbox_state DEFAULT VALUES;
+
+-- Appends one payload. The transaction id is taken (assigned if need be) BEFORE the row's id is drawn.
+CREATE FUNCTION pgrt.outbox_append(channel text, payload text) RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  x xid8 := pg_current_xact_id();
+BEGIN
+  INSERT INTO pgrt.outbox (id, xid, channel, payload) VALUES (nextval('pgrt.outbox_id_seq'), x, channel, payload);
+END
+$fn$;
+
+-- Row trigger of the outbox mode; same TG_ARGV and payloads as pgrt.capture() but without "n" (the outbox position
+-- the pump adds makes every payload unique) and without a size limit (the pump decides). Inlined for speed: this
+-- runs in every writer's transaction. x is taken before nextval() (the pump's rule relies on it).
+CREATE FUNCTION pgrt.capture_outbox() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  x xid8 := pg_current_xact_id();
+  head text := '{"t":' || to_json(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)::text;
+  tail text := ',"x":"' || x || '"';
+  r jsonb;
+  old_key jsonb;
+BEGIN
+  IF TG_OP = 'UPDATE' AND NEW *= OLD THEN
+    RETURN NULL;
+  END IF;
+  IF TG_OP <> 'INSERT' THEN
+    old_key := to_jsonb(OLD) -> TG_ARGV[1];
+    IF TG_NARGS > 3 THEN
+      old_key := pgrt.exact(jsonb_build_object(TG_ARGV[1], old_key), TG_ARGV[3:]) -> TG_ARGV[1];
+    END IF;
+  END IF;
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO pgrt.outbox (id, xid, channel, payload)
+    VALUES (nextval('pgrt.outbox_id_seq'), x, TG_ARGV[0], head || ',"o":"d","k":' || old_key::text || tail || '}');
+    RETURN NULL;
+  END IF;
+  r := to_jsonb(NEW);
+  IF TG_NARGS > 3 THEN
+    r := pgrt.exact(r, TG_ARGV[3:]);
+  END IF;
+  IF TG_OP = 'UPDATE' AND (r -> TG_ARGV[1]) IS DISTINCT FROM old_key THEN
+    INSERT INTO pgrt.outbox (id, xid, channel, payload)
+    VALUES (nextval('pgrt.outbox_id_seq'), x, TG_ARGV[0], head || ',"o":"d","k":' || old_key::text || tail || '}');
+    INSERT INTO pgrt.outbox (id, xid, channel, payload)
+    VALUES (nextval('pgrt.outbox_id_seq'), x, TG_ARGV[0],
+            head || ',"o":"i","k":' || (r -> TG_ARGV[1])::text || tail || ',"r":' || r::text || '}');
+  ELSE
+    INSERT INTO pgrt.outbox (id, xid, channel, payload)
+    VALUES (nextval('pgrt.outbox_id_seq'), x, TG_ARGV[0],
+            head || CASE TG_OP WHEN 'INSERT' THEN ',"o":"i","k":' ELSE ',"o":"u","k":' END
+                 || (r -> TG_ARGV[1])::text || tail || ',"r":' || r::text || '}');
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+
+-- Statement trigger AFTER TRUNCATE of the outbox mode.
+CREATE FUNCTION pgrt.capture_truncate_outbox() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pgrt.outbox_append(TG_ARGV[0],
+    '{"t":' || to_json(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME)::text || ',"o":"t","x":"' || pg_current_xact_id() || '"}');
+  RETURN NULL;
+END
+$fn$;
+
+-- Write fence of the outbox mode: appends {"f":id} after the transaction's changes if it wrote; returns whether.
+CREATE FUNCTION pgrt.fence_outbox(channel text, id text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF pg_current_xact_id_if_assigned() IS NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM pgrt.outbox_append(channel, '{"f":' || to_json(id)::text || '}');
+  RETURN true;
+END
+$fn$;
+
+-- The next transaction id to be assigned, without assigning one (NULL in the rare case it cannot tell: retry).
+-- NOT pg_snapshot_xmax(): that is the latest COMPLETED xid + 1, and a running transaction that got its xid after the
+-- last completion is at or above it. age(xid) counts from the next xid (ReadNextTransactionId, read once per
+-- transaction on its first call, when the transaction has no xid of its own): ref + age(ref) is that next xid.
+CREATE FUNCTION pgrt.next_xid() RETURNS xid8 LANGUAGE plpgsql VOLATILE AS $fn$
+DECLARE
+  ref bigint := pg_snapshot_xmin(pg_current_snapshot())::text::bigint;
+  low bigint := ref % 4294967296;
+BEGIN
+  IF low < 3 OR pg_current_xact_id_if_assigned() IS NOT NULL THEN
+    RETURN NULL; -- 0..2 are permanent xids (age() says "infinitely old"); with an xid age() counts from it
+  END IF;
+  RETURN (ref + age(low::text::xid))::text::xid8;
+END
+$fn$;
+
+-- One step of the pump (core/bus/outbox-pump.ts explains the rule). A barrier (barrier_id, barrier_xid) says: every
+-- id <= barrier_id was drawn by a transaction whose xid < barrier_xid. Once no transaction older than barrier_xid
+-- runs (pg_snapshot_xmin >= barrier_xid), every row with id <= barrier_id is final: visible iff committed. The step
+-- takes a new barrier when given none (the last id drawn, THEN the next xid to be assigned: pgrt.next_xid());
+-- if the barrier has passed it notifies up to max_rows rows past pumped_through, in id order, and records the new
+-- position in the same transaction. Every statement of a VOLATILE function takes a fresh snapshot (READ COMMITTED);
+-- this transaction gets its own xid only at the final UPDATE, after every check.
+-- Returns the position, the number notified, and the barrier still pending (NULLs when none).
+CREATE FUNCTION pgrt.outbox_pump(barrier_id bigint, barrier_xid xid8, threshold int, max_rows int,
+  OUT pumped bigint, OUT sent int, OUT pending_id bigint, OUT pending_xid xid8) LANGUAGE plpgsql AS $fn$
+DECLARE
+  target bigint;
+  r record;
+  note text;
+BEGIN
+  sent := 0;
+  SELECT s.pumped_through INTO pumped FROM pgrt.outbox_state s;
+  IF barrier_id IS NULL OR barrier_id <= pumped THEN
+    barrier_id := coalesce(pg_sequence_last_value('pgrt.outbox_id_seq'::regclass), 0);
+    IF barrier_id <= pumped THEN
+      RETURN;
+    END IF;
+    barrier_xid := pgrt.next_xid();
+    IF barrier_xid IS NULL THEN
+      RETURN;
+    END IF;
+  END IF;
+  pending_id := barrier_id;
+  pending_xid := barrier_xid;
+  IF pg_snapshot_xmin(pg_current_snapshot()) < barrier_xid THEN
+    RETURN;
+  END IF;
+  target := pumped;
+  FOR r IN
+    SELECT o.id, o.channel, o.payload FROM pgrt.outbox o
+     WHERE o.id > pumped AND o.id <= barrier_id ORDER BY o.id LIMIT max_rows
+  LOOP
+    note := '{"p":' || r.id || ',' || substr(r.payload, 2);
+    IF octet_length(note) > threshold THEN
+      note := '{"p":' || r.id || '}';
+    END IF;
+    PERFORM pg_notify(r.channel, note);
+    sent := sent + 1;
+    target := r.id;
+  END LOOP;
+  IF sent < max_rows THEN
+    target := barrier_id;
+    pending_id := NULL;
+    pending_xid := NULL;
+  END IF;
+  UPDATE pgrt.outbox_state s SET pumped_through = target WHERE s.pumped_through = pumped;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'pgrt outbox position moved under the pump (two pumps?)';
+  END IF;
+  pumped := target;
+END
+$fn$;
+
+GRANT INSERT ON pgrt.outbox TO PUBLIC;
+GRANT USAGE ON SEQUENCE pgrt.outbox_id_seq TO PUBLIC;
+`,
 ];
 
 /** Options of {@link ensureSchema} (none yet; reserved). */
@@ -186,7 +371,16 @@ export interface CaptureOptions {
   readonly channel?: string;
   /** Payloads longer than this many bytes are spilled (default 7900; at most 7999, NOTIFY's limit). */
   readonly spillThresholdBytes?: number;
+  /** `notify` (default): NOTIFY in the trigger; `outbox`: append to `pgrt.outbox` for the pump. */
+  readonly mode?: CaptureMode;
 }
+
+/** The trigger functions of each capture mode, as `regprocedure` text. */
+const TRIGGER_FUNCTIONS: Readonly<Record<CaptureMode, { readonly row: string; readonly truncate: string }>> =
+  {
+    notify: { row: 'pgrt.capture()', truncate: 'pgrt.capture_truncate()' },
+    outbox: { row: 'pgrt.capture_outbox()', truncate: 'pgrt.capture_truncate_outbox()' },
+  };
 
 /** The TG_ARGV of both capture triggers: channel, key column, threshold, then the bigint/numeric columns. */
 export function captureArguments(table: TableInfo, options: CaptureOptions = {}): string[] {
@@ -198,8 +392,8 @@ export function captureArguments(table: TableInfo, options: CaptureOptions = {})
 }
 
 /**
- * Installs (or replaces) the capture triggers on `table`. Idempotent: when both triggers already exist with the
- * same arguments nothing is changed (no table lock beyond a catalog read); otherwise they are dropped and created
+ * Installs (or replaces) the capture triggers of `options.mode` on `table`. Idempotent: when both triggers already
+ * exist with the same functions and arguments nothing is changed (no table lock beyond a catalog read); otherwise they are dropped and created
  * in one locked transaction. Requires {@link ensureSchema} first.
  */
 export async function installCapture(
@@ -210,6 +404,7 @@ export async function installCapture(
   const args = captureArguments(table, options);
   const argList = args.map(quoteLiteral).join(', ');
   const target = quoteTable(table);
+  const functions = TRIGGER_FUNCTIONS[options.mode ?? 'notify'];
   await withDdlLock(db, async (client) => {
     const existing = await client.query<{ name: string; args: Buffer; fn: string }>(
       `SELECT tgname AS name, tgargs AS args, tgfoid::regprocedure::text AS fn FROM pg_catalog.pg_trigger
@@ -218,15 +413,15 @@ export async function installCapture(
     );
     const wanted = args.join('\0');
     const current = existing.rows.filter((row) => decodeArgs(row.args) === wanted).map((row) => row.fn);
-    if (current.includes('pgrt.capture()') && current.includes('pgrt.capture_truncate()')) return;
+    if (current.includes(functions.row) && current.includes(functions.truncate)) return;
     await dropTriggers(client, target);
     await client.query(
       `CREATE TRIGGER ${CAPTURE_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target}
-       FOR EACH ROW EXECUTE FUNCTION pgrt.capture(${argList})`,
+       FOR EACH ROW EXECUTE FUNCTION ${functions.row.slice(0, -2)}(${argList})`,
     );
     await client.query(
       `CREATE TRIGGER ${CAPTURE_TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${target}
-       FOR EACH STATEMENT EXECUTE FUNCTION pgrt.capture_truncate(${argList})`,
+       FOR EACH STATEMENT EXECUTE FUNCTION ${functions.truncate.slice(0, -2)}(${argList})`,
     );
   });
 }

@@ -30,6 +30,9 @@ describe('composition root', () => {
       for (const token of [AppToken, ServerOptionsToken, LoggerToken, DatabaseToken, ChangeBusToken]) {
         assert.notEqual(container.resolve(token), undefined, String(token));
       }
+      // One instance per server: the host's readiness must watch the very core that was started.
+      assert.equal(container.resolve(RealtimeCoreToken), core);
+      assert.equal(container.resolve(HttpHostToken), container.resolve(HttpHostToken));
       // A child container per server: two servers never share parts.
       const other = registerServer({ app }, db).resolve<RealtimeCore>(RealtimeCoreToken);
       assert.notEqual(other, core);

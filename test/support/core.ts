@@ -6,7 +6,7 @@ import type { App } from '../../core/app.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
 import { PgDatabase } from '../../core/database/database.js';
-import { RealtimeCore } from '../../core/realtime-core.js';
+import { type CoreOptions, RealtimeCore } from '../../core/realtime-core.js';
 import type { Session } from '../../core/session.js';
 import { testDatabaseUrl } from './database.js';
 import { RecordingOutput } from './recording-output.js';
@@ -24,16 +24,20 @@ export interface TestCore {
 
 let counter = 0;
 
-/** Starts a core for `app` after running `setup` (create tables) on the test database. */
+/**
+ * Starts a core for `app` after running `setup` (create tables) on the test database. `options` go to the core
+ * (e.g. `capture: 'outbox'`, whose bus then replays gaps from the outbox).
+ */
 export async function startTestCore(
   app: App,
   setup: (db: PgDatabase) => Promise<void>,
   channel = `pgrt_test_${process.pid}_${++counter}`,
+  options: Omit<CoreOptions, 'channel'> = {},
 ): Promise<TestCore> {
   const db = new PgDatabase(testDatabaseUrl(), { poolSize: 8 });
   await setup(db);
-  const bus = new PgNotificationBus(db, { channel });
-  const core = new RealtimeCore(app, db, bus, { channel });
+  const bus = new PgNotificationBus(db, { channel, outbox: options.capture === 'outbox' });
+  const core = new RealtimeCore(app, db, bus, { ...options, channel });
   await core.start();
   let methodCounter = 0;
   return {

@@ -1,5 +1,6 @@
 /**
- * Every conformance case, in run order: ddp.md checklist order by group, then the ddptest suite.
+ * Every conformance case, in run order: ddp.md checklist order by group, then the ddptest suite (raw, then over
+ * SockJS).
  */
 import type { ConformanceCase } from '../case.js';
 import { ddptestCases } from './ddptest.js';
@@ -9,7 +10,9 @@ import { heartbeatCases } from './heartbeat.js';
 import { malformedCases } from './malformed.js';
 import { methodCases } from './methods.js';
 import { randomCases } from './random.js';
-import { accountsCases, resumptionCases, sockjsCases } from './skipped.js';
+import { resumptionCases } from './resumption.js';
+import { accountsCases } from './skipped.js';
+import { ddptestSockJsCases, sockjsCases } from './sockjs.js';
 import { subscriptionCases } from './subscriptions.js';
 import { transportCases } from './transport.js';
 
@@ -27,4 +30,5 @@ export const allCases: readonly ConformanceCase[] = [
   ...accountsCases,
   ...resumptionCases,
   ...ddptestCases,
+  ...ddptestSockJsCases,
 ];

@@ -1,0 +1,258 @@
+/**
+ * One DDP session: a core {@link Session}, the in-order queue of its client's messages, and its output — counted
+ * and logged for resumption (resumption.ts) and written to whichever socket currently carries the session.
+ *
+ * A session outlives its socket when the socket drops ungracefully: it is then *detached* (output is buffered in
+ * the log, queued messages keep being processed) and parked for the grace period; a `connect` with its id and a
+ * matching `receivedCount` attaches it to the new socket, which first gets `connected` and then every message the
+ * client lacks, in order, before anything new (all synchronously, so nothing can slip in between). A detached
+ * session that buffers more than `maxMessageQueueLength` messages cannot be resumed any more and ends at once.
+ *
+ * Sockets are owned by {@link DdpConnection}; this class never closes one.
+ */
+import type { Connection } from '../../core/connection.js';
+import type { ConnectionInfo, Fields } from '../../core/contexts.js';
+import type { Logger } from '../../core/logger.js';
+import type { RealtimeCore } from '../../core/realtime-core.js';
+import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
+import { type ClientMessage, encodeServerMessage, type ServerMessage } from './ddp-codec.js';
+import { OutboundLog, type Resumable } from './resumption.js';
+import { toWireError } from './to-wire-error.js';
+
+/** Settings of DDP sessions (from the adapter's options). */
+export interface DdpSessionSettings {
+  /**
+   * Frames kept for replay, and the most messages a detached session may buffer before it is ended (Meteor's
+   * `maxMessageQueueLength`).
+   */
+  readonly maxMessageQueueLength: number;
+}
+
+/** A DDP session, attached to a socket or waiting for its client to come back. */
+export class DdpSession implements SessionOutput, Resumable {
+  readonly id: string;
+  readonly session: Session;
+  readonly #log: OutboundLog;
+  readonly #settings: DdpSessionSettings;
+  readonly #logger: Logger;
+  readonly #queue: ClientMessage[] = [];
+  #processing = false;
+  #socket: Connection | undefined;
+  #bufferedWhileDetached = 0;
+  #onOverflow: (() => void) | undefined;
+
+  /**
+   * Opens a new session on `socket`: sends `connected` (message 1) and starts the universal publications.
+   * `info.id` is the session id.
+   */
+  constructor(
+    core: RealtimeCore,
+    info: ConnectionInfo,
+    socket: Connection,
+    settings: DdpSessionSettings,
+    logger: Logger,
+  ) {
+    this.id = info.id;
+    this.#settings = settings;
+    this.#logger = logger;
+    this.#log = new OutboundLog(settings.maxMessageQueueLength);
+    this.#socket = socket;
+    this.session = core.openSession(info, this);
+    this.#send({ msg: 'connected', session: this.id });
+    void this.session.startUniversal().catch((error: unknown) => {
+      this.#logger.error({ err: error, session: this.id }, 'universal publications failed');
+    });
+  }
+
+  /** True once the session ended (by the client, the grace timer, an overflow, or shutdown). */
+  get ended(): boolean {
+    return this.session.closed;
+  }
+
+  /** True while a socket carries the session. */
+  get attached(): boolean {
+    return this.#socket !== undefined;
+  }
+
+  /** Messages counted so far (see resumption.ts). */
+  get sentCount(): number {
+    return this.#log.sent;
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------------------
+
+  /**
+   * The socket dropped ungracefully: buffer output from now on. `onOverflow` runs (once) if more than
+   * `maxMessageQueueLength` messages pile up before a resumption; the session has ended by then.
+   */
+  detach(onOverflow: () => void): void {
+    this.#socket = undefined;
+    this.#bufferedWhileDetached = 0;
+    this.#onOverflow = onOverflow;
+  }
+
+  /**
+   * Attaches the session to `socket` for a client that received `receivedCount` messages: sends `connected`
+   * with the same session id, then every message the client lacks, in order. Returns false (changing nothing)
+   * if that is impossible: the session ended, is attached, or the count is not one it can serve.
+   */
+  resume(socket: Connection, receivedCount: number): boolean {
+    if (this.ended || this.#socket) return false;
+    const connected = encodeServerMessage({ msg: 'connected', session: this.id });
+    const lacking = this.#log.resume(receivedCount, connected);
+    if (!lacking) return false;
+    this.#socket = socket;
+    this.#onOverflow = undefined;
+    socket.send(connected);
+    for (const text of lacking) socket.send(text);
+    this.#logger.debug({ session: this.id, receivedCount, replayed: lacking.length }, 'DDP session resumed');
+    return true;
+  }
+
+  /** Ends the session for good: subscriptions stop, queued messages are dropped, nothing more is sent. */
+  end(): void {
+    this.#socket = undefined;
+    this.#onOverflow = undefined;
+    this.#queue.length = 0;
+    this.session.close();
+  }
+
+  // ---- inbound: strictly in order, one at a time unless a method unblocks ------------------------------------
+
+  /** Queues a client message (not `connect`, `ping`, `pong` or `disconnect`: the connection handles those). */
+  enqueue(message: ClientMessage): void {
+    if (this.ended) return;
+    this.#queue.push(message);
+    if (!this.#processing) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#processing = true;
+    try {
+      while (this.#queue.length > 0 && !this.ended) {
+        const message = this.#queue.shift()!;
+        await this.#process(message);
+      }
+    } catch (error) {
+      this.#logger.error({ err: error }, 'DDP message processing failed');
+    } finally {
+      this.#processing = false;
+    }
+  }
+
+  /** Processes one queued message; resolves when the next one may start. */
+  async #process(message: ClientMessage): Promise<void> {
+    const session = this.session;
+    switch (message.msg) {
+      case 'sub': {
+        const { id, name, params } = message;
+        if (
+          typeof id !== 'string' ||
+          typeof name !== 'string' ||
+          ('params' in message && !Array.isArray(params))
+        ) {
+          this.sendError('Malformed subscription', message);
+          return;
+        }
+        await session.subscribe(id, name, (params as unknown[] | undefined) ?? []);
+        return;
+      }
+      case 'unsub':
+        session.unsubscribe(message.id as string);
+        return;
+      case 'method': {
+        const { id, method, params, randomSeed } = message;
+        if (
+          typeof id !== 'string' ||
+          typeof method !== 'string' ||
+          ('params' in message && !Array.isArray(params)) ||
+          ('randomSeed' in message && typeof randomSeed !== 'string')
+        ) {
+          this.sendError('Malformed method invocation', message);
+          return;
+        }
+        let unblock: () => void = () => {};
+        const unblocked = new Promise<void>((resolve) => {
+          unblock = resolve;
+        });
+        const done = session.call(id, method, (params as unknown[] | undefined) ?? [], {
+          randomSeed: randomSeed as string | undefined,
+          onUnblock: unblock,
+        });
+        await Promise.race([done, unblocked]);
+        return;
+      }
+      default:
+        this.sendError('Bad request', message);
+        return;
+    }
+  }
+
+  // ---- outbound --------------------------------------------------------------------------------------------
+
+  /** Sends `ping`/`pong`: not counted, not kept; dropped while detached. */
+  sendUncounted(message: ServerMessage & { msg: 'ping' | 'pong' }): void {
+    this.#socket?.send(encodeServerMessage(message));
+  }
+
+  /** Sends a top-level `error` (counted, like every message but ping and pong). */
+  sendError(reason: string, offendingMessage?: unknown): void {
+    this.#send(
+      offendingMessage === undefined ? { msg: 'error', reason } : { msg: 'error', reason, offendingMessage },
+    );
+  }
+
+  added(collection: string, id: string, fields: Fields): void {
+    this.#send({ msg: 'added', collection, id, fields });
+  }
+
+  changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
+    this.#send({ msg: 'changed', collection, id, fields, cleared });
+  }
+
+  removed(collection: string, id: string): void {
+    this.#send({ msg: 'removed', collection, id });
+  }
+
+  ready(subIds: readonly string[]): void {
+    this.#send({ msg: 'ready', subs: subIds });
+  }
+
+  nosub(subId: string, error?: unknown): void {
+    this.#send(
+      error === undefined
+        ? { msg: 'nosub', id: subId }
+        : { msg: 'nosub', id: subId, error: toWireError(error) },
+    );
+  }
+
+  result(methodId: string, outcome: MethodOutcome): void {
+    this.#send(
+      outcome.ok
+        ? { msg: 'result', id: methodId, result: outcome.value }
+        : { msg: 'result', id: methodId, error: toWireError(outcome.error) },
+    );
+  }
+
+  updated(methodIds: readonly string[]): void {
+    this.#send({ msg: 'updated', methods: methodIds });
+  }
+
+  /** Counts, keeps and (when attached) writes one message. Late sends after the end are dropped. */
+  #send(message: ServerMessage): void {
+    if (this.ended) return;
+    const text = encodeServerMessage(message);
+    this.#log.record(text, message.msg === 'connected');
+    if (this.#socket) {
+      this.#socket.send(text);
+      return;
+    }
+    this.#bufferedWhileDetached += 1;
+    if (this.#bufferedWhileDetached > this.#settings.maxMessageQueueLength) {
+      const onOverflow = this.#onOverflow;
+      this.#logger.debug({ session: this.id }, 'DDP session buffer overflowed while detached; ending it');
+      this.end();
+      onOverflow?.();
+    }
+  }
+}

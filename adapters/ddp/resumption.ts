@@ -1,0 +1,137 @@
+/**
+ * DDP session resumption (Meteor 3.5, meteor#14051; reference/ddp.md §1.12): the bookkeeping that lets a client
+ * whose socket dropped come back to the same session — the outbound message count, the last frames sent, and the
+ * sessions waiting out their grace period. The state machine that uses it is in `ddp-connection.ts` and
+ * `ddp-session.ts`.
+ *
+ * **Counting.** A session counts every message it sends except `ping` and `pong` (the client counts what it
+ * receives the same way and reports the total as `receivedCount`). The count is cumulative over the life of the
+ * session, across resumptions, and includes every `connected` the session sent: the one that opened it (message
+ * 1) and the one confirming each resumption. A message counts when it is produced, whether it reached the socket,
+ * was lost in flight, or was buffered while the client was away.
+ *
+ * **Positions.** Message `n` of a session is at position `n`. A client that received `receivedCount = c` messages
+ * holds positions 1…c and lacks c+1…sent. The log keeps the last `capacity` frames; a resumption is possible iff
+ * every lacking frame is still kept (`first kept − 1 ≤ c ≤ sent`). On resumption the new `connected` takes
+ * position c+1 and the lacking frames follow it, renumbered, in their original order (an earlier resumption's
+ * `connected` among them is dropped, never replayed), so the client's count after the replay is again the
+ * server's count.
+ */
+
+/** One retained outbound frame. `connected` frames are never replayed (a fresh one is sent instead). */
+interface Frame {
+  readonly text: string;
+  readonly connected: boolean;
+}
+
+/** The counted outbound messages of one session and the last `capacity` of their frames. */
+export class OutboundLog {
+  readonly #frames: Frame[] = [];
+  /** Position of the frame before the first kept one (frames[i] is at position base + 1 + i). */
+  #base = 0;
+
+  /** @param capacity how many of the last frames to keep (Meteor's `maxMessageQueueLength`). */
+  constructor(readonly capacity: number) {}
+
+  /** Messages counted so far (the `receivedCount` of a client that got everything). */
+  get sent(): number {
+    return this.#base + this.#frames.length;
+  }
+
+  /** Frames kept. */
+  get kept(): number {
+    return this.#frames.length;
+  }
+
+  /** Counts one sent message and keeps its frame, forgetting the oldest beyond `capacity`. */
+  record(text: string, connected = false): void {
+    this.#frames.push({ text, connected });
+    while (this.#frames.length > this.capacity) {
+      this.#frames.shift();
+      this.#base += 1;
+    }
+  }
+
+  /** True if a client that received `receivedCount` messages can be given every message it lacks. */
+  canResume(receivedCount: number): boolean {
+    return Number.isSafeInteger(receivedCount) && receivedCount >= this.#base && receivedCount <= this.sent;
+  }
+
+  /**
+   * Resumes for a client that received `receivedCount` messages: records `connectedText` at position
+   * `receivedCount + 1` and returns the frames to send after it, in order (the lacking ones, minus earlier
+   * `connected` frames). Returns undefined, changing nothing, when {@link canResume} is false.
+   */
+  resume(receivedCount: number, connectedText: string): string[] | undefined {
+    if (!this.canResume(receivedCount)) return undefined;
+    const lacking = this.#frames.splice(receivedCount - this.#base).filter((frame) => !frame.connected);
+    this.record(connectedText, true);
+    for (const frame of lacking) this.record(frame.text, false);
+    return lacking.map((frame) => frame.text);
+  }
+}
+
+/** What the registry needs of a parked session. */
+export interface Resumable {
+  /** The session id clients resume with. */
+  readonly id: string;
+  /** Ends the session for good (its subscriptions stop); idempotent. */
+  end(): void;
+}
+
+/**
+ * Sessions whose socket closed ungracefully, kept for the grace period (Meteor's `disconnectGracePeriod`) so the
+ * client can resume them. A session leaves by {@link take} (a resumption), {@link drop} (its buffer overflowed,
+ * or the client asked to end it), or its grace timer, which ends it.
+ */
+export class ParkedSessions<T extends Resumable> {
+  readonly #parked = new Map<string, { readonly session: T; readonly timer: NodeJS.Timeout }>();
+  #closed = false;
+
+  /** @param gracePeriodMs how long a session waits for its client (> 0). */
+  constructor(readonly gracePeriodMs: number) {}
+
+  /** Number of sessions waiting for their client. */
+  get size(): number {
+    return this.#parked.size;
+  }
+
+  /**
+   * Parks `session` until it is taken, dropped, or its grace period ends (then it is ended). After
+   * {@link close}, ends it at once.
+   */
+  park(session: T): void {
+    this.drop(session.id);
+    if (this.#closed) {
+      session.end();
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (this.#parked.get(session.id)?.session !== session) return;
+      this.#parked.delete(session.id);
+      session.end();
+    }, this.gracePeriodMs);
+    timer.unref();
+    this.#parked.set(session.id, { session, timer });
+  }
+
+  /** Removes and returns the parked session `id` (its timer stopped), or undefined. Does not end it. */
+  take(id: string): T | undefined {
+    const entry = this.#parked.get(id);
+    if (!entry) return undefined;
+    clearTimeout(entry.timer);
+    this.#parked.delete(id);
+    return entry.session;
+  }
+
+  /** Ends and removes the parked session `id`, if any. */
+  drop(id: string): void {
+    this.take(id)?.end();
+  }
+
+  /** Ends every parked session and parks no more (shutdown). */
+  close(): void {
+    this.#closed = true;
+    for (const id of [...this.#parked.keys()]) this.drop(id);
+  }
+}

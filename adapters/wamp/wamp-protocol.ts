@@ -1,0 +1,164 @@
+/**
+ * The WAMP protocol adapter: a WAMP v2 router (realms, broker, dealer, auth, meta API) at `/ws` on the shared
+ * HTTP host, bridged to the pgrt core (core-bridge.ts). Subprotocols `wamp.2.json`, `wamp.2.msgpack` and
+ * `wamp.2.cbor`, chosen in the server's preference order (`serializers`, default json first); a client offering
+ * none of them is refused at the upgrade.
+ *
+ * Options and defaults are documented on {@link WampOptions} and in adapters/wamp/README.md.
+ */
+import type { Connection, ConnectionHandler } from '../../core/connection.js';
+import { type Logger, silentLogger } from '../../core/logger.js';
+import type { RealtimeCore } from '../../core/realtime-core.js';
+import type { HttpHost } from '../../transports/http-host.js';
+import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
+import { type Authenticator, anonymousAuthenticator } from './authentication.js';
+import { type Authorizer, allowAll, type Permission, staticAuthorizer } from './authorization.js';
+import { CoreBridge } from './core-bridge.js';
+import { IdSequence, uniqueRandomId } from './ids.js';
+import { installMetaApi } from './meta-api.js';
+import { Realm } from './realm.js';
+import { SERIALIZERS, type SerializerName, serializerFor } from './serializers.js';
+import type { UriCheck } from './uri.js';
+import { type RouterContext, WampConnection, type WampConnectionSettings } from './wamp-connection.js';
+
+/** One realm's configuration. */
+export interface WampRealmOptions {
+  /** The realm name (a URI), e.g. `realm1`. */
+  readonly name: string;
+  /** URI checking of topics and procedures (default `strict`, Crossbar's default). */
+  readonly uriCheck?: UriCheck;
+  /** Authentication methods offered, tried in the client's order (default: anonymous only). */
+  readonly authenticators?: readonly Authenticator[];
+  /** Crossbar-style permissions per role (see authorization.ts); ignored when `authorizer` is given. */
+  readonly roles?: Readonly<Record<string, readonly Permission[]>>;
+  /** Decides every action (default: everything allowed, or `roles` when given). */
+  readonly authorizer?: Authorizer;
+  /** Bridge the pgrt core into this realm: methods as procedures, publications via `pgrt.subscribe` (default true). */
+  readonly bridge?: boolean;
+  /** Send ERROR `wamp.error.canceled` on a `skip` cancel (default false, as Crossbar). */
+  readonly skipSendsError?: boolean;
+  /** Retained events kept at most; the oldest topic is dropped first (default 10000). */
+  readonly maxRetained?: number;
+}
+
+/** Options of the WAMP adapter. */
+export interface WampOptions {
+  /** WebSocket path (default `/ws`). */
+  readonly path?: string;
+  /** Realms (default: one realm `realm1`, anonymous, strict URIs, everything allowed, bridged). */
+  readonly realms?: readonly WampRealmOptions[];
+  /** Serializers in server preference order (default `['json', 'msgpack', 'cbor']`). */
+  readonly serializers?: readonly SerializerName[];
+  /** Larger incoming messages abort the session with `protocol_violation` (default 1 MiB). */
+  readonly maxMessageBytes?: number;
+  /** Larger WebSocket frames close the socket (1009) unread (default 4 × maxMessageBytes). */
+  readonly maxFrameBytes?: number;
+  /** Require each request id to be the previous + 1 (default false: strictly increasing suffices). */
+  readonly strictRequestIds?: boolean;
+  /** No ERROR after a non-`kill` CANCEL from Autobahn|JS callers, which settle it locally (default true). */
+  readonly autobahnCancelCompat?: boolean;
+  /** After a router GOODBYE, close the transport if the client does not answer within this many ms (default 5000). */
+  readonly goodbyeTimeoutMs?: number;
+  /** Trust the N-th right-most X-Forwarded-For entry as client address. */
+  readonly forwardedCount?: number;
+}
+
+/** Injection token for {@link WampProtocol}. */
+export const WampProtocolToken = Symbol('pgrt.WampProtocol');
+
+/** Serves WAMP on the host. */
+export class WampProtocol implements ConnectionHandler, RouterContext {
+  readonly #realms = new Map<string, Realm>();
+  readonly #connections = new Set<WampConnection>();
+  readonly #sessionIds = new Set<number>();
+  readonly #settings: WampConnectionSettings;
+  readonly #subprotocols: readonly string[];
+
+  /** `core` null: a plain router without the core bridge. */
+  constructor(
+    core: RealtimeCore | null,
+    private readonly options: WampOptions = {},
+    private readonly logger: Logger = core?.logger ?? silentLogger,
+  ) {
+    this.#settings = {
+      maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      strictRequestIds: options.strictRequestIds ?? false,
+      autobahnCancelCompat: options.autobahnCancelCompat ?? true,
+      goodbyeTimeoutMs: options.goodbyeTimeoutMs ?? 5000,
+      agent: 'pgrt',
+    };
+    this.#subprotocols = (options.serializers ?? ['json', 'msgpack', 'cbor']).map(
+      (n) => SERIALIZERS[n].subprotocol,
+    );
+    const ids = new IdSequence();
+    for (const realmOptions of options.realms ?? [{ name: 'realm1' }]) {
+      const realm = new Realm(
+        {
+          name: realmOptions.name,
+          uriCheck: realmOptions.uriCheck ?? 'strict',
+          authenticators: realmOptions.authenticators ?? [anonymousAuthenticator()],
+          authorizer:
+            realmOptions.authorizer ?? (realmOptions.roles ? staticAuthorizer(realmOptions.roles) : allowAll),
+          skipSendsError: realmOptions.skipSendsError ?? false,
+          maxRetained: realmOptions.maxRetained ?? 10_000,
+        },
+        ids,
+        this.logger.child({ realm: realmOptions.name }),
+      );
+      installMetaApi(realm);
+      if (core && realmOptions.bridge !== false) new CoreBridge(core, realm, this.logger).install();
+      this.#realms.set(realm.name, realm);
+    }
+  }
+
+  /** Number of open WAMP transports. */
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** Registers the WebSocket endpoint on `host`. */
+  attach(host: HttpHost): void {
+    const path = (this.options.path ?? '/ws').replace(/\/+$/, '');
+    const paths = new Set([path, `${path}/`]);
+    host.addEndpoint(
+      new WebSocketEndpoint(this, {
+        matches: (pathname) => paths.has(pathname),
+        protocols: this.#subprotocols,
+        maxPayload: this.options.maxFrameBytes ?? 4 * this.#settings.maxMessageBytes,
+        forwardedCount: this.options.forwardedCount ?? 0,
+      }),
+    );
+  }
+
+  handleConnection(connection: Connection): void {
+    const serializer = serializerFor(connection.protocol);
+    if (!serializer) {
+      connection.close(1002, 'no WAMP subprotocol negotiated');
+      return;
+    }
+    const wamp = new WampConnection(connection, serializer, this, this.#settings, this.logger);
+    this.#connections.add(wamp);
+    connection.onClose(() => this.#connections.delete(wamp));
+  }
+
+  /** Closes every transport without a WAMP GOODBYE, so clients reconnect (shutdown). */
+  closeAll(code = 1001, reason = 'server shutting down'): void {
+    for (const connection of this.#connections) connection.close(code, reason);
+  }
+
+  // ---- RouterContext ---------------------------------------------------------------------------------------
+
+  realm(name: string): Realm | undefined {
+    return this.#realms.get(name);
+  }
+
+  newSessionId(): number {
+    const id = uniqueRandomId((candidate) => this.#sessionIds.has(candidate));
+    this.#sessionIds.add(id);
+    return id;
+  }
+
+  releaseSessionId(id: number): void {
+    this.#sessionIds.delete(id);
+  }
+}

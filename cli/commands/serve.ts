@@ -1,0 +1,92 @@
+/**
+ * `pgrt serve [app]`: loads the configuration and the app module, starts the server, logs where each protocol
+ * listens, and stops gracefully on SIGTERM/SIGINT: `/readyz` answers 503 at once, clients are told to go away,
+ * the core and the pool close, and the process exits 0 — or 1 after `shutdownTimeoutMs` if closing hangs, or at
+ * once on a second signal. `--print-config` prints the effective configuration (secrets masked) and exits.
+ */
+import type { Command } from 'commander';
+import { maskSecrets } from '../../config/mask-secrets.js';
+import { createServer } from '../../server.js';
+import { loadAppModule } from '../app-module.js';
+import {
+  addConfigOptions,
+  type ConfigFlagValues,
+  loadConfigFromFlags,
+  logConfigWarnings,
+} from '../config-options.js';
+import { createCliLogger } from '../logger.js';
+import { type Output, UsageError } from '../output.js';
+import { endpointsOf, serverOptionsOf } from '../server-options.js';
+
+interface ServeValues extends ConfigFlagValues {
+  readonly printConfig?: boolean;
+}
+
+/** Registers `serve` on `program`. */
+export function registerServe(program: Command, io: Output): void {
+  const command = program
+    .command('serve')
+    .summary('start a server for an app module')
+    .description(
+      'Start a pgrt server for an app module (exports `app` and optionally `migrate(db)`). Listens for DDP ' +
+        '(and WAMP with --protocols ddp,wamp); logs JSON lines on stdout (pretty on a terminal).',
+    )
+    .argument('[app]', 'app module path (default: `app` in the config file)')
+    .option('--print-config', 'print the effective configuration (secrets masked) and exit');
+  addConfigOptions(command, true);
+  command.action(async (appArgument: string | undefined, values: ServeValues) => {
+    const loaded = loadConfigFromFlags(values, { app: appArgument });
+    const config = loaded.config;
+    if (values.printConfig) {
+      io.out(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
+      for (const warning of loaded.warnings) io.err(`warning: ${warning}\n`);
+      return;
+    }
+    const logger = createCliLogger(config);
+    logConfigWarnings(loaded, logger);
+    if (!config.app)
+      throw new UsageError('serve needs an app module: pgrt serve <app>, or "app" in the config');
+    const module = await loadAppModule(config.app);
+    const server = await createServer(serverOptionsOf(config, module, logger));
+    for (const endpoint of endpointsOf(config, server.port))
+      logger.info({ endpoint: endpoint.name, url: endpoint.url }, `${endpoint.name}: ${endpoint.url}`);
+    logger.info(
+      {
+        port: server.port,
+        database: server.database,
+        app: module.path,
+        collections: [...module.app.collections.keys()],
+      },
+      `pgrt serving ${module.path} on port ${server.port} (database: ${server.database})`,
+    );
+    await new Promise<void>((resolve) => {
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals): void => {
+        if (stopping) {
+          logger.warn({ signal }, 'second signal: exiting now');
+          process.exit(1);
+        }
+        stopping = true;
+        logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
+        const force = setTimeout(() => {
+          logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
+          process.exit(1);
+        }, config.shutdownTimeoutMs);
+        force.unref();
+        server.close().then(
+          () => {
+            logger.info({}, 'stopped');
+            resolve();
+          },
+          (error: unknown) => {
+            logger.error({ err: error }, 'shutdown failed');
+            process.exitCode = 1;
+            resolve();
+          },
+        );
+      };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+  });
+}

@@ -1,0 +1,122 @@
+/**
+ * Turns the effective configuration and a loaded app module into {@link ServerOptions}, and describes where each
+ * protocol will listen. The only place where config keys meet `createServer`'s options.
+ */
+import { readFileSync } from 'node:fs';
+import type { PgrtConfig } from '../config/config-schema.js';
+import type { Logger } from '../core/logger.js';
+import { ddp, type Protocol, type ServerOptions, wamp } from '../server.js';
+import { METRICS_PATH } from '../transports/metrics.js';
+import type { AppModule } from './app-module.js';
+import { UsageError } from './output.js';
+
+/** DDP's path prefix: `ddp.pathPrefix`, else the path of `rootUrl` (Meteor derives ROOT_URL_PATH_PREFIX so). */
+export function ddpPathPrefix(config: PgrtConfig): string {
+  if (config.ddp.pathPrefix !== undefined) return config.ddp.pathPrefix;
+  if (!config.rootUrl) return '';
+  return new URL(config.rootUrl).pathname.replace(/\/+$/, '');
+}
+
+/** The protocols named in `config.protocols`, configured. */
+export function protocolsOf(config: PgrtConfig): Protocol[] {
+  return config.protocols.map((name): Protocol => {
+    switch (name) {
+      case 'ddp':
+        return ddp({
+          heartbeatInterval: config.ddp.heartbeatInterval,
+          heartbeatTimeout: config.ddp.heartbeatTimeout,
+          maxMessageBytes: config.ddp.maxMessageBytes,
+          pathPrefix: ddpPathPrefix(config),
+          forwardedCount: config.forwardedCount,
+          disconnectGracePeriod: config.ddp.disconnectGracePeriod,
+          maxMessageQueueLength: config.ddp.maxMessageQueueLength,
+          ...(config.ddp.sockjs ? {} : { sockjs: false as const }),
+        });
+      case 'wamp':
+        return wamp({
+          path: config.wamp.path,
+          realms: [{ name: config.wamp.realm }],
+          maxMessageBytes: config.wamp.maxMessageBytes,
+          forwardedCount: config.forwardedCount,
+        });
+      default:
+        return unreachable(name);
+    }
+  });
+}
+
+function unreachable(value: never): never {
+  throw new Error(`unknown protocol ${String(value)}`);
+}
+
+/** `createServer` options for `config` and `module`. Reads the TLS files; throws {@link UsageError} if it cannot. */
+export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: Logger): ServerOptions {
+  return {
+    app: module.app,
+    ...(module.migrate ? { migrate: module.migrate } : {}),
+    protocols: protocolsOf(config),
+    port: config.port,
+    host: config.host,
+    ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    embeddedDataDir: config.embeddedDataDir,
+    poolSize: config.poolSize,
+    channel: config.channel,
+    spillThresholdBytes: config.spillThresholdBytes,
+    fenceTimeoutMs: config.fenceTimeoutMs,
+    installTriggers: config.installTriggers,
+    logger,
+    metrics: config.metrics,
+    ...(config.tls
+      ? { tls: { cert: readPem(config.tls.cert, 'tls.cert'), key: readPem(config.tls.key, 'tls.key') } }
+      : {}),
+    ...(config.compression.enabled
+      ? { compression: { threshold: config.compression.threshold, level: config.compression.level } }
+      : {}),
+    ...(config.meteorClient
+      ? {
+          meteorClient: {
+            ...(config.meteorClient.staticDir ? { staticDir: config.meteorClient.staticDir } : {}),
+            ...(config.rootUrl ? { rootUrl: config.rootUrl } : {}),
+            pathPrefix: ddpPathPrefix(config),
+          },
+        }
+      : {}),
+  };
+}
+
+/** One line of "listening at" output. */
+export interface Endpoint {
+  readonly name: string;
+  readonly url: string;
+}
+
+/** Where a server started from `config` on `port` listens, for people (the bind address is replaced by localhost). */
+export function endpointsOf(config: PgrtConfig, port: number): Endpoint[] {
+  const secure = config.tls !== undefined;
+  const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
+  const http = `${secure ? 'https' : 'http'}://${host}:${port}`;
+  const ws = `${secure ? 'wss' : 'ws'}://${host}:${port}`;
+  const out: Endpoint[] = [];
+  for (const name of config.protocols) {
+    if (name === 'ddp') {
+      const prefix = ddpPathPrefix(config);
+      out.push({ name: 'DDP', url: `${ws}${prefix}/websocket` });
+      if (config.ddp.sockjs) out.push({ name: 'DDP over SockJS', url: `${http}${prefix}/sockjs` });
+    } else {
+      out.push({ name: `WAMP (realm ${config.wamp.realm})`, url: `${ws}${config.wamp.path}` });
+    }
+  }
+  out.push({ name: 'health', url: `${http}/healthz` }, { name: 'readiness', url: `${http}/readyz` });
+  if (config.metrics) out.push({ name: 'metrics', url: `${http}${METRICS_PATH}` });
+  return out;
+}
+
+function readPem(path: string, key: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw new UsageError(
+      `${key}: cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+}

@@ -1,0 +1,231 @@
+/**
+ * Runs WAMP conformance cases against a router URL: first a probe session reads the router's announced features
+ * ({@link probeRouter}), then each case × serializer runs one at a time with its own timeout and its own peers
+ * (closed afterwards, pass or fail), printing `✔ id title (12 ms)` / `✖ …` with the error and transcripts /
+ * `- … (skipped: …)`, and at the end the wall time and `N passed, N failed, N skipped`. Used by `cli.ts`; the
+ * mocha entry uses {@link executeCase} directly.
+ */
+import {
+  CASE_GROUPS,
+  type CaseContext,
+  type CaseGroup,
+  type CaseRun,
+  type ConformanceCase,
+  type OpenOptions,
+  type RouterInfo,
+  type SuiteOptions,
+  skipReason,
+} from './case.js';
+import { isDict, WampPeer } from './client.js';
+
+/** Outcome of one case run. */
+export type CaseResult =
+  | { readonly run: CaseRun; readonly status: 'passed'; readonly durationMs: number }
+  | { readonly run: CaseRun; readonly status: 'failed'; readonly durationMs: number; readonly error: Error }
+  | { readonly run: CaseRun; readonly status: 'skipped'; readonly reason: string };
+
+/** Outcome of a whole run. */
+export interface RunSummary {
+  readonly results: readonly CaseResult[];
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  readonly wallMs: number;
+}
+
+/** Options of {@link runCases}. */
+export interface RunOptions {
+  /** Stop after the first failure (the remaining runs are not reported). */
+  readonly bail?: boolean;
+  /** Where report lines go (default: stdout). */
+  readonly write?: (line: string) => void;
+}
+
+/** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
+export interface Selection {
+  readonly groups?: readonly string[];
+  /** Case ids (`broker.47`) or run ids (`broker.47@msgpack`). */
+  readonly ids?: readonly string[];
+}
+
+function toError(value: unknown): Error {
+  return value instanceof Error ? value : new Error(String(value));
+}
+
+const RUN_TAG = Math.floor(Math.random() * 36 ** 6)
+  .toString(36)
+  .padStart(6, '0');
+let runCounter = 0;
+
+/**
+ * Joins the realm once (JSON unless the suite runs without it) and reads `WELCOME.Details.roles.*.features`.
+ * Rejects when the router cannot be reached or refuses the session.
+ */
+export async function probeRouter(options: SuiteOptions): Promise<RouterInfo> {
+  const peer = await WampPeer.open(options.url, {
+    serializer: options.serializers.includes('json') ? 'json' : (options.serializers[0] ?? 'json'),
+    timeoutMs: options.waitMs,
+    label: 'probe',
+  });
+  try {
+    await peer.hello(options.realm);
+    const features = new Set<string>();
+    const roles = peer.welcome.roles;
+    for (const role of ['broker', 'dealer'] as const) {
+      const details = isDict(roles) ? roles[role] : undefined;
+      const flags = isDict(details) && isDict(details.features) ? details.features : {};
+      for (const [flag, on] of Object.entries(flags)) if (on === true) features.add(`${role}.${flag}`);
+    }
+    const agent = peer.welcome.agent;
+    return { features, agent: typeof agent === 'string' ? agent : undefined };
+  } finally {
+    await peer.close();
+  }
+}
+
+/**
+ * Runs one case over one serializer (without looking at its skip reason) and never throws: failures, including
+ * the case timeout, come back as a `failed` result with every peer's transcript. Every peer the case opened is
+ * closed before this resolves.
+ */
+export async function executeCase(
+  run: CaseRun,
+  options: SuiteOptions,
+  router: RouterInfo,
+): Promise<CaseResult> {
+  const peers: WampPeer[] = [];
+  runCounter += 1;
+  const prefix = `com.conformance.r${RUN_TAG}.c${runCounter}`;
+  const open = async (openOptions: OpenOptions = {}): Promise<WampPeer> => {
+    const { url = options.url } = openOptions;
+    const peer = await WampPeer.open(url, {
+      serializer: openOptions.serializer ?? run.serializer,
+      timeoutMs: openOptions.timeoutMs ?? options.waitMs,
+      label: openOptions.label ?? `C${peers.length + 1}`,
+      ...(openOptions.protocols ? { protocols: openOptions.protocols } : {}),
+    });
+    peers.push(peer);
+    return peer;
+  };
+  const ctx: CaseContext = {
+    options,
+    router,
+    serializer: run.serializer,
+    open,
+    async join(openOptions = {}) {
+      const peer = await open(openOptions);
+      await peer.hello(openOptions.realm ?? options.realm, {
+        ...(openOptions.roles ? { roles: openOptions.roles } : {}),
+        ...(openOptions.details ? { details: openOptions.details } : {}),
+      });
+      return peer;
+    },
+    uri: (name) => `${prefix}.${name}`,
+  };
+  const timeoutMs = run.case.timeoutMs ?? options.caseTimeoutMs;
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const running = run.case.run(ctx);
+  // After a timeout the case keeps running until its peers close under it; its late rejection is expected.
+  running.catch(() => undefined);
+  try {
+    await Promise.race([
+      running,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`case timed out after ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return { run, status: 'passed', durationMs: performance.now() - started };
+  } catch (thrown) {
+    const error = toError(thrown);
+    if (!error.message.includes('transcript:')) {
+      const transcripts = peers.map((peer) => peer.transcript()).join('\n');
+      if (transcripts) error.message += `\ntranscript:\n${transcripts}`;
+    } else if (peers.length > 1) {
+      // The failing peer's transcript is there; add the others', which often show the cause.
+      const others = peers.filter((peer) => !error.message.includes(`[${peer.label} `));
+      if (others.length > 0)
+        error.message += `\nother peers:\n${others.map((p) => p.transcript(12)).join('\n')}`;
+    }
+    return { run, status: 'failed', durationMs: performance.now() - started, error };
+  } finally {
+    clearTimeout(timer);
+    await Promise.all(peers.map((peer) => peer.close()));
+  }
+}
+
+/** The cases of `cases` selected by `selection` (everything when both lists are empty), in their order. */
+export function selectCases(cases: readonly ConformanceCase[], selection: Selection): ConformanceCase[] {
+  const groups = selection.groups ?? [];
+  const ids = (selection.ids ?? []).map((id) => id.split('@')[0] ?? id);
+  for (const group of groups) {
+    if (!CASE_GROUPS.includes(group as CaseGroup)) {
+      throw new Error(`unknown group "${group}" (groups: ${CASE_GROUPS.join(', ')})`);
+    }
+  }
+  for (const id of ids) if (!cases.some((c) => c.id === id)) throw new Error(`unknown case "${id}"`);
+  if (groups.length === 0 && ids.length === 0) return [...cases];
+  return cases.filter((c) => groups.includes(c.group) || ids.includes(c.id));
+}
+
+/** One report line for a result (a failure's error follows, indented). */
+export function formatResult(result: CaseResult): string {
+  const { id } = result.run;
+  const { title } = result.run.case;
+  switch (result.status) {
+    case 'passed':
+      return `✔ ${id} ${title} (${Math.round(result.durationMs)} ms)`;
+    case 'failed': {
+      const where = result.error.stack?.split('\n').find((line) => line.includes('/conformance/wamp/cases/'));
+      const detail = `${result.error.message}${where ? `\n${where.trim()}` : ''}`
+        .split('\n')
+        .map((line) => `    ${line}`)
+        .join('\n');
+      return `✖ ${id} ${title} (${Math.round(result.durationMs)} ms)\n${detail}`;
+    }
+    case 'skipped':
+      return `- ${id} ${title} (skipped: ${result.reason})`;
+    default: {
+      const unreachable: never = result;
+      return String(unreachable);
+    }
+  }
+}
+
+/** The closing lines: wall time and `N passed, N failed, N skipped`. */
+export function formatSummary(summary: RunSummary): string {
+  return (
+    `\n${summary.results.length} case runs in ${(summary.wallMs / 1000).toFixed(2)} s\n` +
+    `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`
+  );
+}
+
+/** Runs `runs` in order against `options.url` and reports each; resolves with the results (never rejects). */
+export async function runCases(
+  runs: readonly CaseRun[],
+  options: SuiteOptions,
+  router: RouterInfo,
+  runOptions: RunOptions = {},
+): Promise<RunSummary> {
+  const write = runOptions.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const started = performance.now();
+  const results: CaseResult[] = [];
+  for (const run of runs) {
+    const reason = skipReason(run.case, options, router);
+    const result: CaseResult =
+      reason === undefined ? await executeCase(run, options, router) : { run, status: 'skipped', reason };
+    results.push(result);
+    write(formatResult(result));
+    if (result.status === 'failed' && runOptions.bail) break;
+  }
+  const count = (status: CaseResult['status']): number => results.filter((r) => r.status === status).length;
+  const summary: RunSummary = {
+    results,
+    passed: count('passed'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    wallMs: performance.now() - started,
+  };
+  write(formatSummary(summary));
+  return summary;
+}

@@ -1,0 +1,312 @@
+/**
+ * The outbox capture mode against a real PostgreSQL: triggers append instead of notifying, the pump notifies in id
+ * order with positions, never skips a transaction that holds a low id and commits late, sends nothing for rolled-back
+ * ones, hands oversized payloads over through the outbox row, fails over to another pump, and a listener that lost
+ * its connection replays the gap from the outbox (resyncing only when retention deleted it).
+ */
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { testDatabaseUrl } from '../../test/support/database.js';
+import { PgDatabase } from '../database/database.js';
+import { introspectTable } from '../database/introspect.js';
+import { ensureSchema, installCapture } from '../database/schema.js';
+import type { TableInfo } from '../database/table-info.js';
+import type { BusEvent } from './change-bus.js';
+import { OutboxPump, type OutboxPumpOptions } from './outbox-pump.js';
+import { PgNotificationBus, type PgNotificationBusOptions } from './pg-notification-bus.js';
+
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+let counter = 0;
+
+describe('outbox capture mode', function () {
+  this.timeout(20_000);
+  let db: PgDatabase;
+  let table: TableInfo;
+  let channel: string;
+  let bus: PgNotificationBus;
+  let events: BusEvent[];
+  const pumps: OutboxPump[] = [];
+  const clients: pg.Client[] = [];
+
+  before(async () => {
+    db = new PgDatabase(testDatabaseUrl(), { poolSize: 6 });
+    await ensureSchema(db);
+  });
+  after(async () => {
+    await db.close();
+  });
+
+  async function setUp(busOptions: PgNotificationBusOptions = {}): Promise<void> {
+    const name = `outbox_${process.pid}_${++counter}`;
+    channel = `${name}_ch`;
+    await db.query(`CREATE TABLE ${name} (id int8 PRIMARY KEY, v int, body text)`);
+    table = await introspectTable(db, name);
+    await installCapture(db, table, { channel, mode: 'outbox' });
+    events = [];
+    bus = new PgNotificationBus(db, { channel, outbox: true, ...busOptions });
+    bus.subscribe((event) => events.push(event));
+    await bus.start();
+  }
+
+  function pump(options: OutboxPumpOptions = {}): OutboxPump {
+    const p = new OutboxPump(db, {
+      electionIntervalMs: 100,
+      busyPollMs: 2,
+      idlePollMs: 10,
+      ...options,
+    });
+    pumps.push(p);
+    p.start();
+    return p;
+  }
+
+  async function connect(): Promise<pg.Client> {
+    const client = new pg.Client(testDatabaseUrl());
+    await client.connect();
+    clients.push(client);
+    return client;
+  }
+
+  afterEach(async () => {
+    await Promise.all(pumps.splice(0).map((p) => p.close()));
+    await Promise.all(clients.splice(0).map((c) => c.end().catch(() => {})));
+    await bus?.close();
+  });
+
+  const changes = () => events.filter((e) => e.kind === 'change');
+  const keys = () => changes().map((e) => (e.kind === 'change' ? `${e.op}:${String(e.key)}` : ''));
+  const resyncs = () => events.filter((e) => e.kind === 'resync').length;
+
+  it('appends without notifying; the pump notifies in id order with increasing positions', async () => {
+    await setUp();
+    const raw = await connect();
+    const heard: string[] = [];
+    raw.on('notification', (m) => heard.push(m.payload ?? ''));
+    await raw.query(`LISTEN ${raw.escapeIdentifier(channel)}`);
+    await db.query(`INSERT INTO ${table.name} VALUES (1, 1, 'a')`);
+    await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table.name} VALUES (2, 2, 'b')`);
+      await tx.query(`UPDATE ${table.name} SET v = 20 WHERE id = 2`);
+      await tx.query(`DELETE FROM ${table.name} WHERE id = 1`);
+    });
+    await db.query(`TRUNCATE ${table.name}`);
+    await sleep(100);
+    assert.deepEqual(heard, [], 'nothing is notified by the writers themselves');
+    const stored = await db.query<{ n: string }>('SELECT count(*) AS n FROM pgrt.outbox WHERE channel = $1', [
+      channel,
+    ]);
+    assert.equal(stored.rows[0]?.n, '5');
+
+    const p = pump();
+    await until(() => events.length === 5, '5 events');
+    assert.equal(p.leading, true);
+    assert.deepEqual(keys(), ['insert:1', 'insert:2', 'update:2', 'delete:1']);
+    assert.equal(events[4]?.kind, 'truncate');
+    const update = events[2];
+    assert.ok(update?.kind === 'change');
+    assert.deepEqual(update.row, { id: '2', v: 20, body: 'b' });
+    assert.equal(events[1]?.kind === 'change' && events[1].txid, update.txid, 'one transaction, one txid');
+    await until(() => heard.length === 5, 'the raw listener to hear 5 notifications');
+    const positions = heard.map((text) => (JSON.parse(text) as { p: number }).p);
+    for (let i = 1; i < positions.length; i++)
+      assert.ok(positions[i]! > positions[i - 1]!, 'positions increase');
+    assert.equal(bus.lastPosition, positions[4]);
+    const state = await db.query<{ pumped: string }>(
+      'SELECT pumped_through AS pumped FROM pgrt.outbox_state',
+    );
+    assert.ok(Number(state.rows[0]?.pumped) >= positions[4]!);
+  });
+
+  it('never skips a transaction that holds a low id and commits late (delivered in id order)', async () => {
+    await setUp();
+    pump();
+    const late = await connect();
+    await late.query('BEGIN');
+    await late.query(`INSERT INTO ${table.name} VALUES (1, 1, 'late')`); // draws the lower id
+    await db.query(`INSERT INTO ${table.name} VALUES (2, 2, 'early')`); // higher id, commits first
+    await db.query(`INSERT INTO ${table.name} VALUES (3, 3, 'early')`);
+    await sleep(150);
+    assert.deepEqual(keys(), [], 'rows behind a running transaction wait for it');
+    await late.query('COMMIT');
+    await until(() => changes().length === 3, '3 changes');
+    assert.deepEqual(keys(), ['insert:1', 'insert:2', 'insert:3']);
+
+    // The same with the late transaction updating a row that an early one updates afterwards: the row lock orders
+    // them, and the last change delivered is the committed one.
+    await late.query('BEGIN');
+    await late.query(`UPDATE ${table.name} SET v = 10 WHERE id = 1`);
+    const blocked = db.query(`UPDATE ${table.name} SET v = 11 WHERE id = 1`);
+    await sleep(50);
+    await late.query('COMMIT');
+    await blocked;
+    await until(() => changes().length === 5, '5 changes');
+    const last = changes().at(-1);
+    assert.ok(last?.kind === 'change');
+    assert.equal(last.row?.v, 11);
+  });
+
+  it('delivers nothing for a rolled-back transaction and moves past its ids', async () => {
+    await setUp();
+    const p = pump();
+    await db
+      .transaction(async (tx) => tx.query(`INSERT INTO ${table.name} VALUES (1, 1, 'x')`))
+      .catch(() => {});
+    const tx = await db.begin();
+    await tx.query(`INSERT INTO ${table.name} VALUES (2, 2, 'rolled back')`);
+    await tx.query(`INSERT INTO ${table.name} VALUES (3, 3, 'rolled back')`);
+    await tx.rollback();
+    await db.query(`INSERT INTO ${table.name} VALUES (4, 4, 'y')`);
+    await until(() => changes().length === 2, '2 changes');
+    await sleep(50);
+    assert.deepEqual(keys(), ['insert:1', 'insert:4']);
+    const last = await db.query<{ id: string }>('SELECT max(id) AS id FROM pgrt.outbox WHERE channel = $1', [
+      channel,
+    ]);
+    await until(() => p.pumpedThrough >= Number(last.rows[0]?.id), 'the pump past the last row');
+  });
+
+  it('hands oversized payloads over through the outbox row; fences follow their transaction', async () => {
+    await setUp();
+    pump({ spillThresholdBytes: 200 });
+    const big = 'x'.repeat(5000);
+    await db.query(`INSERT INTO ${table.name} VALUES (1, 1, $1)`, [big]);
+    const fenced = await db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${table.name} VALUES (2, 2, 'small')`);
+      return (await tx.query<{ f: boolean }>('SELECT pgrt.fence_outbox($1, $2) AS f', [channel, 'fence-1']))
+        .rows[0]?.f;
+    });
+    assert.equal(fenced, true);
+    const readOnly = await db.transaction(
+      async (tx) =>
+        (await tx.query<{ f: boolean }>('SELECT pgrt.fence_outbox($1, $2) AS f', [channel, 'fence-2']))
+          .rows[0]?.f,
+    );
+    assert.equal(readOnly, false, 'a transaction that wrote nothing has no fence');
+    await until(() => events.length === 3, '3 events');
+    const [first, second, fence] = events;
+    assert.ok(first?.kind === 'change');
+    assert.equal(first.row?.body, big);
+    assert.ok(second?.kind === 'change' && second.key === '2');
+    assert.deepEqual(fence, { kind: 'fence', seq: 3, id: 'fence-1' });
+  });
+
+  it('fails over: another pump takes over within seconds and nothing is lost or repeated', async () => {
+    await setUp();
+    const a = pump();
+    const b = pump();
+    await until(() => a.leading || b.leading, 'a leader');
+    assert.ok(!(a.leading && b.leading), 'one leader');
+    let stop = false;
+    let written = 0;
+    const writer = await connect();
+    const writing = (async () => {
+      while (!stop) {
+        written++;
+        await writer.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'w')`, [written]);
+        await sleep(2);
+      }
+    })();
+    try {
+      await sleep(200);
+      const leader = a.leading ? a : b;
+      const follower = leader === a ? b : a;
+      const killer = await connect();
+      await killer.query('SELECT pg_terminate_backend($1)', [leader.backendPid]);
+      const killedAt = Date.now();
+      await until(() => follower.leading || leader.leading, 'a new leader', 5000);
+      assert.ok(Date.now() - killedAt < 3000, 'taken over within seconds');
+      await sleep(300);
+    } finally {
+      stop = true;
+      await writing;
+    }
+    assert.ok(written > 20, `only ${written} writes`);
+    await until(() => changes().length >= written, `${written} changes`);
+    await sleep(50);
+    assert.deepEqual(
+      keys(),
+      Array.from({ length: written }, (_, i) => `insert:${i + 1}`),
+    );
+  });
+
+  it('replays a LISTEN gap from the outbox instead of resyncing', async () => {
+    await setUp({ backoff: { initialMs: 50, maxMs: 100 } });
+    pump();
+    let stop = false;
+    let written = 0;
+    const writer = await connect();
+    const writing = (async () => {
+      while (!stop) {
+        written++;
+        await writer.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'w')`, [written]);
+        await sleep(2);
+      }
+    })();
+    try {
+      for (let kill = 0; kill < 2; kill++) {
+        await sleep(150);
+        const pid = bus.listenerPid;
+        assert.ok(pid);
+        const killer = await connect();
+        await killer.query('SELECT pg_terminate_backend($1)', [pid]);
+        await until(
+          () => bus.listenerPid !== undefined && bus.listenerPid !== pid,
+          'a new LISTEN connection',
+        );
+      }
+      await sleep(150);
+    } finally {
+      stop = true;
+      await writing;
+    }
+    await until(() => changes().length >= written, `${written} changes`);
+    await sleep(50);
+    assert.equal(resyncs(), 0, 'no resync');
+    assert.equal(bus.replays, 2);
+    assert.deepEqual(
+      keys(),
+      Array.from({ length: written }, (_, i) => `insert:${i + 1}`),
+    );
+  });
+
+  it('deletes rows after the retention; a gap whose rows are gone falls back to resync', async () => {
+    await setUp({ backoff: { initialMs: 400, maxMs: 400 } });
+    const p = pump({ retentionMs: 0, gcIntervalMs: 0 });
+    await db.query(`INSERT INTO ${table.name} VALUES (1, 1, 'a')`);
+    await until(() => changes().length === 1, 'the first change');
+    const pid = bus.listenerPid;
+    const killer = await connect();
+    await killer.query('SELECT pg_terminate_backend($1)', [pid]);
+    await db.query(`INSERT INTO ${table.name} VALUES (2, 2, 'missed')`);
+    const last = await db.query<{ id: string }>('SELECT max(id) AS id FROM pgrt.outbox WHERE channel = $1', [
+      channel,
+    ]);
+    const id = Number(last.rows[0]?.id);
+    await until(async () => {
+      const state = await db.query<{ deleted: string }>(
+        'SELECT deleted_through AS deleted FROM pgrt.outbox_state',
+      );
+      return Number(state.rows[0]?.deleted) >= id;
+    }, 'retention to delete the missed row');
+    const gone = await db.query('SELECT 1 FROM pgrt.outbox WHERE id <= $1', [id]);
+    assert.equal(gone.rowCount, 0, 'rows up to the position deleted');
+    await until(() => resyncs() === 1, 'a resync');
+    await db.query(`INSERT INTO ${table.name} VALUES (3, 3, 'after')`);
+    await until(() => changes().length === 2, 'the change after the resync');
+    assert.deepEqual(keys(), ['insert:1', 'insert:3']);
+    assert.ok(p.leading);
+  });
+});

@@ -1,0 +1,340 @@
+/**
+ * The outbox pump (capture mode `outbox`, DESIGN.md decision 4): moves the changes that capture triggers appended
+ * to `pgrt.outbox` onto NOTIFY, in batched transactions, so that no writer's commit ever takes PostgreSQL's
+ * cluster-wide notify lock (reference/perf.md §2: 8 writers 6.8k → ~2k inserts/s with NOTIFY in the trigger).
+ *
+ * Election. One pump per database: every process runs an OutboxPump, which holds a dedicated connection
+ * (`application_name` `pgrt-pump`) and tries `pg_try_advisory_lock` on it every `electionIntervalMs` (default
+ * 1 s). The session that holds the lock pumps; when its connection dies the lock is released with it and another
+ * process takes over within about one interval. The position lives in `pgrt.outbox_state` and moves in the same
+ * transaction as the notifications it covers, so a pump killed mid-batch leaves nothing half done: the batch is
+ * rolled back (nothing was notified) and the next pump sends it.
+ *
+ * The ordering rule (implemented by `pgrt.outbox_pump`, core/database/schema.ts). Outbox ids come from a CACHE 1
+ * sequence, so they are handed out in real time order; but neither ids nor xids are commit order: a transaction
+ * can hold id 9 while the one holding id 10 commits first. A pump that consumed 10 and moved its position past 9
+ * would skip 9 forever; one that delivered 9 after 10 could undo a newer row. "Consume the rows whose
+ * `xid < pg_snapshot_xmin`" alone has both problems: a long transaction T (xid 101, id 9) holds xmin at 101 while
+ * T' (xid 100, id 10) is consumed; when T commits its row sits behind the position. So the pump uses a barrier:
+ * 1. it reads L = the last id handed out, then, in a later snapshot, X = the next xid to be assigned. Every
+ *    appender takes its xid before it draws its id (pgrt.outbox_append), so every id ≤ L belongs to a transaction
+ *    with xid < X;
+ * 2. it waits until `pg_snapshot_xmin(pg_current_snapshot()) ≥ X`: no transaction with xid < X is running any
+ *    more, so every row with id ≤ L is final, visible if and only if its transaction committed (aborted rows stay
+ *    invisible forever; ids of aborted transactions and sequence gaps are simply absent);
+ * 3. it notifies the visible rows in (position, L] in id order and sets position = L (or the last id sent when a
+ *    batch is cut at `batchRows`; the barrier stays valid for the rest).
+ * The consumed set is therefore always a prefix of the id space in which every row is final: no committed row is
+ * ever skipped, none is sent twice, and rows go out in id order. Why clients converge: every notification carries
+ * the whole row (or the delete), so a client's copy of a row is the last change it received for it. Two
+ * transactions that change the same row conflict on its row lock (or on the key's unique index entry): the second
+ * one's trigger runs after the first committed, so it draws a higher id than every row of the first. Hence for each
+ * row id order is commit order, the last change delivered is the last one committed, and every view converges to
+ * the committed table. (TRUNCATE takes an exclusive table lock: same argument.) Transactions that never touch a
+ * captured table still hold xmin back while they run: a long writing transaction anywhere in the cluster delays
+ * delivery (never order) until it ends; the pump logs it when the wait exceeds `stallWarningMs`.
+ *
+ * Latency vs throughput. The pump polls: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending
+ * and for 200 ms after, then backs off by doubling to `idlePollMs` (default 20 ms); a full batch is followed at once
+ * by the next.
+ * Delivery therefore costs the writers nothing and adds about one or two poll intervals plus the longest
+ * concurrent transaction to commit → listener latency (an idle system: up to `idlePollMs`); throughput is that of
+ * batched NOTIFY (up to `batchRows` notifications per pump transaction; perf.md §4.1: ~157k msgs/s at 100 B). A
+ * per-transaction NOTIFY "wake-up" from the trigger was not used: it would put the notify lock back into every
+ * writer's commit.
+ *
+ * Retention. The pump deletes rows at least `retentionMs` (default 10 min) after it notified them (it samples its
+ * position every `gcIntervalMs`) and advances `deleted_through` in the same transaction; listeners replay gaps from
+ * the rows still there (pg-notification-bus.ts) and resync when the rows they need are gone.
+ *
+ * Background failures go to the logger; nothing here rejects unhandled. After `close()` the lock is released and
+ * nothing runs.
+ */
+import type pg from 'pg';
+import type { Database } from '../database/database.js';
+import { type Logger, silentLogger } from '../logger.js';
+
+/** Advisory lock key of the pump ('pgrtpump' in ASCII), distinct from the DDL lock. */
+export const PUMP_LOCK_KEY = BigInt('0x7067727470756d70').toString();
+
+/** How long the pump keeps polling at `busyPollMs` after the last work before it backs off, in ms. */
+const BUSY_LINGER_MS = 200;
+
+/** Options of {@link OutboxPump}. */
+export interface OutboxPumpOptions {
+  /** Receives elections, lost connections, stalls and background errors. */
+  readonly logger?: Logger;
+  /** `application_name` of the pump's connection (default `pgrt-pump`). */
+  readonly applicationName?: string;
+  /** How often a process that is not the pump tries to become it, in ms (default 1000). */
+  readonly electionIntervalMs?: number;
+  /** Poll interval while changes flow or a barrier is pending, in ms (default 2). */
+  readonly busyPollMs?: number;
+  /** Longest poll interval when idle, in ms (default 20). */
+  readonly idlePollMs?: number;
+  /** Most notifications per pump transaction (default 1000). */
+  readonly batchRows?: number;
+  /** Notifications longer than this many bytes are sent as `{"p":<id>}` (default 7900; at most 7999). */
+  readonly spillThresholdBytes?: number;
+  /** Rows are deleted this many ms after they were notified (default 600000 = 10 min). */
+  readonly retentionMs?: number;
+  /** How often retention runs (and the position is sampled for it), in ms (default 5000). */
+  readonly gcIntervalMs?: number;
+  /** Rows deleted per retention statement (default 50000). */
+  readonly gcChunkRows?: number;
+  /** A barrier pending longer than this is logged (a long transaction holds delivery back), in ms (default 5000). */
+  readonly stallWarningMs?: number;
+}
+
+interface StepRow {
+  pumped: string;
+  sent: number;
+  pending_id: string | null;
+  pending_xid: string | null;
+}
+
+/** One process's candidate pump. */
+export class OutboxPump {
+  readonly #db: Database;
+  readonly #logger: Logger;
+  readonly #applicationName: string;
+  readonly #electionMs: number;
+  readonly #busyMs: number;
+  readonly #idleMs: number;
+  readonly #batchRows: number;
+  readonly #threshold: number;
+  readonly #retentionMs: number;
+  readonly #gcIntervalMs: number;
+  readonly #gcChunkRows: number;
+  readonly #stallMs: number;
+
+  #closed = false;
+  #started = false;
+  #client: pg.Client | undefined;
+  #leading = false;
+  #pid: number | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+  #delayMs = 0;
+  #barrier: { id: string; xid: string; since: number; warned: boolean } | undefined;
+  #pumped = 0;
+  #sent = 0;
+  #deletedThrough = 0;
+  #samples: Array<{ at: number; position: number }> = [];
+  #lastGc = 0;
+  /** When the last step found work (rows sent or a barrier pending). */
+  #activeAt = 0;
+
+  constructor(db: Database, options: OutboxPumpOptions = {}) {
+    this.#db = db;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'outbox-pump' });
+    this.#applicationName = options.applicationName ?? 'pgrt-pump';
+    this.#electionMs = options.electionIntervalMs ?? 1000;
+    this.#busyMs = options.busyPollMs ?? 2;
+    this.#idleMs = Math.max(this.#busyMs, options.idlePollMs ?? 20);
+    this.#batchRows = options.batchRows ?? 1000;
+    this.#threshold = options.spillThresholdBytes ?? 7900;
+    this.#retentionMs = options.retentionMs ?? 600_000;
+    this.#gcIntervalMs = options.gcIntervalMs ?? 5000;
+    this.#gcChunkRows = options.gcChunkRows ?? 50_000;
+    this.#stallMs = options.stallWarningMs ?? 5000;
+    if (!Number.isInteger(this.#threshold) || this.#threshold < 16 || this.#threshold > 7999) {
+      throw new RangeError(`spillThresholdBytes must be an integer in 16..7999, got ${this.#threshold}`);
+    }
+    if (!(this.#retentionMs >= 0)) throw new RangeError(`retentionMs must be ≥ 0, got ${this.#retentionMs}`);
+  }
+
+  /** True while this process is the pump. */
+  get leading(): boolean {
+    return this.#leading;
+  }
+
+  /** The last outbox position this pump recorded (0 before it led). */
+  get pumpedThrough(): number {
+    return this.#pumped;
+  }
+
+  /** Notifications this pump sent (diagnostics, tests). */
+  get sent(): number {
+    return this.#sent;
+  }
+
+  /** Backend pid of the pump's connection while leading (tests, diagnostics). */
+  get backendPid(): number | undefined {
+    return this.#leading ? this.#pid : undefined;
+  }
+
+  /** Starts campaigning (the first attempt runs at once); idempotent. Never rejects: failures are retried. */
+  start(): void {
+    if (this.#closed) throw new Error('OutboxPump is closed');
+    if (this.#started) return;
+    this.#started = true;
+    this.#schedule(0);
+  }
+
+  /** Stops for good: waits for a running step, releases the lock (closes the connection). Idempotent. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    await this.#running?.catch(() => {});
+    this.#leading = false;
+    const client = this.#client;
+    this.#client = undefined;
+    if (client) await client.end().catch(() => {});
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#closed || this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#closed) return;
+      const run = this.#tick().catch((error: unknown) => this.#failed(error));
+      this.#running = run;
+      void run.finally(() => {
+        if (this.#running === run) this.#running = undefined;
+        if (!this.#closed) this.#schedule(this.#delayMs);
+      });
+    }, delayMs);
+  }
+
+  /** One turn: campaign when not leading, else one pump step (and retention when due). Sets the next delay. */
+  async #tick(): Promise<void> {
+    if (!this.#leading) {
+      this.#delayMs = this.#electionMs;
+      await this.#campaign();
+      if (!this.#leading) return;
+    }
+    const client = this.#client;
+    if (!client) return;
+    await this.#step(client);
+    if (Date.now() - this.#lastGc >= this.#gcIntervalMs) await this.#collect(client);
+  }
+
+  async #campaign(): Promise<void> {
+    let client = this.#client;
+    if (!client) {
+      client = await this.#db.connectDedicated({ applicationName: this.#applicationName });
+      if (this.#closed) {
+        await client.end().catch(() => {});
+        return;
+      }
+      const owned = client;
+      owned.on('error', (error) => this.#lost(owned, error));
+      owned.on('end', () => this.#lost(owned, undefined));
+      this.#client = owned;
+    }
+    const result = await client.query<{ ok: boolean; pid: number }>(
+      'SELECT pg_try_advisory_lock($1::int8) AS ok, pg_backend_pid() AS pid',
+      [PUMP_LOCK_KEY],
+    );
+    if (result.rows[0]?.ok !== true || this.#closed) return;
+    const state = await client.query<{ pumped: string; deleted: string }>(
+      'SELECT pumped_through AS pumped, deleted_through AS deleted FROM pgrt.outbox_state',
+    );
+    this.#pid = result.rows[0].pid;
+    this.#pumped = Number(state.rows[0]?.pumped ?? 0);
+    this.#deletedThrough = Number(state.rows[0]?.deleted ?? 0);
+    this.#barrier = undefined;
+    // Rows before the takeover were notified by a predecessor at unknown times: count them as notified now.
+    this.#samples = [{ at: Date.now(), position: this.#pumped }];
+    this.#lastGc = Date.now();
+    this.#leading = true;
+    this.#delayMs = 0;
+    this.#logger.info({ position: this.#pumped, backendPid: this.#pid }, 'became the outbox pump');
+  }
+
+  async #step(client: pg.Client): Promise<void> {
+    const barrier = this.#barrier;
+    const result = await client.query<StepRow>(
+      'SELECT pumped, sent, pending_id, pending_xid FROM pgrt.outbox_pump($1::int8, $2::xid8, $3, $4)',
+      [barrier?.id ?? null, barrier?.xid ?? null, this.#threshold, this.#batchRows],
+    );
+    const row = result.rows[0];
+    if (!row) throw new Error('pgrt.outbox_pump returned no row');
+    this.#pumped = Number(row.pumped);
+    this.#sent += row.sent;
+    if (row.pending_id !== null && row.pending_xid !== null) {
+      if (barrier?.id === row.pending_id && barrier.xid === row.pending_xid) {
+        const waited = Date.now() - barrier.since;
+        if (waited > this.#stallMs && !barrier.warned && row.sent === 0) {
+          barrier.warned = true;
+          this.#logger.warn(
+            { waitedMs: waited, xid: barrier.xid },
+            'outbox delivery waits for a long-running transaction (xmin held back)',
+          );
+        }
+      } else {
+        this.#barrier = { id: row.pending_id, xid: row.pending_xid, since: Date.now(), warned: false };
+      }
+    } else {
+      this.#barrier = undefined;
+    }
+    const now = Date.now();
+    if (row.sent > 0 || this.#barrier) this.#activeAt = now;
+    if (row.sent >= this.#batchRows) this.#delayMs = 0;
+    else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = this.#busyMs;
+    else this.#delayMs = Math.min(this.#idleMs, Math.max(this.#busyMs, this.#delayMs * 2));
+  }
+
+  /** Retention: deletes rows notified at least `retentionMs` ago, moving `deleted_through` in the same transaction. */
+  async #collect(client: pg.Client): Promise<void> {
+    const now = Date.now();
+    this.#lastGc = now;
+    this.#samples.push({ at: now, position: this.#pumped });
+    let cutoff = this.#deletedThrough;
+    while (this.#samples.length > 1 && this.#samples[1]!.at <= now - this.#retentionMs) this.#samples.shift();
+    const oldest = this.#samples[0]!;
+    if (oldest.at <= now - this.#retentionMs) cutoff = Math.max(cutoff, oldest.position);
+    while (cutoff > this.#deletedThrough && !this.#closed) {
+      const through = Math.min(cutoff, this.#deletedThrough + this.#gcChunkRows);
+      await client.query('BEGIN');
+      try {
+        await client.query('DELETE FROM pgrt.outbox WHERE id > $1 AND id <= $2', [
+          this.#deletedThrough,
+          through,
+        ]);
+        await client.query('UPDATE pgrt.outbox_state SET deleted_through = greatest(deleted_through, $1)', [
+          through,
+        ]);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw error;
+      }
+      this.#deletedThrough = through;
+    }
+  }
+
+  #failed(error: unknown): void {
+    if (this.#closed) return;
+    this.#logger.warn({ err: error, leading: this.#leading }, 'outbox pump step failed');
+    this.#delayMs = this.#leading ? this.#busyMs * 10 : this.#electionMs;
+    const client = this.#client;
+    // A failed connection cannot be trusted to still hold the lock: start over on a new one.
+    if (client && connectionBroken(error)) this.#lost(client, error instanceof Error ? error : undefined);
+  }
+
+  #lost(client: pg.Client, error: Error | undefined): void {
+    if (client !== this.#client) return;
+    this.#client = undefined;
+    client.removeAllListeners('error');
+    client.on('error', () => {});
+    client.end().catch(() => {});
+    if (this.#leading) this.#logger.warn({ err: error }, 'outbox pump connection lost; stepping down');
+    this.#leading = false;
+    this.#barrier = undefined;
+    this.#delayMs = this.#electionMs;
+  }
+}
+
+/**
+ * True unless the server reported `error` on a healthy session (then the session, and its lock, survive):
+ * client-side errors (connection ended, timeouts) and classes 08 (connection) and 57 (terminated, shutdown).
+ */
+function connectionBroken(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('severity' in error)) return true;
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('08') || code.startsWith('57'));
+}

@@ -1,0 +1,169 @@
+/**
+ * Configuration layering and validation (no sockets): defaults < pgrt.config.json < Meteor's variables < PGRT_*
+ * < flags; unknown keys warn; invalid values name the key, where it came from and the allowed values; secrets are
+ * masked; the shipped JSON Schema is the one the zod schema produces.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { configJsonSchema } from '../../config/config-schema.js';
+import { ConfigError, loadConfig } from '../../config/load-config.js';
+import { maskSecrets } from '../../config/mask-secrets.js';
+import { ROOT } from './fixtures/cli-process.js';
+
+describe('configuration', () => {
+  let dir: string;
+  let file: string;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pgrt-config-'));
+    file = join(dir, 'pgrt.config.json');
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function write(content: unknown): void {
+    writeFileSync(file, JSON.stringify(content));
+  }
+
+  function issuesOf(run: () => unknown): ConfigError['issues'] {
+    try {
+      run();
+    } catch (error) {
+      assert.ok(error instanceof ConfigError, `expected ConfigError, got ${String(error)}`);
+      assert.equal(error.code, 'PGRT_CONFIG_INVALID');
+      return error.issues;
+    }
+    assert.fail('expected a ConfigError');
+  }
+
+  it('uses the defaults when nothing is set', () => {
+    const { config, sources, file: read } = loadConfig({ env: {}, cwd: dir });
+    assert.equal(read, undefined);
+    assert.equal(config.port, 3000);
+    assert.equal(config.host, '0.0.0.0');
+    assert.deepEqual(config.protocols, ['ddp']);
+    assert.equal(config.ddp.heartbeatInterval, 15_000);
+    assert.equal(config.metrics, false);
+    assert.equal(sources.size, 0);
+  });
+
+  it('layers file < Meteor env < PGRT_* env < flags, key by key', () => {
+    write({ port: 4000, host: '127.0.0.1', poolSize: 4, ddp: { heartbeatInterval: 1000 }, metrics: true });
+    const {
+      config,
+      sources,
+      file: read,
+    } = loadConfig({
+      cwd: dir,
+      env: { PORT: '5000', PGRT_PORT: '6000', HTTP_FORWARDED_COUNT: '2', PGRT_POOL_SIZE: '7' },
+      flags: { port: '7000', 'ddp.heartbeatTimeout': '2000' },
+    });
+    assert.equal(read, file, 'pgrt.config.json in the working directory is found');
+    assert.equal(config.port, 7000);
+    assert.equal(sources.get('port'), 'flag --port');
+    assert.equal(config.host, '127.0.0.1');
+    assert.equal(sources.get('host'), file);
+    assert.equal(config.poolSize, 7);
+    assert.equal(config.forwardedCount, 2);
+    assert.equal(sources.get('forwardedCount'), 'env HTTP_FORWARDED_COUNT');
+    assert.equal(config.ddp.heartbeatInterval, 1000, 'file value kept beside a flag on a sibling key');
+    assert.equal(config.ddp.heartbeatTimeout, 2000);
+    assert.equal(config.ddp.maxMessageBytes, 1024 * 1024, 'unset sibling keeps its default');
+    assert.equal(config.metrics, true);
+
+    const meteorOnly = loadConfig({ cwd: dir, env: { PORT: '5000', DATABASE_URL: 'postgres://h/db' } });
+    assert.equal(meteorOnly.config.port, 5000, 'PORT beats the file');
+    assert.equal(meteorOnly.config.databaseUrl, 'postgres://h/db');
+  });
+
+  it('reads booleans and lists from the environment, and ROOT_URL', () => {
+    const { config } = loadConfig({
+      file: false,
+      env: { PGRT_METRICS: 'yes', PGRT_PROTOCOLS: 'ddp, wamp', ROOT_URL: 'https://example.com/app' },
+    });
+    assert.equal(config.metrics, true);
+    assert.deepEqual(config.protocols, ['ddp', 'wamp']);
+    assert.equal(config.rootUrl, 'https://example.com/app');
+  });
+
+  it('warns about unknown keys and PGRT_* variables instead of failing', () => {
+    write({ port: 1, prot: 2, ddp: { heartbeat: 3 } });
+    const { warnings, config } = loadConfig({ cwd: dir, env: { PGRT_PROT: 'x', PGRT_CONFIG: file } });
+    assert.equal(config.port, 1);
+    assert.ok(
+      warnings.some((w) => w.includes('unknown key "prot"')),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => w.includes('unknown key "ddp.heartbeat"')),
+      warnings.join('\n'),
+    );
+    assert.ok(
+      warnings.some((w) => w.includes('PGRT_PROT')),
+      warnings.join('\n'),
+    );
+    assert.equal(warnings.length, 3);
+  });
+
+  it('names the key, its source and the allowed values of every invalid value', () => {
+    write({ logLevel: 'loud', port: 70_000 });
+    const issues = issuesOf(() =>
+      loadConfig({
+        cwd: dir,
+        env: { PGRT_METRICS: 'maybe', PGRT_PROTOCOLS: 'ddp,mqtt' },
+        flags: { 'ddp.pathPrefix': 'app/' },
+      }),
+    );
+    const byKey = new Map(issues.map((i) => [i.key, i]));
+    assert.deepEqual([...byKey.keys()].sort(), [
+      'ddp.pathPrefix',
+      'logLevel',
+      'metrics',
+      'port',
+      'protocols',
+    ]);
+    assert.equal(byKey.get('logLevel')?.source, file);
+    assert.match(byKey.get('logLevel')!.message, /"info"/);
+    assert.match(byKey.get('logLevel')!.message, /"silent"/);
+    assert.match(byKey.get('port')!.message, /65535/);
+    assert.equal(byKey.get('metrics')?.source, 'env PGRT_METRICS');
+    assert.match(byKey.get('metrics')!.message, /boolean.*got "maybe"/);
+    assert.match(byKey.get('protocols')!.message, /"ddp"\|"wamp"/);
+    assert.equal(byKey.get('ddp.pathPrefix')?.source, 'flag --ddp-path-prefix');
+  });
+
+  it('rejects an unknown flag key and an unreadable file', () => {
+    assert.equal(issuesOf(() => loadConfig({ file: false, env: {}, flags: { nope: '1' } }))[0]?.key, 'nope');
+    writeFileSync(file, '{ not json');
+    const [issue] = issuesOf(() => loadConfig({ cwd: dir, env: {} }));
+    assert.equal(issue?.key, '(file)');
+    assert.match(issue!.message, /not JSON/);
+  });
+
+  it('masks the database password and the TLS key', () => {
+    const { config } = loadConfig({
+      file: false,
+      env: {
+        DATABASE_URL: 'postgres://app:s3cret@db.internal:5432/app',
+        PGRT_TLS_CERT: '/etc/tls/cert.pem',
+        PGRT_TLS_KEY: '/etc/tls/key.pem',
+      },
+    });
+    const masked = JSON.stringify(maskSecrets(config));
+    assert.ok(!masked.includes('s3cret'));
+    assert.ok(!masked.includes('key.pem'));
+    assert.ok(masked.includes('postgres://app:***@db.internal:5432/app'));
+    assert.ok(masked.includes('/etc/tls/cert.pem'));
+    assert.equal(
+      config.databaseUrl,
+      'postgres://app:s3cret@db.internal:5432/app',
+      'the original is untouched',
+    );
+  });
+
+  it('ships the JSON Schema the zod schema produces (regenerate: pgrt config-schema)', () => {
+    const shipped: unknown = JSON.parse(readFileSync(join(ROOT, 'config/pgrt.config.schema.json'), 'utf8'));
+    assert.deepEqual(shipped, configJsonSchema());
+  });
+});
