@@ -63,6 +63,7 @@ export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: L
     channel: config.channel,
     spillThresholdBytes: config.spillThresholdBytes,
     fenceTimeoutMs: config.fenceTimeoutMs,
+    capture: config.capture,
     installTriggers: config.installTriggers,
     logger,
     metrics: config.metrics,

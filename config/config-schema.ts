@@ -109,6 +109,12 @@ export const configSchema = z
     fenceTimeoutMs: positiveInt()
       .default(30_000)
       .describe('Release a write fence whose notification never came.'),
+    capture: z
+      .enum(['notify', 'outbox'])
+      .default('notify')
+      .describe(
+        "Capture mode: 'notify' (triggers NOTIFY in every writer's commit) or 'outbox' (triggers append to pgrt.outbox; one elected pump notifies in batches). Every process on a database must use the same mode.",
+      ),
     installTriggers: z
       .boolean()
       .default(true)

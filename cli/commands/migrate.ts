@@ -63,6 +63,7 @@ export function registerMigrate(program: Command, io: Output): void {
             await installCapture(db, table, {
               channel: config.channel,
               spillThresholdBytes: config.spillThresholdBytes,
+              mode: config.capture,
             });
           },
         );
