@@ -15,6 +15,7 @@ import { type DependencyContainer, instanceCachingFactory, container as rootCont
 import { type DdpOptions, DdpProtocol } from './adapters/ddp/ddp-protocol.js';
 import { MeteorClient, type MeteorClientOptions } from './adapters/ddp/meteor-client.js';
 import { type WampOptions, WampProtocol } from './adapters/wamp/wamp-protocol.js';
+import type { Accounts } from './core/accounts/accounts.js';
 import type { App } from './core/app.js';
 import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
 import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
@@ -23,6 +24,7 @@ import { type Database, DatabaseToken, PgDatabase, type Queryable } from './core
 import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './core/database/embedded-postgres.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
+import type { TransportLimits } from './transports/connection-guard.js';
 import { type CompressionOptions, HttpHost } from './transports/http-host.js';
 import { ServerMetrics } from './transports/metrics.js';
 
@@ -116,6 +118,23 @@ export interface ServerOptions extends CoreOptions {
   readonly meteorClient?: MeteorClientOptions;
   /** Prometheus metrics at `/metrics` (default off); pass a {@link ServerMetrics} to choose its registry. */
   readonly metrics?: boolean | ServerMetrics;
+  /**
+   * Users, login methods and the `users` publication (core/accounts; docs/reference.md "Accounts"): applied to
+   * `app` with `app.use` unless the app uses it already. For WAMP logins give the realm
+   * `authenticators: accountsAuthenticators(accounts)` (adapters/wamp/authentication.ts).
+   */
+  readonly accounts?: Accounts;
+  /**
+   * Transport limits for every protocol (docs/reference.md "Limits"): `maxConnectionsPerAddress` (default 0:
+   * unlimited), `allowedOrigins` (default: any), `maxBufferedBytes` (default 16 MiB: slower consumers are
+   * terminated), `maxNestingDepth` (default 64). Rate limits are `rateLimits` (docs/reference.md "Rate limiting").
+   */
+  readonly limits?: TransportLimits;
+  /**
+   * Graceful shutdown bound, ms (default 10000): `close()` waits at most this long for clients to finish their
+   * close handshakes, then drops the remaining sockets and stops the core.
+   */
+  readonly shutdownTimeoutMs?: number;
 }
 
 /** A running server. */
@@ -132,7 +151,13 @@ export interface PgrtServer {
   readonly meteorClient: MeteorClient | undefined;
   /** The metrics, when `metrics` was enabled. */
   readonly metrics: ServerMetrics | undefined;
-  /** Graceful stop: tells clients to go away, stops the core, closes the pool (and embedded PostgreSQL). */
+  /**
+   * Graceful stop, bounded by `shutdownTimeoutMs`: `/readyz` answers 503 at once and new WebSocket upgrades are
+   * refused; every client is told to go away (DDP: close 1001 after the queued frames, so Meteor clients
+   * reconnect elsewhere and resubscribe; WAMP: the transport closes without GOODBYE, so Autobahn reconnects);
+   * once their sockets closed (or the bound passed) the rest are dropped, the core stops, the pool closes (and
+   * embedded PostgreSQL stops). Idempotent.
+   */
   close(): Promise<void>;
 }
 
@@ -181,6 +206,8 @@ export function registerServer(
       return new HttpHost({
         ...(options.tls ? { tls: options.tls } : {}),
         ...(options.compression ? { compression: options.compression } : {}),
+        ...(options.limits ? { limits: options.limits } : {}),
+        logger: r.resolve<Logger>(LoggerToken),
         ready: () => core.ready,
       });
     }),
@@ -214,6 +241,7 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
   const db = new PgDatabase(url, { poolSize: options.poolSize ?? 10, logger });
   try {
     if (options.migrate) await options.migrate(db);
+    if (options.accounts) options.app.use(options.accounts);
     const c = registerServer(options, db);
     const meteorClient = options.meteorClient ? c.resolve<MeteorClient>(MeteorClientToken) : undefined;
     meteorClient?.registerPublications(options.app);
@@ -247,9 +275,13 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
       metrics,
       close() {
         closing ??= (async () => {
+          host.beginDrain();
           metrics?.close();
           meteorClient?.close();
           for (const protocol of protocols) protocol.closeAll();
+          const drained = await host.upgradesClosed(options.shutdownTimeoutMs ?? 10_000);
+          if (!drained)
+            logger.warn({}, 'shutdown: clients still connected after shutdownTimeoutMs; dropping them');
           await host.close();
           await core.close();
           await db.close();

@@ -19,7 +19,9 @@
 import type { CollectionRules, WriteRules } from './collection-rules.js';
 import type { MethodContext, PublicationContext } from './contexts.js';
 import type { Cursor } from './cursor.js';
+import type { Database } from './database/database.js';
 import { ConfigurationError } from './errors.js';
+import { type Guard, guardOf, type RoleResolver } from './guards.js';
 import type { PublicationStrategy } from './merge-box.js';
 import { mutationMethods } from './mutation-methods.js';
 import type { InferParams, StandardSchema } from './schema-validation.js';
@@ -64,14 +66,30 @@ export type MethodHandler<A extends readonly unknown[] = unknown[], R = unknown>
   ...params: A
 ) => R | Promise<R>;
 
+/**
+ * Runs when the core starts, after the `pgrt` schema exists and before collections are introspected (plug-ins
+ * create their tables here). Must be idempotent: every process runs it at every start.
+ */
+export type StartHook = (db: Database) => Promise<void>;
+
+/** Something that registers itself on an app (e.g. `accounts()`), applied by {@link App.use}. */
+export interface AppPlugin {
+  install(app: App): void;
+}
+
 /** Options of {@link App.publish}. */
-export interface PublicationOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]> {
+export interface PublicationOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]>
+  extends Guard {
   /** One schema per positional parameter; failures become a `validation-error` on `nosub`. */
   readonly params?: P;
 }
 
-/** Options of {@link App.method}. */
-export interface MethodOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]> {
+/**
+ * Options of {@link App.method}. `loginRequired`/`roles` (core/guards.ts) are checked before parameters are
+ * validated, so an anonymous caller learns nothing about a guarded method's parameters.
+ */
+export interface MethodOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]>
+  extends Guard {
   /** One schema per positional parameter; failures become a `validation-error` result naming the field. */
   readonly params?: P;
   /**
@@ -86,6 +104,8 @@ export interface PublicationDefinition {
   readonly name: string | null;
   readonly handler: PublicationHandler;
   readonly params: readonly StandardSchema[] | undefined;
+  /** Who may subscribe (undefined: anyone). */
+  readonly guard?: Guard | undefined;
 }
 
 /** A registered method. */
@@ -94,6 +114,8 @@ export interface MethodDefinition {
   readonly handler: MethodHandler;
   readonly params: readonly StandardSchema[] | undefined;
   readonly transaction: boolean;
+  /** Who may call (undefined: anyone). */
+  readonly guard?: Guard | undefined;
 }
 
 /** The application's registry. Build it once at start-up and hand it to the server. */
@@ -102,6 +124,35 @@ export class App {
   readonly #publications = new Map<string, PublicationDefinition>();
   readonly #universal: PublicationDefinition[] = [];
   readonly #methods = new Map<string, MethodDefinition>();
+  readonly #startHooks: StartHook[] = [];
+  readonly #plugins = new Set<AppPlugin>();
+  #roleResolver: RoleResolver | undefined;
+
+  /** Applies a plug-in once (a second `use` of the same plug-in does nothing). */
+  use(plugin: AppPlugin): this {
+    if (this.#plugins.has(plugin)) return this;
+    this.#plugins.add(plugin);
+    plugin.install(this);
+    return this;
+  }
+
+  /** True when `plugin` was applied with {@link use}. */
+  uses(plugin: AppPlugin): boolean {
+    return this.#plugins.has(plugin);
+  }
+
+  /** Adds a {@link StartHook}; hooks run in registration order. */
+  onStart(hook: StartHook): this {
+    this.#startHooks.push(hook);
+    return this;
+  }
+
+  /** Sets where guards read a user's roles (one resolver per app; the accounts plug-in sets it). */
+  roles(resolver: RoleResolver): this {
+    if (this.#roleResolver) throw new ConfigurationError('a role resolver is already set');
+    this.#roleResolver = resolver;
+    return this;
+  }
 
   /** Registers collection `name`, bound to a table with a single-column primary key. */
   collection(name: string, options: CollectionOptions = {}): this {
@@ -146,7 +197,12 @@ export class App {
   ): this {
     const [options, handler] = typeof a === 'function' ? [{}, a] : [a, b as unknown as PublicationHandler];
     if (typeof handler !== 'function') throw new ConfigurationError(`publication '${name}' needs a handler`);
-    const definition: PublicationDefinition = { name, handler, params: options.params };
+    const definition: PublicationDefinition = {
+      name,
+      handler,
+      params: options.params,
+      guard: guardOf(options),
+    };
     if (name === null) {
       this.#universal.push(definition);
       return this;
@@ -175,6 +231,7 @@ export class App {
       handler,
       params: options.params,
       transaction: options.transaction ?? true,
+      guard: guardOf(options),
     });
     return this;
   }
@@ -194,5 +251,13 @@ export class App {
   /** Registered methods by name. */
   get methods(): ReadonlyMap<string, MethodDefinition> {
     return this.#methods;
+  }
+  /** Start hooks, in registration order. */
+  get startHooks(): readonly StartHook[] {
+    return this.#startHooks;
+  }
+  /** The role resolver guards use, if any. */
+  get roleResolver(): RoleResolver | undefined {
+    return this.#roleResolver;
   }
 }

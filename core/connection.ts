@@ -22,6 +22,14 @@ export interface Connection {
   readonly protocol: string;
   /** Bytes queued but not yet written to the socket (for backpressure). */
   readonly bufferedAmount: number;
+  /**
+   * Optional write coalescing: after `cork()`, sends are held (in order) until the matching `uncork()`, which
+   * writes them together — several WebSocket frames in one socket write, several SockJS messages in one `a[…]`
+   * frame. Each message stays its own message on the wire. Calls nest; every `cork()` needs one `uncork()`.
+   */
+  cork?(): void;
+  /** Ends one `cork()`; the held sends go out when the outermost one ends. */
+  uncork?(): void;
 }
 
 /** Receives new connections for one endpoint (an adapter implements it). */

@@ -74,6 +74,13 @@ export interface MethodContext {
   randomStream(name: string): RandomGenerator;
   /** Lets the session's next message start before this method finishes (DDP in-order processing). */
   unblock(): void;
+  /**
+   * Changes the session's user (Meteor's `this.setUserId`; login and logout call it). `userId` reflects the new
+   * value at once; the session applies it when the method has succeeded and its transaction committed, before
+   * `result`: every subscription reruns for the new user and the client receives only the differences
+   * (core/session.ts). A method that fails leaves the session's user unchanged.
+   */
+  setUserId(userId: string | null): void;
   /** Inserts a document into a registered collection's table; returns its key. Missing key: `newId`. */
   insert(collection: string, document: Fields): Promise<string | number>;
   /** Updates fields of one document by key; `undefined` values become NULL. Returns true if it existed. */

@@ -22,6 +22,7 @@ export interface InvocationHost {
 /** The {@link MethodContext} of one call. */
 export class MethodInvocation implements MethodContext {
   #unblocked = false;
+  #userId: { readonly value: string | null } | undefined;
 
   constructor(
     readonly name: string,
@@ -32,7 +33,18 @@ export class MethodInvocation implements MethodContext {
   ) {}
 
   get userId(): string | null {
-    return this.host.userId;
+    return this.#userId ? this.#userId.value : this.host.userId;
+  }
+
+  setUserId(userId: string | null): void {
+    if (userId !== null && (typeof userId !== 'string' || userId === ''))
+      throw new TypeError('setUserId takes a non-empty string or null');
+    this.#userId = { value: userId };
+  }
+
+  /** The user the handler switched to with {@link setUserId}, or undefined if it did not call it. */
+  get newUserId(): { readonly value: string | null } | undefined {
+    return this.#userId;
   }
 
   get connection(): ConnectionInfo {

@@ -25,6 +25,7 @@ import { CollectionBinding } from './live/collection-binding.js';
 import { ObserverPool } from './live/observer-pool.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { PublicationStrategy } from './merge-box.js';
+import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Session, type SessionOutput } from './session.js';
 import { WriteFences } from './write-fence.js';
 
@@ -44,6 +45,11 @@ export interface CoreOptions {
   readonly outboxRetentionMs?: number;
   /** Outbox mode: whether this process may become the pump (default true), and the pump's tuning. */
   readonly outboxPump?: boolean | Omit<OutboxPumpOptions, 'logger' | 'retentionMs' | 'spillThresholdBytes'>;
+  /**
+   * Rate limits of method calls and subscriptions, every protocol (core/rate-limit.ts; docs/reference.md "Rate
+   * limiting"). Default: Meteor's accounts rule and 1000 per 10 s per connection; false: no limits at all.
+   */
+  readonly rateLimits?: false | RateLimitOptions;
   readonly logger?: Logger;
 }
 
@@ -52,6 +58,8 @@ export class RealtimeCore {
   readonly channel: string;
   readonly logger: Logger;
   readonly fences: WriteFences;
+  /** The rate limits every session checks (add rules at run time with `addRule`). */
+  readonly rateLimiter: RateLimiter;
   /** The capture mode of this core's triggers and fences. */
   readonly capture: CaptureMode;
   #outboxPump: OutboxPump | undefined;
@@ -70,6 +78,10 @@ export class RealtimeCore {
     this.channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
     this.logger = options.logger ?? silentLogger;
     this.capture = options.capture ?? 'notify';
+    this.rateLimiter =
+      options.rateLimits === false
+        ? new RateLimiter({ accounts: false, perConnection: false })
+        : new RateLimiter(options.rateLimits);
     this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
   }
 
@@ -98,6 +110,8 @@ export class RealtimeCore {
   async start(): Promise<void> {
     if (this.#started) return;
     await ensureSchema(this.db);
+    // Plug-ins' tables (accounts) exist before collections bound to them are introspected.
+    for (const hook of this.app.startHooks) await hook(this.db);
     const bindings = new Map<string, CollectionBinding>();
     for (const definition of this.app.collections.values()) {
       const table = await introspectTable(this.db, definition.table);
@@ -130,9 +144,12 @@ export class RealtimeCore {
     this.logger.info({ collections: [...bindings.keys()], channel: this.channel }, 'core started');
   }
 
-  /** Opens a session for a connected client; the adapter owns its lifetime (call `session.close()`). */
-  openSession(connection: ConnectionInfo, output: SessionOutput): Session {
-    const session = new Session(this, connection, output, this.logger);
+  /**
+   * Opens a session for a connected client; the adapter owns its lifetime (call `session.close()`). `userId`: a
+   * user the protocol already authenticated (WAMP ticket/CRA), default anonymous.
+   */
+  openSession(connection: ConnectionInfo, output: SessionOutput, userId: string | null = null): Session {
+    const session = new Session(this, connection, output, this.logger, userId);
     this.#sessions.add(session);
     return session;
   }

@@ -7,11 +7,17 @@
  * `updated` (write fence); `result` is sent when the handler has returned and its transaction committed.
  * In-order processing of a session's messages is the adapter's business (DDP needs it, WAMP does not); a
  * method's `unblock()` calls the `onUnblock` the adapter passed.
+ *
+ * User changes ({@link Session.setUserId}, Meteor's `_setUserId`, reference/ddp.md §1.7): every named and universal
+ * subscription is stopped and rerun for the new user while the merge box withholds output (`beginRerun`), then the
+ * client gets only the differences between the old and the rebuilt view (`endRerun`), then the `ready`s the reruns
+ * produced, once. Changes are serialised per session. Guards (core/guards.ts) run before every handler.
  */
 import type { MethodDefinition } from './app.js';
 import type { ConnectionInfo, Fields } from './contexts.js';
 import type { Queryable } from './database/database.js';
-import { isClientError, NotFoundError } from './errors.js';
+import { isClientError, NotFoundError, type TooManyRequestsError } from './errors.js';
+import { checkGuard } from './guards.js';
 import type { CollectionBinding } from './live/collection-binding.js';
 import type { Logger } from './logger.js';
 import { MergeBox } from './merge-box.js';
@@ -53,15 +59,22 @@ export class Session {
   readonly #subs = new Map<string, Subscription>();
   readonly #universal: Subscription[] = [];
   readonly #logger: Logger;
-  #userId: string | null = null;
+  #userId: string | null;
   #closed = false;
+  /** Serialises user changes. */
+  #userChange: Promise<void> = Promise.resolve();
+  /** `ready`s withheld while a rerun rebuilds the view (sent after its differences). */
+  #pendingReady: string[] | undefined;
 
   constructor(
     readonly core: RealtimeCore,
     readonly connection: ConnectionInfo,
     readonly output: SessionOutput,
     logger: Logger,
+    /** The user the session starts with (e.g. from WAMP authentication); default anonymous. */
+    userId: string | null = null,
   ) {
+    this.#userId = userId;
     this.#logger = logger.child({ session: connection.id, protocol: connection.protocol });
     // Outputs encode synchronously and keep nothing, so the merge box may hand them the observers' own objects.
     this.mergeBox = new MergeBox(output, (collection) => core.strategyFor(collection), { reuseInput: true });
@@ -80,6 +93,57 @@ export class Session {
   /** Number of live named subscriptions. */
   get subscriptionCount(): number {
     return this.#subs.size;
+  }
+
+  /**
+   * Switches the session to `userId` (null: logged out) and reruns every subscription, sending only the
+   * differences and then each rerun subscription's `ready` once. Resolves when the client has been sent the new
+   * view; a no-op when the user does not change. Changes queue behind each other.
+   */
+  setUserId(userId: string | null): Promise<void> {
+    const change = this.#userChange.then(() => this.#rerun(userId));
+    this.#userChange = change.catch(() => {});
+    return change;
+  }
+
+  async #rerun(userId: string | null): Promise<void> {
+    if (this.#closed || userId === this.#userId) return;
+    this.#userId = userId;
+    if (this.#subs.size === 0 && this.#universal.length === 0) return;
+    const before = this.mergeBox.beginRerun();
+    this.#pendingReady = [];
+    const reruns: Subscription[] = [];
+    try {
+      for (const [subId, sub] of this.#subs) {
+        const next = sub.recreate();
+        sub.retire();
+        this.#subs.set(subId, next);
+        reruns.push(next);
+      }
+      for (let i = 0; i < this.#universal.length; i++) {
+        const sub = this.#universal[i] as Subscription;
+        const next = sub.recreate();
+        sub.retire();
+        this.#universal[i] = next;
+        reruns.push(next);
+      }
+      // run() does not reject: a failing publication ends with nosub, as on first run.
+      await Promise.all(reruns.map((sub) => sub.run()));
+    } finally {
+      const ready = this.#pendingReady;
+      this.#pendingReady = undefined;
+      if (!this.#closed) {
+        this.mergeBox.endRerun(before);
+        const live = ready.filter((subId) => this.#subs.has(subId));
+        if (live.length > 0) this.output.ready(live);
+      }
+    }
+  }
+
+  /** Sends `ready` for a subscription, or holds it until a rerun in progress has sent its differences. */
+  sendReady(subId: string): void {
+    if (this.#pendingReady) this.#pendingReady.push(subId);
+    else this.output.ready([subId]);
   }
 
   /** Starts every universal publication (call once, after the handshake). */
@@ -102,6 +166,11 @@ export class Session {
     const definition = this.core.app.publications.get(name);
     if (!definition) {
       this.output.nosub(subId, new NotFoundError(404, `Subscription '${name}' not found`));
+      return;
+    }
+    const limited = this.#rateLimited('subscription', name);
+    if (limited) {
+      this.output.nosub(subId, limited);
       return;
     }
     const sub = new Subscription(this, definition, subId, params);
@@ -144,8 +213,17 @@ export class Session {
       this.output.updated([methodId]);
       return;
     }
+    const limited = this.#rateLimited('method', name);
+    if (limited) {
+      this.output.result(methodId, { ok: false, error: limited });
+      this.output.updated([methodId]);
+      return;
+    }
     const started = performance.now();
     const outcome = await this.#invoke(definition, params, options);
+    if (this.#closed) return;
+    // Committed: the rerun now reads what the method wrote (createUser's user row).
+    if (outcome.ok && outcome.newUserId) await this.setUserId(outcome.newUserId.value);
     if (this.#closed) return;
     if (!outcome.ok) this.#logMethodError(name, outcome.error);
     this.output.result(methodId, outcome);
@@ -162,18 +240,35 @@ export class Session {
     }
   }
 
+  /** Counts a call or subscription against the core's rate limits (after the 404 check, as Meteor does). */
+  #rateLimited(type: 'method' | 'subscription', name: string): TooManyRequestsError | undefined {
+    const limited = this.core.rateLimiter.check({
+      type,
+      name,
+      userId: this.#userId,
+      connectionId: this.connection.id,
+      clientAddress: this.connection.clientAddress,
+    });
+    if (limited) this.#logger.debug({ [type]: name, details: limited.details }, 'rate limited');
+    return limited;
+  }
+
   async #invoke(
     definition: MethodDefinition,
     rawParams: readonly unknown[],
     options: CallOptions,
-  ): Promise<MethodOutcome & { fence?: Promise<void> }> {
+  ): Promise<
+    MethodOutcome & { fence?: Promise<void>; newUserId?: { readonly value: string | null } | undefined }
+  > {
     const random = new RandomStream(options.randomSeed);
     const access = new MethodDatabase(this.core.db, definition.transaction);
     const fences = this.core.fences;
     let outcome: MethodOutcome;
+    let invocation: MethodInvocation | undefined;
     try {
+      await checkGuard(definition.guard, this.#userId, this.core.db, this.core.app.roleResolver);
       const params = definition.params ? await validateParams(definition.params, rawParams) : [...rawParams];
-      const invocation = this.#invocation(definition.name, access, random, options.onUnblock ?? (() => {}));
+      invocation = this.#invocation(definition.name, access, random, options.onUnblock ?? (() => {}));
       outcome = { ok: true, value: await definition.handler(invocation, ...params) };
     } catch (error) {
       outcome = { ok: false, error };
@@ -202,7 +297,8 @@ export class Session {
       else
         this.#logger.error({ err: error, method: definition.name }, 'ending the method transaction failed');
     }
-    return fence ? { ...outcome, fence: fence.passed } : outcome;
+    const newUserId = outcome.ok ? invocation?.newUserId : undefined;
+    return { ...outcome, ...(fence ? { fence: fence.passed } : {}), ...(newUserId ? { newUserId } : {}) };
   }
 
   #invocation(name: string, db: Queryable, random: RandomStream, onUnblock: () => void): MethodInvocation {

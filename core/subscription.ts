@@ -12,6 +12,7 @@ import type { PublicationDefinition } from './app.js';
 import type { ConnectionInfo, Fields, PublicationContext } from './contexts.js';
 import { type Cursor, isCursor, QueryCursor, SqlCursor, type SqlCursorOptions } from './cursor.js';
 import { ConfigurationError } from './errors.js';
+import { checkGuard } from './guards.js';
 import { idStringify } from './ids.js';
 import type { LiveObserver, ObserverListener } from './live/live-observer.js';
 import type { QueryOptions, Selector } from './query/compile.js';
@@ -56,6 +57,12 @@ export class Subscription implements PublicationContext {
   /** Runs the handler and publishes what it returns. Errors end the subscription with `nosub` + error. */
   async run(): Promise<void> {
     try {
+      await checkGuard(
+        this.definition.guard,
+        this.session.userId,
+        this.session.core.db,
+        this.session.core.app.roleResolver,
+      );
       const params = this.definition.params
         ? await validateParams(this.definition.params, this.params)
         : [...this.params];
@@ -135,7 +142,7 @@ export class Subscription implements PublicationContext {
   ready(): void {
     if (!this.#active || this.#ready || this.subId === null) return;
     this.#ready = true;
-    this.session.output.ready([this.subId]);
+    this.session.sendReady(this.subId);
   }
 
   error(error: unknown): void {
@@ -161,6 +168,21 @@ export class Subscription implements PublicationContext {
   unsubscribe(): void {
     if (!this.#active) return;
     this.#withdrawAll();
+    this.#deactivate();
+  }
+
+  /** A fresh, not yet run subscription of the same publication and parameters (a user change reruns it). */
+  recreate(): Subscription {
+    return new Subscription(this.session, this.definition, this.subId, this.params);
+  }
+
+  /**
+   * Stopped for a rerun: releases observers and runs `onStop` callbacks without withdrawing documents (the merge
+   * box's rerun already emptied the view and diffs it afterwards).
+   */
+  retire(): void {
+    if (!this.#active) return;
+    this.#documents.clear();
     this.#deactivate();
   }
 

@@ -13,11 +13,15 @@ import {
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import type { Logger } from '../core/logger.js';
+import { ConnectionGuard, type TransportLimits } from './connection-guard.js';
 
 /** An endpoint taking WebSocket upgrades for some paths. */
 export interface UpgradeEndpoint {
   matches(pathname: string): boolean;
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Receives the host's {@link ConnectionGuard} when added (endpoints without it get a default guard). */
+  useGuard?(guard: ConnectionGuard): void;
 }
 
 /** A plain HTTP handler; returns true if it handled the request. */
@@ -35,6 +39,10 @@ export interface HttpHostOptions {
   readonly ready?: () => boolean;
   /** permessage-deflate for the WebSocket endpoints attached to this host; absent: off. */
   readonly compression?: CompressionOptions;
+  /** Origin allow-list, connections per address, outbound buffer cap, nesting depth (transports/connection-guard.ts). */
+  readonly limits?: TransportLimits;
+  /** Where the guard logs refusals (debug) and slow consumers (warn). */
+  readonly logger?: Logger;
 }
 
 /**
@@ -54,9 +62,19 @@ export class HttpHost {
   readonly #endpoints: UpgradeEndpoint[] = [];
   readonly #handlers: RequestHandler[] = [];
   readonly #sockets = new Set<Socket>();
+  /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet. */
+  #upgraded = 0;
+  readonly #upgradedClosed = (): void => {
+    this.#upgraded--;
+  };
+  #closed: Promise<void> | undefined;
   readonly #ready: () => boolean;
   /** permessage-deflate settings for endpoints attached here (undefined: off). */
   readonly compression: CompressionOptions | undefined;
+  /** The limits of every endpoint attached here ({@link guard} applies them; adapters read `maxNestingDepth`). */
+  readonly limits: TransportLimits;
+  /** Applies {@link limits} to every connection of every endpoint (shared, so per-address counts are global). */
+  readonly guard: ConnectionGuard;
   #draining = false;
 
   constructor(options: HttpHostOptions = {}) {
@@ -67,6 +85,8 @@ export class HttpHost {
       : createHttpServer(onRequest);
     this.#ready = options.ready ?? (() => true);
     this.compression = options.compression;
+    this.limits = options.limits ?? {};
+    this.guard = new ConnectionGuard(this.limits, options.logger);
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(request, socket, head),
     );
@@ -78,6 +98,7 @@ export class HttpHost {
 
   /** Routes upgrades matching `endpoint` to it (first registered wins). */
   addEndpoint(endpoint: UpgradeEndpoint): void {
+    endpoint.useGuard?.(this.guard);
     this.#endpoints.push(endpoint);
   }
 
@@ -104,22 +125,52 @@ export class HttpHost {
     return typeof address === 'object' && address ? address.port : 0;
   }
 
+  /**
+   * Shutdown, first step: `/readyz` answers 503 from now on and WebSocket upgrades are refused (503), so load
+   * balancers and reconnecting clients go elsewhere; the listener stays open (probes get an answer) and open
+   * sockets are left alone. Idempotent.
+   */
+  beginDrain(): void {
+    this.#draining = true;
+  }
+
+  /** True once {@link beginDrain} or {@link close} ran. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Resolves true when every upgraded socket has closed, or false after `timeoutMs`. */
+  async upgradesClosed(timeoutMs: number): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    while (this.#upgraded > 0) {
+      if (performance.now() >= deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    return true;
+  }
+
   /** Stops accepting, marks `/readyz` as draining, and closes remaining sockets. */
   async close(): Promise<void> {
     this.#draining = true;
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.#closed ??= new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
-    await closed;
+    await this.#closed;
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
     socket.on('error', () => socket.destroy());
     const pathname = pathOf(request);
-    const endpoint = this.#draining ? undefined : this.#endpoints.find((e) => e.matches(pathname));
+    if (this.#draining) {
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const endpoint = this.#endpoints.find((e) => e.matches(pathname));
     if (!endpoint) {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    this.#upgraded++;
+    socket.once('close', this.#upgradedClosed);
     endpoint.handleUpgrade(request, socket, head);
   }
 

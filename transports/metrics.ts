@@ -280,6 +280,9 @@ export class ServerMetrics {
       close(code, reason) {
         connection.close(code, reason);
       },
+      ...(connection.cork && connection.uncork
+        ? { cork: () => connection.cork?.(), uncork: () => connection.uncork?.() }
+        : {}),
       onMessage(handler) {
         connection.onMessage((data) => {
           received(data);

@@ -18,8 +18,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import sockjs from 'sockjs';
-import type { Connection, ConnectionHandler } from '../core/connection.js';
+import type { ConnectionHandler } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
+import { ConnectionGuard, type TerminableConnection } from './connection-guard.js';
 import type { HttpHost, UpgradeEndpoint } from './http-host.js';
 
 /** Options of {@link SockJsEndpoint}; defaults are Meteor's (`ddp-server/stream_server.js`). */
@@ -68,8 +69,14 @@ type SockJsHandler = (
 /** sockjs 0.3.24 session internals read for backpressure and released at shutdown (pinned version). */
 interface SockJsSessionInternals {
   readonly _session?: {
-    readonly send_buffer?: readonly string[];
+    readonly send_buffer?: string[];
     readonly to_tref?: NodeJS.Timeout | null;
+    /** 1 (OPEN) while messages may be sent. */
+    readonly readyState?: number;
+    /** The receiver currently attached, if any; `thingy` is its TCP socket. */
+    readonly recv?: { readonly thingy?: (Duplex & { readonly writableLength: number }) | null } | null;
+    /** Sends the whole buffer to the receiver as one frame. */
+    tryFlush?(): void;
   };
 }
 
@@ -79,6 +86,10 @@ export class SockJsEndpoint implements UpgradeEndpoint {
   readonly #transportPath: RegExp;
   readonly #websocket: boolean;
   readonly #connections = new Set<SockJsConnection>();
+  readonly #forwardedCount: number;
+  readonly #prefix: string;
+  /** Origin, per-address and outbound-buffer limits: the host's once attached, else the defaults. */
+  #guard = new ConnectionGuard();
 
   constructor(
     private readonly connectionHandler: ConnectionHandler,
@@ -105,8 +116,11 @@ export class SockJsEndpoint implements UpgradeEndpoint {
         },
       },
     }) as unknown as SockJsServer;
+    this.#forwardedCount = options.forwardedCount ?? 0;
+    this.#prefix = prefix;
     server.on('connection', (raw) => {
-      const connection = new SockJsConnection(raw, options.forwardedCount ?? 0);
+      const connection = this.#guard.admit(new SockJsConnection(raw, this.#forwardedCount));
+      if (!connection) return;
       this.#connections.add(connection);
       connection.onClose(() => this.#connections.delete(connection));
       this.connectionHandler.handleConnection(connection);
@@ -117,8 +131,24 @@ export class SockJsEndpoint implements UpgradeEndpoint {
 
   /** Registers the endpoint's request handler and upgrade route on `host`. */
   attach(host: HttpHost): void {
-    host.addRequestHandler((request, response) => this.#handler(request, response));
+    this.#guard = host.guard;
+    host.addRequestHandler((request, response, pathname) => this.#request(request, response, pathname));
     host.addEndpoint(this);
+  }
+
+  /** Plain requests under the prefix: refused with 403 when their `Origin` is not allowed. */
+  #request(request: IncomingMessage, response: ServerResponse, pathname: string): boolean {
+    const ours = pathname === this.#prefix || pathname.startsWith(`${this.#prefix}/`);
+    if (ours && !this.#guard.originAllowed(request)) {
+      response.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
+      response.end('Origin not allowed\n');
+      return true;
+    }
+    return this.#handler(request, response);
+  }
+
+  useGuard(guard: ConnectionGuard): void {
+    this.#guard = guard;
   }
 
   /** Only the websocket transport path, and only when the transport is enabled. */
@@ -127,6 +157,13 @@ export class SockJsEndpoint implements UpgradeEndpoint {
   }
 
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const header = request.headers['x-forwarded-for'];
+    const address = forwardedAddress(
+      request.socket.remoteAddress ?? '',
+      Array.isArray(header) ? header.join(',') : header,
+      this.#forwardedCount,
+    );
+    if (!this.#guard.admitUpgrade(request, socket, address)) return;
     if (!this.#handler(request, socket, head)) socket.destroy();
   }
 
@@ -140,7 +177,7 @@ export class SockJsEndpoint implements UpgradeEndpoint {
 }
 
 /** A {@link Connection} over one SockJS session. SockJS carries text only; binary is sent as UTF-8 text. */
-export class SockJsConnection implements Connection {
+export class SockJsConnection implements TerminableConnection {
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** `''`: SockJS negotiates no subprotocol. */
@@ -148,6 +185,9 @@ export class SockJsConnection implements Connection {
   /** The SockJS transport carrying the session (`websocket`, `xhr-polling`, …). */
   readonly transport: string;
   #closed = false;
+  /** Open `cork()` calls; while > 0, sends wait in `#held`. */
+  #corks = 0;
+  #held: string[] | undefined;
 
   constructor(
     private readonly raw: sockjs.Connection,
@@ -165,21 +205,73 @@ export class SockJsConnection implements Connection {
     });
   }
 
-  /** Text waiting for a receiving request (HTTP transports) or not yet framed. */
+  /**
+   * Text waiting for a receiving request (HTTP transports) or not yet framed, plus bytes queued on the
+   * receiver's socket but not yet written (a websocket-transport peer that stopped reading).
+   */
   get bufferedAmount(): number {
-    const buffer = (this.raw as unknown as SockJsSessionInternals)._session?.send_buffer ?? [];
-    let bytes = 0;
-    for (const message of buffer) bytes += message.length;
+    const session = (this.raw as unknown as SockJsSessionInternals)._session;
+    let bytes = session?.recv?.thingy?.writableLength ?? 0;
+    for (const message of session?.send_buffer ?? []) bytes += message.length;
     return bytes;
+  }
+
+  /**
+   * Drops the session now: discards what is queued, closes the session and destroys the receiver's socket (a
+   * websocket transport's TCP connection); an HTTP-transport session without a receiver ends at sockjs's
+   * disconnect delay, holding nothing.
+   */
+  terminate(): void {
+    if (this.#closed) return;
+    const session = (this.raw as unknown as SockJsSessionInternals)._session;
+    const socket = session?.recv?.thingy;
+    if (session?.send_buffer) session.send_buffer.length = 0;
+    this.#held = undefined;
+    this.#corks = 0;
+    this.close(1013, 'outbound buffer full');
+    socket?.destroy();
   }
 
   send(data: string | Uint8Array): void {
     if (this.#closed) return;
-    this.raw.write(typeof data === 'string' ? data : Buffer.from(data).toString('utf8'));
+    const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
+    if (this.#corks === 0) {
+      this.raw.write(text);
+      return;
+    }
+    if (this.#held) this.#held.push(text);
+    else this.#held = [text];
+  }
+
+  /** Holds sends until the matching {@link uncork}; they then go out as one `a[…]` frame (several messages). */
+  cork(): void {
+    this.#corks++;
+  }
+
+  /**
+   * Ends one cork; at the outermost, queues the held messages in sockjs's send buffer and flushes once, so a
+   * receiving transport gets them in one frame (sockjs frames its whole buffer as one `a[…]`).
+   */
+  uncork(): void {
+    if (this.#corks === 0 || --this.#corks > 0) return;
+    const held = this.#held;
+    this.#held = undefined;
+    if (!held || this.#closed) return;
+    const session = (this.raw as unknown as SockJsSessionInternals)._session;
+    if (held.length === 1 || !session?.send_buffer || !session.tryFlush || session.readyState !== 1) {
+      for (const text of held) this.raw.write(text);
+      return;
+    }
+    session.send_buffer.push(...held);
+    if (session.recv) session.tryFlush();
   }
 
   close(code = 1000, reason = ''): void {
     if (this.#closed) return;
+    if (this.#corks > 0) {
+      this.#corks = 1;
+      this.uncork();
+    }
     // sockjs flushes queued messages before the close frame; its types say string, the code is a number.
     const close = this.raw.close as unknown as (code: number, reason: string) => boolean;
     close.call(this.raw, code, reason || 'Normal closure');

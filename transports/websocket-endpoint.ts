@@ -3,14 +3,17 @@
  * paths, negotiates a subprotocol if asked, and hands each socket to a protocol adapter as a neutral
  * {@link Connection}.
  *
- * Limits: `maxPayload` is the hard cap on one incoming message (ws closes the socket with 1009 above it).
+ * Limits: `maxPayload` is the hard cap on one incoming message (ws closes the socket with 1009 above it); the
+ * host's {@link ConnectionGuard} checks Origin and connections per address before the upgrade and caps each
+ * connection's outbound buffer.
  * Compression (permessage-deflate) is off unless `compression` is given: it costs memory per connection (see
  * docs/reference.md).
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
-import type { Connection, ConnectionHandler } from '../core/connection.js';
+import type { ConnectionHandler } from '../core/connection.js';
+import { ConnectionGuard, type TerminableConnection } from './connection-guard.js';
 import type { CompressionOptions, UpgradeEndpoint } from './http-host.js';
 
 /** Options of {@link WebSocketEndpoint}. */
@@ -30,6 +33,8 @@ export interface WebSocketEndpointOptions {
 /** Accepts WebSocket upgrades and produces connections. */
 export class WebSocketEndpoint implements UpgradeEndpoint {
   readonly #wss: WebSocketServer;
+  /** Origin, per-address and outbound-buffer limits: the host's (see {@link useGuard}), else the defaults. */
+  #guard = new ConnectionGuard();
 
   constructor(
     private readonly handler: ConnectionHandler,
@@ -58,21 +63,30 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
     return this.options.matches(pathname);
   }
 
+  useGuard(guard: ConnectionGuard): void {
+    this.#guard = guard;
+  }
+
   handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const forwardedCount = this.options.forwardedCount ?? 0;
+    if (!this.#guard.admitUpgrade(request, socket, clientAddress(request, forwardedCount))) return;
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
-      this.handler.handleConnection(new WsConnection(ws, request, this.options.forwardedCount ?? 0));
+      const connection = this.#guard.admit(new WsConnection(ws, request, socket, forwardedCount));
+      if (connection) this.handler.handleConnection(connection);
     });
   }
 }
 
 /** A {@link Connection} over one `ws` socket. */
-class WsConnection implements Connection {
+class WsConnection implements TerminableConnection {
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 
   constructor(
     private readonly ws: WebSocket,
     request: IncomingMessage,
+    /** The upgraded TCP/TLS socket under `ws`: corked to write several frames in one syscall. */
+    private readonly socket: Duplex,
     forwardedCount: number,
   ) {
     this.headers = request.headers;
@@ -90,6 +104,21 @@ class WsConnection implements Connection {
 
   send(data: string | Uint8Array): void {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+  }
+
+  /** Holds frames in the socket's buffer (each still its own WebSocket message) until {@link uncork}. */
+  cork(): void {
+    this.socket.cork();
+  }
+
+  /** Writes the held frames with one `writev` once the outermost cork ends (Node counts corks). */
+  uncork(): void {
+    this.socket.uncork();
+  }
+
+  /** Destroys the socket now (no close frame): for peers that stopped reading. */
+  terminate(): void {
+    this.ws.terminate();
   }
 
   close(code = 1000, reason = ''): void {

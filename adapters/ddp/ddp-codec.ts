@@ -6,6 +6,7 @@
 
 import type { Fields } from '../../core/contexts.js';
 import * as EJSON from '../../core/ejson.js';
+import { DEFAULT_MAX_NESTING_DEPTH, exceedsNestingDepth } from '../../core/nesting-depth.js';
 import type { WireError } from './to-wire-error.js';
 
 /** A parsed client message: the raw JSON object with `params` EJSON-decoded. */
@@ -17,12 +18,14 @@ export type ParseOutcome =
   /** Not JSON, or JSON that is not an object: Meteor answers `Bad request` without offendingMessage. */
   | { readonly kind: 'bad-request' }
   /** EJSON decoding failed (e.g. an unregistered custom type): Meteor answers `Parse error`. */
-  | { readonly kind: 'parse-error' };
+  | { readonly kind: 'parse-error' }
+  /** JSON nested deeper than the limit (core/nesting-depth.ts): pgrt answers `Message too deeply nested`. */
+  | { readonly kind: 'too-deep' };
 
 const EJSON_FIELDS = ['fields', 'params', 'result'] as const;
 
-/** Parses one client frame. */
-export function parseClientMessage(text: string): ParseOutcome {
+/** Parses one client frame; JSON nested deeper than `maxDepth` levels is refused before EJSON decoding. */
+export function parseClientMessage(text: string, maxDepth = DEFAULT_MAX_NESTING_DEPTH): ParseOutcome {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -30,6 +33,9 @@ export function parseClientMessage(text: string): ParseOutcome {
     return { kind: 'bad-request' };
   }
   if (raw === null || typeof raw !== 'object') return { kind: 'bad-request' };
+  // A deep array is no message either: Meteor's `Bad request` (without echoing it back).
+  if (exceedsNestingDepth(raw, maxDepth))
+    return Array.isArray(raw) ? { kind: 'bad-request' } : { kind: 'too-deep' };
   const object = raw as Record<string, unknown>;
   let message: ClientMessage = object;
   try {

@@ -17,6 +17,7 @@ import type { ConnectionInfo } from '../../core/contexts.js';
 import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
+import type { TimerWheel } from '../../transports/timer-wheel.js';
 import {
   type ClientMessage,
   encodeServerMessage,
@@ -24,7 +25,7 @@ import {
   type ServerMessage,
 } from './ddp-codec.js';
 import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
-import { Heartbeat, type HeartbeatOptions } from './heartbeat.js';
+import { Heartbeat, type HeartbeatOptions, type HeartbeatTarget } from './heartbeat.js';
 import type { ParkedSessions } from './resumption.js';
 
 /** DDP versions this server speaks, in preference order. */
@@ -33,8 +34,12 @@ export const SUPPORTED_DDP_VERSIONS = ['1', 'pre2', 'pre1'] as const;
 /** Per-connection settings (from the adapter's options). */
 export interface DdpConnectionSettings extends DdpSessionSettings {
   readonly heartbeat: HeartbeatOptions;
+  /** The shared wheel every connection's heartbeat runs on. */
+  readonly wheel: TimerWheel;
   /** Messages longer than this many bytes get `error "Message too large"` and are dropped. */
   readonly maxMessageBytes: number;
+  /** Messages nested deeper get `error "Message too deeply nested"` and are dropped. */
+  readonly maxNestingDepth: number;
   /** Answer client pings (Meteor's `respondToPings`, default true). */
   readonly respondToPings: boolean;
   /** Sessions waiting out their grace period; undefined disables resumption. */
@@ -44,7 +49,7 @@ export interface DdpConnectionSettings extends DdpSessionSettings {
 type State = 'handshake' | 'open' | 'closed';
 
 /** Runs DDP over one connection. */
-export class DdpConnection {
+export class DdpConnection implements HeartbeatTarget {
   #state: State = 'handshake';
   #session: DdpSession | undefined;
   #version = '1';
@@ -74,13 +79,17 @@ export class DdpConnection {
       this.#sendError('Message too large');
       return;
     }
-    const parsed = parseClientMessage(text);
+    const parsed = parseClientMessage(text, this.settings.maxNestingDepth);
     if (parsed.kind === 'bad-request') {
       this.#sendError('Bad request');
       return;
     }
     if (parsed.kind === 'parse-error') {
       this.#sendError('Parse error');
+      return;
+    }
+    if (parsed.kind === 'too-deep') {
+      this.#sendError('Message too deeply nested');
       return;
     }
     const { message, raw } = parsed;
@@ -137,19 +146,22 @@ export class DdpConnection {
     this.#version = version;
     this.#session = this.#resume(message) ?? this.#open();
     this.#state = 'open';
-    if (version !== 'pre1') {
-      const sessionId = this.#session.id;
-      this.#heartbeat = new Heartbeat(
-        this.settings.heartbeat,
-        () => this.#session?.sendUncounted({ msg: 'ping' }),
-        () => {
-          this.#logger.debug({ session: sessionId }, 'heartbeat timed out');
-          this.connection.close(1000, 'heartbeat timeout');
-          this.#closed();
-        },
-      );
+    if (version !== 'pre1' && this.settings.heartbeat.interval > 0) {
+      this.#heartbeat = new Heartbeat(this.settings.heartbeat, this.settings.wheel, this);
       this.#heartbeat.start();
     }
+  }
+
+  /** Called by the heartbeat: the client was silent for an interval. */
+  heartbeatPing(): void {
+    this.#session?.sendUncounted({ msg: 'ping' });
+  }
+
+  /** Called by the heartbeat: no answer within the timeout; the socket closes, the session is parked. */
+  heartbeatTimedOut(): void {
+    this.#logger.debug({ session: this.#session?.id }, 'heartbeat timed out');
+    this.connection.close(1000, 'heartbeat timeout');
+    this.#closed();
   }
 
   /** A new session (its `connected` is sent by the session). */

@@ -6,12 +6,16 @@
 import deflate from 'permessage-deflate';
 import type { Connection, ConnectionHandler } from '../../core/connection.js';
 import type { Logger } from '../../core/logger.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting-depth.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { CompressionOptions, HttpHost } from '../../transports/http-host.js';
 import { SockJsEndpoint, type SockJsEndpointOptions } from '../../transports/sockjs-endpoint.js';
+import { TimerWheel } from '../../transports/timer-wheel.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
+import { WriteCoalescer } from '../../transports/write-coalescer.js';
 import { DdpConnection, type DdpConnectionSettings } from './ddp-connection.js';
 import type { DdpSession } from './ddp-session.js';
+import { heartbeatWheelTick } from './heartbeat.js';
 import { ParkedSessions } from './resumption.js';
 
 /** Options of the DDP adapter (all optional; defaults are Meteor's). */
@@ -24,6 +28,11 @@ export interface DdpOptions {
   readonly maxMessageBytes?: number;
   /** Larger frames close the socket (WebSocket 1009) without being read (default 4 × maxMessageBytes). */
   readonly maxFrameBytes?: number;
+  /**
+   * Messages nested deeper than this many levels get `error "Message too deeply nested"` and are dropped; the
+   * connection stays open (default: the server's `limits.maxNestingDepth`, else 64).
+   */
+  readonly maxNestingDepth?: number;
   /** Path prefix (Meteor's ROOT_URL_PATH_PREFIX), e.g. `/app`; default none. */
   readonly pathPrefix?: string;
   /** Trust the N-th right-most X-Forwarded-For entry as client address (Meteor's HTTP_FORWARDED_COUNT). */
@@ -43,6 +52,13 @@ export interface DdpOptions {
    * buffer before it is ended (Meteor's `maxMessageQueueLength`, default 100).
    */
   readonly maxMessageQueueLength?: number;
+  /**
+   * Outbound coalescing: a session's frames are held for a window and written together (several WebSocket
+   * frames in one socket write; several messages in one SockJS `a[…]` frame; each still one DDP message).
+   * `0` (default): until the end of the current event-loop turn — no timer delay; `n > 0`: up to n ms;
+   * `false`: one socket write per message.
+   */
+  readonly coalesceMs?: number | false;
 }
 
 /** SockJS settings of the DDP adapter (see {@link SockJsEndpointOptions}; defaults are Meteor's). */
@@ -66,7 +82,7 @@ export const DdpProtocolToken = Symbol('pgrt.DdpProtocol');
 
 /** Serves DDP on the host. */
 export class DdpProtocol implements ConnectionHandler {
-  readonly #settings: DdpConnectionSettings;
+  #settings: DdpConnectionSettings;
   readonly #connections = new Set<Connection>();
 
   constructor(
@@ -76,12 +92,20 @@ export class DdpProtocol implements ConnectionHandler {
   ) {
     const maxMessageBytes = options.maxMessageBytes ?? 1024 * 1024;
     const gracePeriod = options.disconnectGracePeriod ?? 15_000;
+    const heartbeat = {
+      interval: options.heartbeatInterval ?? 15_000,
+      timeout: options.heartbeatTimeout ?? 15_000,
+    };
+    const coalesceMs = options.coalesceMs ?? 0;
     this.#settings = {
-      heartbeat: {
-        interval: options.heartbeatInterval ?? 15_000,
-        timeout: options.heartbeatTimeout ?? 15_000,
-      },
+      heartbeat,
+      wheel: new TimerWheel({
+        tickMs: heartbeatWheelTick(heartbeat),
+        onError: (error) => logger.error({ err: error }, 'DDP heartbeat failed'),
+      }),
+      coalescer: coalesceMs === false ? undefined : new WriteCoalescer(coalesceMs),
       maxMessageBytes,
+      maxNestingDepth: options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH,
       respondToPings: options.respondToPings ?? true,
       maxMessageQueueLength: options.maxMessageQueueLength ?? 100,
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
@@ -95,6 +119,9 @@ export class DdpProtocol implements ConnectionHandler {
 
   /** Registers the raw WebSocket endpoint and (unless disabled) the SockJS endpoint on `host`. */
   attach(host: HttpHost): void {
+    const hostDepth = host.limits.maxNestingDepth;
+    if (this.options.maxNestingDepth === undefined && hostDepth !== undefined)
+      this.#settings = { ...this.#settings, maxNestingDepth: hostDepth };
     const prefix = (this.options.pathPrefix ?? '').replace(/\/+$/, '');
     const paths = new Set([`${prefix}/websocket`, `${prefix}/websocket/`]);
     const maxFrameBytes = this.options.maxFrameBytes ?? 4 * this.#settings.maxMessageBytes;
@@ -138,9 +165,15 @@ export class DdpProtocol implements ConnectionHandler {
     return this.#settings.parked?.size ?? 0;
   }
 
-  /** Closes every DDP connection and ends every session waiting to be resumed (shutdown). */
+  /**
+   * Shutdown: ends every session waiting to be resumed, writes what the coalescer holds, stops the heartbeats
+   * and closes every DDP connection with `code` (default 1001 "going away": Meteor clients reconnect — through
+   * the load balancer, to another server — and resubscribe). Queued frames go out before the close frame.
+   */
   closeAll(code = 1001, reason = 'server shutting down'): void {
     this.#settings.parked?.close();
+    this.#settings.coalescer?.flush();
+    this.#settings.wheel.close();
     for (const connection of this.#connections) connection.close(code, reason);
   }
 }

@@ -15,6 +15,7 @@ import type { ConnectionInfo, Fields } from '../../core/contexts.js';
 import type { Logger } from '../../core/logger.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
+import type { CoalescedWriter, WriteCoalescer } from '../../transports/write-coalescer.js';
 import { type ClientMessage, encodeServerMessage, type ServerMessage } from './ddp-codec.js';
 import { OutboundLog, type Resumable } from './resumption.js';
 import { toWireError } from './to-wire-error.js';
@@ -26,10 +27,12 @@ export interface DdpSessionSettings {
    * `maxMessageQueueLength`).
    */
   readonly maxMessageQueueLength: number;
+  /** Holds each socket's frames for a short window and writes them together; undefined: one write per frame. */
+  readonly coalescer: WriteCoalescer | undefined;
 }
 
 /** A DDP session, attached to a socket or waiting for its client to come back. */
-export class DdpSession implements SessionOutput, Resumable {
+export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   readonly id: string;
   readonly session: Session;
   readonly #log: OutboundLog;
@@ -40,6 +43,8 @@ export class DdpSession implements SessionOutput, Resumable {
   #socket: Connection | undefined;
   #bufferedWhileDetached = 0;
   #onOverflow: (() => void) | undefined;
+  /** The socket this session corked for the coalescer's current window (uncorked by {@link releaseCork}). */
+  #corked: Connection | undefined;
 
   /**
    * Opens a new session on `socket`: sends `connected` (message 1) and starts the universal publications.
@@ -103,8 +108,8 @@ export class DdpSession implements SessionOutput, Resumable {
     if (!lacking) return false;
     this.#socket = socket;
     this.#onOverflow = undefined;
-    socket.send(connected);
-    for (const text of lacking) socket.send(text);
+    this.#write(socket, connected);
+    for (const text of lacking) this.#write(socket, text);
     this.#logger.debug({ session: this.id, receivedCount, replayed: lacking.length }, 'DDP session resumed');
     return true;
   }
@@ -192,7 +197,7 @@ export class DdpSession implements SessionOutput, Resumable {
 
   /** Sends `ping`/`pong`: not counted, not kept; dropped while detached. */
   sendUncounted(message: ServerMessage & { msg: 'ping' | 'pong' }): void {
-    this.#socket?.send(encodeServerMessage(message));
+    if (this.#socket) this.#write(this.#socket, encodeServerMessage(message));
   }
 
   /** Sends a top-level `error` (counted, like every message but ping and pong). */
@@ -244,7 +249,7 @@ export class DdpSession implements SessionOutput, Resumable {
     const text = encodeServerMessage(message);
     this.#log.record(text, message.msg === 'connected');
     if (this.#socket) {
-      this.#socket.send(text);
+      this.#write(this.#socket, text);
       return;
     }
     this.#bufferedWhileDetached += 1;
@@ -254,5 +259,26 @@ export class DdpSession implements SessionOutput, Resumable {
       this.end();
       onOverflow?.();
     }
+  }
+
+  /**
+   * Writes one frame to `socket`. With a coalescer, the first frame of a window corks the socket and enlists the
+   * session; the frames then leave together when the window ends ({@link releaseCork}), in the order written.
+   */
+  #write(socket: Connection, text: string): void {
+    const coalescer = this.#settings.coalescer;
+    if (coalescer && this.#corked === undefined && socket.cork) {
+      socket.cork();
+      this.#corked = socket;
+      coalescer.hold(this);
+    }
+    socket.send(text);
+  }
+
+  /** The coalescer's window ended: uncork the socket corked for it (even if the session ended meanwhile). */
+  releaseCork(): void {
+    const socket = this.#corked;
+    this.#corked = undefined;
+    socket?.uncork?.();
   }
 }

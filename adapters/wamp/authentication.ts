@@ -9,9 +9,12 @@
  *
  * Built in: {@link anonymousAuthenticator}, {@link ticketAuthenticator} and {@link wampCraAuthenticator}; both of
  * the latter take an async lookup, so a user store in PostgreSQL (the accounts issue) plugs in without change.
- * {@link staticUsers} builds those lookups from a fixed map (tests, small deployments).
+ * {@link staticUsers} builds those lookups from a fixed map (tests, small deployments);
+ * {@link accountsAuthenticators} plugs both into the accounts user store (core/accounts), with `authprovider`
+ * {@link ACCOUNTS_AUTHPROVIDER}, so the core session of such a WAMP session runs as that user.
  */
 import { createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AccountIdentity, Accounts } from '../../core/accounts/accounts.js';
 import { AuthenticationError, WampUri } from './errors.js';
 import type { Dict } from './messages.js';
 
@@ -133,6 +136,8 @@ export function ticketAuthenticator(check: TicketCheck, options: ProviderOptions
 export interface CraPrincipal extends Principal {
   /** The shared secret. With `salt`, clients derive the HMAC key with PBKDF2-SHA256 from it. */
   readonly secret: string;
+  /** The derived key itself (what a user store keeps instead of the secret); wins over `secret` with a salt. */
+  readonly key?: string;
   readonly salt?: string;
   /** PBKDF2 iterations (default 1000, Autobahn's). */
   readonly iterations?: number;
@@ -149,6 +154,7 @@ export type CraLookup = (authid: string, request: AuthRequest) => Promise<CraPri
  */
 export function craKey(principal: CraPrincipal): string {
   if (principal.salt === undefined) return principal.secret;
+  if (principal.key !== undefined) return principal.key;
   return pbkdf2Sync(
     principal.secret,
     principal.salt,
@@ -255,4 +261,46 @@ export function staticUsers(users: Readonly<Record<string, StaticUser>>): {
       };
     },
   };
+}
+
+/** `authprovider` of sessions authenticated against the accounts user store; their authid is the user id. */
+export const ACCOUNTS_AUTHPROVIDER = 'pgrt';
+
+/** The WAMP role of a user: their first role, or `user`. */
+export function accountRole(identity: AccountIdentity): string {
+  return identity.roles[0] ?? 'user';
+}
+
+/**
+ * Ticket and WAMP-CRA authenticators over the accounts user store (docs/reference.md "Accounts"):
+ *
+ * - `ticket`: `HELLO.Details.authid` is the username, email or user id; the ticket is the plain password or a
+ *   resume token from `login` (over DDP or WAMP).
+ * - `wampcra`: same authid; the challenge carries `salt`, `iterations` (1000) and `keylen` (32); the client signs
+ *   with `auth_cra.derive_key(sha256hex(password), salt, iterations, keylen)` (Autobahn), i.e. the secret is the
+ *   lowercase hex SHA-256 of the password (what Meteor clients send as `digest`).
+ *
+ * WELCOME carries `authid` = the user id, `authrole` = the user's first role or `user`, `authprovider` `pgrt`.
+ */
+export function accountsAuthenticators(store: Accounts): Authenticator[] {
+  const options = { authprovider: ACCOUNTS_AUTHPROVIDER };
+  return [
+    ticketAuthenticator(async (authid, ticket) => {
+      const identity = await store.checkTicket(authid, ticket);
+      return identity ? { authid: identity.userId, authrole: accountRole(identity) } : null;
+    }, options),
+    wampCraAuthenticator(async (authid) => {
+      const material = await store.craPrincipal(authid);
+      if (!material) return null;
+      return {
+        authid: material.userId,
+        authrole: accountRole(material),
+        secret: '',
+        key: material.key,
+        salt: material.salt,
+        iterations: material.iterations,
+        keylen: material.keylen,
+      };
+    }, options),
+  ];
 }

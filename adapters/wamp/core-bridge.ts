@@ -26,6 +26,7 @@ import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
+import { ACCOUNTS_AUTHPROVIDER } from './authentication.js';
 import type { PublishOptions, Subscription } from './broker.js';
 import type { InternalCall, InternalProcedure } from './dealer.js';
 import { ReportedInternalError, WampError, WampUri } from './errors.js';
@@ -77,8 +78,9 @@ class CoreChannel implements SessionOutput {
     core: RealtimeCore,
     info: ConnectionInfo,
     private readonly emit: (kwargs: Dict) => void,
+    userId: string | null,
   ) {
-    this.session = core.openSession(info, this);
+    this.session = core.openSession(info, this, userId);
   }
 
   /** Calls a core method; resolves with its outcome after its `updated`. */
@@ -180,12 +182,17 @@ class BridgedSession {
       retain: false,
       eligible: new Set([peer.session]),
     };
-    this.channel = this.#newChannel();
+    // Authenticated against the accounts store: the core session runs as that user from the start.
+    this.channel = this.#newChannel(peer.authprovider === ACCOUNTS_AUTHPROVIDER ? peer.authid : null);
   }
 
-  #newChannel(): CoreChannel {
-    return new CoreChannel(this.core, this.info, (kwargs) =>
-      this.realm.publish(this.topic, { kwargs }, this.#options),
+  /** A fresh core session for `userId`. */
+  #newChannel(userId: string | null): CoreChannel {
+    return new CoreChannel(
+      this.core,
+      this.info,
+      (kwargs) => this.realm.publish(this.topic, { kwargs }, this.#options),
+      userId,
     );
   }
 
@@ -198,8 +205,9 @@ class BridgedSession {
 
   closeChannel(): void {
     this.open = false;
+    const userId = this.channel.session.userId; // the WAMP login's, or one a `login` call set since
     this.channel.retire();
-    this.channel = this.#newChannel();
+    this.channel = this.#newChannel(userId);
   }
 
   subscribe(subId: string, name: string, params: readonly unknown[]): void {

@@ -13,6 +13,7 @@
  */
 import type { Connection } from '../../core/connection.js';
 import type { Logger } from '../../core/logger.js';
+import { exceedsNestingDepth } from '../../core/nesting-depth.js';
 import type { Authenticator, AuthIdentity, AuthStart } from './authentication.js';
 import { AuthenticationError, ProtocolViolation, WampUri } from './errors.js';
 import {
@@ -33,6 +34,8 @@ import { isValidUri } from './uri.js';
 export interface WampConnectionSettings {
   /** Larger incoming messages are a protocol violation. */
   readonly maxMessageBytes: number;
+  /** Messages nested deeper than this many levels are a protocol violation. */
+  readonly maxNestingDepth: number;
   /** Require request ids to grow by exactly 1 (default: strictly increasing is enough). */
   readonly strictRequestIds: boolean;
   /** Send no ERROR after a non-`kill` CANCEL to Autobahn|JS callers (see peer.ts). */
@@ -123,7 +126,11 @@ export class WampConnection {
       if (size > this.settings.maxMessageBytes) {
         throw new ProtocolViolation(`message of ${size} bytes exceeds ${this.settings.maxMessageBytes}`);
       }
-      message = parseClientMessage(this.serializer.decode(data));
+      const decoded = this.serializer.decode(data);
+      if (exceedsNestingDepth(decoded, this.settings.maxNestingDepth)) {
+        throw new ProtocolViolation(`message nested deeper than ${this.settings.maxNestingDepth} levels`);
+      }
+      message = parseClientMessage(decoded);
       this.#dispatch(message);
     } catch (error) {
       if (error instanceof ProtocolViolation) this.#violation(error);

@@ -8,6 +8,7 @@
  */
 import type { Connection, ConnectionHandler } from '../../core/connection.js';
 import { type Logger, silentLogger } from '../../core/logger.js';
+import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting-depth.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { HttpHost } from '../../transports/http-host.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
@@ -53,6 +54,11 @@ export interface WampOptions {
   readonly maxMessageBytes?: number;
   /** Larger WebSocket frames close the socket (1009) unread (default 4 × maxMessageBytes). */
   readonly maxFrameBytes?: number;
+  /**
+   * Messages nested deeper than this many levels abort the session with `protocol_violation` (default: the
+   * server's `limits.maxNestingDepth`, else 64).
+   */
+  readonly maxNestingDepth?: number;
   /** Require each request id to be the previous + 1 (default false: strictly increasing suffices). */
   readonly strictRequestIds?: boolean;
   /** No ERROR after a non-`kill` CANCEL from Autobahn|JS callers, which settle it locally (default true). */
@@ -71,7 +77,7 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
   readonly #realms = new Map<string, Realm>();
   readonly #connections = new Set<WampConnection>();
   readonly #sessionIds = new Set<number>();
-  readonly #settings: WampConnectionSettings;
+  #settings: WampConnectionSettings;
   readonly #subprotocols: readonly string[];
 
   /** `core` null: a plain router without the core bridge. */
@@ -82,6 +88,7 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
   ) {
     this.#settings = {
       maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
+      maxNestingDepth: options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH,
       strictRequestIds: options.strictRequestIds ?? false,
       autobahnCancelCompat: options.autobahnCancelCompat ?? true,
       goodbyeTimeoutMs: options.goodbyeTimeoutMs ?? 5000,
@@ -118,6 +125,9 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
 
   /** Registers the WebSocket endpoint on `host`. */
   attach(host: HttpHost): void {
+    const hostDepth = host.limits.maxNestingDepth;
+    if (this.options.maxNestingDepth === undefined && hostDepth !== undefined)
+      this.#settings = { ...this.#settings, maxNestingDepth: hostDepth };
     const path = (this.options.path ?? '/ws').replace(/\/+$/, '');
     const paths = new Set([path, `${path}/`]);
     host.addEndpoint(

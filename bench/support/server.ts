@@ -54,9 +54,13 @@ async function main(): Promise<void> {
   const databaseUrl = process.env.BENCH_DATABASE_URL;
   if (!databaseUrl) throw new Error('BENCH_DATABASE_URL is not set');
   const heartbeatInterval = Number(process.env.BENCH_HEARTBEAT_MS ?? 15_000);
+  // BENCH_COALESCE_MS: `off` = one socket write per message; a number = ddp({ coalesceMs }); unset = the default.
+  const coalesce = process.env.BENCH_COALESCE_MS;
+  const coalesceOption =
+    coalesce === undefined ? {} : { coalesceMs: coalesce === 'off' ? (false as const) : Number(coalesce) };
   const server = await createServer({
     app: benchApp(),
-    protocols: [ddp({ heartbeatInterval })],
+    protocols: [ddp({ heartbeatInterval, ...coalesceOption })],
     port: 0,
     host: '127.0.0.1',
     databaseUrl,

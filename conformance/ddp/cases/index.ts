@@ -3,6 +3,7 @@
  * SockJS).
  */
 import type { ConformanceCase } from '../case.js';
+import { accountsCases } from './accounts.js';
 import { ddptestCases } from './ddptest.js';
 import { ejsonCases } from './ejson.js';
 import { handshakeCases } from './handshake.js';
@@ -11,7 +12,6 @@ import { malformedCases } from './malformed.js';
 import { methodCases } from './methods.js';
 import { randomCases } from './random.js';
 import { resumptionCases } from './resumption.js';
-import { accountsCases } from './skipped.js';
 import { ddptestSockJsCases, sockjsCases } from './sockjs.js';
 import { subscriptionCases } from './subscriptions.js';
 import { transportCases } from './transport.js';

@@ -1,0 +1,122 @@
+/**
+ * PostgreSQL restarted under load, and PostgreSQL unreachable for a few seconds, in both capture modes, against a
+ * PRIVATE embedded PostgreSQL (stopping it disturbs no other suite). While an external writer keeps inserting,
+ * updating and deleting through its own reconnecting pool, the server's database is stopped (fast shutdown: every
+ * session terminated), left down, and started again on the same port and data folder. Asserted:
+ * - the server never crashes (no unhandled rejection or uncaught exception in this process, which hosts it);
+ * - `/readyz` answers 503 while the LISTEN connection is down and 200 once it is back;
+ * - a method called during the outage gets an error `result` and its `updated` (no hang), and one called after
+ *   recovery succeeds;
+ * - raw DDP clients, which record every message, end with exactly the table: 0 lost, 0 extra, 0 stale, 0 duplicated.
+ * The long version with repeated faults is `bench/faults.ts`.
+ */
+import assert from 'node:assert/strict';
+import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
+import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
+import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { awaitConvergence, CrashWatch, ExternalWriter, readyz } from '../fixtures/fault-harness.js';
+import { ddpUrl } from '../fixtures/presentations-servers.js';
+import { PrivatePostgres } from '../fixtures/private-postgres.js';
+import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
+import { sleep, waitUntil } from '../fixtures/wait.js';
+
+/** How long the "unreachable" case keeps the database down (the bench runs 10 s). */
+const OUTAGE_MS = 3000;
+
+for (const capture of ['notify', 'outbox'] as const) {
+  describe(`faults: PostgreSQL restarted / unreachable under load (${capture} mode)`, function () {
+    this.timeout(60_000);
+    let pg: PrivatePostgres;
+    let server: PgrtServer;
+    const clients: RawDdpClient[] = [];
+    const watch = new CrashWatch();
+
+    before(async () => {
+      watch.install();
+      pg = await PrivatePostgres.create();
+      server = await createServer({
+        app: presentationsApp(),
+        protocols: [ddp()],
+        port: 0,
+        host: '127.0.0.1',
+        databaseUrl: pg.url,
+        migrate: migratePresentations,
+        capture,
+        outboxPump: { electionIntervalMs: 300 },
+      });
+      for (let i = 0; i < 2; i++) {
+        const client = await RawDdpClient.connect(ddpUrl(server.port));
+        await client.subscribe('presentations');
+        clients.push(client);
+      }
+    });
+
+    after(async () => {
+      await Promise.all(clients.splice(0).map((c) => c.close()));
+      await server?.close().catch(() => {});
+      await pg?.destroy();
+      watch.uninstall();
+    });
+
+    /** Stops the database for `downMs` under load and checks everything the header lists. */
+    async function outage(tag: string, downMs: number): Promise<void> {
+      const bus = server.core.bus;
+      assert.ok(bus instanceof PgNotificationBus);
+      let resyncs = 0;
+      const unsubscribe = bus.subscribe((event) => {
+        if (event.kind === 'resync') resyncs++;
+      });
+      const replaysBefore = bus.replays;
+      const writer = new ExternalWriter(pg.url, `${capture}-${tag}`).start();
+      const caller = clients[0]!;
+      try {
+        await sleep(300);
+        assert.equal(await readyz(server.port), 200, 'ready before the fault');
+        await pg.stop();
+        await waitUntil(async () => (await readyz(server.port)) === 503, { what: () => '/readyz 503' });
+        // A method during the outage: an error result and its updated, promptly.
+        const started = Date.now();
+        const during = await caller.call('presentations.add', { title: `${tag} during outage` });
+        assert.ok(during.error, `expected an error during the outage, got ${JSON.stringify(during)}`);
+        assert.ok(Date.now() - started < 5000, 'the failing method answered within 5 s');
+        await sleep(Math.max(0, downMs - (Date.now() - started)));
+        await pg.start();
+        await waitUntil(async () => (await readyz(server.port)) === 200, {
+          timeoutMs: 15_000,
+          what: () => '/readyz 200 after the restart',
+        });
+        const after = await caller.call('presentations.add', { title: `${tag} after recovery` });
+        assert.equal(after.error, undefined, `method after recovery failed: ${JSON.stringify(after.error)}`);
+        await sleep(300);
+      } finally {
+        await writer.stop();
+        unsubscribe();
+      }
+      assert.ok(writer.stats.ok > 30, `only ${writer.stats.ok} writes succeeded`);
+      const { audits } = await awaitConvergence(pg.url, clients);
+      for (const [i, audit] of audits.entries()) {
+        assert.deepEqual(
+          { lost: audit.lost, extra: audit.extra, stale: audit.stale, duplicated: audit.duplicated },
+          { lost: 0, extra: 0, stale: 0, duplicated: 0 },
+          `client ${i + 1}: ${audit.examples.join('; ')} ${clients[i]!.violations.slice(0, 3).join('; ')}`,
+        );
+      }
+      assert.deepEqual(watch.crashes, [], 'no unhandled rejection or uncaught exception');
+      if (capture === 'outbox') {
+        // The outbox survives the restart: the gap is replayed from it, never re-queried.
+        assert.equal(resyncs, 0, 'no resync in outbox mode');
+        assert.equal(bus.replays, replaysBefore + 1, 'the gap was replayed once');
+      } else {
+        assert.equal(resyncs, 1, 'one resync (notify mode cannot replay)');
+      }
+    }
+
+    it('restart under load: 503 during, 200 after, methods error then work, clients converge', async () => {
+      await outage('restart', 0);
+    });
+
+    it(`database unreachable for ${OUTAGE_MS / 1000} s under load: same`, async () => {
+      await outage('down', OUTAGE_MS);
+    });
+  });
+}

@@ -1,0 +1,135 @@
+/**
+ * Outbox mode: the process holding the pump is SIGKILLed under load (no graceful close, its connections die with
+ * it). Server A runs in a child process and wins the pump election (its pump's `application_name` identifies the
+ * lock holder in pg_locks); server B runs in this process. While an external writer writes and a client on B calls
+ * methods, A is killed: B's pump must take over within seconds and the client on B must end with exactly the table
+ * (0 lost, 0 extra, 0 stale, 0 duplicated), with no resync (the outbox is the log) and no crash in B. The client on
+ * A sees its socket close. Against a PRIVATE embedded PostgreSQL. (test/wire/outbox-failover.test.ts covers the
+ * in-process variants: the pump's connection terminated, the pump's core closed.) Notify mode has no pump: killing
+ * a process there only drops its own clients, which rolling-restart tests cover.
+ */
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { PUMP_LOCK_KEY } from '../../core/bus/outbox-pump.js';
+import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
+import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
+import { createServer, ddp, type PgrtServer } from '../../server.js';
+import {
+  awaitConvergence,
+  CrashWatch,
+  ExternalWriter,
+  type FaultChild,
+  spawnFaultServer,
+} from '../fixtures/fault-harness.js';
+import { ddpUrl } from '../fixtures/presentations-servers.js';
+import { PrivatePostgres } from '../fixtures/private-postgres.js';
+import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
+import { sleep, waitUntil } from '../fixtures/wait.js';
+
+/** `application_name` of the session holding the pump's advisory lock, if any. */
+const PUMP_HOLDER_SQL = `
+  SELECT a.application_name AS name
+    FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+   WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+     AND ((l.classid::int8 << 32) | l.objid::int8) = $1::int8`;
+
+describe('faults: the outbox pump process is SIGKILLed under load', function () {
+  this.timeout(60_000);
+  let db: PrivatePostgres;
+  let admin: pg.Client;
+  let child: FaultChild | undefined;
+  let server: PgrtServer | undefined;
+  const clients: RawDdpClient[] = [];
+  const watch = new CrashWatch();
+
+  before(async () => {
+    watch.install();
+    db = await PrivatePostgres.create();
+    admin = new pg.Client(db.url);
+    await admin.connect();
+  });
+
+  after(async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+    await child?.kill();
+    await server?.close().catch(() => {});
+    await admin?.end().catch(() => {});
+    await db?.destroy();
+    watch.uninstall();
+  });
+
+  async function pumpHolder(): Promise<string | undefined> {
+    const result = await admin.query<{ name: string }>(PUMP_HOLDER_SQL, [PUMP_LOCK_KEY]);
+    return result.rows[0]?.name;
+  }
+
+  it('another process takes over within seconds; nothing lost or duplicated, no resync, no crash', async () => {
+    child = await spawnFaultServer(db.url, 'outbox');
+    const pumpName = child.pumpName;
+    await waitUntil(async () => (await pumpHolder()) === pumpName, { what: () => 'the child to pump' });
+    server = await createServer({
+      app: presentationsApp(),
+      protocols: [ddp()],
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: db.url,
+      migrate: migratePresentations,
+      capture: 'outbox',
+      outboxPump: { electionIntervalMs: 300 },
+    });
+    const b = server;
+    assert.equal(b.core.outboxPump?.leading, false, 'the child leads, not this process');
+    const bus = b.core.bus;
+    assert.ok(bus instanceof PgNotificationBus);
+    let resyncs = 0;
+    bus.subscribe((event) => {
+      if (event.kind === 'resync') resyncs++;
+    });
+    const onA = await RawDdpClient.connect(ddpUrl(child.port));
+    const onB = await RawDdpClient.connect(ddpUrl(b.port));
+    clients.push(onA, onB);
+    await Promise.all([onA.subscribe('presentations'), onB.subscribe('presentations')]);
+
+    const writer = new ExternalWriter(db.url, 'pk').start();
+    let stop = false;
+    let calls = 0;
+    const calling = (async () => {
+      while (!stop) {
+        // call() waits for result AND updated: a fence stranded with the dead pump would fail here.
+        const outcome = await onB.call('presentations.add', { title: `pk method ${++calls}` });
+        assert.equal(outcome.error, undefined, `method failed: ${JSON.stringify(outcome.error)}`);
+        await sleep(10);
+      }
+    })();
+    calling.catch(() => {}); // awaited below
+    let takeoverMs = 0;
+    try {
+      await sleep(500);
+      await child.kill('SIGKILL');
+      const killed = Date.now();
+      await waitUntil(() => b.core.outboxPump?.leading === true, {
+        timeoutMs: 10_000,
+        what: () => "this process's pump to take over",
+      });
+      takeoverMs = Date.now() - killed;
+      await sleep(500);
+    } finally {
+      stop = true;
+      await calling;
+      await writer.stop();
+    }
+    assert.ok(takeoverMs < 5000, `taken over within seconds (${takeoverMs} ms)`);
+    assert.ok(writer.stats.ok > 50 && calls > 10, `writes ${writer.stats.ok}, calls ${calls}`);
+    await onA.closed; // A's clients lose their socket (they would reconnect to B)
+    const { audits } = await awaitConvergence(db.url, [onB]);
+    const audit = audits[0]!;
+    assert.deepEqual(
+      { lost: audit.lost, extra: audit.extra, stale: audit.stale, duplicated: audit.duplicated },
+      { lost: 0, extra: 0, stale: 0, duplicated: 0 },
+      audit.examples.join('; '),
+    );
+    assert.equal(resyncs, 0, 'no resync: the outbox carried every change across the takeover');
+    assert.equal(await pumpHolder(), 'pgrt-pump', "this process's pump holds the lock");
+    assert.deepEqual(watch.crashes, []);
+  });
+});

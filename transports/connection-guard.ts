@@ -1,0 +1,163 @@
+/**
+ * Transport-level hardening shared by every endpoint of a host (raw WebSocket, SockJS, WAMP), so every protocol
+ * gets it without knowing:
+ *
+ * - **Origin allow-list** (`allowedOrigins`): an upgrade or SockJS request whose `Origin` header is present and
+ *   not allowed gets `403 Forbidden`. Requests without `Origin` (non-browser clients) pass: the list protects
+ *   against cross-site WebSocket hijacking by browsers, which always send it.
+ * - **Connections per client address** (`maxConnectionsPerAddress`): at the limit, a WebSocket upgrade gets
+ *   `503 Service Unavailable` (with `Retry-After`); a connection that arrives another way (SockJS HTTP
+ *   transports) is closed with 1013 "too many connections". The address is the one the endpoint computed
+ *   (X-Forwarded-For only when `forwardedCount` is configured).
+ * - **Outbound buffer cap** (`maxBufferedBytes`): every connection is decorated ({@link ConnectionGuard.admit});
+ *   after each send, a connection whose `bufferedAmount` (bytes queued, not yet written to the socket) exceeds
+ *   the cap is terminated at once: the socket is destroyed without a close handshake or protocol goodbye, since
+ *   a peer that does not read would not see one. The adapter sees an ordinary close.
+ *
+ * Options and defaults: docs/reference.md "Limits".
+ */
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Connection } from '../core/connection.js';
+import { type Logger, silentLogger } from '../core/logger.js';
+
+/** Transport limits of a host (server option `limits`). */
+export interface TransportLimits {
+  /** Concurrent connections allowed per client address; default 0: unlimited. */
+  readonly maxConnectionsPerAddress?: number;
+  /**
+   * Origins allowed to open WebSocket and SockJS connections, e.g. `['https://app.example.com']` (exact match of
+   * the `Origin` header), or a predicate; absent: every origin.
+   */
+  readonly allowedOrigins?: readonly string[] | ((origin: string) => boolean);
+  /** A connection with more bytes queued for sending than this is terminated (default 16 MiB). */
+  readonly maxBufferedBytes?: number;
+  /** Incoming messages nested deeper are refused by the protocol adapters (default 64; see core/nesting-depth.ts). */
+  readonly maxNestingDepth?: number;
+}
+
+/** Default {@link TransportLimits.maxBufferedBytes}: 16 MiB. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+
+/** A transport connection that can also be dropped at once, without flushing or a close handshake. */
+export interface TerminableConnection extends Connection {
+  /** Destroys the underlying socket now; the close handlers run as for any close. */
+  terminate(): void;
+}
+
+/** Applies a host's {@link TransportLimits} to the connections of its endpoints. */
+export class ConnectionGuard {
+  readonly #perAddress = new Map<string, number>();
+  readonly #maxPerAddress: number;
+  readonly #maxBuffered: number;
+  readonly #origins: ((origin: string) => boolean) | undefined;
+  readonly #logger: Logger;
+
+  constructor(limits: TransportLimits = {}, logger: Logger = silentLogger) {
+    this.#maxPerAddress = limits.maxConnectionsPerAddress ?? 0;
+    this.#maxBuffered = limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    const allowed = limits.allowedOrigins;
+    this.#origins =
+      allowed === undefined
+        ? undefined
+        : typeof allowed === 'function'
+          ? allowed
+          : (origin) => allowed.includes(origin);
+    this.#logger = logger;
+  }
+
+  /** Open connections counted for `address`. */
+  connectionsFrom(address: string): number {
+    return this.#perAddress.get(address) ?? 0;
+  }
+
+  /** True when the request carries no `Origin` or an allowed one. */
+  originAllowed(request: IncomingMessage): boolean {
+    const origin = request.headers.origin;
+    if (this.#origins === undefined || origin === undefined) return true;
+    try {
+      return this.#origins(origin);
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * Checks an upgrade before the endpoint accepts it; when refused, answers `403` (origin) or `503` (too many
+   * connections from `address`) on the raw socket and returns false.
+   */
+  admitUpgrade(request: IncomingMessage, socket: Duplex, address: string): boolean {
+    if (!this.originAllowed(request)) {
+      this.#logger.debug({ origin: request.headers.origin, address }, 'upgrade refused: origin not allowed');
+      socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return false;
+    }
+    if (this.#maxPerAddress > 0 && this.connectionsFrom(address) >= this.#maxPerAddress) {
+      this.#logger.debug({ address }, 'upgrade refused: too many connections from this address');
+      socket.end(
+        'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /**
+   * Counts a new connection against its address and decorates it with the outbound buffer cap. Returns undefined
+   * (after closing it with 1013) when its address already has `maxConnectionsPerAddress` connections.
+   */
+  admit<C extends TerminableConnection>(connection: C): C | undefined {
+    const address = connection.remoteAddress;
+    const count = this.connectionsFrom(address);
+    if (this.#maxPerAddress > 0 && count >= this.#maxPerAddress) {
+      this.#logger.debug({ address }, 'connection refused: too many connections from this address');
+      connection.close(1013, 'too many connections');
+      return undefined;
+    }
+    this.#perAddress.set(address, count + 1);
+    connection.onClose(() => {
+      const left = this.connectionsFrom(address) - 1;
+      if (left > 0) this.#perAddress.set(address, left);
+      else this.#perAddress.delete(address);
+    });
+    return capOutboundBuffer(connection, this.#maxBuffered, () =>
+      this.#logger.warn(
+        { address, bufferedBytes: connection.bufferedAmount, maxBufferedBytes: this.#maxBuffered },
+        'slow consumer: outbound buffer over the limit, connection terminated',
+      ),
+    );
+  }
+}
+
+/**
+ * Decorates `connection` in place (its identity and class stay, so `instanceof` checks elsewhere still hold):
+ * a send, or an `uncork` releasing held sends, that leaves more than `maxBufferedBytes` queued terminates it,
+ * after calling `onOverflow`; later sends are dropped. Returns the same connection.
+ */
+export function capOutboundBuffer<C extends TerminableConnection>(
+  connection: C,
+  maxBufferedBytes: number,
+  onOverflow: () => void = () => {},
+): C {
+  let terminated = false;
+  const check = (): void => {
+    if (terminated || connection.bufferedAmount <= maxBufferedBytes) return;
+    terminated = true;
+    onOverflow();
+    connection.terminate();
+  };
+  const send = connection.send.bind(connection);
+  connection.send = (data) => {
+    if (terminated) return;
+    send(data);
+    check();
+  };
+  const uncork = connection.uncork?.bind(connection);
+  if (uncork) {
+    connection.uncork = () => {
+      uncork();
+      check();
+    };
+  }
+  return connection;
+}
