@@ -10,6 +10,7 @@ export {
   type AuthIdentity,
   type AuthRequest,
   type AuthStart,
+  accountsAuthenticators,
   anonymousAuthenticator,
   type CraLookup,
   type CraPrincipal,
@@ -44,6 +45,14 @@ export {
   loadConfig,
 } from './config/load-config.js';
 export { maskSecrets } from './config/mask-secrets.js';
+export {
+  Accounts,
+  type AccountsOptions,
+  accounts,
+  type LoginResult,
+  type MeteorUserDocument,
+  type NewUser,
+} from './core/accounts/accounts.js';
 export type {
   CollectionOptions,
   MethodHandler,
@@ -74,6 +83,13 @@ export type { Logger } from './core/logger.js';
 export type { PublicationStrategy } from './core/merge-box.js';
 export type { QueryOptions, Selector } from './core/query/compile.js';
 export {
+  RateLimiter,
+  type RateLimitInput,
+  type RateLimitMatcher,
+  type RateLimitOptions,
+  type RateLimitRule,
+} from './core/rate-limit.js';
+export {
   createServer,
   ddp,
   type PgrtServer,
@@ -82,4 +98,5 @@ export {
   type ServerOptions,
   wamp,
 } from './server.js';
+export type { TransportLimits } from './transports/connection-guard.js';
 export { ServerMetrics, type ServerMetricsOptions } from './transports/metrics.js';

@@ -64,6 +64,8 @@ export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: L
     spillThresholdBytes: config.spillThresholdBytes,
     fenceTimeoutMs: config.fenceTimeoutMs,
     capture: config.capture,
+    // The drain gets most of the budget; serve's hard exit timer (the full shutdownTimeoutMs) stays the backstop.
+    shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdownTimeoutMs * 0.8)),
     installTriggers: config.installTriggers,
     logger,
     metrics: config.metrics,

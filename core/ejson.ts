@@ -108,7 +108,50 @@ function toParseError(error: unknown): EjsonParseError {
  * EJSON type are wrapped in `$escape`.
  */
 export function toJSONValue(value: unknown): JsonValue {
+  // Most values are plain JSON already: hand them back as they are instead of letting the library deep-clone
+  // them (and, for strings, enumerate every character). Only values that need EJSON go through it.
+  if (!needsEjson(value)) return value as JsonValue;
   return EJSON.toJSONValue(value) as unknown as JsonValue;
+}
+
+/** Keys that would make a plain object read back as an EJSON type, so it must be `$escape`d. */
+const RESERVED_KEYS = new Set([
+  '$date',
+  '$binary',
+  '$InfNaN',
+  '$regexp',
+  '$flags',
+  '$escape',
+  '$type',
+  '$value',
+]);
+
+/** True if `value` contains anything that JSON cannot carry as is (dates, binary, non-finite numbers, …). */
+function needsEjson(value: unknown): boolean {
+  switch (typeof value) {
+    case 'string':
+    case 'boolean':
+    case 'undefined':
+      return false;
+    case 'number':
+      return !Number.isFinite(value);
+    case 'object': {
+      if (value === null) return false;
+      if (Array.isArray(value)) {
+        for (const item of value) if (needsEjson(item)) return true;
+        return false;
+      }
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) return true; // Date, Uint8Array, RegExp, custom types
+      for (const key in value) {
+        if (RESERVED_KEYS.has(key)) return true;
+        if (needsEjson((value as Record<string, unknown>)[key])) return true;
+      }
+      return false;
+    }
+    default:
+      return true;
+  }
 }
 
 /**

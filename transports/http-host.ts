@@ -111,7 +111,9 @@ export class HttpHost {
   async listen(port: number, host = '0.0.0.0'): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      this.server.listen(port, host, () => {
+      // A deep accept queue absorbs reconnect storms (Node's default backlog is 511; the kernel caps it at
+      // net.core.somaxconn).
+      this.server.listen({ port, host, backlog: 4096 }, () => {
         this.server.off('error', reject);
         resolve();
       });

@@ -15,6 +15,8 @@ import { buildWebClient, watchWebClient } from './web-client.js';
 const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
 const port = Number.parseInt(process.env.PORT ?? '3000', 10);
 const webDir = resolve(process.env.PGRT_WEB_DIR ?? '.pgrt/web');
+/** Graceful close drains clients this long at most; the process exits at the latest 2 s later. */
+const SHUTDOWN_TIMEOUT_MS = 8_000;
 
 function tlsFromEnv(): { cert: Buffer; key: Buffer } | undefined {
   const cert = process.env.PGRT_TLS_CERT;
@@ -33,6 +35,7 @@ const server = await createServer({
   migrate: migratePresentations,
   logger,
   meteorClient: { staticDir: webDir },
+  shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
   ...(tls ? { tls } : {}),
 });
 const sources = watchWebClient(webDir, (error) => logger.warn({ err: error }, 'web client rebuild failed'));
@@ -50,7 +53,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     stopping = true;
     logger.info({ signal }, 'shutting down');
     sources.close();
-    const force = setTimeout(() => process.exit(1), 10_000);
+    const force = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS + 2_000);
     force.unref();
     server.close().then(
       () => process.exit(0),
