@@ -58,7 +58,8 @@ export class Session {
   readonly mergeBox: MergeBox;
   readonly #subs = new Map<string, Subscription>();
   readonly #universal: Subscription[] = [];
-  readonly #logger: Logger;
+  readonly #baseLogger: Logger;
+  #childLogger: Logger | undefined;
   #userId: string | null;
   #closed = false;
   /** Serialises user changes. */
@@ -75,9 +76,18 @@ export class Session {
     userId: string | null = null,
   ) {
     this.#userId = userId;
-    this.#logger = logger.child({ session: connection.id, protocol: connection.protocol });
+    this.#baseLogger = logger;
     // Outputs encode synchronously and keep nothing, so the merge box may hand them the observers' own objects.
     this.mergeBox = new MergeBox(output, (collection) => core.strategyFor(collection), { reuseInput: true });
+  }
+
+  /** The session's logger, made on first use: idle sessions carry no logger of their own. */
+  get #logger(): Logger {
+    this.#childLogger ??= this.#baseLogger.child({
+      session: this.connection.id,
+      protocol: this.connection.protocol,
+    });
+    return this.#childLogger;
   }
 
   /** The logged-in user's id, or null. */

@@ -221,41 +221,46 @@ export class ServerMetrics {
    */
   instrument(connection: Connection, protocol: string, logger: Logger, withMetrics = true): Connection {
     const transport = transportOf(connection);
-    const log = logger.child({
-      conn: ++this.#nextConnection,
-      protocol,
-      transport,
-      remote: connection.remoteAddress,
-    });
-    const classify = withMetrics ? classifierFor(protocol, connection.protocol) : undefined;
-    const pendingCalls = new Map<string, { method: string; started: number }>();
+    // No child logger and no per-connection state unless metrics need it: idle connections must stay small.
+    const fields = { conn: ++this.#nextConnection, protocol, transport, remote: connection.remoteAddress };
     const started = performance.now();
+    logger.debug(fields, 'connection opened');
+    if (!withMetrics) {
+      connection.onClose((code, reason) => {
+        logger.debug(
+          { ...fields, code, reason, ms: Math.round(performance.now() - started) },
+          'connection closed',
+        );
+      });
+      return connection;
+    }
+    const log = { debug: (extra: object, message: string) => logger.debug({ ...fields, ...extra }, message) };
+    const classify = classifierFor(protocol, connection.protocol);
+    let pendingCalls: Map<string, { method: string; started: number }> | undefined;
     let messagesIn = 0;
     let messagesOut = 0;
-    if (withMetrics) {
-      this.#connections.inc({ protocol, transport });
-      this.#connectionsOpened.inc({ protocol, transport });
-    }
-    log.debug({}, 'connection opened');
+    this.#connections.inc({ protocol, transport });
+    this.#connectionsOpened.inc({ protocol, transport });
     const received = (data: string | Uint8Array): void => {
       messagesIn++;
-      if (!classify) return;
       this.#bytesReceived.inc({ protocol }, byteLength(data));
       const kind = classify(data, 'in');
       this.#received.inc({ protocol, type: kind.type });
-      if (kind.call) pendingCalls.set(kind.call.id, { method: kind.call.method, started: performance.now() });
+      if (kind.call) {
+        pendingCalls ??= new Map();
+        pendingCalls.set(kind.call.id, { method: kind.call.method, started: performance.now() });
+      }
       if (kind.resume) this.#resumeAttempts.inc({ protocol });
     };
     const sent = (data: string | Uint8Array): void => {
       messagesOut++;
-      if (!classify) return;
       this.#bytesSent.inc({ protocol }, byteLength(data));
       const kind: Classified = classify(data, 'out');
       this.#sent.inc({ protocol, type: kind.type });
       if (kind.reply) {
-        const call = pendingCalls.get(kind.reply.id);
+        const call = pendingCalls?.get(kind.reply.id);
         if (call) {
-          pendingCalls.delete(kind.reply.id);
+          pendingCalls?.delete(kind.reply.id);
           const method = this.#core?.app.methods.has(call.method) ? call.method : '(unregistered)';
           this.#methodSeconds.observe(
             { protocol, method, outcome: kind.reply.error ? 'error' : 'ok' },
@@ -265,8 +270,8 @@ export class ServerMetrics {
       }
     };
     connection.onClose((code, reason) => {
-      if (withMetrics) this.#connections.dec({ protocol, transport });
-      pendingCalls.clear();
+      this.#connections.dec({ protocol, transport });
+      pendingCalls?.clear();
       log.debug(
         { code, reason, ms: Math.round(performance.now() - started), messagesIn, messagesOut },
         'connection closed',

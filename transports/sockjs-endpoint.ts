@@ -22,6 +22,7 @@ import type { ConnectionHandler } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
 import { ConnectionGuard, type TerminableConnection } from './connection-guard.js';
 import type { HttpHost, UpgradeEndpoint } from './http-host.js';
+import { connectionHeaders } from './websocket-endpoint.js';
 
 /** Options of {@link SockJsEndpoint}; defaults are Meteor's (`ddp-server/stream_server.js`). */
 export interface SockJsEndpointOptions {
@@ -193,7 +194,7 @@ export class SockJsConnection implements TerminableConnection {
     private readonly raw: sockjs.Connection,
     forwardedCount: number,
   ) {
-    this.headers = { ...raw.headers };
+    this.headers = connectionHeaders(raw.headers);
     this.transport = raw.protocol;
     this.remoteAddress = forwardedAddress(
       raw.remoteAddress ?? '',

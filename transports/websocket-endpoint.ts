@@ -89,7 +89,7 @@ class WsConnection implements TerminableConnection {
     private readonly socket: Duplex,
     forwardedCount: number,
   ) {
-    this.headers = request.headers;
+    this.headers = connectionHeaders(request.headers);
     this.remoteAddress = clientAddress(request, forwardedCount);
     ws.on('error', () => ws.terminate());
   }
@@ -156,4 +156,33 @@ export function clientAddress(request: IncomingMessage, forwardedCount: number):
     .map((s) => s.trim())
     .filter(Boolean);
   return entries[entries.length - forwardedCount] ?? peer;
+}
+
+/**
+ * The request headers a connection keeps (`ConnectionInfo.httpHeaders`): SockJS's whitelist, which is what Meteor
+ * exposes as `connection.httpHeaders`. Keeping every header would hold a few hundred bytes of strings per idle
+ * connection (cookies can be much more) for nothing.
+ */
+export const CONNECTION_HEADERS = [
+  'referer',
+  'x-client-ip',
+  'x-forwarded-for',
+  'x-cluster-client-ip',
+  'via',
+  'x-real-ip',
+  'x-forwarded-proto',
+  'x-ssl',
+  'dnt',
+  'host',
+  'user-agent',
+  'accept-language',
+] as const;
+
+/** Picks {@link CONNECTION_HEADERS} out of a request's headers. */
+export function connectionHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+): Record<string, string | string[] | undefined> {
+  const kept: Record<string, string | string[] | undefined> = {};
+  for (const name of CONNECTION_HEADERS) if (headers[name] !== undefined) kept[name] = headers[name];
+  return kept;
 }
