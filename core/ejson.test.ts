@@ -195,7 +195,10 @@ describe('toJSONValue fast path', () => {
   it('hands plain JSON back untouched and converts only what needs EJSON', () => {
     const plain = { title: 'x'.repeat(200_000), n: [1, 2, { deep: true }], nothing: null };
     assert.equal(toJSONValue(plain), plain, 'no clone for plain JSON');
-    assert.deepEqual(toJSONValue({ at: new Date(5), list: [Number.NaN] }), { at: { $date: 5 }, list: [{ $InfNaN: 0 }] });
+    assert.deepEqual(toJSONValue({ at: new Date(5), list: [Number.NaN] }), {
+      at: { $date: 5 },
+      list: [{ $InfNaN: 0 }],
+    });
     assert.deepEqual(toJSONValue({ nested: { $date: 1 } }), { nested: { $escape: { $date: 1 } } });
     assert.deepEqual(toJSONValue(new Uint8Array([0, 1, 2])), { $binary: 'AAEC' });
   });
