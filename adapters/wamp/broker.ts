@@ -15,6 +15,7 @@ import { type IdSequence, randomId } from './ids.js';
 import { type Dict, Out, type Payload } from './messages.js';
 import type { Peer } from './peer.js';
 import { type MatchPolicy, matches, wildcardMatches } from './uri.js';
+import { UriTable } from './uri-table.js';
 
 /** A subscription: one (uri, match) pair and its subscribers. */
 export class Subscription {
@@ -148,10 +149,7 @@ export interface SubscribeOutcome {
 
 /** Subscriptions and publications of one realm. */
 export class Broker {
-  readonly #byId = new Map<number, Subscription>();
-  readonly #exact = new Map<string, Subscription>();
-  readonly #prefix = new Map<string, Subscription>();
-  readonly #wildcard = new Map<string, Subscription>();
+  readonly #table = new UriTable<Subscription>();
   readonly #retained = new Map<string, RetainedEvent>();
 
   constructor(
@@ -159,17 +157,6 @@ export class Broker {
     private readonly hooks: BrokerHooks,
     private readonly maxRetained = 10_000,
   ) {}
-
-  #table(match: MatchPolicy): Map<string, Subscription> {
-    switch (match) {
-      case 'exact':
-        return this.#exact;
-      case 'prefix':
-        return this.#prefix;
-      case 'wildcard':
-        return this.#wildcard;
-    }
-  }
 
   /**
    * Subscribes `peer` (uri and match already validated). `confirm` runs first (the realm sends SUBSCRIBED there),
@@ -181,13 +168,11 @@ export class Broker {
     match: MatchPolicy,
     confirm: (subscription: Subscription) => void,
   ): SubscribeOutcome {
-    const table = this.#table(match);
-    let subscription = table.get(uri);
+    let subscription = this.#table.lookup(uri, match);
     let created = false;
     if (!subscription) {
       subscription = new Subscription(this.ids.next(), uri, match);
-      table.set(uri, subscription);
-      this.#byId.set(subscription.id, subscription);
+      this.#table.add(subscription);
       created = true;
     }
     if (subscription.subscribers.has(peer)) {
@@ -224,7 +209,7 @@ export class Broker {
    * @throws WampError `wamp.error.no_such_subscription` when the session is not subscribed to it.
    */
   unsubscribe(peer: Peer, id: number): Subscription {
-    const subscription = this.#byId.get(id);
+    const subscription = this.#table.get(id);
     if (!subscription?.subscribers.has(peer)) {
       throw new WampError(WampUri.noSuchSubscription);
     }
@@ -236,15 +221,14 @@ export class Broker {
     subscription.subscribers.delete(peer);
     this.hooks.onUnsubscribe(peer, subscription);
     if (subscription.subscribers.size === 0) {
-      this.#table(subscription.match).delete(subscription.uri);
-      this.#byId.delete(subscription.id);
+      this.#table.delete(subscription);
       this.hooks.onDelete(peer, subscription);
     }
   }
 
   /** Drops every subscription of a leaving session. */
   removeSession(peer: Peer): void {
-    for (const subscription of [...this.#byId.values()]) {
+    for (const subscription of this.#table.all()) {
       if (subscription.subscribers.has(peer)) this.#remove(peer, subscription);
     }
   }
@@ -279,16 +263,16 @@ export class Broker {
         peer.sendEncoded(data);
       }
     };
-    const exact = this.#exact.get(topic);
+    const exact = this.#table.exact.get(topic);
     if (exact) deliver(exact, false);
-    if (this.#prefix.size > 0) {
-      for (const subscription of this.#prefix.values()) {
+    if (this.#table.prefix.size > 0) {
+      for (const subscription of this.#table.prefix.values()) {
         if (topic.startsWith(subscription.uri)) deliver(subscription, true);
       }
     }
-    if (this.#wildcard.size > 0) {
+    if (this.#table.wildcard.size > 0) {
       const components = topic.split('.');
-      for (const subscription of this.#wildcard.values()) {
+      for (const subscription of this.#table.wildcard.values()) {
         if (wildcardMatches(subscription.components, components)) deliver(subscription, true);
       }
     }
@@ -308,26 +292,22 @@ export class Broker {
 
   /** Subscription by id. */
   get(id: number): Subscription | undefined {
-    return this.#byId.get(id);
+    return this.#table.get(id);
   }
 
   /** Ids of all subscriptions by match policy (`wamp.subscription.list`). */
   list(): Dict {
-    return {
-      exact: [...this.#exact.values()].map((s) => s.id),
-      prefix: [...this.#prefix.values()].map((s) => s.id),
-      wildcard: [...this.#wildcard.values()].map((s) => s.id),
-    };
+    return this.#table.ids();
   }
 
   /** The subscription of exactly (uri, match), or undefined (`wamp.subscription.lookup`). */
   lookup(uri: string, match: MatchPolicy): Subscription | undefined {
-    return this.#table(match).get(uri);
+    return this.#table.lookup(uri, match);
   }
 
   /** All subscriptions a publication to `topic` would reach (`wamp.subscription.match`). */
   matching(topic: string): Subscription[] {
     const components = topic.split('.');
-    return [...this.#byId.values()].filter((s) => s.matches(topic, components));
+    return this.#table.all().filter((s) => s.matches(topic, components));
   }
 }

@@ -17,6 +17,7 @@ import type { IdSequence } from './ids.js';
 import { type Dict, MessageCode, Out, type Payload } from './messages.js';
 import type { Peer } from './peer.js';
 import { compareWildcards, type MatchPolicy, wildcardMatches } from './uri.js';
+import { UriTable } from './uri-table.js';
 
 /** How a shared registration picks its callee. */
 export type InvokePolicy = 'single' | 'roundrobin' | 'random' | 'first' | 'last';
@@ -146,10 +147,7 @@ interface PendingCall {
 
 /** Registrations and calls of one realm. */
 export class Dealer {
-  readonly #byId = new Map<number, Registration>();
-  readonly #exact = new Map<string, Registration>();
-  readonly #prefix = new Map<string, Registration>();
-  readonly #wildcard = new Map<string, Registration>();
+  readonly #table = new UriTable<Registration>();
   /** Built-in procedures (meta API): routed before registrations, not listed by the meta API. */
   readonly #builtins = new Map<string, InternalProcedure>();
   readonly #calls = new Map<Peer, Map<number, PendingCall>>();
@@ -161,17 +159,6 @@ export class Dealer {
     private readonly settings: DealerSettings,
     private readonly mapError: ErrorMapper,
   ) {}
-
-  #table(match: MatchPolicy): Map<string, Registration> {
-    switch (match) {
-      case 'exact':
-        return this.#exact;
-      case 'prefix':
-        return this.#prefix;
-      case 'wildcard':
-        return this.#wildcard;
-    }
-  }
 
   /** Adds a built-in procedure (exact URI, e.g. `wamp.session.count`). */
   addBuiltin(uri: string, handler: InternalProcedure): void {
@@ -189,8 +176,7 @@ export class Dealer {
    *   another policy, or by the same session.
    */
   register(callee: Callee, uri: string, match: MatchPolicy, invoke: InvokePolicy): Registration {
-    const table = this.#table(match);
-    let registration = table.get(uri);
+    let registration = this.#table.lookup(uri, match);
     const peer = callee.kind === 'remote' ? callee.peer : null;
     if (registration) {
       if (
@@ -207,8 +193,7 @@ export class Dealer {
     }
     registration = new Registration(this.ids.next(), uri, match, invoke);
     registration.callees.push(callee);
-    table.set(uri, registration);
-    this.#byId.set(registration.id, registration);
+    this.#table.add(registration);
     this.hooks.onCreate(peer, registration);
     this.hooks.onRegister(peer, registration);
     return registration;
@@ -219,7 +204,7 @@ export class Dealer {
    * @throws WampError `no_such_registration` when the session is not a callee of it.
    */
   unregister(peer: Peer, id: number): Registration {
-    const registration = this.#byId.get(id);
+    const registration = this.#table.get(id);
     const index = registration?.callees.findIndex((c) => c.kind === 'remote' && c.peer === peer) ?? -1;
     if (!registration || index < 0) throw new WampError(WampUri.noSuchRegistration);
     this.#removeCallee(peer, registration, index);
@@ -230,26 +215,25 @@ export class Dealer {
     registration.callees.splice(index, 1);
     this.hooks.onUnregister(peer, registration);
     if (registration.callees.length === 0) {
-      this.#table(registration.match).delete(registration.uri);
-      this.#byId.delete(registration.id);
+      this.#table.delete(registration);
       this.hooks.onDelete(peer, registration);
     }
   }
 
   /** The registration a call to `procedure` reaches: exact, then longest prefix, then best wildcard. */
   resolve(procedure: string): Registration | undefined {
-    const exact = this.#exact.get(procedure);
+    const exact = this.#table.exact.get(procedure);
     if (exact) return exact;
     let best: Registration | undefined;
-    for (const registration of this.#prefix.values()) {
+    for (const registration of this.#table.prefix.values()) {
       if (procedure.startsWith(registration.uri) && (!best || registration.uri.length > best.uri.length)) {
         best = registration;
       }
     }
     if (best) return best;
-    if (this.#wildcard.size === 0) return undefined;
+    if (this.#table.wildcard.size === 0) return undefined;
     const components = procedure.split('.');
-    for (const registration of this.#wildcard.values()) {
+    for (const registration of this.#table.wildcard.values()) {
       if (
         wildcardMatches(registration.components, components) &&
         (!best || compareWildcards(registration.components, best.components) < 0)
@@ -514,7 +498,7 @@ export class Dealer {
       }
       this.#invocations.delete(peer);
     }
-    for (const registration of [...this.#byId.values()]) {
+    for (const registration of this.#table.all()) {
       const index = registration.callees.findIndex((c) => c.kind === 'remote' && c.peer === peer);
       if (index >= 0) this.#removeCallee(peer, registration, index);
     }
@@ -524,20 +508,16 @@ export class Dealer {
 
   /** Registration by id. */
   get(id: number): Registration | undefined {
-    return this.#byId.get(id);
+    return this.#table.get(id);
   }
 
   /** Ids of all registrations by match policy (`wamp.registration.list`). */
   list(): Dict {
-    return {
-      exact: [...this.#exact.values()].map((r) => r.id),
-      prefix: [...this.#prefix.values()].map((r) => r.id),
-      wildcard: [...this.#wildcard.values()].map((r) => r.id),
-    };
+    return this.#table.ids();
   }
 
   /** The registration of exactly (uri, match) (`wamp.registration.lookup`). */
   lookup(uri: string, match: MatchPolicy): Registration | undefined {
-    return this.#table(match).get(uri);
+    return this.#table.lookup(uri, match);
   }
 }
