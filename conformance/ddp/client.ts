@@ -12,6 +12,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import SockJS from 'sockjs-client';
 import WebSocket from 'ws';
+import { Inbox } from '../support/inbox.js';
 import { DataStore } from './data-store.js';
 
 /** Any JSON value, as it travels on the wire. */
@@ -89,14 +90,6 @@ export interface SockJsClientOptions extends ClientOptions {
   readonly transports?: readonly string[];
 }
 
-interface Waiter {
-  readonly matches: Predicate;
-  readonly description: string;
-  readonly resolve: (message: DdpMessage) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
 /** Describes a match for error messages. */
 export function describeMatch(match: Match | undefined): string {
   if (match === undefined) return 'any message';
@@ -127,7 +120,7 @@ export class DdpTestClient {
   /** Everything sent and received, in order. */
   readonly log: LogEntry[] = [];
   /** Server messages not yet taken by {@link next} / {@link take}, in arrival order. */
-  readonly pending: DdpMessage[] = [];
+  readonly #inbox = new Inbox<DdpMessage>((reason) => this.#failure(reason));
   /** Collections as the server described them so far, with protocol violations (added twice, …). */
   readonly store = new DataStore();
   /** Server `ping` messages received, in order (whether or not shown). */
@@ -144,7 +137,6 @@ export class DdpTestClient {
   readonly #socket: TestSocket;
   readonly #welcomeWaiters: (() => void)[] = [];
   readonly #seqByMessage = new WeakMap<DdpMessage, number>();
-  readonly #waiters: Waiter[] = [];
   readonly #closeWaiters: ((info: CloseInfo) => void)[] = [];
   #seq = 0;
   #closed: CloseInfo | undefined;
@@ -236,44 +228,17 @@ export class DdpTestClient {
    * the messages seen.
    */
   next(match?: Match, timeoutMs: number = this.timeoutMs): Promise<DdpMessage> {
-    const matches = toPredicate(match);
-    const description = describeMatch(match);
-    return new Promise((resolve, reject) => {
-      const index = this.pending.findIndex(matches);
-      if (index >= 0) {
-        const [message] = this.pending.splice(index, 1);
-        if (message) {
-          resolve(message);
-          return;
-        }
-      }
-      if (this.#closed) {
-        reject(this.#failure(`socket closed (code ${this.#closed.code}) before ${description} arrived`));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.#removeWaiter(waiter);
-        reject(this.#failure(`timed out after ${timeoutMs} ms waiting for ${description}`));
-      }, timeoutMs);
-      const waiter: Waiter = { matches, description, resolve, reject, timer };
-      this.#waiters.push(waiter);
-    });
+    return this.#inbox.next(toPredicate(match), describeMatch(match), timeoutMs);
+  }
+
+  /** Server messages not yet taken, in arrival order. */
+  get pending(): DdpMessage[] {
+    return this.#inbox.pending;
   }
 
   /** Removes and returns every buffered message that matches (no waiting). */
   take(match?: Match): DdpMessage[] {
-    const matches = toPredicate(match);
-    const taken: DdpMessage[] = [];
-    for (let i = 0; i < this.pending.length; ) {
-      const message = this.pending[i];
-      if (message && matches(message)) {
-        taken.push(message);
-        this.pending.splice(i, 1);
-      } else {
-        i += 1;
-      }
-    }
-    return taken;
+    return this.#inbox.take(toPredicate(match));
   }
 
   /**
@@ -458,39 +423,18 @@ export class DdpTestClient {
     }
     if (message.msg === 'added' || message.msg === 'changed' || message.msg === 'removed')
       this.store.apply(message);
-    this.pending.push(message);
-    this.#pump();
+    this.#inbox.push(message);
   }
 
   #firstReceivedSeq(): number {
     return this.log.find((entry) => entry.kind !== 'sent')?.seq ?? -1;
   }
 
-  #pump(): void {
-    for (const waiter of [...this.#waiters]) {
-      const index = this.pending.findIndex(waiter.matches);
-      if (index < 0) continue;
-      const [message] = this.pending.splice(index, 1);
-      if (!message) continue;
-      this.#removeWaiter(waiter);
-      clearTimeout(waiter.timer);
-      waiter.resolve(message);
-    }
-  }
-
-  #removeWaiter(waiter: Waiter): void {
-    const index = this.#waiters.indexOf(waiter);
-    if (index >= 0) this.#waiters.splice(index, 1);
-  }
-
   #onClose(code: number, reason: string): void {
     const at = performance.now();
     this.#closed = { code, reason, at };
     this.#record({ kind: 'close', seq: ++this.#seq, at, code, reason });
-    for (const waiter of this.#waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(this.#failure(`socket closed (code ${code}) before ${waiter.description} arrived`));
-    }
+    this.#inbox.close(`socket closed (code ${code})`);
     for (const onClose of this.#closeWaiters.splice(0)) onClose(this.#closed);
   }
 }

@@ -11,6 +11,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import WebSocket from 'ws';
+import { Inbox } from '../support/inbox.js';
 import { DEFAULT_ROLES, isId, MSG, messageName } from './messages.js';
 import {
   type Serializer,
@@ -123,14 +124,6 @@ export interface HelloOptions {
   readonly details?: WampDict;
 }
 
-interface Waiter {
-  readonly matches: Predicate;
-  readonly description: string;
-  readonly resolve: (message: WampMessage) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
-}
-
 /** Thrown (with the transcript) when a helper's request gets an ERROR or an ABORT instead of its reply. */
 export class WampReplyError extends Error {
   override readonly name = 'WampReplyError';
@@ -151,7 +144,7 @@ export class WampPeer {
   /** Everything sent and received, in order. */
   readonly log: LogEntry[] = [];
   /** Router messages not yet taken by {@link next} / {@link take}, in arrival order. */
-  readonly pending: WampMessage[] = [];
+  readonly #inbox = new Inbox<WampMessage>((reason) => this.failure(reason));
   /** The serializer in use: the one the router accepted (or the requested one if none was). */
   readonly serializer: Serializer;
   /** The subprotocol the router accepted ('' if none). */
@@ -166,7 +159,6 @@ export class WampPeer {
   welcome: WampDict = {};
 
   readonly #ws: WebSocket;
-  readonly #waiters: Waiter[] = [];
   readonly #closeWaiters: ((info: CloseInfo) => void)[] = [];
   readonly #kinds = new WeakMap<WampMessage, readonly WireKind[]>();
   #seq = 0;
@@ -260,26 +252,12 @@ export class WampPeer {
    * messages stay buffered. Rejects after `timeoutMs`, or when the socket closes first, with the transcript.
    */
   next(match?: Match, timeoutMs: number = this.timeoutMs): Promise<WampMessage> {
-    const matches = toPredicate(match);
-    const description = describeMatch(match);
-    return new Promise((resolve, reject) => {
-      const index = this.pending.findIndex(matches);
-      const found = index >= 0 ? this.pending.splice(index, 1)[0] : undefined;
-      if (found) {
-        resolve(found);
-        return;
-      }
-      if (this.#closed) {
-        reject(this.failure(`socket closed (code ${this.#closed.code}) before ${description} arrived`));
-        return;
-      }
-      const timer = setTimeout(() => {
-        this.#removeWaiter(waiter);
-        reject(this.failure(`timed out after ${timeoutMs} ms waiting for ${description}`));
-      }, timeoutMs);
-      const waiter: Waiter = { matches, description, resolve, reject, timer };
-      this.#waiters.push(waiter);
-    });
+    return this.#inbox.next(toPredicate(match), describeMatch(match), timeoutMs);
+  }
+
+  /** Router messages not yet taken, in arrival order. */
+  get pending(): WampMessage[] {
+    return this.#inbox.pending;
   }
 
   /** Removes and returns the first buffered message that matches, if any (no waiting). */
@@ -290,18 +268,7 @@ export class WampPeer {
 
   /** Removes and returns every buffered message that matches (no waiting). */
   take(match?: Match): WampMessage[] {
-    const matches = toPredicate(match);
-    const taken: WampMessage[] = [];
-    for (let i = 0; i < this.pending.length; ) {
-      const message = this.pending[i];
-      if (message && matches(message)) {
-        taken.push(message);
-        this.pending.splice(i, 1);
-      } else {
-        i += 1;
-      }
-    }
-    return taken;
+    return this.#inbox.take(toPredicate(match));
   }
 
   /** Fails (with the transcript) if a matching message is buffered now. Does not consume anything. */
@@ -603,35 +570,14 @@ export class WampPeer {
     const kinds = wireKinds(this.serializer.name, payload);
     this.#kinds.set(message, kinds);
     this.#record({ kind: 'message', seq: ++this.#seq, at, message, binary: isBinary, kinds });
-    this.pending.push(message);
-    this.#pump();
-  }
-
-  #pump(): void {
-    for (const waiter of [...this.#waiters]) {
-      const index = this.pending.findIndex(waiter.matches);
-      if (index < 0) continue;
-      const [message] = this.pending.splice(index, 1);
-      if (!message) continue;
-      this.#removeWaiter(waiter);
-      clearTimeout(waiter.timer);
-      waiter.resolve(message);
-    }
-  }
-
-  #removeWaiter(waiter: Waiter): void {
-    const index = this.#waiters.indexOf(waiter);
-    if (index >= 0) this.#waiters.splice(index, 1);
+    this.#inbox.push(message);
   }
 
   #onClose(code: number, reason: string): void {
     const at = performance.now();
     this.#closed = { code, reason, at };
     this.#record({ kind: 'close', seq: ++this.#seq, at, code, reason });
-    for (const waiter of this.#waiters.splice(0)) {
-      clearTimeout(waiter.timer);
-      waiter.reject(this.failure(`socket closed (code ${code}) before ${waiter.description} arrived`));
-    }
+    this.#inbox.close(`socket closed (code ${code})`);
     for (const onClose of this.#closeWaiters.splice(0)) onClose(this.#closed);
   }
 }
