@@ -9,7 +9,7 @@
  *   `503 Service Unavailable` (with `Retry-After`); a connection that arrives another way (SockJS HTTP
  *   transports) is closed with 1013 "too many connections". The address is the one the endpoint computed
  *   (X-Forwarded-For only when `forwardedCount` is configured).
- * - **Outbound buffer cap** (`maxBufferedBytes`): every connection is decorated ({@link ConnectionGuard.admit});
+ * - **Outbound buffer cap** (`maxBufferedBytes`): every connection gets the cap ({@link ConnectionGuard.admit});
  *   after each send, a connection whose `bufferedAmount` (bytes queued, not yet written to the socket) exceeds
  *   the cap is terminated at once: the socket is destroyed without a close handshake or protocol goodbye, since
  *   a peer that does not read would not see one. The adapter sees an ordinary close.
@@ -43,6 +43,42 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 export interface TerminableConnection extends Connection {
   /** Destroys the underlying socket now; the close handlers run as for any close. */
   terminate(): void;
+  /**
+   * From now on, a send (or an uncork releasing held sends) that leaves more than `maxBufferedBytes` queued calls
+   * `onOverflow(connection)` and terminates the connection; later sends are dropped.
+   */
+  capOutbound(maxBufferedBytes: number, onOverflow: (connection: TerminableConnection) => void): void;
+}
+
+/**
+ * The outbound buffer cap as fields of a connection class rather than closures around each instance: idle
+ * connections must stay small. Transport connections extend it and call {@link checkOutbound} after writing.
+ */
+export abstract class CappedConnection {
+  #maxBufferedBytes = Number.POSITIVE_INFINITY;
+  #onOverflow: ((connection: TerminableConnection) => void) | undefined;
+  #overflowed = false;
+
+  abstract get bufferedAmount(): number;
+  abstract terminate(): void;
+
+  capOutbound(maxBufferedBytes: number, onOverflow: (connection: TerminableConnection) => void): void {
+    this.#maxBufferedBytes = maxBufferedBytes;
+    this.#onOverflow = onOverflow;
+  }
+
+  /** True once the cap terminated the connection: sends are dropped. */
+  protected get overflowed(): boolean {
+    return this.#overflowed;
+  }
+
+  /** Terminates the connection if its queue passed the cap (call after every write). */
+  protected checkOutbound(): void {
+    if (this.#overflowed || this.bufferedAmount <= this.#maxBufferedBytes) return;
+    this.#overflowed = true;
+    this.#onOverflow?.(this as unknown as TerminableConnection);
+    this.terminate();
+  }
 }
 
 /** Applies a host's {@link TransportLimits} to the connections of its endpoints. */
@@ -107,57 +143,34 @@ export class ConnectionGuard {
    * (after closing it with 1013) when its address already has `maxConnectionsPerAddress` connections.
    */
   admit<C extends TerminableConnection>(connection: C): C | undefined {
-    const address = connection.remoteAddress;
-    const count = this.connectionsFrom(address);
-    if (this.#maxPerAddress > 0 && count >= this.#maxPerAddress) {
-      this.#logger.debug({ address }, 'connection refused: too many connections from this address');
-      connection.close(1013, 'too many connections');
-      return undefined;
+    if (this.#maxPerAddress > 0) {
+      const address = connection.remoteAddress;
+      const count = this.connectionsFrom(address);
+      if (count >= this.#maxPerAddress) {
+        this.#logger.debug({ address }, 'connection refused: too many connections from this address');
+        connection.close(1013, 'too many connections');
+        return undefined;
+      }
+      this.#perAddress.set(address, count + 1);
+      connection.onClose(() => {
+        const left = this.connectionsFrom(address) - 1;
+        if (left > 0) this.#perAddress.set(address, left);
+        else this.#perAddress.delete(address);
+      });
     }
-    this.#perAddress.set(address, count + 1);
-    connection.onClose(() => {
-      const left = this.connectionsFrom(address) - 1;
-      if (left > 0) this.#perAddress.set(address, left);
-      else this.#perAddress.delete(address);
-    });
-    return capOutboundBuffer(connection, this.#maxBuffered, () =>
-      this.#logger.warn(
-        { address, bufferedBytes: connection.bufferedAmount, maxBufferedBytes: this.#maxBuffered },
-        'slow consumer: outbound buffer over the limit, connection terminated',
-      ),
-    );
+    connection.capOutbound(this.#maxBuffered, this.#overflowed);
+    return connection;
   }
-}
 
-/**
- * Decorates `connection` in place (its identity and class stay, so `instanceof` checks elsewhere still hold):
- * a send, or an `uncork` releasing held sends, that leaves more than `maxBufferedBytes` queued terminates it,
- * after calling `onOverflow`; later sends are dropped. Returns the same connection.
- */
-export function capOutboundBuffer<C extends TerminableConnection>(
-  connection: C,
-  maxBufferedBytes: number,
-  onOverflow: () => void = () => {},
-): C {
-  let terminated = false;
-  const check = (): void => {
-    if (terminated || connection.bufferedAmount <= maxBufferedBytes) return;
-    terminated = true;
-    onOverflow();
-    connection.terminate();
+  /** One handler for every connection's overflow (no closure per connection). */
+  readonly #overflowed = (connection: TerminableConnection): void => {
+    this.#logger.warn(
+      {
+        address: connection.remoteAddress,
+        bufferedBytes: connection.bufferedAmount,
+        maxBufferedBytes: this.#maxBuffered,
+      },
+      'slow consumer: outbound buffer over the limit, connection terminated',
+    );
   };
-  const send = connection.send.bind(connection);
-  connection.send = (data) => {
-    if (terminated) return;
-    send(data);
-    check();
-  };
-  const uncork = connection.uncork?.bind(connection);
-  if (uncork) {
-    connection.uncork = () => {
-      uncork();
-      check();
-    };
-  }
-  return connection;
 }

@@ -62,6 +62,13 @@ export class HttpHost {
   readonly #endpoints: UpgradeEndpoint[] = [];
   readonly #handlers: RequestHandler[] = [];
   readonly #sockets = new Set<Socket>();
+  /** One listener for every socket's close (no closure per connection). */
+  readonly #forgetSocket = (() => {
+    const sockets = this.#sockets;
+    return function forget(this: Socket): void {
+      sockets.delete(this);
+    };
+  })();
   /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet. */
   #upgraded = 0;
   readonly #upgradedClosed = (): void => {
@@ -92,7 +99,7 @@ export class HttpHost {
     );
     this.server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
-      socket.once('close', () => this.#sockets.delete(socket));
+      socket.once('close', this.#forgetSocket);
     });
   }
 
@@ -160,7 +167,7 @@ export class HttpHost {
   }
 
   #upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
-    socket.on('error', () => socket.destroy());
+    socket.on('error', destroyOnError);
     const pathname = pathOf(request);
     if (this.#draining) {
       socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
@@ -202,4 +209,9 @@ export function pathOf(request: IncomingMessage): string {
 function sendText(response: ServerResponse, status: number, body: string): void {
   response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
   response.end(body);
+}
+
+/** Shared `error` listener of upgraded sockets: a failed socket is destroyed. */
+function destroyOnError(this: Duplex): void {
+  this.destroy();
 }

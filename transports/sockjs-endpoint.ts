@@ -20,7 +20,7 @@ import type { Duplex } from 'node:stream';
 import sockjs from 'sockjs';
 import type { ConnectionHandler } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
-import { ConnectionGuard, type TerminableConnection } from './connection-guard.js';
+import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
 import type { HttpHost, UpgradeEndpoint } from './http-host.js';
 import { connectionHeaders } from './websocket-endpoint.js';
 
@@ -178,7 +178,7 @@ export class SockJsEndpoint implements UpgradeEndpoint {
 }
 
 /** A {@link Connection} over one SockJS session. SockJS carries text only; binary is sent as UTF-8 text. */
-export class SockJsConnection implements TerminableConnection {
+export class SockJsConnection extends CappedConnection implements TerminableConnection {
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** `''`: SockJS negotiates no subprotocol. */
@@ -194,6 +194,7 @@ export class SockJsConnection implements TerminableConnection {
     private readonly raw: sockjs.Connection,
     forwardedCount: number,
   ) {
+    super();
     this.headers = connectionHeaders(raw.headers);
     this.transport = raw.protocol;
     this.remoteAddress = forwardedAddress(
@@ -210,7 +211,7 @@ export class SockJsConnection implements TerminableConnection {
    * Text waiting for a receiving request (HTTP transports) or not yet framed, plus bytes queued on the
    * receiver's socket but not yet written (a websocket-transport peer that stopped reading).
    */
-  get bufferedAmount(): number {
+  override get bufferedAmount(): number {
     const session = (this.raw as unknown as SockJsSessionInternals)._session;
     let bytes = session?.recv?.thingy?.writableLength ?? 0;
     for (const message of session?.send_buffer ?? []) bytes += message.length;
@@ -222,7 +223,7 @@ export class SockJsConnection implements TerminableConnection {
    * websocket transport's TCP connection); an HTTP-transport session without a receiver ends at sockjs's
    * disconnect delay, holding nothing.
    */
-  terminate(): void {
+  override terminate(): void {
     if (this.#closed) return;
     const session = (this.raw as unknown as SockJsSessionInternals)._session;
     const socket = session?.recv?.thingy;
@@ -234,10 +235,11 @@ export class SockJsConnection implements TerminableConnection {
   }
 
   send(data: string | Uint8Array): void {
-    if (this.#closed) return;
+    if (this.#closed || this.overflowed) return;
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     if (this.#corks === 0) {
       this.raw.write(text);
+      this.checkOutbound();
       return;
     }
     if (this.#held) this.#held.push(text);
@@ -261,10 +263,11 @@ export class SockJsConnection implements TerminableConnection {
     const session = (this.raw as unknown as SockJsSessionInternals)._session;
     if (held.length === 1 || !session?.send_buffer || !session.tryFlush || session.readyState !== 1) {
       for (const text of held) this.raw.write(text);
-      return;
+    } else {
+      session.send_buffer.push(...held);
+      if (session.recv) session.tryFlush();
     }
-    session.send_buffer.push(...held);
-    if (session.recv) session.tryFlush();
+    this.checkOutbound();
   }
 
   close(code = 1000, reason = ''): void {

@@ -13,7 +13,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionHandler } from '../core/connection.js';
-import { ConnectionGuard, type TerminableConnection } from './connection-guard.js';
+import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
 import type { CompressionOptions, UpgradeEndpoint } from './http-host.js';
 
 /** Options of {@link WebSocketEndpoint}. */
@@ -78,7 +78,7 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
 }
 
 /** A {@link Connection} over one `ws` socket. */
-class WsConnection implements TerminableConnection {
+class WsConnection extends CappedConnection implements TerminableConnection {
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 
@@ -89,21 +89,56 @@ class WsConnection implements TerminableConnection {
     private readonly socket: Duplex,
     forwardedCount: number,
   ) {
+    super();
     this.headers = connectionHeaders(request.headers);
     this.remoteAddress = clientAddress(request, forwardedCount);
-    ws.on('error', () => ws.terminate());
+    // Shared listener functions (no closures per connection): idle connections must stay small.
+    ws.on('error', terminateOnError);
+    ws.once('close', closeListener);
+    wsOwners.set(ws, this);
+  }
+
+  /** The message handler (one per connection, as the Connection contract says). */
+  #messageHandler: ((data: string | Uint8Array) => void) | undefined;
+  /** Close handlers, called once in registration order; a single one is kept without an array. */
+  #closeHandlers:
+    | ((code: number, reason: string) => void)
+    | Array<(code: number, reason: string) => void>
+    | undefined;
+
+  /** Called by the shared close listener. */
+  closed(code: number, reason: string): void {
+    const handlers = this.#closeHandlers;
+    this.#closeHandlers = undefined;
+    if (handlers === undefined) return;
+    if (typeof handlers === 'function') handlers(code, reason);
+    else for (const handler of handlers) handler(code, reason);
+  }
+
+  /** Called by the shared message listener. */
+  received(data: RawData, isBinary: boolean): void {
+    const handler = this.#messageHandler;
+    if (!handler) return;
+    const buffer = Buffer.isBuffer(data)
+      ? data
+      : Array.isArray(data)
+        ? Buffer.concat(data)
+        : Buffer.from(data);
+    handler(isBinary ? buffer : buffer.toString('utf8'));
   }
 
   get protocol(): string {
     return this.ws.protocol;
   }
 
-  get bufferedAmount(): number {
+  override get bufferedAmount(): number {
     return this.ws.bufferedAmount;
   }
 
   send(data: string | Uint8Array): void {
-    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(data);
+    if (this.overflowed || this.ws.readyState !== WebSocket.OPEN) return;
+    this.ws.send(data);
+    this.checkOutbound();
   }
 
   /** Holds frames in the socket's buffer (each still its own WebSocket message) until {@link uncork}. */
@@ -114,10 +149,11 @@ class WsConnection implements TerminableConnection {
   /** Writes the held frames with one `writev` once the outermost cork ends (Node counts corks). */
   uncork(): void {
     this.socket.uncork();
+    this.checkOutbound();
   }
 
   /** Destroys the socket now (no close frame): for peers that stopped reading. */
-  terminate(): void {
+  override terminate(): void {
     this.ws.terminate();
   }
 
@@ -130,19 +166,31 @@ class WsConnection implements TerminableConnection {
   }
 
   onMessage(handler: (data: string | Uint8Array) => void): void {
-    this.ws.on('message', (data: RawData, isBinary: boolean) => {
-      const buffer = Buffer.isBuffer(data)
-        ? data
-        : Array.isArray(data)
-          ? Buffer.concat(data)
-          : Buffer.from(data);
-      handler(isBinary ? buffer : buffer.toString('utf8'));
-    });
+    if (!this.#messageHandler) this.ws.on('message', messageListener);
+    this.#messageHandler = handler;
   }
 
   onClose(handler: (code: number, reason: string) => void): void {
-    this.ws.once('close', (code: number, reason: Buffer) => handler(code, reason.toString('utf8')));
+    const handlers = this.#closeHandlers;
+    if (handlers === undefined) this.#closeHandlers = handler;
+    else if (typeof handlers === 'function') this.#closeHandlers = [handlers, handler];
+    else handlers.push(handler);
   }
+}
+
+/** The connection of each socket, for the shared listeners below. */
+const wsOwners = new WeakMap<WebSocket, WsConnection>();
+
+function terminateOnError(this: WebSocket): void {
+  this.terminate();
+}
+
+function closeListener(this: WebSocket, code: number, reason: Buffer): void {
+  wsOwners.get(this)?.closed(code, reason.toString('utf8'));
+}
+
+function messageListener(this: WebSocket, data: RawData, isBinary: boolean): void {
+  wsOwners.get(this)?.received(data, isBinary);
 }
 
 /** The client address: the socket peer, or X-Forwarded-For's N-th entry from the right when configured. */
