@@ -164,6 +164,9 @@ export class RealtimeCore {
     return this.#bindings.get(collection)?.strategy ?? 'SERVER_MERGE';
   }
 
+  /** {@link strategyFor} as one function shared by every session's merge box. */
+  readonly strategyResolver = (collection: string): PublicationStrategy => this.strategyFor(collection);
+
   /**
    * Last statement of a method's transaction: notifies fence `id` if the transaction wrote (outbox mode: appends it
    * after the transaction's changes); returns whether.

@@ -20,7 +20,7 @@ import { isClientError, NotFoundError, type TooManyRequestsError } from './error
 import { checkGuard } from './guards.js';
 import type { CollectionBinding } from './live/collection-binding.js';
 import type { Logger } from './logger.js';
-import { MergeBox } from './merge-box.js';
+import { MergeBox, type MergeBoxOptions } from './merge-box.js';
 import { MethodDatabase } from './method-database.js';
 import { MethodInvocation } from './method-invocation.js';
 import { RandomStream } from './random/random-stream.js';
@@ -28,6 +28,7 @@ import type { RealtimeCore } from './realtime-core.js';
 import { validateParams } from './schema-validation.js';
 import { Subscription } from './subscription.js';
 
+const REUSE_INPUT: MergeBoxOptions = { reuseInput: true };
 /** Outcome of a method call. */
 export type MethodOutcome =
   | { readonly ok: true; readonly value: unknown }
@@ -55,7 +56,7 @@ export interface CallOptions {
 
 /** One connected client's state. */
 export class Session {
-  readonly mergeBox: MergeBox;
+  #mergeBox: MergeBox | undefined;
   readonly #subs = new Map<string, Subscription>();
   readonly #universal: Subscription[] = [];
   readonly #baseLogger: Logger;
@@ -77,8 +78,13 @@ export class Session {
   ) {
     this.#userId = userId;
     this.#baseLogger = logger;
+  }
+
+  /** The session's merge box, made when something is first published to it (idle sessions carry none). */
+  get mergeBox(): MergeBox {
     // Outputs encode synchronously and keep nothing, so the merge box may hand them the observers' own objects.
-    this.mergeBox = new MergeBox(output, (collection) => core.strategyFor(collection), { reuseInput: true });
+    this.#mergeBox ??= new MergeBox(this.output, this.core.strategyResolver, REUSE_INPUT);
+    return this.#mergeBox;
   }
 
   /** The session's logger, made on first use: idle sessions carry no logger of their own. */
