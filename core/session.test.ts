@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { startTestCore, type TestCore } from '../test/support/core.js';
 import { App } from './app.js';
 import { ClientError, NotFoundError, ValidationError } from './errors.js';
+import type { Logger } from './logger.js';
 
 describe('session: methods and write fences', function () {
   this.timeout(30_000);
@@ -139,5 +140,39 @@ describe('session: methods and write fences', function () {
     await t.call(other.session, other.out, 'add', 'after close');
     assert.equal(out.messages.length, count);
     other.session.close();
+  });
+});
+
+describe('session logs', () => {
+  it('carry the session, the protocol and, once logged in, the user', async () => {
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = (bindings: Record<string, unknown>): Logger => ({
+      debug: (fields, message) => lines.push({ ...bindings, ...fields, message }),
+      info: () => {},
+      warn: () => {},
+      error: () => {},
+      child: (more) => logger({ ...bindings, ...more }),
+    });
+    const app = new App()
+      .method('becomeAda', (ctx) => ctx.setUserId('ada'))
+      .method('refuse', () => {
+        throw new ClientError('nope', 'Refused');
+      });
+    const t = await startTestCore(app, async () => {}, undefined, { logger: logger({}) });
+    try {
+      const { session, out } = t.session('s-logs');
+      await assert.rejects(t.call(session, out, 'refuse'));
+      await t.call(session, out, 'becomeAda');
+      await assert.rejects(t.call(session, out, 'refuse'));
+      const refused = lines.filter((line) => line.message === 'method refused');
+      assert.equal(refused.length, 2);
+      assert.equal(refused[0]?.session, 's-logs');
+      assert.equal(refused[0]?.protocol, 'test');
+      assert.equal(refused[0]?.user, undefined);
+      assert.equal(refused[1]?.user, 'ada');
+      session.close();
+    } finally {
+      await t.close();
+    }
   });
 });

@@ -92,6 +92,7 @@ export class Session {
     this.#childLogger ??= this.#baseLogger.child({
       session: this.connection.id,
       protocol: this.connection.protocol,
+      ...(this.#userId === null ? {} : { user: this.#userId }),
     });
     return this.#childLogger;
   }
@@ -125,6 +126,7 @@ export class Session {
   async #rerun(userId: string | null): Promise<void> {
     if (this.#closed || userId === this.#userId) return;
     this.#userId = userId;
+    this.#childLogger = undefined; // later lines carry the new user
     if (this.#subs.size === 0 && this.#universal.length === 0) return;
     const before = this.mergeBox.beginRerun();
     this.#pendingReady = [];
