@@ -128,11 +128,6 @@ export function caseTimeout(testCase: ConformanceCase, options: SuiteOptions): n
   return typeof timeoutMs === 'function' ? timeoutMs(options) : timeoutMs;
 }
 
-/** A placeholder `run` for cases that are always skipped (they join the suite later). */
-export async function notYetImplemented(): Promise<void> {
-  throw new Error('not implemented yet');
-}
-
 /** Two-digit case number: 7 → `07`, 104 → `104`. */
 export function caseNumber(n: number): string {
   return String(n).padStart(2, '0');
