@@ -5,10 +5,10 @@
  * {@link executeCase} directly.
  */
 
+import { formatOutcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type CaseContext,
-  type CaseGroup,
   type ConformanceCase,
   caseTimeout,
   type OpenOptions,
@@ -53,10 +53,6 @@ export interface Selection {
   readonly ids?: readonly string[];
 }
 
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
-}
-
 /**
  * Runs one case (without looking at its skip reason) and never throws: failures, including the case timeout,
  * come back as a `failed` result. Every client the case opened is closed before this resolves.
@@ -89,18 +85,9 @@ export async function executeCase(testCase: ConformanceCase, options: SuiteOptio
   };
   const timeoutMs = caseTimeout(testCase, options);
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const running = testCase.run(ctx);
-  // After a timeout the case keeps running until its clients close under it; its late rejection is expected.
-  running.catch(() => undefined);
   try {
-    await Promise.race([
-      running,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`case timed out after ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return { case: testCase, status: 'passed', durationMs: performance.now() - started };
+    const durationMs = await raceCase(testCase.run(ctx), timeoutMs, started);
+    return { case: testCase, status: 'passed', durationMs };
   } catch (thrown) {
     const error = toError(thrown);
     if (!error.message.includes('transcript:')) {
@@ -110,46 +97,18 @@ export async function executeCase(testCase: ConformanceCase, options: SuiteOptio
     }
     return { case: testCase, status: 'failed', durationMs: performance.now() - started, error };
   } finally {
-    clearTimeout(timer);
     await Promise.all(clients.map((client) => client.close()));
   }
 }
 
 /** The cases of `cases` selected by `selection` (everything when both lists are empty), in their order. */
 export function selectCases(cases: readonly ConformanceCase[], selection: Selection): ConformanceCase[] {
-  const groups = selection.groups ?? [];
-  const ids = selection.ids ?? [];
-  for (const group of groups) {
-    if (!CASE_GROUPS.includes(group as CaseGroup)) {
-      throw new Error(`unknown group "${group}" (groups: ${CASE_GROUPS.join(', ')})`);
-    }
-  }
-  for (const id of ids) if (!cases.some((c) => c.id === id)) throw new Error(`unknown case "${id}"`);
-  if (groups.length === 0 && ids.length === 0) return [...cases];
-  return cases.filter((c) => groups.includes(c.group) || ids.includes(c.id));
+  return selectByGroupOrId(cases, CASE_GROUPS, selection.groups ?? [], selection.ids ?? []);
 }
 
 /** One report line for a result (a failure's error follows, indented). */
 export function formatResult(result: CaseResult): string {
-  const { id, title } = result.case;
-  switch (result.status) {
-    case 'passed':
-      return `✔ ${id} ${title} (${Math.round(result.durationMs)} ms)`;
-    case 'failed': {
-      const where = result.error.stack?.split('\n').find((line) => line.includes('/conformance/ddp/cases/'));
-      const detail = `${result.error.message}${where ? `\n${where.trim()}` : ''}`
-        .split('\n')
-        .map((line) => `    ${line}`)
-        .join('\n');
-      return `✖ ${id} ${title} (${Math.round(result.durationMs)} ms)\n${detail}`;
-    }
-    case 'skipped':
-      return `- ${id} ${title} (skipped: ${result.reason})`;
-    default: {
-      const unreachable: never = result;
-      return String(unreachable);
-    }
-  }
+  return formatOutcome(result.case.id, result.case.title, result, '/conformance/ddp/cases/');
 }
 
 /**

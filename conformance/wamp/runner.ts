@@ -5,10 +5,11 @@
  * `- … (skipped: …)`, and at the end the wall time and `N passed, N failed, N skipped`. Used by `cli.ts`; the
  * mocha entry uses {@link executeCase} directly.
  */
+
+import { formatOutcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type CaseContext,
-  type CaseGroup,
   type CaseRun,
   type ConformanceCase,
   type OpenOptions,
@@ -46,10 +47,6 @@ export interface Selection {
   readonly groups?: readonly string[];
   /** Case ids (`broker.47`) or run ids (`broker.47@msgpack`). */
   readonly ids?: readonly string[];
-}
-
-function toError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
 }
 
 const RUN_TAG = Math.floor(Math.random() * 36 ** 6)
@@ -124,18 +121,9 @@ export async function executeCase(
   };
   const timeoutMs = run.case.timeoutMs ?? options.caseTimeoutMs;
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const running = run.case.run(ctx);
-  // After a timeout the case keeps running until its peers close under it; its late rejection is expected.
-  running.catch(() => undefined);
   try {
-    await Promise.race([
-      running,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`case timed out after ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]);
-    return { run, status: 'passed', durationMs: performance.now() - started };
+    const durationMs = await raceCase(run.case.run(ctx), timeoutMs, started);
+    return { run, status: 'passed', durationMs };
   } catch (thrown) {
     const error = toError(thrown);
     if (!error.message.includes('transcript:')) {
@@ -149,47 +137,19 @@ export async function executeCase(
     }
     return { run, status: 'failed', durationMs: performance.now() - started, error };
   } finally {
-    clearTimeout(timer);
     await Promise.all(peers.map((peer) => peer.close()));
   }
 }
 
 /** The cases of `cases` selected by `selection` (everything when both lists are empty), in their order. */
 export function selectCases(cases: readonly ConformanceCase[], selection: Selection): ConformanceCase[] {
-  const groups = selection.groups ?? [];
   const ids = (selection.ids ?? []).map((id) => id.split('@')[0] ?? id);
-  for (const group of groups) {
-    if (!CASE_GROUPS.includes(group as CaseGroup)) {
-      throw new Error(`unknown group "${group}" (groups: ${CASE_GROUPS.join(', ')})`);
-    }
-  }
-  for (const id of ids) if (!cases.some((c) => c.id === id)) throw new Error(`unknown case "${id}"`);
-  if (groups.length === 0 && ids.length === 0) return [...cases];
-  return cases.filter((c) => groups.includes(c.group) || ids.includes(c.id));
+  return selectByGroupOrId(cases, CASE_GROUPS, selection.groups ?? [], ids);
 }
 
 /** One report line for a result (a failure's error follows, indented). */
 export function formatResult(result: CaseResult): string {
-  const { id } = result.run;
-  const { title } = result.run.case;
-  switch (result.status) {
-    case 'passed':
-      return `✔ ${id} ${title} (${Math.round(result.durationMs)} ms)`;
-    case 'failed': {
-      const where = result.error.stack?.split('\n').find((line) => line.includes('/conformance/wamp/cases/'));
-      const detail = `${result.error.message}${where ? `\n${where.trim()}` : ''}`
-        .split('\n')
-        .map((line) => `    ${line}`)
-        .join('\n');
-      return `✖ ${id} ${title} (${Math.round(result.durationMs)} ms)\n${detail}`;
-    }
-    case 'skipped':
-      return `- ${id} ${title} (skipped: ${result.reason})`;
-    default: {
-      const unreachable: never = result;
-      return String(unreachable);
-    }
-  }
+  return formatOutcome(result.run.id, result.run.case.title, result, '/conformance/wamp/cases/');
 }
 
 /** The closing lines: wall time and `N passed, N failed, N skipped`. */
