@@ -14,9 +14,9 @@
  */
 import { App } from '../../core/app.js';
 import type { Queryable } from '../../core/database/database.js';
-import type { Logger } from '../../core/logger.js';
+import { type Logger, silentLogger } from '../../core/logger.js';
 import { createServer, ddp } from '../../server.js';
-import type { ServerReply, ServerRequest } from './server-protocol.js';
+import { failStart, serveScenario, stderrLogger } from './server-ipc.js';
 
 /** DDL of the fault and ingest tables (idempotent). */
 export const FAULT_TABLES_SQL = `
@@ -24,30 +24,8 @@ export const FAULT_TABLES_SQL = `
   CREATE TABLE IF NOT EXISTS bench_ingest (id bigserial PRIMARY KEY, w int NOT NULL, seq int8 NOT NULL, t float8 NOT NULL);
 `;
 
-const log = process.env.BENCH_SERVER_LOG === '1';
-const stderrLogger: Logger = {
-  debug() {},
-  info() {},
-  warn(fields, message) {
-    if (log)
-      process.stderr.write(
-        `[fault-server warn] ${message ?? ''} ${String((fields as { err?: unknown }).err ?? '')}\n`,
-      );
-  },
-  error(fields, message) {
-    if (log)
-      process.stderr.write(
-        `[fault-server error] ${message ?? ''} ${String((fields as { err?: unknown }).err ?? '')}\n`,
-      );
-  },
-  child() {
-    return stderrLogger;
-  },
-};
-
-function send(message: ServerReply): void {
-  process.send?.(message);
-}
+/** Warnings and errors go to stderr only with BENCH_SERVER_LOG=1 (faults make a lot of them, by design). */
+const logger: Logger = process.env.BENCH_SERVER_LOG === '1' ? stderrLogger('fault-server') : silentLogger;
 
 async function main(): Promise<void> {
   const databaseUrl = process.env.BENCH_DATABASE_URL;
@@ -75,44 +53,17 @@ async function main(): Promise<void> {
       electionIntervalMs: Number(process.env.BENCH_ELECTION_MS ?? 500),
       applicationName: process.env.BENCH_PUMP_NAME ?? 'pgrt-pump',
     },
-    logger: stderrLogger,
+    logger,
   });
-  process.on('message', (raw: unknown) => {
-    const request = raw as ServerRequest;
-    void (async () => {
-      switch (request.op) {
-        case 'cpu': {
-          const { user, system } = process.cpuUsage();
-          send({ id: request.id, op: 'cpu', user, system });
-          return;
-        }
-        case 'mem': {
-          const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
-          send({ id: request.id, op: 'mem', rss, heapUsed, heapTotal, external, arrayBuffers, gc: false });
-          return;
-        }
-        case 'stats':
-          send({ id: request.id, op: 'stats', sessions: server.core.sessions.size });
-          return;
-        case 'close':
-          await server.close();
-          send({ id: request.id, op: 'close' });
-          process.exit(0);
-      }
-    })().catch((error: unknown) => {
-      process.stderr.write(`[fault-server] request ${request.op} failed: ${String(error)}\n`);
-    });
-  });
-  process.on('disconnect', () => process.exit(0));
   process.on('unhandledRejection', (reason) => {
     process.stderr.write(`[fault-server] UNHANDLED REJECTION: ${String(reason)}\n`);
     process.exit(70);
   });
-  send({ type: 'ready', port: server.port });
+  serveScenario(
+    server.port,
+    { sessions: () => server.core.sessions.size, close: () => server.close() },
+    'fault-server',
+  );
 }
 
-main().catch((error: unknown) => {
-  const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-  send({ type: 'failed', error: text });
-  process.exit(1);
-});
+main().catch((error: unknown) => failStart(error, 'fault-server'));

@@ -1,13 +1,13 @@
 /**
  * The peer WAMP router, fox-wamp (npm; an in-memory router with no database), in its own process with the IPC
- * protocol of ./server.ts (wamp-ipc.ts), so wamp.ts measures it exactly as it measures pgrt's router. It is
+ * protocol of ./server.ts (server-ipc.ts), so wamp.ts measures it exactly as it measures pgrt's router. It is
  * loaded from env `BENCH_FOXWAMP_DIR` (installed there, never into this repo) and listens on 127.0.0.1, port 0,
  * accepting WebSocket upgrades on any path (`/ws` included). Realms are created on first use (`realm1`).
  */
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { failStart, serveScenario } from './wamp-ipc.js';
+import { failStart, serveScenario } from './server-ipc.js';
 
 interface FoxRouter {
   listenWAMP(options: { server: ReturnType<typeof createServer> }): { close(callback?: () => void): void };

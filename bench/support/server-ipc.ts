@@ -1,11 +1,13 @@
 /**
- * The IPC side of a WAMP router under test (pgrt's, wamp-server.ts, or fox-wamp's, wamp-foxwamp-server.ts): the
- * same protocol as ./server.ts (server-protocol.ts), so {@link startServerProcess} starts either and measures its
- * CPU time and memory the same way. The router process exits when its parent goes away.
+ * The IPC side of every server process under test (pgrt over DDP in server.ts, pgrt's WAMP router in
+ * wamp-server.ts, fox-wamp in wamp-foxwamp-server.ts, the fault server): the protocol of server-protocol.ts, so
+ * {@link startServerProcess} starts any of them and measures CPU time and memory the same way. A server process
+ * exits when its parent goes away.
  */
+import type { Logger } from '../../core/logger.js';
 import type { ServerReply, ServerRequest } from './server-protocol.js';
 
-/** What a router process tells the scenario about itself. */
+/** What a server process tells the scenario about itself. */
 export interface RouterHooks {
   /** Open sessions (-1 when the router cannot tell). */
   sessions(): number;
@@ -29,7 +31,7 @@ async function collectGarbage(): Promise<void> {
 }
 
 /** Answers the scenario's requests (`cpu`, `mem`, `stats`, `close`) and reports `ready` with the port. */
-export function serveScenario(port: number, hooks: RouterHooks): void {
+export function serveScenario(port: number, hooks: RouterHooks, label = 'router'): void {
   process.on('message', (raw: unknown) => {
     const request = raw as ServerRequest;
     void (async () => {
@@ -63,7 +65,7 @@ export function serveScenario(port: number, hooks: RouterHooks): void {
           process.exit(0);
       }
     })().catch((error: unknown) => {
-      process.stderr.write(`[router] request ${request.op} failed: ${String(error)}\n`);
+      process.stderr.write(`[${label}] request ${request.op} failed: ${String(error)}\n`);
     });
   });
   process.on('disconnect', () => process.exit(0));
@@ -71,9 +73,37 @@ export function serveScenario(port: number, hooks: RouterHooks): void {
 }
 
 /** Reports a failed start to the scenario and exits. */
-export function failStart(error: unknown): never {
+export function failStart(error: unknown, label = 'router'): never {
   const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
   sendToScenario({ type: 'failed', error: text });
-  process.stderr.write(`[router] failed to start: ${text}\n`);
+  process.stderr.write(`[${label}] failed to start: ${text}\n`);
   process.exit(1);
+}
+
+/** A logger writing warnings and errors to stderr as `[label warn] message {fields}` (debug/info dropped). */
+export function stderrLogger(label: string): Logger {
+  const logger: Logger = {
+    debug() {},
+    info() {},
+    warn(fields, message) {
+      process.stderr.write(`[${label} warn] ${message ?? ''} ${safeJson(fields)}\n`);
+    },
+    error(fields, message) {
+      process.stderr.write(`[${label} error] ${message ?? ''} ${safeJson(fields)}\n`);
+    },
+    child() {
+      return logger;
+    },
+  };
+  return logger;
+}
+
+function safeJson(value: object): string {
+  try {
+    return JSON.stringify(value, (_key, v: unknown) =>
+      v instanceof Error ? { name: v.name, message: v.message, stack: v.stack } : v,
+    );
+  } catch {
+    return String(value);
+  }
 }
