@@ -181,7 +181,7 @@ export function registerServer(
       (r) =>
         new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
           channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
-          outbox: options.capture === 'outbox', // capture: 'outbox' (CoreOptions) → replay gaps from pgrt.outbox
+          outbox: options.capture === 'outbox' || options.capture === 'logical', // both fill pgrt.outbox: replay gaps from it
           logger: r.resolve<Logger>(LoggerToken),
         }),
     ),

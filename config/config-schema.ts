@@ -110,10 +110,10 @@ export const configSchema = z
       .default(30_000)
       .describe('Release a write fence whose notification never came.'),
     capture: z
-      .enum(['notify', 'outbox'])
+      .enum(['notify', 'outbox', 'logical'])
       .default('notify')
       .describe(
-        "Capture mode: 'notify' (triggers NOTIFY in every writer's commit) or 'outbox' (triggers append to pgrt.outbox; one elected pump notifies in batches). Every process on a database must use the same mode.",
+        "Capture mode: 'notify' (triggers NOTIFY in every writer's commit), 'outbox' (triggers append to pgrt.outbox; one elected pump notifies in batches) or 'logical' (no triggers: the pump decodes the WAL; needs wal_level=logical and the REPLICATION privilege). Every process on a database must use the same mode.",
       ),
     installTriggers: z
       .boolean()

@@ -15,6 +15,7 @@
  */
 import type { App } from './app.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './bus/change-bus.js';
+import { ensureLogicalSlot } from './bus/logical-source.js';
 import { OutboxPump, type OutboxPumpOptions } from './bus/outbox-pump.js';
 import type { ConnectionInfo } from './contexts.js';
 import type { Database, Queryable } from './database/database.js';
@@ -29,6 +30,20 @@ import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Session, type SessionOutput } from './session.js';
 import { WriteFences } from './write-fence.js';
 
+/** The fence function of each capture mode (core/database/schema.ts). */
+const FENCE_FUNCTIONS: Readonly<Record<CaptureMode, string>> = {
+  notify: 'pgrt.fence',
+  outbox: 'pgrt.fence_outbox',
+  logical: 'pgrt.fence_logical',
+};
+
+/** How each capture mode sends a payload after autocommitted writes: `(channel, payload)`. */
+const APPEND_FUNCTIONS: Readonly<Record<CaptureMode, string>> = {
+  notify: 'pg_notify',
+  outbox: 'pgrt.outbox_append',
+  logical: 'pgrt.logical_emit',
+};
+
 /** Options of {@link RealtimeCore}. */
 export interface CoreOptions {
   /** NOTIFY channel shared by every process on the database (default `pgrt_changes`). */
@@ -39,7 +54,10 @@ export interface CoreOptions {
   readonly fenceTimeoutMs?: number;
   /** Install capture triggers at start (default true; false when a migration step does it). */
   readonly installTriggers?: boolean;
-  /** `notify` (default): NOTIFY in every writer's commit; `outbox`: triggers append, one pump notifies. */
+  /**
+   * `notify` (default): NOTIFY in every writer's commit; `outbox`: triggers append, one pump notifies; `logical`: no
+   * triggers, one pump decodes the WAL (needs wal_level=logical) and notifies.
+   */
   readonly capture?: CaptureMode;
   /** Outbox mode: rows are kept this many ms after they were notified, for replay (default 600000 = 10 min). */
   readonly outboxRetentionMs?: number;
@@ -124,14 +142,17 @@ export class RealtimeCore {
       }
       bindings.set(definition.name, new CollectionBinding(definition, table));
     }
+    // Logical mode: the slot must exist before anything is read, or changes committed meanwhile would be missed.
+    if (this.capture === 'logical') await ensureLogicalSlot(this.db, this.logger);
     this.#bindings = bindings;
     this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger);
     this.#unsubscribe = this.bus.subscribe((event) => this.#dispatch(event));
     await this.bus.start();
     const pump = this.options.outboxPump ?? true;
-    if (this.capture === 'outbox' && pump !== false) {
+    if ((this.capture === 'outbox' || this.capture === 'logical') && pump !== false) {
       this.#outboxPump = new OutboxPump(this.db, {
         ...(pump === true ? {} : pump),
+        source: this.capture === 'logical' ? 'logical' : 'triggers',
         logger: this.logger,
         spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
         ...(this.options.outboxRetentionMs === undefined
@@ -172,7 +193,7 @@ export class RealtimeCore {
    * after the transaction's changes); returns whether.
    */
   async fenceInTransaction(client: Queryable, id: string): Promise<boolean> {
-    const fence = this.capture === 'outbox' ? 'pgrt.fence_outbox' : 'pgrt.fence';
+    const fence = FENCE_FUNCTIONS[this.capture];
     const result = await client.query<{ f: boolean }>(`SELECT ${fence}($1, $2) AS f`, [this.channel, id]);
     return result.rows[0]?.f === true;
   }
@@ -182,7 +203,7 @@ export class RealtimeCore {
    * mode: appended to the outbox, so it follows them through the pump).
    */
   async fenceAfterAutocommit(id: string): Promise<void> {
-    const append = this.capture === 'outbox' ? 'pgrt.outbox_append' : 'pg_notify';
+    const append = APPEND_FUNCTIONS[this.capture];
     await this.db.query(`SELECT ${append}($1, $2)`, [this.channel, JSON.stringify({ f: id })]);
   }
 

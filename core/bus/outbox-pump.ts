@@ -53,6 +53,15 @@
 import type pg from 'pg';
 import type { Database } from '../database/database.js';
 import { type Logger, silentLogger } from '../logger.js';
+import {
+  type CapturedTable,
+  type DecodedTransaction,
+  ensureLogicalSlot,
+  LogicalStream,
+  logicalAppendQuery,
+  readCapturedTables,
+} from './logical-source.js';
+import { parseLsn } from './pgoutput.js';
 
 /** Advisory lock key of the pump ('pgrtpump' in ASCII), distinct from the DDL lock. */
 export const PUMP_LOCK_KEY = BigInt('0x7067727470756d70').toString();
@@ -84,7 +93,15 @@ export interface OutboxPumpOptions {
   readonly gcChunkRows?: number;
   /** A barrier pending longer than this is logged (a long transaction holds delivery back), in ms (default 5000). */
   readonly stallWarningMs?: number;
+  /**
+   * Where the changes come from: `triggers` (capture mode `outbox`: rows the triggers appended) or `logical`
+   * (capture mode `logical`: the WAL, decoded through the capture slot; logical-source.ts). Default `triggers`.
+   */
+  readonly source?: 'triggers' | 'logical';
 }
+
+/** Logical source: decoded changes queued beyond this many pause the replication stream until the pump catches up. */
+const LOGICAL_QUEUE_HIGH_WATER = 100_000;
 
 interface StepRow {
   pumped: string;
@@ -107,6 +124,7 @@ export class OutboxPump {
   readonly #gcIntervalMs: number;
   readonly #gcChunkRows: number;
   readonly #stallMs: number;
+  readonly #source: 'triggers' | 'logical';
 
   #closed = false;
   #started = false;
@@ -124,6 +142,14 @@ export class OutboxPump {
   #lastGc = 0;
   /** When the last step found work (rows sent or a barrier pending). */
   #activeAt = 0;
+  /** Logical source: the stream (while leading), its decoded transactions not yet appended, and their change count. */
+  #stream: LogicalStream | undefined;
+  #queue: DecodedTransaction[] = [];
+  #queuedChanges = 0;
+  #paused = false;
+  /** Logical source: commit LSNs up to here were appended by an earlier pump (skip them when re-sent). */
+  #skipThrough = 0n;
+  #tables = new Map<string, CapturedTable>();
 
   constructor(db: Database, options: OutboxPumpOptions = {}) {
     this.#db = db;
@@ -138,6 +164,7 @@ export class OutboxPump {
     this.#gcIntervalMs = options.gcIntervalMs ?? 5000;
     this.#gcChunkRows = options.gcChunkRows ?? 50_000;
     this.#stallMs = options.stallWarningMs ?? 5000;
+    this.#source = options.source ?? 'triggers';
     if (!Number.isInteger(this.#threshold) || this.#threshold < 16 || this.#threshold > 7999) {
       throw new RangeError(`spillThresholdBytes must be an integer in 16..7999, got ${this.#threshold}`);
     }
@@ -180,6 +207,7 @@ export class OutboxPump {
     this.#timer = undefined;
     await this.#running?.catch(() => {});
     this.#leading = false;
+    await this.#stopStream();
     const client = this.#client;
     this.#client = undefined;
     if (client) await client.end().catch(() => {});
@@ -208,8 +236,117 @@ export class OutboxPump {
     }
     const client = this.#client;
     if (!client) return;
-    await this.#step(client);
+    if (this.#source === 'logical') await this.#stepLogical(client);
+    else await this.#step(client);
     if (Date.now() - this.#lastGc >= this.#gcIntervalMs) await this.#collect(client);
+  }
+
+  /**
+   * One step of the logical source: (re)opens the stream when there is none, then appends the queued transactions
+   * (up to `batchRows` changes) in one `pgrt.logical_append` and acknowledges their LSN.
+   */
+  async #stepLogical(client: pg.Client): Promise<void> {
+    if (!this.#stream) {
+      await this.#openStream(client);
+      this.#delayMs = this.#idleMs;
+      return;
+    }
+    const batch: DecodedTransaction[] = [];
+    let changes = 0;
+    while (this.#queue.length > 0 && (batch.length === 0 || changes < this.#batchRows)) {
+      const transaction = this.#queue.shift()!;
+      changes += transaction.changes.length;
+      batch.push(transaction);
+    }
+    this.#queuedChanges -= changes;
+    if (this.#paused && this.#queuedChanges < LOGICAL_QUEUE_HIGH_WATER / 2) {
+      this.#paused = false;
+      this.#stream.resume();
+    }
+    if (batch.length > 0) {
+      const fresh = batch.filter((transaction) => transaction.endLsn > this.#skipThrough);
+      const unknown = fresh.some((transaction) =>
+        transaction.changes.some(
+          (change) => change.kind === 'row' && !this.#tables.has(change.relation.table),
+        ),
+      );
+      if (unknown) this.#tables = await readCapturedTables(this.#db);
+      const endLsn = batch[batch.length - 1]!.endLsn;
+      const query = logicalAppendQuery(fresh, this.#tables, this.#threshold);
+      if (query) {
+        query.values[0] = lsnText(endLsn);
+        const result = await client.query<{ appended: number }>(query.text, query.values);
+        const appended = result.rows[0]?.appended ?? 0;
+        if (appended > 0) {
+          this.#sent += appended;
+          this.#activeAt = Date.now();
+        }
+        if (endLsn > this.#skipThrough) this.#skipThrough = endLsn;
+      }
+      this.#stream?.confirm(endLsn, batch.length);
+    }
+    this.#delayMs = this.#queue.length > 0 ? 0 : this.#idleMs;
+  }
+
+  async #openStream(client: pg.Client): Promise<void> {
+    await ensureLogicalSlot(this.#db, this.#logger);
+    const state = await client.query<{ decoded: string | null }>(
+      'SELECT decoded_through::text AS decoded FROM pgrt.outbox_state',
+    );
+    const decoded = state.rows[0]?.decoded;
+    this.#skipThrough = decoded ? parseLsn(decoded) : 0n;
+    this.#tables = await readCapturedTables(this.#db);
+    this.#queue = [];
+    this.#queuedChanges = 0;
+    this.#paused = false;
+    const slot = (
+      await client.query<{ slot: string }>(
+        "SELECT 'pgrt_' || oid AS slot FROM pg_catalog.pg_database WHERE datname = current_database()",
+      )
+    ).rows[0]?.slot;
+    if (!slot) throw new Error('cannot name the capture slot');
+    const stream = await LogicalStream.open(this.#db, this.#skipThrough, {
+      slot,
+      logger: this.#logger,
+      onTransaction: (transaction) => {
+        if (stream !== this.#stream) return;
+        this.#queue.push(transaction);
+        this.#queuedChanges += transaction.changes.length;
+        if (!this.#paused && this.#queuedChanges >= LOGICAL_QUEUE_HIGH_WATER) {
+          this.#paused = true;
+          stream.pause();
+        }
+        this.#wake();
+      },
+      onEnd: (error) => {
+        if (stream !== this.#stream) return;
+        this.#stream = undefined;
+        if (!this.#closed) this.#logger.warn({ err: error }, 'logical replication stream ended; reopening');
+      },
+    });
+    if (this.#closed || !this.#leading) {
+      await stream.close();
+      return;
+    }
+    this.#stream = stream;
+    this.#logger.info({ slot, from: decoded ?? 'slot start' }, 'streaming the capture slot');
+  }
+
+  async #stopStream(): Promise<void> {
+    const stream = this.#stream;
+    this.#stream = undefined;
+    this.#queue = [];
+    this.#queuedChanges = 0;
+    await stream?.close();
+  }
+
+  /** Runs the next step now instead of after the idle delay (the logical stream delivered a transaction). */
+  #wake(): void {
+    if (this.#closed || this.#running || !this.#timer) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#delayMs = 0;
+    this.#schedule(0);
   }
 
   async #campaign(): Promise<void> {
@@ -325,6 +462,7 @@ export class OutboxPump {
     if (this.#leading) this.#logger.warn({ err: error }, 'outbox pump connection lost; stepping down');
     this.#leading = false;
     this.#barrier = undefined;
+    void this.#stopStream();
     this.#delayMs = this.#electionMs;
   }
 }
@@ -337,4 +475,8 @@ function connectionBroken(error: unknown): boolean {
   if (typeof error !== 'object' || error === null || !('severity' in error)) return true;
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && (code.startsWith('08') || code.startsWith('57'));
+}
+
+function lsnText(lsn: bigint): string {
+  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }

@@ -385,7 +385,7 @@ export class PgNotificationBus implements ChangeBus {
     const position = payload.p;
     if (typeof position === 'number') {
       this.#received = Math.max(this.#received ?? 0, position);
-      if (payload.t === undefined && payload.f === undefined) {
+      if (payload.t === undefined && payload.f === undefined && payload.resync === undefined) {
         // Too big to notify: the payload is the outbox row's.
         const slot: Slot = { value: undefined };
         this.#enqueue(slot);
@@ -529,6 +529,7 @@ const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;
 /** The event of a payload (see core/database/schema.ts for the format), or undefined if malformed. */
 function toEvent(p: Payload, seq: number): BusEvent | undefined {
   if (typeof p.f === 'string') return { kind: 'fence', seq, id: p.f };
+  if (p.resync === true) return { kind: 'resync', seq }; // the logical capture slot was lost (logical-source.ts)
   const { t: table, o, x: txid } = p;
   if (typeof table !== 'string' || typeof txid !== 'string') return undefined;
   if (o === 't') return { kind: 'truncate', seq, table, txid };

@@ -53,6 +53,8 @@ export interface Database extends Queryable {
 export interface DedicatedConnectionOptions {
   /** `application_name` of the session (default: the database's, `pgrt`); handy to find it in pg_stat_activity. */
   readonly applicationName?: string;
+  /** A logical replication (walsender) session, for START_REPLICATION (capture mode `logical`). */
+  readonly replication?: boolean;
 }
 
 /** Injection token for {@link Database}. */
@@ -143,6 +145,7 @@ export class PgDatabase implements Database {
       application_name: options.applicationName ?? this.#applicationName,
       connectionTimeoutMillis: this.#connectionTimeoutMillis,
       keepAlive: true,
+      ...(options.replication ? { replication: 'database' } : {}),
     });
     try {
       await client.connect();

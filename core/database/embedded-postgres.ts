@@ -23,6 +23,8 @@ export interface EmbeddedPostgresOptions {
   readonly database?: string;
   /** Receives postgres' own log lines; default: dropped. */
   readonly onLog?: (line: string) => void;
+  /** Server settings passed as `-c name=value` (e.g. `{ wal_level: 'logical' }` for capture mode `logical`). */
+  readonly settings?: Readonly<Record<string, string>>;
 }
 
 /** A running embedded server. */
@@ -117,7 +119,10 @@ export async function startEmbeddedPostgres(
     persistent: true,
     createPostgresUser: isRoot,
     initdbFlags: ['--encoding=UTF8', '--no-locale'],
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'],
+    postgresFlags: [
+      ...['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories=', '-c', 'fsync=on'],
+      ...Object.entries(options.settings ?? {}).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: (line) => onLog(String(line)),
     onError: (err) => onLog(`[error] ${String(err)}`),
   });

@@ -31,7 +31,7 @@ import { exactColumns, quoteLiteral, quoteTable } from './row-codec.js';
 import type { TableInfo } from './table-info.js';
 
 /** The schema version this code installs. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Default spill threshold: payloads above this many bytes are spilled (NOTIFY's limit is < 8000 bytes). */
 export const DEFAULT_SPILL_THRESHOLD_BYTES = 7900;
@@ -40,7 +40,10 @@ export const DEFAULT_SPILL_THRESHOLD_BYTES = 7900;
 const DDL_LOCK = 0x70677274;
 
 /** How committed changes leave the writer's transaction: NOTIFY in the trigger, or an outbox drained by a pump. */
-export type CaptureMode = 'notify' | 'outbox';
+export type CaptureMode = 'notify' | 'outbox' | 'logical';
+
+/** The publication of the `logical` capture mode: the captured tables. */
+export const LOGICAL_PUBLICATION = 'pgrt_capture';
 
 /** Name of the row trigger installed on captured tables. */
 export const CAPTURE_TRIGGER = 'pgrt_capture';
@@ -327,6 +330,69 @@ $fn$;
 GRANT INSERT ON pgrt.outbox TO PUBLIC;
 GRANT USAGE ON SEQUENCE pgrt.outbox_id_seq TO PUBLIC;
 `,
+  // 3: the logical capture mode (see the module header and core/bus/logical-source.ts).
+  `
+-- The tables captured through logical decoding and what their payloads need (the triggers' TG_ARGV).
+CREATE TABLE pgrt.logical_tables (
+  table_name text PRIMARY KEY,
+  channel text NOT NULL,
+  key_column text NOT NULL,
+  exact_columns text[] NOT NULL
+);
+
+-- The commit end LSN of the last transaction the logical pump appended (NULL: none yet).
+ALTER TABLE pgrt.outbox_state ADD COLUMN decoded_through pg_lsn;
+
+-- The logical pump's step: appends the payloads of every transaction that committed up to lsn (their commit end
+-- LSN) to the outbox and notifies them, in order, moving both positions in the same transaction. Returns the
+-- number appended, or -1 when lsn was already applied (a replay after a lost acknowledgement: nothing is done).
+CREATE FUNCTION pgrt.logical_append(lsn pg_lsn, threshold int, channels text[], payloads text[]) RETURNS int
+LANGUAGE plpgsql AS $fn$
+DECLARE
+  pumped bigint;
+  decoded pg_lsn;
+  x xid8 := pg_current_xact_id();
+  row_id bigint;
+  note text;
+  n int := coalesce(array_length(payloads, 1), 0);
+BEGIN
+  SELECT s.pumped_through, s.decoded_through INTO pumped, decoded FROM pgrt.outbox_state s FOR UPDATE;
+  IF decoded IS NOT NULL AND lsn <= decoded THEN
+    RETURN -1;
+  END IF;
+  FOR i IN 1 .. n LOOP
+    row_id := nextval('pgrt.outbox_id_seq');
+    INSERT INTO pgrt.outbox (id, xid, channel, payload) VALUES (row_id, x, channels[i], payloads[i]);
+    note := '{"p":' || row_id || ',' || substr(payloads[i], 2);
+    IF octet_length(note) > threshold THEN
+      note := '{"p":' || row_id || '}';
+    END IF;
+    PERFORM pg_notify(channels[i], note);
+    pumped := row_id;
+  END LOOP;
+  UPDATE pgrt.outbox_state SET pumped_through = pumped, decoded_through = lsn;
+  RETURN n;
+END
+$fn$;
+
+-- Logical mode's way into the change stream for what is not a row change: a transactional logical decoding
+-- message (prefix 'pgrt', content channel || newline || payload), decoded at its transaction's commit, after the
+-- transaction's changes. Needs EXECUTE on pg_logical_emit_message (superusers, or granted).
+CREATE FUNCTION pgrt.logical_emit(channel text, payload text) RETURNS void LANGUAGE sql AS $fn$
+  SELECT NULL FROM pg_logical_emit_message(true, 'pgrt', channel || chr(10) || payload);
+$fn$;
+
+-- Write fence of the logical mode: emits {"f":id} after the transaction's changes if it wrote; returns whether.
+CREATE FUNCTION pgrt.fence_logical(channel text, id text) RETURNS boolean LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF pg_current_xact_id_if_assigned() IS NULL THEN
+    RETURN false;
+  END IF;
+  PERFORM pgrt.logical_emit(channel, '{"f":' || to_json(id)::text || '}');
+  RETURN true;
+END
+$fn$;
+`,
 ];
 
 /** Options of {@link ensureSchema} (none yet; reserved). */
@@ -371,16 +437,20 @@ export interface CaptureOptions {
   readonly channel?: string;
   /** Payloads longer than this many bytes are spilled (default 7900; at most 7999, NOTIFY's limit). */
   readonly spillThresholdBytes?: number;
-  /** `notify` (default): NOTIFY in the trigger; `outbox`: append to `pgrt.outbox` for the pump. */
+  /**
+   * `notify` (default): NOTIFY in the trigger; `outbox`: append to `pgrt.outbox` for the pump; `logical`: no trigger,
+   * the table joins the `pgrt_capture` publication and the pump decodes the WAL.
+   */
   readonly mode?: CaptureMode;
 }
 
 /** The trigger functions of each capture mode, as `regprocedure` text. */
-const TRIGGER_FUNCTIONS: Readonly<Record<CaptureMode, { readonly row: string; readonly truncate: string }>> =
-  {
-    notify: { row: 'pgrt.capture()', truncate: 'pgrt.capture_truncate()' },
-    outbox: { row: 'pgrt.capture_outbox()', truncate: 'pgrt.capture_truncate_outbox()' },
-  };
+const TRIGGER_FUNCTIONS: Readonly<
+  Record<Exclude<CaptureMode, 'logical'>, { readonly row: string; readonly truncate: string }>
+> = {
+  notify: { row: 'pgrt.capture()', truncate: 'pgrt.capture_truncate()' },
+  outbox: { row: 'pgrt.capture_outbox()', truncate: 'pgrt.capture_truncate_outbox()' },
+};
 
 /** The TG_ARGV of both capture triggers: channel, key column, threshold, then the bigint/numeric columns. */
 export function captureArguments(table: TableInfo, options: CaptureOptions = {}): string[] {
@@ -404,8 +474,17 @@ export async function installCapture(
   const args = captureArguments(table, options);
   const argList = args.map(quoteLiteral).join(', ');
   const target = quoteTable(table);
-  const functions = TRIGGER_FUNCTIONS[options.mode ?? 'notify'];
+  const mode = options.mode ?? 'notify';
+  if (mode === 'logical') {
+    await withDdlLock(db, async (client) => {
+      await dropTriggers(client, target);
+      await publishForLogical(client, table, args);
+    });
+    return;
+  }
+  const functions = TRIGGER_FUNCTIONS[mode];
   await withDdlLock(db, async (client) => {
+    await unpublish(client, table);
     const existing = await client.query<{ name: string; args: Buffer; fn: string }>(
       `SELECT tgname AS name, tgargs AS args, tgfoid::regprocedure::text AS fn FROM pg_catalog.pg_trigger
        WHERE tgrelid = $1::regclass AND tgname IN ($2, $3)`,
@@ -426,9 +505,68 @@ export async function installCapture(
   });
 }
 
-/** Removes the capture triggers from `table` (idempotent). */
+/** Removes the capture of every mode from `table` (idempotent). */
 export async function removeCapture(db: Database, table: Pick<TableInfo, 'schema' | 'name'>): Promise<void> {
-  await withDdlLock(db, async (client) => dropTriggers(client, quoteTable(table)));
+  await withDdlLock(db, async (client) => {
+    await dropTriggers(client, quoteTable(table));
+    await unpublish(client, table);
+  });
+}
+
+/**
+ * Logical mode: registers `table` in `pgrt.logical_tables` with the triggers' arguments, adds it to the
+ * {@link LOGICAL_PUBLICATION} (created on first use), and makes sure its deletes and key changes carry the key: when
+ * the key column is not part of the replica identity, the table gets REPLICA IDENTITY FULL.
+ */
+async function publishForLogical(
+  client: Queryable,
+  table: TableInfo,
+  args: readonly string[],
+): Promise<void> {
+  const [channel, key, , ...exact] = args;
+  const target = quoteTable(table);
+  const identity = await client.query<{ setting: string; columns: string[] | null }>(
+    `SELECT c.relreplident AS setting,
+            (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_index i
+               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+              WHERE i.indrelid = c.oid
+                AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))) AS columns
+       FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
+    [target],
+  );
+  const found = identity.rows[0];
+  if (found && found.setting !== 'f' && !(found.columns ?? []).includes(key ?? '')) {
+    await client.query(`ALTER TABLE ${target} REPLICA IDENTITY FULL`);
+  }
+  await client.query(
+    `INSERT INTO pgrt.logical_tables (table_name, channel, key_column, exact_columns) VALUES ($1, $2, $3, $4)
+     ON CONFLICT (table_name) DO UPDATE SET channel = EXCLUDED.channel, key_column = EXCLUDED.key_column,
+       exact_columns = EXCLUDED.exact_columns`,
+    [`${table.schema}.${table.name}`, channel, key, exact],
+  );
+  const publication = await client.query<{ member: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables
+                     WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS member
+       FROM pg_catalog.pg_publication WHERE pubname = $1`,
+    [LOGICAL_PUBLICATION, table.schema, table.name],
+  );
+  const row = publication.rows[0];
+  if (!row) await client.query(`CREATE PUBLICATION ${LOGICAL_PUBLICATION} FOR TABLE ${target}`);
+  else if (!row.member) await client.query(`ALTER PUBLICATION ${LOGICAL_PUBLICATION} ADD TABLE ${target}`);
+}
+
+/** Takes `table` out of the logical mode's registry and publication (when it is in them). */
+async function unpublish(client: Queryable, table: Pick<TableInfo, 'schema' | 'name'>): Promise<void> {
+  await client.query('DELETE FROM pgrt.logical_tables WHERE table_name = $1', [
+    `${table.schema}.${table.name}`,
+  ]);
+  const member = await client.query(
+    'SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3',
+    [LOGICAL_PUBLICATION, table.schema, table.name],
+  );
+  if (member.rowCount) {
+    await client.query(`ALTER PUBLICATION ${LOGICAL_PUBLICATION} DROP TABLE ${quoteTable(table)}`);
+  }
 }
 
 async function dropTriggers(client: Queryable, target: string): Promise<void> {

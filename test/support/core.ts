@@ -26,18 +26,20 @@ let counter = 0;
 
 /**
  * Starts a core for `app` after running `setup` (create tables) on the test database. `options` go to the core
- * (e.g. `capture: 'outbox'`, whose bus then replays gaps from the outbox).
+ * (e.g. `capture: 'outbox'`, whose bus then replays gaps from the outbox); `url`: another database than the run's.
  */
 export async function startTestCore(
   app: App,
   setup: (db: PgDatabase) => Promise<void>,
   channel = `pgrt_test_${process.pid}_${++counter}`,
-  options: Omit<CoreOptions, 'channel'> = {},
+  options: Omit<CoreOptions, 'channel'> & { readonly url?: string } = {},
 ): Promise<TestCore> {
-  const db = new PgDatabase(testDatabaseUrl(), { poolSize: 8 });
+  const { url, ...coreOptions } = options;
+  const db = new PgDatabase(url ?? testDatabaseUrl(), { poolSize: 8 });
   await setup(db);
-  const bus = new PgNotificationBus(db, { channel, outbox: options.capture === 'outbox' });
-  const core = new RealtimeCore(app, db, bus, { ...options, channel });
+  const outbox = options.capture === 'outbox' || options.capture === 'logical';
+  const bus = new PgNotificationBus(db, { channel, outbox });
+  const core = new RealtimeCore(app, db, bus, { ...coreOptions, channel });
   await core.start();
   let methodCounter = 0;
   return {

@@ -12,6 +12,7 @@ import { App } from '../../core/app.js';
 import type { BusEvent } from '../../core/bus/change-bus.js';
 import { startTestCore, type TestCore } from '../support/core.js';
 import { testDatabaseUrl } from '../support/database.js';
+import { type LogicalPostgres, startLogicalPostgres } from '../support/logical-postgres.js';
 
 const WRITERS = 8;
 const SECONDS = 3;
@@ -31,121 +32,133 @@ function random(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('outbox mode: concurrent writers converge to the committed table', function () {
-  this.timeout(30_000);
-  const table = `outbox_conv_${process.pid}`;
-  let t: TestCore;
-  const writers: pg.Client[] = [];
-  const events: BusEvent[] = [];
+for (const capture of ['outbox', 'logical'] as const) {
+  describe(`${capture} mode: concurrent writers converge to the committed table`, function () {
+    this.timeout(60_000);
+    const table = `outbox_conv_${process.pid}`;
+    let t: TestCore;
+    let logical: LogicalPostgres | undefined;
+    let url: string;
+    const writers: pg.Client[] = [];
+    const events: BusEvent[] = [];
 
-  before(async () => {
-    const app = new App()
-      .collection('items', { table })
-      .publish('items', (ctx) => ctx.find('items'))
-      .method('mark', async (ctx, id: unknown) => ctx.update('items', String(id), { w: -1 }));
-    t = await startTestCore(
-      app,
-      async (db) => {
-        await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, v int NOT NULL, w int)`);
-        await db.query(`INSERT INTO ${table} SELECT 'r' || g, 0, NULL FROM generate_series(1, ${ROWS}) g`);
-      },
-      undefined,
-      { capture: 'outbox' },
-    );
-    t.core.bus.subscribe((event) => events.push(event));
-    for (let i = 0; i < WRITERS; i++) {
-      const client = new pg.Client({
-        connectionString: testDatabaseUrl(),
-        application_name: 'outbox-writer',
-      });
-      await client.connect();
-      writers.push(client);
-    }
-  });
-
-  after(async () => {
-    await Promise.all(writers.map((c) => c.end().catch(() => {})));
-    await t?.close();
-  });
-
-  it('a live query equals the table once a write fence passes', async () => {
-    const { session, out } = t.session();
-    await session.subscribe('s', 'items', []);
-    await out.waitFor((m) => m.msg === 'ready');
-    assert.equal(Object.keys(out.collection('items')).length, ROWS);
-
-    const seed = Date.now() % 1_000_000;
-    const deadline = Date.now() + SECONDS * 1000;
-    let committed = 0;
-    let aborted = 0;
-    let extra = 0;
-    const lane = async (client: pg.Client, lane: number): Promise<void> => {
-      const rand = random(seed + lane);
-      const row = () => `r${1 + Math.floor(rand() * ROWS)}`;
-      while (Date.now() < deadline) {
-        try {
-          await client.query('BEGIN');
-          const steps = 1 + Math.floor(rand() * 3);
-          for (let s = 0; s < steps; s++) {
-            const r = rand();
-            if (r < 0.75) {
-              await client.query(`UPDATE ${table} SET v = $2, w = $3 WHERE id = $1`, [
-                row(),
-                Math.floor(rand() * 1e6),
-                lane,
-              ]);
-            } else if (r < 0.88) {
-              await client.query(
-                `INSERT INTO ${table} (id, v, w) VALUES ($1, $2, $3)
-                 ON CONFLICT (id) DO UPDATE SET v = excluded.v, w = excluded.w`,
-                [rand() < 0.5 ? row() : `x${lane}-${++extra}`, Math.floor(rand() * 1e6), lane],
-              );
-            } else {
-              await client.query(`DELETE FROM ${table} WHERE id = $1`, [row()]);
-            }
-            // Hold the row locks a little: later writers queue behind them, commit order ≠ id order.
-            if (rand() < 0.5) await sleep(Math.floor(rand() * 4));
-          }
-          if (rand() < 0.1) {
-            await client.query('ROLLBACK');
-            aborted++;
-          } else {
-            await client.query('COMMIT');
-            committed++;
-          }
-        } catch {
-          // Deadlocks between random-order updates: the transaction is aborted.
-          await client.query('ROLLBACK').catch(() => {});
-          aborted++;
-        }
-        if (rand() < 0.3) await sleep(Math.floor(rand() * 3));
+    before(async () => {
+      if (capture === 'logical') logical = await startLogicalPostgres();
+      url = logical?.url ?? testDatabaseUrl();
+      const app = new App()
+        .collection('items', { table })
+        .publish('items', (ctx) => ctx.find('items'))
+        .method('mark', async (ctx, id: unknown) => ctx.update('items', String(id), { w: -1 }));
+      t = await startTestCore(
+        app,
+        async (db) => {
+          await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, v int NOT NULL, w int)`);
+          await db.query(`INSERT INTO ${table} SELECT 'r' || g, 0, NULL FROM generate_series(1, ${ROWS}) g`);
+        },
+        undefined,
+        { capture, url },
+      );
+      t.core.bus.subscribe((event) => events.push(event));
+      for (let i = 0; i < WRITERS; i++) {
+        const client = new pg.Client({
+          connectionString: url,
+          application_name: 'outbox-writer',
+        });
+        await client.connect();
+        writers.push(client);
       }
-    };
-    await Promise.all(writers.map((client, i) => lane(client, i)));
-    assert.ok(committed > 100, `only ${committed} transactions committed (seed ${seed})`);
+    });
 
-    // The method's fence is appended after every transaction above committed: once `updated` arrives, every one
-    // of their changes has been processed into the session.
-    const any = (await t.db.query<{ id: string }>(`SELECT id FROM ${table} LIMIT 1`)).rows[0]?.id;
-    await t.call(session, out, 'mark', any);
-    const rows = await t.db.query<{ id: string; v: number; w: number | null }>(
-      `SELECT id, v, w FROM ${table}`,
-    );
-    const expected = Object.fromEntries(
-      rows.rows.map((r) => [r.id, r.w === null ? { v: r.v } : { v: r.v, w: r.w }]),
-    );
-    assert.deepEqual(out.collection('items'), expected, `view ≠ table (seed ${seed})`);
-    assert.deepEqual(out.violations, [], `invalid sequence (seed ${seed})`);
-    assert.equal(events.filter((e) => e.kind === 'resync').length, 0, 'no resync');
-    const changes = events.filter((e) => e.kind === 'change').length;
-    assert.ok(changes >= committed / 2, `${changes} changes for ${committed} commits (${aborted} aborted)`);
-    // The trap was really there: transactions drew outbox ids in an order unlike their xids.
-    const inversions = await t.db.query<{ n: string }>(
-      `SELECT count(*) AS n FROM (SELECT xid < lag(xid) OVER (ORDER BY id) AS inverted FROM pgrt.outbox
+    after(async () => {
+      await Promise.all(writers.map((c) => c.end().catch(() => {})));
+      await t?.close();
+      await logical?.destroy();
+    });
+
+    it('a live query equals the table once a write fence passes', async () => {
+      const { session, out } = t.session();
+      await session.subscribe('s', 'items', []);
+      await out.waitFor((m) => m.msg === 'ready');
+      assert.equal(Object.keys(out.collection('items')).length, ROWS);
+
+      const seed = Date.now() % 1_000_000;
+      const deadline = Date.now() + SECONDS * 1000;
+      let committed = 0;
+      let aborted = 0;
+      let extra = 0;
+      const lane = async (client: pg.Client, lane: number): Promise<void> => {
+        const rand = random(seed + lane);
+        const row = () => `r${1 + Math.floor(rand() * ROWS)}`;
+        while (Date.now() < deadline) {
+          try {
+            await client.query('BEGIN');
+            const steps = 1 + Math.floor(rand() * 3);
+            for (let s = 0; s < steps; s++) {
+              const r = rand();
+              if (r < 0.75) {
+                await client.query(`UPDATE ${table} SET v = $2, w = $3 WHERE id = $1`, [
+                  row(),
+                  Math.floor(rand() * 1e6),
+                  lane,
+                ]);
+              } else if (r < 0.88) {
+                await client.query(
+                  `INSERT INTO ${table} (id, v, w) VALUES ($1, $2, $3)
+                 ON CONFLICT (id) DO UPDATE SET v = excluded.v, w = excluded.w`,
+                  [rand() < 0.5 ? row() : `x${lane}-${++extra}`, Math.floor(rand() * 1e6), lane],
+                );
+              } else {
+                await client.query(`DELETE FROM ${table} WHERE id = $1`, [row()]);
+              }
+              // Hold the row locks a little: later writers queue behind them, commit order ≠ id order.
+              if (rand() < 0.5) await sleep(Math.floor(rand() * 4));
+            }
+            if (rand() < 0.1) {
+              await client.query('ROLLBACK');
+              aborted++;
+            } else {
+              await client.query('COMMIT');
+              committed++;
+            }
+          } catch {
+            // Deadlocks between random-order updates: the transaction is aborted.
+            await client.query('ROLLBACK').catch(() => {});
+            aborted++;
+          }
+          if (rand() < 0.3) await sleep(Math.floor(rand() * 3));
+        }
+      };
+      await Promise.all(writers.map((client, i) => lane(client, i)));
+      assert.ok(committed > 100, `only ${committed} transactions committed (seed ${seed})`);
+
+      // The method's fence is appended after every transaction above committed: once `updated` arrives, every one
+      // of their changes has been processed into the session.
+      const any = (await t.db.query<{ id: string }>(`SELECT id FROM ${table} LIMIT 1`)).rows[0]?.id;
+      await t.call(session, out, 'mark', any);
+      const rows = await t.db.query<{ id: string; v: number; w: number | null }>(
+        `SELECT id, v, w FROM ${table}`,
+      );
+      const expected = Object.fromEntries(
+        rows.rows.map((r) => [r.id, r.w === null ? { v: r.v } : { v: r.v, w: r.w }]),
+      );
+      assert.deepEqual(out.collection('items'), expected, `view ≠ table (seed ${seed})`);
+      assert.deepEqual(out.violations, [], `invalid sequence (seed ${seed})`);
+      assert.equal(events.filter((e) => e.kind === 'resync').length, 0, 'no resync');
+      const changes = events.filter((e) => e.kind === 'change').length;
+      assert.ok(changes >= committed / 2, `${changes} changes for ${committed} commits (${aborted} aborted)`);
+      // The trap was really there: transactions drew outbox ids in an order unlike their xids (the triggers' outbox;
+      // the logical pump appends in commit order itself).
+      if (capture === 'logical') {
+        session.close();
+        return;
+      }
+      const inversions = await t.db.query<{ n: string }>(
+        `SELECT count(*) AS n FROM (SELECT xid < lag(xid) OVER (ORDER BY id) AS inverted FROM pgrt.outbox
         WHERE channel = $1) o WHERE inverted`,
-      [t.core.channel],
-    );
-    assert.ok(Number(inversions.rows[0]?.n) > 0, 'no transaction drew its ids out of xid order');
-    session.close();
+        [t.core.channel],
+      );
+      assert.ok(Number(inversions.rows[0]?.n) > 0, 'no transaction drew its ids out of xid order');
+      session.close();
+    });
   });
-});
+}
