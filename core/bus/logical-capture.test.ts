@@ -153,7 +153,7 @@ describe('logical capture mode', function () {
   }
 
   const COLUMNS = `id int8 PRIMARY KEY, i int, n numeric, f float8, b bool, s text, j jsonb, js json, d date,
-    ts timestamptz, tsn timestamp, u uuid, by bytea, ai int[], at text[], iv interval, big text`;
+    ts timestamptz, tsn timestamp, u uuid, by bytea, ai int[], at text[], iv interval, big text, cur text`;
 
   it('delivers the same events as the notify triggers, for every column kind and operation', async () => {
     await db.query(`CREATE TABLE same_t (${COLUMNS})`);

@@ -445,8 +445,9 @@ export function logicalAppendQuery(
     const base = values.length;
     values.push(group.rows, group.at, group.toast);
     const record =
-      `jsonb_populate_record(CASE WHEN u.toast THEN (SELECT c FROM ${table} c ` +
-      `WHERE c.${key} = (jsonb_populate_record(NULL::${table}, u.v)).${key}) END, u.v)`;
+      // ROW(cur.*): a bare \`cur\` would name a column called cur, if the table has one.
+      `jsonb_populate_record(CASE WHEN u.toast THEN (SELECT ROW(cur.*)::${table} FROM ${table} cur ` +
+      `WHERE cur.${key} = (jsonb_populate_record(NULL::${table}, u.v)).${key}) END, u.v)`;
     const json =
       group.captured.exact.length > 0
         ? `pgrt.exact(to_jsonb(${record}), ${quoteLiteral(`{${group.captured.exact.map((c) => JSON.stringify(c)).join(',')}}`)}::text[])`

@@ -251,18 +251,14 @@ export class OutboxPump {
       this.#delayMs = this.#idleMs;
       return;
     }
-    const batch: DecodedTransaction[] = [];
+    // The batch leaves the queue only once appended: a failed step retries the same transactions.
+    let size = 0;
     let changes = 0;
-    while (this.#queue.length > 0 && (batch.length === 0 || changes < this.#batchRows)) {
-      const transaction = this.#queue.shift()!;
-      changes += transaction.changes.length;
-      batch.push(transaction);
+    while (size < this.#queue.length && (size === 0 || changes < this.#batchRows)) {
+      changes += this.#queue[size]!.changes.length;
+      size++;
     }
-    this.#queuedChanges -= changes;
-    if (this.#paused && this.#queuedChanges < LOGICAL_QUEUE_HIGH_WATER / 2) {
-      this.#paused = false;
-      this.#stream.resume();
-    }
+    const batch = this.#queue.slice(0, size);
     if (batch.length > 0) {
       const fresh = batch.filter((transaction) => transaction.endLsn > this.#skipThrough);
       const unknown = fresh.some((transaction) =>
@@ -282,6 +278,12 @@ export class OutboxPump {
           this.#activeAt = Date.now();
         }
         if (endLsn > this.#skipThrough) this.#skipThrough = endLsn;
+      }
+      this.#queue.splice(0, size);
+      this.#queuedChanges -= changes;
+      if (this.#paused && this.#queuedChanges < LOGICAL_QUEUE_HIGH_WATER / 2) {
+        this.#paused = false;
+        this.#stream?.resume();
       }
       this.#stream?.confirm(endLsn, batch.length);
     }
