@@ -1,32 +1,39 @@
 /**
- * Writer overhead of change capture (DESIGN.md: the outbox mode keeps ≥ 85% of the baseline insert rate;
+ * Writer overhead of change capture (DESIGN.md: the outbox/logical capture keeps ≥ 85% of the baseline insert rate;
  * perf.md §4.2: NOTIFY in the trigger keeps 23–32% with 8 writers, because every notifying commit takes
  * PostgreSQL's cluster-wide notify lock through its WAL flush).
  *
  * pgbench-style single-row INSERTs (autocommit, one row per transaction) into a 5-column table (~180-B
- * payload, as in perf.md §4.2) with 1 and 8 concurrent writers, each for BENCH_SECONDS, under three captures:
- * - `off`: no trigger (the baseline);
- * - `notify`: pgrt's `notify`-mode triggers (pg_notify in the writer's transaction);
- * - `outbox`: pgrt's `outbox`-mode triggers, with an OutboxPump draining the outbox into batched NOTIFYs during
- *   the run (so the pump's cost on the database is included).
- * In both capture modes a LISTEN connection consumes the notifications (as a server's bus would); its count is
- * printed in the progress lines. The writers are `pgbench` (`-n -M prepared`, script `INSERT …`) when it is on
- * PATH, else a pool of Node `pg` clients doing the same. No pgrt server runs: only the database is measured.
+ * payload, as in perf.md §4.2) with 1 and 8 concurrent writers, each for BENCH_SECONDS, under five captures on two
+ * PRIVATE embedded PostgreSQL servers of the same version (wal_level can only change with a restart):
+ * - on a `wal_level=replica` server: `off` (no trigger: THE baseline), `notify` (pg_notify in the writer's
+ *   transaction), `outbox` (outbox triggers, with an OutboxPump draining into batched NOTIFYs during the run);
+ * - on a `wal_level=logical` server: `off_logical` (no capture: what the WAL level alone costs) and `logical` (no
+ *   trigger; the pump streams the slot and appends to the outbox during the run).
+ * So the pump's work on the database is included. A LISTEN connection consumes the notifications (as a server's
+ * bus would); its count is printed in the progress lines. The writers are `pgbench` (`-n -M prepared`, script
+ * `INSERT …`) when it is on PATH, else a pool of Node `pg` clients doing the same.
  *
- * The three captures run interleaved (off, notify, outbox, off, …) for `BENCH_ROUNDS` rounds (default 3; 1 with
- * BENCH_QUICK=1), so that drift of the shared machine hits all three alike; each figure is the median round.
+ * The captures run interleaved (off, notify, outbox, off_logical, logical, off, …) for `BENCH_ROUNDS` rounds
+ * (default 3; 1 with BENCH_QUICK=1), so that drift of the shared machine hits all alike; each figure is the median.
  *
- * Figures: `inserts_<capture>_<writers>w` (inserts/s) and `<capture>_vs_off_<writers>w` (ratio of the medians; target
- * 0.85 for outbox). Usage: npx tsx bench/writer-overhead.ts [1] [8]
+ * Figures: `inserts_<capture>_<writers>w` (inserts/s), `<capture>_vs_off_<writers>w` (ratio to the replica
+ * baseline; target 0.85 for outbox and logical) and `wal_logical_vs_replica_<writers>w`.
+ * Usage: npx tsx bench/writer-overhead.ts [1] [8]
  */
-import { execFile } from 'node:child_process';
+import { execFile, fork } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { OutboxPump } from '../core/bus/outbox-pump.js';
+import { ensureLogicalSlot } from '../core/bus/logical-source.js';
 import { PgDatabase } from '../core/database/database.js';
+import { startEmbeddedPostgres } from '../core/database/embedded-postgres.js';
 import { introspectTable } from '../core/database/introspect.js';
 import { type CaptureMode, ensureSchema, installCapture, removeCapture } from '../core/database/schema.js';
-import { databaseUrl } from './support/environment.js';
+import type { TableInfo } from '../core/database/table-info.js';
 import { progress, report, sleep } from './support/measure.js';
 import { type Knobs, runScenario } from './support/scenario.js';
 
@@ -35,8 +42,8 @@ const TABLE = 'bench_writer';
 const CHANNEL = 'pgrt_bench_writer';
 const INSERT = `INSERT INTO ${TABLE} (a, b, c, d) VALUES (42, 4242, 'the quick brown fox jumps over the lazy dog', now())`;
 
-type Capture = 'off' | CaptureMode;
-const CAPTURES: readonly Capture[] = ['off', 'notify', 'outbox'];
+type Capture = 'off' | 'off_logical' | CaptureMode;
+const CAPTURES: readonly Capture[] = ['off', 'notify', 'outbox', 'off_logical', 'logical'];
 
 const run = promisify(execFile);
 
@@ -100,28 +107,101 @@ async function nodeRate(url: string, writers: number, seconds: number): Promise<
   return count / elapsed;
 }
 
-async function measure(knobs: Knobs, writersList: readonly number[]): Promise<void> {
-  const url = databaseUrl();
-  const db = new PgDatabase(url, { poolSize: 2 });
-  const usePgbench = await hasPgbench();
-  const { writeFileSync, mkdtempSync } = await import('node:fs');
-  const { tmpdir } = await import('node:os');
-  const { join } = await import('node:path');
-  const script = join(mkdtempSync(join(tmpdir(), 'pgrt-bench-')), 'insert.sql');
-  writeFileSync(script, `${INSERT};\n`);
-  const listener = new pg.Client(url);
-  try {
-    await ensureSchema(db);
-    await db.query(
+const pumpScript = fileURLToPath(new URL('./support/pump-process.ts', import.meta.url));
+
+/** An outbox pump running in its own process (as in a pgrt server), not in this one next to the writers. */
+async function startPump(
+  url: string,
+  capture: 'outbox' | 'logical',
+): Promise<{ stop(): Promise<{ leading: boolean; sent: number; cpuMs: number }> }> {
+  const child = fork(pumpScript, [], {
+    execArgv: ['--import', 'tsx'],
+    env: {
+      ...process.env,
+      PUMP_DATABASE_URL: url,
+      PUMP_SOURCE: capture === 'logical' ? 'logical' : 'triggers',
+    },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const leading = await new Promise<boolean>((resolve, reject) => {
+    child.once('message', (message: { op: string; leading: boolean }) => resolve(message.leading));
+    child.once('exit', (code) => reject(new Error(`pump process exited (${code})`)));
+  });
+  return {
+    stop: () =>
+      new Promise((resolve, reject) => {
+        child.once('message', (message: { sent: number; cpuMs: number }) =>
+          resolve({ leading, sent: message.sent, cpuMs: message.cpuMs }),
+        );
+        child.once('exit', (code) => reject(new Error(`pump process exited (${code})`)));
+        child.send({ op: 'stop' });
+      }),
+  };
+}
+
+/** A private embedded PostgreSQL for this scenario (settings differ per capture family: see the header). */
+async function privateServer(name: string, settings: Record<string, string>): Promise<LogicalPostgresLike> {
+  const dir = mkdtempSync(join(tmpdir(), `pgrt-bench-writer-${name}-`));
+  chmodSync(dir, 0o755); // postgres runs as the `postgres` user when we are root
+  const handle = await startEmbeddedPostgres({ dataDir: join(dir, 'pgdata'), database: 'bench', settings });
+  return {
+    url: handle.url,
+    async destroy() {
+      await handle.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface LogicalPostgresLike {
+  readonly url: string;
+  destroy(): Promise<void>;
+}
+
+/** One database the writers insert into, its capture installed or removed per case. */
+class Target {
+  readonly db: PgDatabase;
+  readonly listener: pg.Client;
+  heard = 0;
+  table!: TableInfo;
+
+  constructor(readonly url: string) {
+    this.db = new PgDatabase(url, { poolSize: 2 });
+    this.listener = new pg.Client(url);
+  }
+
+  async open(): Promise<void> {
+    await ensureSchema(this.db);
+    await this.db.query(
       `CREATE TABLE IF NOT EXISTS ${TABLE} (id bigserial PRIMARY KEY, a int, b int, c text, d timestamptz)`,
     );
-    const table = await introspectTable(db, TABLE);
-    await listener.connect();
-    let heard = 0;
-    listener.on('notification', () => {
-      heard++;
+    this.table = await introspectTable(this.db, TABLE);
+    await this.listener.connect();
+    this.listener.on('notification', () => {
+      this.heard++;
     });
-    await listener.query(`LISTEN ${CHANNEL}`);
+    await this.listener.query(`LISTEN ${CHANNEL}`);
+  }
+
+  async close(): Promise<void> {
+    await removeCapture(this.db, this.table).catch(() => {});
+    await this.listener.end().catch(() => {});
+    await this.db.close();
+  }
+}
+
+async function measure(knobs: Knobs, writersList: readonly number[]): Promise<void> {
+  const usePgbench = await hasPgbench();
+  const script = join(mkdtempSync(join(tmpdir(), 'pgrt-bench-')), 'insert.sql');
+  writeFileSync(script, `${INSERT};\n`);
+  progress(SCENARIO, 'starting two private PostgreSQL servers (wal_level replica and logical)');
+  const replicaServer = await privateServer('replica', {});
+  const logicalServer = await privateServer('logical', { wal_level: 'logical' });
+  const replica = new Target(replicaServer.url);
+  const logical = new Target(logicalServer.url);
+  try {
+    await replica.open();
+    await logical.open();
     const seconds = knobs.seconds;
     progress(SCENARIO, `writers: ${usePgbench ? 'pgbench' : 'node pg pool'}, ${seconds} s per case`);
     const rounds = Number(process.env.BENCH_ROUNDS ?? (knobs.quick ? 1 : 3));
@@ -129,27 +209,29 @@ async function measure(knobs: Knobs, writersList: readonly number[]): Promise<vo
       const samples = new Map<Capture, number[]>(CAPTURES.map((c) => [c, []]));
       for (let round = 0; round < rounds; round++) {
         for (const capture of CAPTURES) {
+          const target = capture === 'off_logical' || capture === 'logical' ? logical : replica;
+          const { db, table } = target;
           await db.query(`TRUNCATE ${TABLE}`);
-          if (capture === 'off') await removeCapture(db, table);
+          if (capture === 'off' || capture === 'off_logical') await removeCapture(db, table);
           else await installCapture(db, table, { channel: CHANNEL, mode: capture });
+          if (capture === 'logical') await ensureLogicalSlot(db);
           const pump =
-            capture === 'outbox'
-              ? new OutboxPump(db, { retentionMs: 1000, gcIntervalMs: 1000, electionIntervalMs: 200 })
-              : undefined;
-          pump?.start();
+            capture === 'outbox' || capture === 'logical' ? await startPump(target.url, capture) : undefined;
           await db.query('CHECKPOINT').catch(() => {}); // needs superuser or pg_checkpoint; best effort
           await sleep(300);
-          heard = 0;
+          target.heard = 0;
           const rate = usePgbench
-            ? await pgbenchRate(url, writers, seconds, script)
-            : await nodeRate(url, writers, seconds);
+            ? await pgbenchRate(target.url, writers, seconds, script)
+            : await nodeRate(target.url, writers, seconds);
           await sleep(200);
+          const pumped = await pump?.stop();
           progress(
             SCENARIO,
-            `round ${round + 1}: ${capture} ${writers}w: ${Math.round(rate)} inserts/s; notifications heard ${heard}` +
-              (pump ? ` (pump led: ${pump.leading}, sent ${pump.sent})` : ''),
+            `round ${round + 1}: ${capture} ${writers}w: ${Math.round(rate)} inserts/s; notifications heard ${target.heard}` +
+              (pumped
+                ? ` (pump led: ${pumped.leading}, sent ${pumped.sent}, pump process CPU ${Math.round(pumped.cpuMs)} ms)`
+                : ''),
           );
-          await pump?.close();
           samples.get(capture)?.push(rate);
         }
       }
@@ -168,22 +250,32 @@ async function measure(knobs: Knobs, writersList: readonly number[]): Promise<vo
         });
       }
       const baseline = rates.get('off') ?? Number.NaN;
-      for (const capture of ['notify', 'outbox'] as const) {
+      for (const capture of ['notify', 'outbox', 'logical'] as const) {
         report({
           scenario: SCENARIO,
           metric: `${capture}_vs_off_${writers}w`,
           value: (rates.get(capture) ?? Number.NaN) / baseline,
           unit: 'ratio',
-          target: capture === 'outbox' ? 0.85 : null,
+          target: capture === 'notify' ? null : 0.85,
           better: 'higher',
-          note: `inserts/s with ${capture} capture ÷ without, ${writers} writer(s)`,
+          note: `inserts/s with ${capture} capture ÷ without (wal_level=replica), ${writers} writer(s)`,
         });
       }
+      report({
+        scenario: SCENARIO,
+        metric: `wal_logical_vs_replica_${writers}w`,
+        value: (rates.get('off_logical') ?? Number.NaN) / baseline,
+        unit: 'ratio',
+        target: null,
+        better: 'higher',
+        note: `inserts/s without capture: wal_level=logical ÷ replica (the WAL level's own share of the logical mode's cost), ${writers} writer(s)`,
+      });
     }
-    await removeCapture(db, table);
   } finally {
-    await listener.end().catch(() => {});
-    await db.close();
+    await replica.close().catch(() => {});
+    await logical.close().catch(() => {});
+    await replicaServer.destroy();
+    await logicalServer.destroy();
   }
 }
 
@@ -198,4 +290,5 @@ const requested = process.argv
   .slice(2)
   .map(Number)
   .filter((n) => Number.isInteger(n) && n > 0);
-runScenario(SCENARIO, (knobs) => measure(knobs, requested.length > 0 ? requested : [1, 8]));
+// Not pinned: no server under test here; writers, pump and PostgreSQL share the machine as they would any database.
+runScenario(SCENARIO, (knobs) => measure(knobs, requested.length > 0 ? requested : [1, 8]), { pin: false });

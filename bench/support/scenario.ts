@@ -52,8 +52,21 @@ export async function connectWriter(): Promise<pg.Client> {
   return client;
 }
 
+/** Options of {@link runScenario}. */
+export interface ScenarioOptions {
+  /**
+   * Pin this process (and so the processes it starts) to CPU 0, away from the server under test (default true).
+   * False for scenarios without a server under test, whose processes share the machine like a database's clients.
+   */
+  readonly pin?: boolean;
+}
+
 /** Runs a scenario body with the database ready and this process pinned; exits the process when done. */
-export function runScenario(name: string, body: (knobs: Knobs) => Promise<void>): void {
+export function runScenario(
+  name: string,
+  body: (knobs: Knobs) => Promise<void>,
+  options: ScenarioOptions = {},
+): void {
   const stopAll = async (): Promise<void> => {
     await Promise.allSettled([...servers].map((server) => server.close()));
     servers.clear();
@@ -65,7 +78,7 @@ export function runScenario(name: string, body: (knobs: Knobs) => Promise<void>)
   }
   const run = async (): Promise<void> => {
     await ensureDatabase();
-    const pinned = pinSelf();
+    const pinned = options.pin !== false && pinSelf();
     progress(name, `start (clients pinned to CPU 0: ${pinned})`);
     await body(knobs());
   };

@@ -176,9 +176,10 @@ describe('logical capture mode', function () {
       `DELETE FROM ${t} WHERE id = 1`,
       `TRUNCATE ${t}`,
     ];
-    for (const [a, b] of script('same_t').map((statement, i) => [statement, script('same_l')[i]!])) {
-      await db.query(a);
-      await db.query(b);
+    const viaLogicalScript = script('same_l');
+    for (const [i, statement] of script('same_t').entries()) {
+      await db.query(statement);
+      await db.query(viaLogicalScript[i]!);
     }
     await until(
       () => viaLogical.length >= viaTriggers.length && viaTriggers.length >= 10,

@@ -32,6 +32,9 @@ import { decodePgoutput, formatLsn, type RelationColumn, type TupleValues } from
 /** Prefix of pgrt's logical decoding messages (`pgrt.logical_emit`): content is `channel \n payload`. */
 export const MESSAGE_PREFIX = 'pgrt';
 
+/** Least time between two unforced standby status updates, in ms. */
+const STATUS_MIN_INTERVAL_MS = 100;
+
 /** Microseconds between the Unix epoch and PostgreSQL's (2000-01-01). */
 const PG_EPOCH_US = 946_684_800_000_000n;
 
@@ -135,6 +138,7 @@ export class LogicalStream {
   /** Transactions handed to onTransaction and not yet confirmed. */
   #pending = 0;
   #statusTimer: NodeJS.Timeout;
+  #statusSentAt = Number.NEGATIVE_INFINITY;
   #ended = false;
 
   private constructor(client: pg.Client, options: LogicalStreamOptions, startLsn: bigint) {
@@ -154,7 +158,7 @@ export class LogicalStream {
     client.on('end', () => this.#end(new Error('replication connection closed')));
     client.query(this.#command as unknown as pg.QueryConfig);
     const interval = options.statusIntervalMs ?? 10_000;
-    this.#statusTimer = setInterval(() => this.#sendStatus(), interval);
+    this.#statusTimer = setInterval(() => this.#sendStatus(true), interval);
     this.#statusTimer.unref();
   }
 
@@ -192,9 +196,10 @@ export class LogicalStream {
     this.#sendStatus();
   }
 
-  /** Stops streaming and closes the connection (idempotent). */
+  /** Stops streaming and closes the connection (idempotent); the last confirmed position is reported first. */
   async close(): Promise<void> {
     if (this.#ended) return;
+    this.#sendStatus(true);
     this.#ended = true;
     clearInterval(this.#statusTimer);
     this.#client.removeAllListeners('error');
@@ -223,8 +228,10 @@ export class LogicalStream {
         // 'k' keepalive: server WAL end, send time, reply requested.
         const serverEnd = chunk.readBigUInt64BE(1);
         if (serverEnd > this.#serverEnd) this.#serverEnd = serverEnd;
-        // Answered whether or not a reply was requested (byte 17): cheap, and it keeps the slot moving.
-        this.#sendStatus();
+        // The walsender sends one whenever it waits while our reported position is behind what it sent (about
+        // once per commit under load): answering each would be a write per commit, so only a requested reply
+        // (byte 17) is immediate; otherwise the throttled status carries our position.
+        this.#sendStatus(chunk[17] === 1);
       }
     } catch (error) {
       this.#logger.error({ err: error }, 'logical decoding message not understood; restarting the stream');
@@ -309,10 +316,17 @@ export class LogicalStream {
     return relation;
   }
 
-  /** Standby status update: written = flushed = applied = the confirmed position (or the server's end when idle). */
-  #sendStatus(): void {
+  /**
+   * Standby status update: written = flushed = applied = the confirmed position (or the server's end when idle). At
+   * most one per {@link STATUS_MIN_INTERVAL_MS} unless `force`: the position only decides how much WAL the slot
+   * keeps, and what the pump appended is skipped if re-sent.
+   */
+  #sendStatus(force = false): void {
     const connection = this.#command.connection;
     if (this.#ended || !connection) return;
+    const now = performance.now();
+    if (!force && now - this.#statusSentAt < STATUS_MIN_INTERVAL_MS) return;
+    this.#statusSentAt = now;
     if (this.#pending === 0 && this.#current === undefined && this.#serverEnd > this.#confirmed) {
       // Nothing decoded is waiting: everything the server sent so far is ours (transactions that touched no
       // captured table are skipped by pgoutput), so the slot need not keep it.
@@ -348,30 +362,36 @@ export interface AppendQuery {
 const JSON_TYPES = new Set([114, 3802]);
 
 /**
+ * int8 (20) and numeric (1700): their text is already the exact decimal `pgrt.exact` would put in the row JSON, so
+ * the pump patches them in from the WAL text instead of calling it. Other exact columns (money: converted through
+ * numeric) still go through `pgrt.exact`.
+ */
+const EXACT_TYPES = new Set([20, 1700]);
+
+/** One table's rows in a batch: `[position, toast, {column: text}]` JSON texts. */
+interface TableRows {
+  readonly relation: StreamRelation;
+  readonly captured: CapturedTable;
+  readonly rows: string[];
+}
+
+/**
  * One statement appending `transactions` (in order) through `pgrt.logical_append`, or undefined when none of them
  * holds a change of a captured table (then only the position needs acknowledging). Changes of tables missing from
- * `tables` are skipped.
+ * `tables` are skipped. The batch travels as JSON text parameters (serialised natively, parsed once by the
+ * server), not as arrays, whose element-by-element escaping in `pg` cost more than the rest of the step.
  */
 export function logicalAppendQuery(
   transactions: readonly DecodedTransaction[],
   tables: ReadonlyMap<string, CapturedTable>,
   threshold: number,
 ): AppendQuery | undefined {
-  const channels: string[] = [];
-  const heads: Array<string | null> = [];
-  const payloads: string[] = [];
-  const keys: Array<string | null> = [];
-  const bodies: boolean[] = [];
-  const groups = new Map<
-    string,
-    { table: StreamRelation; captured: CapturedTable; rows: unknown[]; at: number[]; toast: boolean[] }
-  >();
+  // Per payload: [channel, head, payload, key column, has a row]. head null: payload is the whole payload;
+  // otherwise the payload is head || key JSON || payload (the tail) || ',"r":' || row JSON (if any) || '}'.
+  const changes: string[] = [];
+  const groups = new Map<string, TableRows>();
   const literal = (channel: string, payload: string): void => {
-    channels.push(channel);
-    heads.push(null);
-    payloads.push(payload);
-    keys.push(null);
-    bodies.push(false);
+    changes.push(JSON.stringify([channel, null, payload, null, false]));
   };
   const row = (
     relation: StreamRelation,
@@ -382,10 +402,11 @@ export function logicalAppendQuery(
   ): void => {
     let group = groups.get(relation.table);
     if (!group) {
-      group = { table: relation, captured, rows: [], at: [], toast: [] };
+      group = { relation, captured, rows: [] };
       groups.set(relation.table, group);
     }
     let json = '{';
+    let exact = '{';
     let toast = false;
     relation.columns.forEach((column, index) => {
       const value = values[index];
@@ -393,19 +414,19 @@ export function logicalAppendQuery(
         toast = true;
         return;
       }
+      const name = JSON.stringify(column.name);
+      const text = value === null ? 'null' : JSON.stringify(value);
       if (json.length > 1) json += ',';
-      json += JSON.stringify(column.name);
-      json += ':';
-      json += value === null ? 'null' : JSON_TYPES.has(column.typeOid) ? value : JSON.stringify(value);
+      json += `${name}:${value !== null && JSON_TYPES.has(column.typeOid) ? value : text}`;
+      // bigint and numeric go out as their exact text (what pgrt.exact makes of to_jsonb's number), NULL as null.
+      if (EXACT_TYPES.has(column.typeOid) && captured.exact.includes(column.name)) {
+        if (exact.length > 1) exact += ',';
+        exact += `${name}:${text}`;
+      }
     });
-    group.rows.push(`${json}}`);
-    group.at.push(channels.length + 1);
-    group.toast.push(toast && op !== 'd');
-    channels.push(captured.channel);
-    heads.push(`{"t":${JSON.stringify(relation.table)},"o":"${op}","k":`);
-    payloads.push(tail);
-    keys.push(captured.key);
-    bodies.push(op !== 'd');
+    group.rows.push(`[${changes.length + 1},${toast && op !== 'd'},${json}},${exact}}]`);
+    const head = `{"t":${JSON.stringify(relation.table)},"o":"${op}","k":`;
+    changes.push(JSON.stringify([captured.channel, head, tail, captured.key, op !== 'd']));
   };
   for (const transaction of transactions) {
     const tail = `,"x":"${transaction.xid}"`;
@@ -436,34 +457,41 @@ export function logicalAppendQuery(
       row(change.relation, captured, change.op, change.values, tail);
     }
   }
-  if (channels.length === 0) return undefined;
-  const values: unknown[] = [null, threshold, channels, heads, payloads, keys, bodies];
+  if (changes.length === 0) return undefined;
+  const values: unknown[] = [null, threshold, `[${changes.join(',')}]`];
   const parts: string[] = [];
   for (const group of groups.values()) {
-    const table = quoteTable(group.table);
+    const table = quoteTable(group.relation);
     const key = quoteIdent(group.captured.key);
-    const base = values.length;
-    values.push(group.rows, group.at, group.toast);
+    values.push(`[${group.rows.join(',')}]`);
+    const v = '(u.x -> 2)::jsonb';
     const record =
-      // ROW(cur.*): a bare \`cur\` would name a column called cur, if the table has one.
-      `jsonb_populate_record(CASE WHEN u.toast THEN (SELECT ROW(cur.*)::${table} FROM ${table} cur ` +
-      `WHERE cur.${key} = (jsonb_populate_record(NULL::${table}, u.v)).${key}) END, u.v)`;
-    const json =
-      group.captured.exact.length > 0
-        ? `pgrt.exact(to_jsonb(${record}), ${quoteLiteral(`{${group.captured.exact.map((c) => JSON.stringify(c)).join(',')}}`)}::text[])`
+      // ROW(cur.*): a bare `cur` would name a column called cur, if the table has one.
+      `jsonb_populate_record(CASE WHEN (u.x ->> 1)::bool THEN (SELECT ROW(cur.*)::${table} FROM ${table} cur ` +
+      `WHERE cur.${key} = (jsonb_populate_record(NULL::${table}, ${v})).${key}) END, ${v})`;
+    const rest = group.captured.exact.filter(
+      (name) => !EXACT_TYPES.has(group.relation.columns.find((column) => column.name === name)?.typeOid ?? 0),
+    );
+    const converted =
+      rest.length > 0
+        ? `pgrt.exact(to_jsonb(${record}), ${quoteLiteral(`{${rest.map((c) => JSON.stringify(c)).join(',')}}`)}::text[])`
         : `to_jsonb(${record})`;
+    const json = `${converted} || (u.x -> 3)::jsonb`;
     parts.push(
-      `SELECT u.i, ${json} AS r FROM unnest($${base + 1}::jsonb[], $${base + 2}::int8[], $${base + 3}::bool[]) AS u(v, i, toast)`,
+      `SELECT (u.x ->> 0)::int8 AS i, ${json} AS r FROM json_array_elements($${values.length}::json) AS u(x)`,
     );
   }
   const rows =
     parts.length > 0 ? parts.join(' UNION ALL ') : 'SELECT NULL::int8 AS i, NULL::jsonb AS r WHERE false';
   const text =
-    'SELECT pgrt.logical_append($1::pg_lsn, $2::int, $3::text[], ARRAY(' +
-    "SELECT CASE WHEN c.head IS NULL THEN c.payload ELSE c.head || (d.r -> c.keycol)::text || c.payload || CASE WHEN c.body THEN ',\"r\":' || d.r::text ELSE '' END || '}' END " +
-    'FROM unnest($4::text[], $5::text[], $6::text[], $7::bool[]) WITH ORDINALITY AS c(head, payload, keycol, body, i) ' +
-    `LEFT JOIN (${rows}) AS d ON d.i = c.i ORDER BY c.i)) AS appended`;
-  return { text, values, count: channels.length };
+    'WITH c AS (SELECT e.i, e.x ->> 0 AS channel, e.x ->> 1 AS head, e.x ->> 2 AS payload, e.x ->> 3 AS keycol, ' +
+    '(e.x ->> 4)::bool AS body FROM json_array_elements($3::json) WITH ORDINALITY AS e(x, i)), ' +
+    `d AS (${rows}), ` +
+    "o AS (SELECT c.i, c.channel, CASE WHEN c.head IS NULL THEN c.payload ELSE c.head || (d.r -> c.keycol)::text || c.payload || CASE WHEN c.body THEN ',\"r\":' || d.r::text ELSE '' END || '}' END AS payload " +
+    'FROM c LEFT JOIN d ON d.i = c.i) ' +
+    'SELECT pgrt.logical_append($1::pg_lsn, $2::int, ARRAY(SELECT channel FROM o ORDER BY i), ' +
+    'ARRAY(SELECT payload FROM o ORDER BY i)) AS appended';
+  return { text, values, count: changes.length };
 }
 
 /** The capture slot's name: one per database (slots are cluster-wide), `pgrt_<database oid>`. */

@@ -132,6 +132,8 @@ export class OutboxPump {
   #leading = false;
   #pid: number | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When #timer fires (performance.now() ms). */
+  #timerDue = 0;
   #running: Promise<void> | undefined;
   #delayMs = 0;
   #barrier: { id: string; xid: string; since: number; warned: boolean } | undefined;
@@ -215,6 +217,7 @@ export class OutboxPump {
 
   #schedule(delayMs: number): void {
     if (this.#closed || this.#timer) return;
+    this.#timerDue = performance.now() + delayMs;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       if (this.#closed) return;
@@ -287,7 +290,8 @@ export class OutboxPump {
       }
       this.#stream?.confirm(endLsn, batch.length);
     }
-    this.#delayMs = this.#queue.length > 0 ? 0 : this.#idleMs;
+    this.#delayMs =
+      this.#queuedChanges >= this.#batchRows ? 0 : this.#queue.length > 0 ? this.#busyMs : this.#idleMs;
   }
 
   async #openStream(client: pg.Client): Promise<void> {
@@ -343,12 +347,18 @@ export class OutboxPump {
   }
 
   /** Runs the next step now instead of after the idle delay (the logical stream delivered a transaction). */
+  /**
+   * The stream delivered a transaction: step within `busyPollMs` (at once when a full batch is queued) instead of
+   * after the idle delay. The short wait gathers the transactions of a busy stream into one pump transaction
+   * (one WAL flush) instead of one each; a pending earlier step is never postponed.
+   */
   #wake(): void {
     if (this.#closed || this.#running || !this.#timer) return;
+    const delay = this.#queuedChanges >= this.#batchRows ? 0 : this.#busyMs;
+    if (this.#timerDue <= performance.now() + delay) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    this.#delayMs = 0;
-    this.#schedule(0);
+    this.#schedule(delay);
   }
 
   async #campaign(): Promise<void> {

@@ -351,24 +351,30 @@ LANGUAGE plpgsql AS $fn$
 DECLARE
   pumped bigint;
   decoded pg_lsn;
-  x xid8 := pg_current_xact_id();
-  row_id bigint;
-  note text;
   n int := coalesce(array_length(payloads, 1), 0);
+  r record;
 BEGIN
   SELECT s.pumped_through, s.decoded_through INTO pumped, decoded FROM pgrt.outbox_state s FOR UPDATE;
   IF decoded IS NOT NULL AND lsn <= decoded THEN
     RETURN -1;
   END IF;
-  FOR i IN 1 .. n LOOP
-    row_id := nextval('pgrt.outbox_id_seq');
-    INSERT INTO pgrt.outbox (id, xid, channel, payload) VALUES (row_id, x, channels[i], payloads[i]);
-    note := '{"p":' || row_id || ',' || substr(payloads[i], 2);
-    IF octet_length(note) > threshold THEN
-      note := '{"p":' || row_id || '}';
+  -- One INSERT for the batch; ids are drawn over the ordered subquery, so in payload order.
+  FOR r IN
+    WITH appended AS (
+      INSERT INTO pgrt.outbox (id, xid, channel, payload)
+      SELECT nextval('pgrt.outbox_id_seq'), pg_current_xact_id(), p.channel, p.payload
+        FROM (SELECT u.channel, u.payload FROM unnest(channels, payloads) WITH ORDINALITY AS u(channel, payload, ord)
+               ORDER BY u.ord) p
+      RETURNING id, channel, payload
+    )
+    SELECT a.id, a.channel, a.payload FROM appended a ORDER BY a.id
+  LOOP
+    IF octet_length(r.payload) + 5 + length(r.id::text) > threshold THEN -- the length of the note below
+      PERFORM pg_notify(r.channel, '{"p":' || r.id || '}');
+    ELSE
+      PERFORM pg_notify(r.channel, '{"p":' || r.id || ',' || substr(r.payload, 2));
     END IF;
-    PERFORM pg_notify(channels[i], note);
-    pumped := row_id;
+    pumped := r.id;
   END LOOP;
   UPDATE pgrt.outbox_state SET pumped_through = pumped, decoded_through = lsn;
   RETURN n;

@@ -1,0 +1,33 @@
+/**
+ * An outbox pump in its own process, as a pgrt server process would run it (writer-overhead.ts): it pumps
+ * `PUMP_DATABASE_URL` with source `PUMP_SOURCE` (`triggers` | `logical`) until the parent sends `stop`, then
+ * replies with the notifications it sent and its CPU time, and exits.
+ *
+ * IPC: child → parent `{ op: 'ready' }` once it leads (or after 10 s), then `{ op: 'stopped', sent, cpuMs }`.
+ */
+import { OutboxPump } from '../../core/bus/outbox-pump.js';
+import { PgDatabase } from '../../core/database/database.js';
+
+const url = process.env.PUMP_DATABASE_URL;
+const source = process.env.PUMP_SOURCE === 'logical' ? 'logical' : 'triggers';
+if (!url || !process.send) throw new Error('pump-process.ts is forked by the bench with PUMP_DATABASE_URL');
+const send = process.send.bind(process);
+
+const db = new PgDatabase(url, { poolSize: 2 });
+const pump = new OutboxPump(db, { retentionMs: 1000, gcIntervalMs: 1000, electionIntervalMs: 200, source });
+pump.start();
+const started = process.cpuUsage();
+const deadline = Date.now() + 10_000;
+while (!pump.leading && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+send({ op: 'ready', leading: pump.leading });
+
+process.on('message', (message: { op?: string }) => {
+  if (message.op !== 'stop') return;
+  void (async () => {
+    await pump.close();
+    await db.close();
+    const cpu = process.cpuUsage(started);
+    send({ op: 'stopped', sent: pump.sent, cpuMs: (cpu.user + cpu.system) / 1000 }, () => process.exit(0));
+  })();
+});
+process.on('disconnect', () => process.exit(0));
