@@ -8,7 +8,7 @@
  * ```
  *
  * Database: `databaseUrl` (or env `DATABASE_URL`); without either, an embedded PostgreSQL is started under
- * `.pgrt/pgdata` and stopped on close.
+ * `.pgrt/pgdata` (with `wal_level=logical`, so every capture mode runs on it) and stopped on close.
  */
 import 'reflect-metadata';
 import { type DependencyContainer, instanceCachingFactory, container as rootContainer } from 'tsyringe';
@@ -21,7 +21,11 @@ import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/b
 import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
 import type { Connection, ConnectionHandler } from './core/connection.js';
 import { type Database, DatabaseToken, PgDatabase, type Queryable } from './core/database/database.js';
-import { type EmbeddedPostgresHandle, startEmbeddedPostgres } from './core/database/embedded-postgres.js';
+import {
+  APP_EMBEDDED_SETTINGS,
+  type EmbeddedPostgresHandle,
+  startEmbeddedPostgres,
+} from './core/database/embedded-postgres.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
 import type { TransportLimits } from './transports/connection-guard.js';
@@ -135,6 +139,12 @@ export interface ServerOptions extends CoreOptions {
    * close handshakes, then drops the remaining sockets and stops the core.
    */
   readonly shutdownTimeoutMs?: number;
+  /**
+   * The LISTEN connection's reconnect delays after it was lost: from `initialMs` (default 100), doubling up to
+   * `maxMs` (default 5000), with jitter. A lower `maxMs` recovers sooner after a long outage at the cost of more
+   * connection attempts while the database is down.
+   */
+  readonly busReconnect?: { readonly initialMs?: number; readonly maxMs?: number };
 }
 
 /** A running server. */
@@ -183,6 +193,7 @@ export function registerServer(
           channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
           outbox: options.capture === 'outbox' || options.capture === 'logical', // both fill pgrt.outbox: replay gaps from it
           logger: r.resolve<Logger>(LoggerToken),
+          ...(options.busReconnect ? { backoff: options.busReconnect } : {}),
         }),
     ),
   });
@@ -234,6 +245,7 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
   } else {
     embedded = await startEmbeddedPostgres({
       ...(options.embeddedDataDir ? { dataDir: options.embeddedDataDir } : {}),
+      settings: APP_EMBEDDED_SETTINGS,
     });
     url = embedded.url;
     database = `embedded (${redact(url)})`;

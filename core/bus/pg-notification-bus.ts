@@ -125,6 +125,11 @@ export class PgNotificationBus implements ChangeBus {
     return this.#delivered;
   }
 
+  /** The reconnect delays in effect (options.backoff with defaults applied). */
+  get backoff(): { readonly initialMs: number; readonly maxMs: number } {
+    return { initialMs: this.#initialMs, maxMs: this.#maxMs };
+  }
+
   /** Outbox mode: how many gaps were replayed from the outbox (diagnostics, tests). */
   get replays(): number {
     return this.#replays;

@@ -36,6 +36,14 @@ describe('composition root', () => {
       // A child container per server: two servers never share parts.
       const other = registerServer({ app }, db).resolve<RealtimeCore>(RealtimeCoreToken);
       assert.notEqual(other, core);
+      assert.deepEqual((core.bus as PgNotificationBus).backoff, { initialMs: 100, maxMs: 5000 });
+      // Options reach the parts they configure.
+      const tuned = registerServer(
+        { app, capture: 'outbox', busReconnect: { initialMs: 20, maxMs: 1000 } },
+        db,
+      ).resolve<RealtimeCore>(RealtimeCoreToken);
+      assert.deepEqual((tuned.bus as PgNotificationBus).backoff, { initialMs: 20, maxMs: 1000 });
+      assert.equal(tuned.capture, 'outbox');
     } finally {
       await db.close();
     }
