@@ -36,6 +36,13 @@ export interface EmbeddedPostgresHandle {
   stop(): Promise<void>;
 }
 
+/**
+ * Settings of the embedded server that `pgrt serve` (server.ts) and `pgrt migrate` start: `wal_level=logical`, so
+ * every capture mode works on it, and a data folder that once ran capture `logical` (and so holds its replication
+ * slot) still starts whatever the mode is next (PostgreSQL refuses to start with a logical slot and a lower level).
+ */
+export const APP_EMBEDDED_SETTINGS: Readonly<Record<string, string>> = { wal_level: 'logical' };
+
 const USER = 'postgres';
 const PASSWORD = 'pgrt';
 
