@@ -6,13 +6,15 @@
  * - `pg_restart`: PostgreSQL stopped (fast shutdown) and started again, every 6 s;
  * - `pg_down_10s`: PostgreSQL unreachable (stopped) for 10 s, then started, once per 20 s;
  * - `listener_kill`: every process's LISTEN backend terminated, every 2 s;
- * - `pump_kill` (outbox mode): the process holding the pump SIGKILLed every 6 s, then started again (its client is
- *   replaced by a fresh one).
+ * - `pump_kill` (outbox and logical modes): the process holding the pump SIGKILLed every 6 s, then started again
+ *   (its client is replaced by a fresh one); in logical mode its replication stream dies with it.
+ * The PostgreSQL runs with `wal_level=logical` whatever the mode (bench/support/fault-postgres.ts).
  * After each kind the writer stops and every live client is compared with the table. Figures (JSON lines):
  * `<mode>_<kind>_lost|extra|stale|duplicated` (expected 0), `_crashed` (server processes that died on their own),
  * `_recovery_p50|max_ms` (fault end → every process's /readyz 200, or the pump taken over), `_converge_ms`.
  *
- * Usage: npx tsx bench/faults.ts [notify|outbox] [pg_restart|pg_down_10s|listener_kill|pump_kill]
+ * Usage: npx tsx bench/faults.ts [notify|outbox|logical] [pg_restart|pg_down_10s|listener_kill|pump_kill]
+ * (no mode: all three; no kind: all four, `pump_kill` only where there is a pump)
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -24,7 +26,7 @@ import { type Knobs, runScenario } from './support/scenario.js';
 import { type ServerProcess, startServerProcess } from './support/server-process.js';
 
 const SCENARIO = 'faults';
-const MODES = ['notify', 'outbox'] as const;
+const MODES = ['notify', 'outbox', 'logical'] as const;
 const KINDS = ['pg_restart', 'pg_down_10s', 'listener_kill', 'pump_kill'] as const;
 type Mode = (typeof MODES)[number];
 type Kind = (typeof KINDS)[number];
@@ -271,7 +273,7 @@ async function main(knobs: Knobs): Promise<void> {
   const seconds = Number(process.env.BENCH_FAULT_SECONDS ?? (knobs.quick ? 8 : 30));
   for (const mode of modes) {
     for (const kind of kinds) {
-      if (kind === 'pump_kill' && mode !== 'outbox') continue;
+      if (kind === 'pump_kill' && mode === 'notify') continue; // notify mode has no pump
       await runKind(mode, kind, seconds);
     }
   }

@@ -4,12 +4,14 @@
  * in multi-row INSERTs every 10 ms; each row carries its writer `w`, a per-writer sequence `seq` (1, 2, …) and the
  * monotonic send time `t`. Two server processes (bench/support/fault-server.ts) on a PRIVATE embedded PostgreSQL;
  * one DDP client on each subscribes to all rows and records, per writer, which sequence numbers arrived.
- * Per capture mode (notify, outbox), for BENCH_SECONDS × 2:
+ * Per capture mode (notify, outbox, logical; the PostgreSQL runs with `wal_level=logical` for all three), for
+ * BENCH_SECONDS × 2:
  * `<mode>_written_rows_s` (achieved insert rate), `<mode>_delivered_rows_s` (rows received per client per second,
  * both clients summed / 2), `<mode>_lag_p50_ms` / `_p99_ms` (commit-side send time → `added` at the client),
  * `<mode>_gaps` (sequence numbers committed but never received, both clients; expected 0) and `<mode>_duplicates`.
  *
- * Usage: npx tsx bench/ingest.ts [notify|outbox]   env: BENCH_INGEST_RATE (rows/s per writer)
+ * Usage: npx tsx bench/ingest.ts [notify|outbox|logical]   (no mode: all three)
+ * Env: BENCH_INGEST_RATE (rows/s per writer)
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -20,7 +22,7 @@ import { type Knobs, runScenario } from './support/scenario.js';
 import { type ServerProcess, startServerProcess } from './support/server-process.js';
 
 const SCENARIO = 'ingest';
-const MODES = ['notify', 'outbox'] as const;
+const MODES = ['notify', 'outbox', 'logical'] as const;
 type Mode = (typeof MODES)[number];
 const SCRIPT = fileURLToPath(new URL('./support/fault-server.ts', import.meta.url));
 const WRITERS = 2;

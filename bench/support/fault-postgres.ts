@@ -1,7 +1,8 @@
 /**
  * A private embedded PostgreSQL for the fault and ingest scenarios: its own temp folder (chmod 0755, since
  * postgres runs as the `postgres` user when we are root) and port, so stopping and restarting it disturbs nothing
- * else on the machine. `stop()`/`start()` restart it on the same port and data folder.
+ * else on the machine. `stop()`/`start()` restart it on the same port, data folder and settings. It runs with
+ * `wal_level=logical`, so every capture mode (`logical` included) runs on it.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,6 +12,9 @@ import {
   freePort,
   startEmbeddedPostgres,
 } from '../../core/database/embedded-postgres.js';
+
+/** Settings of every start: logical decoding possible (capture mode `logical`; the other modes do not care). */
+const SETTINGS: Readonly<Record<string, string>> = { wal_level: 'logical' };
 
 /** A private PostgreSQL server a scenario may stop and start. */
 export class FaultPostgres {
@@ -35,6 +39,7 @@ export class FaultPostgres {
       dataDir: path.join(dir, 'pgdata'),
       port,
       database: 'bench',
+      settings: SETTINGS,
     });
     return new FaultPostgres(dir, port, handle.url, handle);
   }
@@ -46,13 +51,14 @@ export class FaultPostgres {
     await handle?.stop();
   }
 
-  /** Starts again on the same port and data folder. */
+  /** Starts again on the same port, data folder and settings (a logical slot needs `wal_level=logical` to start). */
   async start(): Promise<void> {
     if (this.#handle) return;
     this.#handle = await startEmbeddedPostgres({
       dataDir: path.join(this.dir, 'pgdata'),
       port: this.port,
       database: 'bench',
+      settings: SETTINGS,
     });
   }
 

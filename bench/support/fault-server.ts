@@ -8,7 +8,7 @@
  * | bench_fault (id text, n int, v text)                     | `fault`  | faults  |
  * | bench_ingest (id bigserial, w int, seq int8, t float8)   | `ingest` | ingest  |
  *
- * Env: `BENCH_DATABASE_URL`, `BENCH_CAPTURE` (`notify` | `outbox`), `BENCH_PUMP_NAME` (the pump's
+ * Env: `BENCH_DATABASE_URL`, `BENCH_CAPTURE` (`notify` | `outbox` | `logical`), `BENCH_PUMP_NAME` (the pump's
  * `application_name`, so the scenario can tell which process pumps), `BENCH_ELECTION_MS` (default 500).
  * Warnings and errors go to stderr only when `BENCH_SERVER_LOG=1` (faults make many, by design).
  */
@@ -23,6 +23,9 @@ export const FAULT_TABLES_SQL = `
   CREATE TABLE IF NOT EXISTS bench_fault (id text PRIMARY KEY, n int NOT NULL, v text);
   CREATE TABLE IF NOT EXISTS bench_ingest (id bigserial PRIMARY KEY, w int NOT NULL, seq int8 NOT NULL, t float8 NOT NULL);
 `;
+
+/** The capture modes `BENCH_CAPTURE` may name (default `notify`). */
+const CAPTURES = ['notify', 'outbox', 'logical'] as const;
 
 /** Warnings and errors go to stderr only with BENCH_SERVER_LOG=1 (faults make a lot of them, by design). */
 const logger: Logger = process.env.BENCH_SERVER_LOG === '1' ? stderrLogger('fault-server') : silentLogger;
@@ -48,7 +51,7 @@ async function main(): Promise<void> {
     migrate: async (db: Queryable) => {
       await db.query(FAULT_TABLES_SQL);
     },
-    capture: process.env.BENCH_CAPTURE === 'outbox' ? 'outbox' : 'notify',
+    capture: CAPTURES.find((mode) => mode === process.env.BENCH_CAPTURE) ?? 'notify',
     outboxPump: {
       electionIntervalMs: Number(process.env.BENCH_ELECTION_MS ?? 500),
       applicationName: process.env.BENCH_PUMP_NAME ?? 'pgrt-pump',

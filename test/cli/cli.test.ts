@@ -1,7 +1,8 @@
 /**
  * The `pgrt` command line as users run it: child processes (`node --import tsx cli/main.ts …`) against this run's
  * test database. `--help` on every command, configuration errors and `--print-config` masking, `migrate`,
- * `doctor`, and `serve` answering a DDP client with metrics on, then stopping on SIGTERM.
+ * `doctor` (and both refusing capture `logical` on a server without `wal_level=logical`), and `serve` answering a
+ * DDP client with metrics on, then stopping on SIGTERM. Capture `logical` on a capable server: logical.test.ts.
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -116,13 +117,39 @@ describe('pgrt CLI (child processes)', function () {
         result.stdout,
         /^ok +table cli_notes: capture triggers pgrt_capture, pgrt_capture_truncate$/m,
       );
-      assert.match(result.stdout, /^ok +wal_level: \w+/m);
+      assert.match(result.stdout, /^ok +wal_level: \w+ \(capture 'notify' does not decode the WAL/m);
+      assert.match(result.stdout, /^ok +capture slot: none/m);
       assert.match(result.stdout, /^ok +LISTEN\/NOTIFY: round trip [\d.]+ ms/m);
       assert.match(result.stdout, /checks: 0 failed/);
 
       const unreachable = await runCli(['doctor', '--database-url', 'postgres://nobody@127.0.0.1:1/none']);
       assert.equal(unreachable.code, 1);
       assert.match(unreachable.stdout, /^FAIL +connect: /m);
+    });
+
+    it('capture logical without wal_level=logical: migrate changes nothing, doctor fails with the fix', async function () {
+      const level = await admin.query<{ wal_level: string }>('SHOW wal_level');
+      if (level.rows[0]?.wal_level === 'logical') this.skip(); // test/cli/logical.test.ts covers that server
+      const logical = ['--database-url', testDatabaseUrl(), '--set', 'capture=logical'];
+      const [migrate, doctor] = await Promise.all([
+        runCli(['migrate', APP, ...logical]),
+        runCli(['doctor', APP, ...logical]),
+      ]);
+      assert.equal(migrate.code, 1, migrate.stdout + migrate.stderr);
+      assert.match(
+        migrate.stderr,
+        /capture 'logical' needs wal_level=logical \(it is \w+\): ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL.*Nothing was changed/,
+      );
+      assert.doesNotMatch(migrate.stdout, /pgrt schema|capture/);
+      const triggers = await admin.query(
+        "SELECT 1 FROM pg_trigger WHERE tgrelid = 'cli_notes'::regclass AND tgname LIKE 'pgrt_capture%'",
+      );
+      assert.equal(triggers.rowCount, 2, "the notify triggers are still there (migrate's earlier run)");
+      assert.equal(doctor.code, 1, doctor.stdout + doctor.stderr);
+      assert.match(
+        doctor.stdout,
+        /^FAIL +wal_level: \w+: capture 'logical' needs wal_level=logical: ALTER SYSTEM SET wal_level = logical, then restart PostgreSQL/m,
+      );
     });
 
     describe('serve', () => {
