@@ -273,4 +273,40 @@ describe('logical capture mode', function () {
     await db.query('INSERT INTO slotloss VALUES (1)');
     await until(() => events.some((e) => e.kind === 'change'), 'a change after the new slot');
   });
+
+  it('an invalidated slot (max_slot_wal_keep_size) is replaced and listeners resync', async () => {
+    await db.query('CREATE TABLE walloss (id int8 PRIMARY KEY, v text)');
+    await installCapture(db, await introspectTable(db, 'walloss'), { channel: 'walloss', mode: 'logical' });
+    const events = await listen('walloss', true);
+    await Promise.all(pumps.splice(0).map((p) => p.close()));
+    await db.query("ALTER SYSTEM SET max_slot_wal_keep_size = '1MB'");
+    await db.query('SELECT pg_reload_conf()');
+    try {
+      // No pump runs: WAL written past the limit, then a checkpoint invalidates the slot.
+      for (let i = 0; i < 6; i++) {
+        await db.query(
+          "INSERT INTO walloss SELECT g + $1, repeat('x', 1000) FROM generate_series(1, 2000) g",
+          [i * 10_000],
+        );
+        await db.query('SELECT pg_switch_wal()');
+      }
+      await db.query('CHECKPOINT');
+      const slot = await logicalSlotName(db);
+      const status = await db.query<{ s: string }>(
+        'SELECT wal_status AS s FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
+      assert.equal(status.rows[0]?.s, 'lost', 'the slot was invalidated');
+    } finally {
+      await db.query('ALTER SYSTEM RESET max_slot_wal_keep_size');
+      await db.query('SELECT pg_reload_conf()');
+    }
+    pump();
+    await until(() => events.some((e) => e.kind === 'resync'), 'resync');
+    await db.query("INSERT INTO walloss VALUES (-1, 'after')");
+    await until(
+      () => events.some((e) => e.kind === 'change' && e.key === '-1'),
+      'a change through the replaced slot',
+    );
+  });
 });

@@ -73,6 +73,8 @@ export interface DecodedTransaction {
 /** Options of {@link LogicalStream.open}. */
 export interface LogicalStreamOptions {
   readonly slot: string;
+  /** `application_name` of the walsender session (default `pgrt-pump-stream`). */
+  readonly applicationName?: string;
   /** Receives each committed transaction, in commit order (synchronously, as it is decoded). */
   readonly onTransaction: (transaction: DecodedTransaction) => void;
   /** Called once when the stream ends: `error` unless {@link LogicalStream.close} ended it. */
@@ -167,7 +169,10 @@ export class LogicalStream {
    * confirmed position when that is later).
    */
   static async open(db: Database, startLsn: bigint, options: LogicalStreamOptions): Promise<LogicalStream> {
-    const client = await db.connectDedicated({ applicationName: 'pgrt-pump-stream', replication: true });
+    const client = await db.connectDedicated({
+      applicationName: options.applicationName ?? 'pgrt-pump-stream',
+      replication: true,
+    });
     return new LogicalStream(client, options, startLsn);
   }
 
@@ -518,14 +523,23 @@ export async function ensureLogicalSlot(db: Database, logger: Logger = silentLog
     );
   }
   const slot = await logicalSlotName(db);
-  const existing = await db.query<{ plugin: string }>(
-    'SELECT plugin FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
+  const existing = await db.query<{ plugin: string; status: string | null }>(
+    'SELECT plugin, wal_status AS status FROM pg_catalog.pg_replication_slots WHERE slot_name = $1',
     [slot],
   );
-  const plugin = existing.rows[0]?.plugin;
-  if (plugin !== undefined) {
-    if (plugin !== 'pgoutput')
-      throw new Error(`replication slot ${slot} exists with plugin ${plugin}, not pgoutput`);
+  const found = existing.rows[0];
+  if (found?.status === 'lost') {
+    // Invalidated (it retained more than max_slot_wal_keep_size): it can never stream again, and what it had not
+    // delivered is gone. Replace it; listeners resync below, since the outbox records a decoded position.
+    logger.error(
+      { slot },
+      'the logical capture slot was invalidated (max_slot_wal_keep_size); recreating it',
+    );
+    await db.query('SELECT pg_catalog.pg_drop_replication_slot($1)', [slot]);
+  } else if (found) {
+    if (found.plugin !== 'pgoutput') {
+      throw new Error(`replication slot ${slot} exists with plugin ${found.plugin}, not pgoutput`);
+    }
     return slot;
   }
   try {

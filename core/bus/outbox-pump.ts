@@ -100,6 +100,10 @@ export interface OutboxPumpOptions {
   readonly source?: 'triggers' | 'logical';
 }
 
+/** Logical source: bounds of the backoff between attempts to reopen a failing replication stream, in ms. */
+const REOPEN_MIN_MS = 100;
+const REOPEN_MAX_MS = 5000;
+
 /** Logical source: decoded changes queued beyond this many pause the replication stream until the pump catches up. */
 const LOGICAL_QUEUE_HIGH_WATER = 100_000;
 
@@ -151,6 +155,9 @@ export class OutboxPump {
   #paused = false;
   /** Logical source: commit LSNs up to here were appended by an earlier pump (skip them when re-sent). */
   #skipThrough = 0n;
+  /** Logical source: no new stream before this time (Date.now() ms), and the next backoff step. */
+  #reopenAt = 0;
+  #reopenDelayMs = REOPEN_MIN_MS;
   #tables = new Map<string, CapturedTable>();
 
   constructor(db: Database, options: OutboxPumpOptions = {}) {
@@ -250,6 +257,11 @@ export class OutboxPump {
    */
   async #stepLogical(client: pg.Client): Promise<void> {
     if (!this.#stream) {
+      const wait = this.#reopenAt - Date.now();
+      if (wait > 0) {
+        this.#delayMs = Math.min(wait, this.#idleMs * 10);
+        return;
+      }
       await this.#openStream(client);
       this.#delayMs = this.#idleMs;
       return;
@@ -313,9 +325,11 @@ export class OutboxPump {
     if (!slot) throw new Error('cannot name the capture slot');
     const stream = await LogicalStream.open(this.#db, this.#skipThrough, {
       slot,
+      applicationName: `${this.#applicationName}-stream`,
       logger: this.#logger,
       onTransaction: (transaction) => {
         if (stream !== this.#stream) return;
+        this.#reopenDelayMs = REOPEN_MIN_MS;
         this.#queue.push(transaction);
         this.#queuedChanges += transaction.changes.length;
         if (!this.#paused && this.#queuedChanges >= LOGICAL_QUEUE_HIGH_WATER) {
@@ -327,7 +341,17 @@ export class OutboxPump {
       onEnd: (error) => {
         if (stream !== this.#stream) return;
         this.#stream = undefined;
-        if (!this.#closed) this.#logger.warn({ err: error }, 'logical replication stream ended; reopening');
+        if (this.#closed) return;
+        // Backoff while it keeps failing (e.g. the slot is still held by a former leader's walsender until
+        // wal_sender_timeout): 100 ms doubling to 5 s; one warning per streak, the repeats at debug.
+        this.#reopenAt = Date.now() + this.#reopenDelayMs;
+        const log = this.#reopenDelayMs === REOPEN_MIN_MS ? this.#logger.warn : this.#logger.debug;
+        log.call(
+          this.#logger,
+          { err: error, retryInMs: this.#reopenDelayMs },
+          'logical replication stream ended; reopening',
+        );
+        this.#reopenDelayMs = Math.min(REOPEN_MAX_MS, this.#reopenDelayMs * 2);
       },
     });
     if (this.#closed || !this.#leading) {
@@ -346,7 +370,6 @@ export class OutboxPump {
     await stream?.close();
   }
 
-  /** Runs the next step now instead of after the idle delay (the logical stream delivered a transaction). */
   /**
    * The stream delivered a transaction: step within `busyPollMs` (at once when a full batch is queued) instead of
    * after the idle delay. The short wait gathers the transactions of a busy stream into one pump transaction

@@ -383,7 +383,7 @@ $fn$;
 
 -- Logical mode's way into the change stream for what is not a row change: a transactional logical decoding
 -- message (prefix 'pgrt', content channel || newline || payload), decoded at its transaction's commit, after the
--- transaction's changes. Needs EXECUTE on pg_logical_emit_message (superusers, or granted).
+-- transaction's changes.
 CREATE FUNCTION pgrt.logical_emit(channel text, payload text) RETURNS void LANGUAGE sql AS $fn$
   SELECT NULL FROM pg_logical_emit_message(true, 'pgrt', channel || chr(10) || payload);
 $fn$;
