@@ -4,15 +4,27 @@
  * Neither side knows the other's concrete type.
  */
 
+/**
+ * The protocol adapter's side of one connection ({@link Connection.attach}). An object with methods rather than
+ * a pair of closures: an adapter's per-connection object implements it itself, so an idle connection holds no
+ * function per listener.
+ */
+export interface ConnectionListener {
+  /** One incoming message; messages arrive in order. */
+  receive(data: string | Uint8Array): void;
+  /** The connection closed; called once, after the {@link Connection.onClose} handlers. */
+  connectionClosed(code: number, reason: string): void;
+}
+
 /** A client connection as an adapter sees it. */
 export interface Connection {
   /** Sends one message (text or binary). Dropped silently once closed. */
   send(data: string | Uint8Array): void;
   /** Closes with a WebSocket-style code and reason; pending sends are flushed first. */
   close(code?: number, reason?: string): void;
-  /** Registers the message handler (one per connection). */
-  onMessage(handler: (data: string | Uint8Array) => void): void;
-  /** Registers the close handler (called once). */
+  /** Attaches the protocol adapter (one per connection): it receives every message, then the close. */
+  attach(listener: ConnectionListener): void;
+  /** Registers a close handler (called once, in registration order, before the attached listener's). */
   onClose(handler: (code: number, reason: string) => void): void;
   /** Client address (the socket peer, or X-Forwarded-For when the transport is configured to trust it). */
   readonly remoteAddress: string;

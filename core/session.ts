@@ -57,14 +57,15 @@ export interface CallOptions {
 /** One connected client's state. */
 export class Session {
   #mergeBox: MergeBox | undefined;
-  readonly #subs = new Map<string, Subscription>();
-  readonly #universal: Subscription[] = [];
+  // Made on first use, like the merge box and the logger: an idle session holds no empty collections.
+  #subs: Map<string, Subscription> | undefined;
+  #universal: Subscription[] | undefined;
   readonly #baseLogger: Logger;
   #childLogger: Logger | undefined;
   #userId: string | null;
   #closed = false;
-  /** Serialises user changes. */
-  #userChange: Promise<void> = Promise.resolve();
+  /** Serialises user changes: the last one requested (undefined before the first). */
+  #userChange: Promise<void> | undefined;
   /** `ready`s withheld while a rerun rebuilds the view (sent after its differences). */
   #pendingReady: string[] | undefined;
 
@@ -109,7 +110,7 @@ export class Session {
 
   /** Number of live named subscriptions. */
   get subscriptionCount(): number {
-    return this.#subs.size;
+    return this.#subs?.size ?? 0;
   }
 
   /**
@@ -118,7 +119,7 @@ export class Session {
    * view; a no-op when the user does not change. Changes queue behind each other.
    */
   setUserId(userId: string | null): Promise<void> {
-    const change = this.#userChange.then(() => this.#rerun(userId));
+    const change = (this.#userChange ?? Promise.resolve()).then(() => this.#rerun(userId));
     this.#userChange = change.catch(() => {});
     return change;
   }
@@ -127,23 +128,29 @@ export class Session {
     if (this.#closed || userId === this.#userId) return;
     this.#userId = userId;
     this.#childLogger = undefined; // later lines carry the new user
-    if (this.#subs.size === 0 && this.#universal.length === 0) return;
+    const subs = this.#subs;
+    const universal = this.#universal;
+    if (!subs?.size && !universal?.length) return;
     const before = this.mergeBox.beginRerun();
     this.#pendingReady = [];
     const reruns: Subscription[] = [];
     try {
-      for (const [subId, sub] of this.#subs) {
-        const next = sub.recreate();
-        sub.retire();
-        this.#subs.set(subId, next);
-        reruns.push(next);
+      if (subs) {
+        for (const [subId, sub] of subs) {
+          const next = sub.recreate();
+          sub.retire();
+          subs.set(subId, next);
+          reruns.push(next);
+        }
       }
-      for (let i = 0; i < this.#universal.length; i++) {
-        const sub = this.#universal[i] as Subscription;
-        const next = sub.recreate();
-        sub.retire();
-        this.#universal[i] = next;
-        reruns.push(next);
+      if (universal) {
+        for (let i = 0; i < universal.length; i++) {
+          const sub = universal[i] as Subscription;
+          const next = sub.recreate();
+          sub.retire();
+          universal[i] = next;
+          reruns.push(next);
+        }
       }
       // run() does not reject: a failing publication ends with nosub, as on first run.
       await Promise.all(reruns.map((sub) => sub.run()));
@@ -152,7 +159,7 @@ export class Session {
       this.#pendingReady = undefined;
       if (!this.#closed) {
         this.mergeBox.endRerun(before);
-        const live = ready.filter((subId) => this.#subs.has(subId));
+        const live = ready.filter((subId) => this.#subs?.has(subId) === true);
         if (live.length > 0) this.output.ready(live);
       }
     }
@@ -169,7 +176,8 @@ export class Session {
     await Promise.all(
       this.core.app.universalPublications.map((definition) => {
         const sub = new Subscription(this, definition, null, []);
-        this.#universal.push(sub);
+        if (this.#universal) this.#universal.push(sub);
+        else this.#universal = [sub];
         return sub.run();
       }),
     );
@@ -180,7 +188,7 @@ export class Session {
    * are attached (their initial data sent). A live `subId` is ignored (subs are idempotent across reconnects).
    */
   async subscribe(subId: string, name: string, params: readonly unknown[]): Promise<void> {
-    if (this.#closed || this.#subs.has(subId)) return;
+    if (this.#closed || this.#subs?.has(subId)) return;
     const definition = this.core.app.publications.get(name);
     if (!definition) {
       this.output.nosub(subId, new NotFoundError(404, `Subscription '${name}' not found`));
@@ -192,15 +200,16 @@ export class Session {
       return;
     }
     const sub = new Subscription(this, definition, subId, params);
+    this.#subs ??= new Map();
     this.#subs.set(subId, sub);
     await sub.run();
   }
 
   /** The client unsubscribed: withdraw its documents, then `nosub` (also for unknown ids, as Meteor does). */
   unsubscribe(subId: string): void {
-    const sub = this.#subs.get(subId);
+    const sub = this.#subs?.get(subId);
     if (sub) {
-      this.#subs.delete(subId);
+      this.#subs?.delete(subId);
       sub.unsubscribe();
     }
     this.output.nosub(subId);
@@ -208,7 +217,7 @@ export class Session {
 
   /** Called by a subscription that stopped or failed on its own. */
   endSubscription(subId: string, error?: unknown): void {
-    this.#subs.delete(subId);
+    this.#subs?.delete(subId);
     if (!this.#closed) this.output.nosub(subId, error);
   }
 
@@ -343,10 +352,10 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const sub of this.#subs.values()) sub.dispose();
-    for (const sub of this.#universal) sub.dispose();
-    this.#subs.clear();
-    this.#universal.length = 0;
+    if (this.#subs) for (const sub of this.#subs.values()) sub.dispose();
+    if (this.#universal) for (const sub of this.#universal) sub.dispose();
+    this.#subs = undefined;
+    this.#universal = undefined;
     this.core.sessionClosed(this);
   }
 }

@@ -20,6 +20,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Connection } from '../core/connection.js';
 import { type Logger, silentLogger } from '../core/logger.js';
+import { TransportConnection } from './transport-connection.js';
 
 /** Transport limits of a host (server option `limits`). */
 export interface TransportLimits {
@@ -54,8 +55,9 @@ export interface TerminableConnection extends Connection {
  * The outbound buffer cap as fields of a connection class rather than closures around each instance: idle
  * connections must stay small. Transport connections extend it and call {@link checkOutbound} after writing.
  */
-export abstract class CappedConnection {
-  #maxBufferedBytes = Number.POSITIVE_INFINITY;
+export abstract class CappedConnection extends TransportConnection {
+  /** Undefined until capped, rather than `Infinity`: a double, which V8 would box in a heap number per connection. */
+  #maxBufferedBytes: number | undefined;
   #onOverflow: ((connection: TerminableConnection) => void) | undefined;
   #overflowed = false;
 
@@ -74,7 +76,8 @@ export abstract class CappedConnection {
 
   /** Terminates the connection if its queue passed the cap (call after every write). */
   protected checkOutbound(): void {
-    if (this.#overflowed || this.bufferedAmount <= this.#maxBufferedBytes) return;
+    const max = this.#maxBufferedBytes;
+    if (this.#overflowed || max === undefined || this.bufferedAmount <= max) return;
     this.#overflowed = true;
     this.#onOverflow?.(this as unknown as TerminableConnection);
     this.terminate();

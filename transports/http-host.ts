@@ -61,19 +61,23 @@ export class HttpHost {
   readonly server: Server;
   readonly #endpoints: UpgradeEndpoint[] = [];
   readonly #handlers: RequestHandler[] = [];
-  readonly #sockets = new Set<Socket>();
-  /** One listener for every socket's close (no closure per connection). */
+  /** Open sockets: every TCP connection, and the TLS socket of each upgrade over https. */
+  readonly #sockets = new Set<Duplex>();
+  /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet. */
+  readonly #upgraded = new Set<Duplex>();
+  /**
+   * The one `close` listener of every socket, shared (no closure per connection), added with `on`: a socket
+   * closes once, and `once` would wrap it in a bound function and a state object per socket. One listener
+   * rather than one per set keeps the socket's listener list short (ws adds its own).
+   */
   readonly #forgetSocket = (() => {
     const sockets = this.#sockets;
-    return function forget(this: Socket): void {
+    const upgraded = this.#upgraded;
+    return function forget(this: Duplex): void {
       sockets.delete(this);
+      upgraded.delete(this);
     };
   })();
-  /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet. */
-  #upgraded = 0;
-  readonly #upgradedClosed = (): void => {
-    this.#upgraded--;
-  };
   #closed: Promise<void> | undefined;
   readonly #ready: () => boolean;
   /** permessage-deflate settings for endpoints attached here (undefined: off). */
@@ -97,10 +101,7 @@ export class HttpHost {
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.#upgrade(request, socket, head),
     );
-    this.server.on('connection', (socket: Socket) => {
-      this.#sockets.add(socket);
-      socket.once('close', this.#forgetSocket);
-    });
+    this.server.on('connection', (socket: Socket) => this.#track(socket));
   }
 
   /** Routes upgrades matching `endpoint` to it (first registered wins). */
@@ -151,7 +152,7 @@ export class HttpHost {
   /** Resolves true when every upgraded socket has closed, or false after `timeoutMs`. */
   async upgradesClosed(timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    while (this.#upgraded > 0) {
+    while (this.#upgraded.size > 0) {
       if (performance.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -178,9 +179,15 @@ export class HttpHost {
       socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
-    this.#upgraded++;
-    socket.once('close', this.#upgradedClosed);
+    // Over https the upgrade carries the TLS socket, not the TCP one tracked on 'connection'.
+    if (!this.#sockets.has(socket)) this.#track(socket);
+    this.#upgraded.add(socket);
     endpoint.handleUpgrade(request, socket, head);
+  }
+
+  #track(socket: Duplex): void {
+    this.#sockets.add(socket);
+    socket.on('close', this.#forgetSocket);
   }
 
   #request(request: IncomingMessage, response: ServerResponse): void {

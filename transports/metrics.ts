@@ -11,12 +11,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import promClient from 'prom-client';
-import type { Connection } from '../core/connection.js';
+import type { Connection, ConnectionListener } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
 import type { RealtimeCore } from '../core/realtime-core.js';
 import type { RequestHandler } from './http-host.js';
 import { SockJsConnection } from './sockjs-endpoint.js';
-import { type Classified, classifierFor } from './wire-classifiers.js';
+import { type Classifier, classifierFor } from './wire-classifiers.js';
 
 /** Path of the metrics endpoint. */
 export const METRICS_PATH = '/metrics';
@@ -57,6 +57,8 @@ export class ServerMetrics {
   #unsubscribe: (() => void) | undefined;
   #nextConnection = 0;
   readonly #probes = new Map<string, () => void>();
+  /** The counters every {@link CountedConnection} of this instance feeds: one object for all of them. */
+  readonly #traffic: Traffic;
 
   constructor(options: ServerMetricsOptions = {}) {
     this.registry = options.registry ?? new promClient.Registry();
@@ -177,6 +179,16 @@ export class ServerMetrics {
       },
     });
     this.#slowConsumerCloses.inc({ protocol: 'ddp' }, 0);
+    this.#traffic = {
+      connections: this.#connections,
+      received: this.#received,
+      sent: this.#sent,
+      bytesReceived: this.#bytesReceived,
+      bytesSent: this.#bytesSent,
+      methodSeconds: this.#methodSeconds,
+      resumeAttempts: this.#resumeAttempts,
+      registered: (method) => this.#core?.app.methods.has(method) === true,
+    };
   }
 
   /** Starts reading `core` (call once, before `core.start()` so no bus event is missed). */
@@ -226,90 +238,12 @@ export class ServerMetrics {
     const started = performance.now();
     logger.debug(fields, 'connection opened');
     if (!withMetrics) {
-      connection.onClose((code, reason) => {
-        logger.debug(
-          { ...fields, code, reason, ms: Math.round(performance.now() - started) },
-          'connection closed',
-        );
-      });
+      logClose(connection, logger, fields, started);
       return connection;
     }
-    const log = { debug: (extra: object, message: string) => logger.debug({ ...fields, ...extra }, message) };
-    const classify = classifierFor(protocol, connection.protocol);
-    let pendingCalls: Map<string, { method: string; started: number }> | undefined;
-    let messagesIn = 0;
-    let messagesOut = 0;
     this.#connections.inc({ protocol, transport });
     this.#connectionsOpened.inc({ protocol, transport });
-    const received = (data: string | Uint8Array): void => {
-      messagesIn++;
-      this.#bytesReceived.inc({ protocol }, byteLength(data));
-      const kind = classify(data, 'in');
-      this.#received.inc({ protocol, type: kind.type });
-      if (kind.call) {
-        pendingCalls ??= new Map();
-        pendingCalls.set(kind.call.id, { method: kind.call.method, started: performance.now() });
-      }
-      if (kind.resume) this.#resumeAttempts.inc({ protocol });
-    };
-    const sent = (data: string | Uint8Array): void => {
-      messagesOut++;
-      this.#bytesSent.inc({ protocol }, byteLength(data));
-      const kind: Classified = classify(data, 'out');
-      this.#sent.inc({ protocol, type: kind.type });
-      if (kind.reply) {
-        const call = pendingCalls?.get(kind.reply.id);
-        if (call) {
-          pendingCalls?.delete(kind.reply.id);
-          const method = this.#core?.app.methods.has(call.method) ? call.method : '(unregistered)';
-          this.#methodSeconds.observe(
-            { protocol, method, outcome: kind.reply.error ? 'error' : 'ok' },
-            (performance.now() - call.started) / 1000,
-          );
-        }
-      }
-    };
-    connection.onClose((code, reason) => {
-      this.#connections.dec({ protocol, transport });
-      pendingCalls?.clear();
-      log.debug(
-        { code, reason, ms: Math.round(performance.now() - started), messagesIn, messagesOut },
-        'connection closed',
-      );
-    });
-    return {
-      send(data) {
-        sent(data);
-        connection.send(data);
-      },
-      close(code, reason) {
-        connection.close(code, reason);
-      },
-      ...(connection.cork && connection.uncork
-        ? { cork: () => connection.cork?.(), uncork: () => connection.uncork?.() }
-        : {}),
-      onMessage(handler) {
-        connection.onMessage((data) => {
-          received(data);
-          handler(data);
-        });
-      },
-      onClose(handler) {
-        connection.onClose(handler);
-      },
-      get remoteAddress() {
-        return connection.remoteAddress;
-      },
-      get headers() {
-        return connection.headers;
-      },
-      get protocol() {
-        return connection.protocol;
-      },
-      get bufferedAmount() {
-        return connection.bufferedAmount;
-      },
-    };
+    return new CountedConnection(connection, this.#traffic, protocol, transport, logger, fields, started);
   }
 
   #observerCount(): number {
@@ -353,6 +287,158 @@ export class ServerMetrics {
     } catch {
       return Number.NaN;
     }
+  }
+}
+
+/**
+ * Logs the close of a connection that is not counted (debug, with its duration). Apart from `instrument`, so
+ * that this closure's context holds only what it uses.
+ */
+function logClose(connection: Connection, logger: Logger, fields: object, started: number): void {
+  connection.onClose((code, reason) => {
+    logger.debug(
+      { ...fields, code, reason, ms: Math.round(performance.now() - started) },
+      'connection closed',
+    );
+  });
+}
+
+/** What a {@link CountedConnection} feeds: the counter families of its {@link ServerMetrics}. */
+interface Traffic {
+  readonly connections: promClient.Gauge<'protocol' | 'transport'>;
+  readonly received: promClient.Counter<'protocol' | 'type'>;
+  readonly sent: promClient.Counter<'protocol' | 'type'>;
+  readonly bytesReceived: promClient.Counter<'protocol'>;
+  readonly bytesSent: promClient.Counter<'protocol'>;
+  readonly methodSeconds: promClient.Histogram<'protocol' | 'method' | 'outcome'>;
+  readonly resumeAttempts: promClient.Counter<'protocol'>;
+  /** True for a method the app registers (others are timed as `(unregistered)`: labels stay bounded). */
+  registered(method: string): boolean;
+}
+
+/**
+ * The metrics decorator of one connection ({@link ServerMetrics.instrument}): counts what passes, times method
+ * calls, and on close decrements the gauge and logs the connection's totals. A class, not an object of closures:
+ * its methods are shared, so a counted idle connection costs one object. It is the inner connection's listener
+ * from the start, so a close is counted even when the adapter never attaches.
+ */
+class CountedConnection implements Connection, ConnectionListener {
+  readonly #classify: Classifier;
+  #listener: ConnectionListener | undefined;
+  /** Calls waiting for their reply, by id (made on the first call). */
+  #pendingCalls: Map<string, { readonly method: string; readonly started: number }> | undefined;
+  #messagesIn = 0;
+  #messagesOut = 0;
+
+  constructor(
+    private readonly inner: Connection,
+    private readonly traffic: Traffic,
+    private readonly protocolName: string,
+    private readonly transport: string,
+    private readonly logger: Logger,
+    /** The `connection opened` line's fields, repeated on the close line. */
+    private readonly fields: object,
+    private readonly started: number,
+  ) {
+    this.#classify = classifierFor(protocolName, inner.protocol);
+    inner.attach(this);
+  }
+
+  get remoteAddress(): string {
+    return this.inner.remoteAddress;
+  }
+
+  get headers(): Readonly<Record<string, string | string[] | undefined>> {
+    return this.inner.headers;
+  }
+
+  get protocol(): string {
+    return this.inner.protocol;
+  }
+
+  get bufferedAmount(): number {
+    return this.inner.bufferedAmount;
+  }
+
+  send(data: string | Uint8Array): void {
+    this.#countSent(data);
+    this.inner.send(data);
+  }
+
+  close(code?: number, reason?: string): void {
+    this.inner.close(code, reason);
+  }
+
+  cork(): void {
+    this.inner.cork?.();
+  }
+
+  uncork(): void {
+    this.inner.uncork?.();
+  }
+
+  attach(listener: ConnectionListener): void {
+    this.#listener = listener;
+  }
+
+  onClose(handler: (code: number, reason: string) => void): void {
+    this.inner.onClose(handler);
+  }
+
+  /** Called by the inner connection with each message. */
+  receive(data: string | Uint8Array): void {
+    this.#countReceived(data);
+    this.#listener?.receive(data);
+  }
+
+  /** Called by the inner connection once it has closed. */
+  connectionClosed(code: number, reason: string): void {
+    const listener = this.#listener;
+    this.#listener = undefined;
+    this.traffic.connections.dec({ protocol: this.protocolName, transport: this.transport });
+    this.#pendingCalls = undefined;
+    this.logger.debug(
+      {
+        ...this.fields,
+        code,
+        reason,
+        ms: Math.round(performance.now() - this.started),
+        messagesIn: this.#messagesIn,
+        messagesOut: this.#messagesOut,
+      },
+      'connection closed',
+    );
+    listener?.connectionClosed(code, reason);
+  }
+
+  #countReceived(data: string | Uint8Array): void {
+    const protocol = this.protocolName;
+    this.#messagesIn++;
+    this.traffic.bytesReceived.inc({ protocol }, byteLength(data));
+    const kind = this.#classify(data, 'in');
+    this.traffic.received.inc({ protocol, type: kind.type });
+    if (kind.call) {
+      this.#pendingCalls ??= new Map();
+      this.#pendingCalls.set(kind.call.id, { method: kind.call.method, started: performance.now() });
+    }
+    if (kind.resume) this.traffic.resumeAttempts.inc({ protocol });
+  }
+
+  #countSent(data: string | Uint8Array): void {
+    const protocol = this.protocolName;
+    this.#messagesOut++;
+    this.traffic.bytesSent.inc({ protocol }, byteLength(data));
+    const kind = this.#classify(data, 'out');
+    this.traffic.sent.inc({ protocol, type: kind.type });
+    if (!kind.reply) return;
+    const call = this.#pendingCalls?.get(kind.reply.id);
+    if (!call) return;
+    this.#pendingCalls?.delete(kind.reply.id);
+    const method = this.traffic.registered(call.method) ? call.method : '(unregistered)';
+    this.traffic.methodSeconds.observe(
+      { protocol, method, outcome: kind.reply.error ? 'error' : 'ok' },
+      (performance.now() - call.started) / 1000,
+    );
   }
 }
 

@@ -202,8 +202,11 @@ export class SockJsConnection extends CappedConnection implements TerminableConn
       raw.headers['x-forwarded-for'],
       forwardedCount,
     );
+    raw.on('data', (message: string) => this.listener?.receive(message));
     raw.once('close', () => {
       this.#closed = true;
+      // sockjs reports no close code; 1000 says only that the session is gone.
+      this.closed(1000, '');
     });
   }
 
@@ -280,15 +283,6 @@ export class SockJsConnection extends CappedConnection implements TerminableConn
     const close = this.raw.close as unknown as (code: number, reason: string) => boolean;
     close.call(this.raw, code, reason || 'Normal closure');
     (this.raw as unknown as SockJsSessionInternals)._session?.to_tref?.unref();
-  }
-
-  onMessage(handler: (data: string | Uint8Array) => void): void {
-    this.raw.on('data', (message: string) => handler(message));
-  }
-
-  onClose(handler: (code: number, reason: string) => void): void {
-    // sockjs reports no close code; 1000 says only that the session is gone.
-    this.raw.once('close', () => handler(1000, ''));
   }
 }
 

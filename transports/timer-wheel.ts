@@ -11,8 +11,11 @@
 
 /** Something the wheel can fire: subclass it (the links are the wheel's business). */
 export abstract class WheelEntry {
-  /** @internal absolute time (ms, `performance.now()`) at which the entry is due. */
-  wheelDeadline = 0;
+  /**
+   * @internal the tick at which the entry is due (`performance.now() / tickMs`, rounded up): a small integer, which
+   * V8 keeps in the object, where a time in ms (a double) would take a heap number per entry.
+   */
+  wheelTick = 0;
   /** @internal neighbours in the slot's list; `wheelSlot` is -1 while not scheduled. */
   wheelPrev: WheelEntry | null = null;
   /** @internal */
@@ -60,9 +63,9 @@ export class TimerWheel {
     if (entry.wheelSlot >= 0) this.#unlink(entry);
     const now = performance.now();
     if (!this.#interval) this.#start(now);
-    entry.wheelDeadline = now + Math.max(1, delayMs);
     // Ceil: never fire early; an entry due within the current tick goes to the next one.
-    const tick = Math.max(this.#cursor, Math.ceil(entry.wheelDeadline / this.tickMs));
+    const tick = Math.max(this.#cursor, Math.ceil((now + Math.max(1, delayMs)) / this.tickMs));
+    entry.wheelTick = tick;
     const slot = tick % this.#heads.length;
     const head = this.#heads[slot] ?? null;
     entry.wheelSlot = slot;
@@ -119,7 +122,8 @@ export class TimerWheel {
       let entry = this.#heads[slot] ?? null;
       while (entry) {
         const next: WheelEntry | null = entry.wheelNext;
-        if (entry.wheelDeadline <= now) {
+        // Due once its tick has begun; a later one waits for another turn of the wheel.
+        if (entry.wheelTick <= last) {
           this.#unlink(entry);
           try {
             entry.fire(now);

@@ -92,39 +92,24 @@ class WsConnection extends CappedConnection implements TerminableConnection {
     super();
     this.headers = connectionHeaders(request.headers);
     this.remoteAddress = clientAddress(request, forwardedCount);
-    // Shared listener functions (no closures per connection): idle connections must stay small.
+    // Shared listener functions (no closures per connection): idle connections must stay small. `on`, not
+    // `once`, for `close` (emitted once anyway): `once` wraps the listener per socket.
     ws.on('error', terminateOnError);
-    ws.once('close', closeListener);
+    ws.on('close', closeListener);
+    ws.on('message', messageListener);
     wsOwners.set(ws, this);
-  }
-
-  /** The message handler (one per connection, as the Connection contract says). */
-  #messageHandler: ((data: string | Uint8Array) => void) | undefined;
-  /** Close handlers, called once in registration order; a single one is kept without an array. */
-  #closeHandlers:
-    | ((code: number, reason: string) => void)
-    | Array<(code: number, reason: string) => void>
-    | undefined;
-
-  /** Called by the shared close listener. */
-  closed(code: number, reason: string): void {
-    const handlers = this.#closeHandlers;
-    this.#closeHandlers = undefined;
-    if (handlers === undefined) return;
-    if (typeof handlers === 'function') handlers(code, reason);
-    else for (const handler of handlers) handler(code, reason);
   }
 
   /** Called by the shared message listener. */
   received(data: RawData, isBinary: boolean): void {
-    const handler = this.#messageHandler;
-    if (!handler) return;
+    const listener = this.listener;
+    if (!listener) return;
     const buffer = Buffer.isBuffer(data)
       ? data
       : Array.isArray(data)
         ? Buffer.concat(data)
         : Buffer.from(data);
-    handler(isBinary ? buffer : buffer.toString('utf8'));
+    listener.receive(isBinary ? buffer : buffer.toString('utf8'));
   }
 
   get protocol(): string {
@@ -163,18 +148,6 @@ class WsConnection extends CappedConnection implements TerminableConnection {
       // A peer that never answers the close handshake must not hold the socket open.
       setTimeout(() => this.ws.terminate(), 5000).unref();
     }
-  }
-
-  onMessage(handler: (data: string | Uint8Array) => void): void {
-    if (!this.#messageHandler) this.ws.on('message', messageListener);
-    this.#messageHandler = handler;
-  }
-
-  onClose(handler: (code: number, reason: string) => void): void {
-    const handlers = this.#closeHandlers;
-    if (handlers === undefined) this.#closeHandlers = handler;
-    else if (typeof handlers === 'function') this.#closeHandlers = [handlers, handler];
-    else handlers.push(handler);
   }
 }
 

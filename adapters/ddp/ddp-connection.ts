@@ -12,12 +12,10 @@
  * ended but parked for the grace period, so a later `connect {session, receivedCount}` on another socket can
  * resume it; with resumption disabled (grace period 0) it ends at once, as before Meteor 3.5.
  */
-import type { Connection } from '../../core/connection.js';
+import type { Connection, ConnectionListener } from '../../core/connection.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
-import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
-import type { TimerWheel } from '../../transports/timer-wheel.js';
 import {
   type ClientMessage,
   encodeServerMessage,
@@ -25,53 +23,57 @@ import {
   type ServerMessage,
 } from './ddp-codec.js';
 import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
-import { Heartbeat, type HeartbeatOptions, type HeartbeatTarget } from './heartbeat.js';
-import type { ParkedSessions } from './resumption.js';
+import { Heartbeat, type HeartbeatClock, type HeartbeatTarget } from './heartbeat.js';
 
 /** DDP versions this server speaks, in preference order. */
 export const SUPPORTED_DDP_VERSIONS = ['1', 'pre2', 'pre1'] as const;
 
-/** Per-connection settings (from the adapter's options). */
-export interface DdpConnectionSettings extends DdpSessionSettings {
-  readonly heartbeat: HeartbeatOptions;
-  /** The shared wheel every connection's heartbeat runs on. */
-  readonly wheel: TimerWheel;
+/**
+ * What every DDP connection of an adapter shares, in one object: the settings from the adapter's options and the
+ * parts they use.
+ */
+export interface DdpConnectionSettings extends DdpSessionSettings, HeartbeatClock {
+  /** Where sessions are opened. */
+  readonly core: RealtimeCore;
   /** Messages longer than this many bytes get `error "Message too large"` and are dropped. */
   readonly maxMessageBytes: number;
   /** Messages nested deeper get `error "Message too deeply nested"` and are dropped. */
   readonly maxNestingDepth: number;
   /** Answer client pings (Meteor's `respondToPings`, default true). */
   readonly respondToPings: boolean;
-  /** Sessions waiting out their grace period; undefined disables resumption. */
-  readonly parked: ParkedSessions<DdpSession> | undefined;
+  /** The adapter's open connections: each adds itself and leaves when its socket closes. */
+  readonly connections: Set<DdpConnection>;
 }
 
 type State = 'handshake' | 'open' | 'closed';
 
-/** Runs DDP over one connection. */
-export class DdpConnection implements HeartbeatTarget {
+/**
+ * Runs DDP over one connection. It is the connection's listener itself (no closures), and keeps no more than
+ * its state: what every connection shares is in the settings.
+ */
+export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   #state: State = 'handshake';
   #session: DdpSession | undefined;
   #version = '1';
   #heartbeat: Heartbeat | undefined;
-  /** The client sent `disconnect`: the close that follows is deliberate, the session is not kept. */
-  #graceful = false;
-  readonly #logger: Logger;
 
   constructor(
     private readonly connection: Connection,
-    private readonly core: RealtimeCore,
     private readonly settings: DdpConnectionSettings,
-    logger: Logger,
   ) {
-    this.#logger = logger;
-    connection.onMessage((data) => this.#receive(data));
-    connection.onClose(() => this.#closed());
+    settings.connections.add(this);
+    connection.attach(this);
+  }
+
+  /** Closes the socket (shutdown); what happens to the session is decided when it has closed. */
+  close(code: number, reason: string): void {
+    this.connection.close(code, reason);
   }
 
   // ---- inbound ---------------------------------------------------------------------------------------------
 
-  #receive(data: string | Uint8Array): void {
+  /** Called by the connection with each message. */
+  receive(data: string | Uint8Array): void {
     if (this.#state === 'closed') return;
     this.#heartbeat?.messageReceived();
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
@@ -147,7 +149,7 @@ export class DdpConnection implements HeartbeatTarget {
     this.#session = this.#resume(message) ?? this.#open();
     this.#state = 'open';
     if (version !== 'pre1' && this.settings.heartbeat.interval > 0) {
-      this.#heartbeat = new Heartbeat(this.settings.heartbeat, this.settings.wheel, this);
+      this.#heartbeat = new Heartbeat(this.settings, this);
       this.#heartbeat.start();
     }
   }
@@ -159,7 +161,7 @@ export class DdpConnection implements HeartbeatTarget {
 
   /** Called by the heartbeat: no answer within the timeout; the socket closes, the session is parked. */
   heartbeatTimedOut(): void {
-    this.#logger.debug({ session: this.#session?.id }, 'heartbeat timed out');
+    this.settings.logger.debug({ session: this.#session?.id }, 'heartbeat timed out');
     this.connection.close(1000, 'heartbeat timeout');
     this.#closed();
   }
@@ -172,7 +174,7 @@ export class DdpConnection implements HeartbeatTarget {
       clientAddress: this.connection.remoteAddress,
       httpHeaders: this.connection.headers,
     };
-    return new DdpSession(this.core, info, this.connection, this.settings, this.#logger);
+    return new DdpSession(this.settings.core, info, this.connection, this.settings);
   }
 
   /**
@@ -186,7 +188,7 @@ export class DdpConnection implements HeartbeatTarget {
     const session = parked.take(id);
     if (!session) return undefined;
     if (typeof receivedCount === 'number' && session.resume(this.connection, receivedCount)) return session;
-    this.#logger.debug(
+    this.settings.logger.debug(
       { session: id, receivedCount, sent: session.sentCount },
       'DDP resumption refused: receivedCount does not match',
     );
@@ -201,15 +203,23 @@ export class DdpConnection implements HeartbeatTarget {
     this.connection.close(1000, 'DDP version negotiation failed');
   }
 
-  /** The client's `disconnect`: end the session now (no resumption) and close the socket. */
+  /** The client's `disconnect`: end the session now (no resumption), then close the socket. */
   #disconnect(): void {
-    this.#graceful = true;
+    this.#closed(true);
     this.connection.close(1000, 'disconnect');
+  }
+
+  /** Called by the connection once it has closed. */
+  connectionClosed(): void {
+    this.settings.connections.delete(this);
     this.#closed();
   }
 
-  /** The socket is gone (or going): park the session for resumption, or end it. Idempotent. */
-  #closed(): void {
+  /**
+   * The socket is gone (or going): park the session for resumption, or end it; `graceful` (the client sent
+   * `disconnect`): end it. Idempotent.
+   */
+  #closed(graceful = false): void {
     if (this.#state === 'closed' && !this.#session) return;
     this.#state = 'closed';
     this.#heartbeat?.stop();
@@ -217,7 +227,7 @@ export class DdpConnection implements HeartbeatTarget {
     this.#session = undefined;
     if (!session) return;
     const parked = this.settings.parked;
-    if (this.#graceful || !parked || session.ended) {
+    if (graceful || !parked || session.ended) {
       session.end();
       return;
     }

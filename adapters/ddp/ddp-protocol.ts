@@ -83,10 +83,9 @@ export const DdpProtocolToken = Symbol('pgrt.DdpProtocol');
 /** Serves DDP on the host. */
 export class DdpProtocol implements ConnectionHandler {
   #settings: DdpConnectionSettings;
-  readonly #connections = new Set<Connection>();
 
   constructor(
-    private readonly core: RealtimeCore,
+    core: RealtimeCore,
     private readonly options: DdpOptions = {},
     private readonly logger: Logger = core.logger,
   ) {
@@ -98,6 +97,8 @@ export class DdpProtocol implements ConnectionHandler {
     };
     const coalesceMs = options.coalesceMs ?? 0;
     this.#settings = {
+      core,
+      logger,
       heartbeat,
       wheel: new TimerWheel({
         tickMs: heartbeatWheelTick(heartbeat),
@@ -109,12 +110,13 @@ export class DdpProtocol implements ConnectionHandler {
       respondToPings: options.respondToPings ?? true,
       maxMessageQueueLength: options.maxMessageQueueLength ?? 100,
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
+      connections: new Set(),
     };
   }
 
   /** Number of open DDP connections. */
   get connectionCount(): number {
-    return this.#connections.size;
+    return this.#settings.connections.size;
   }
 
   /** Registers the raw WebSocket endpoint and (unless disabled) the SockJS endpoint on `host`. */
@@ -155,9 +157,7 @@ export class DdpProtocol implements ConnectionHandler {
   }
 
   handleConnection(connection: Connection): void {
-    this.#connections.add(connection);
-    connection.onClose(() => this.#connections.delete(connection));
-    new DdpConnection(connection, this.core, this.#settings, this.logger);
+    new DdpConnection(connection, this.#settings);
   }
 
   /** Number of sessions waiting for their client to resume them. */
@@ -174,7 +174,7 @@ export class DdpProtocol implements ConnectionHandler {
     this.#settings.parked?.close();
     this.#settings.coalescer?.flush();
     this.#settings.wheel.close();
-    for (const connection of this.#connections) connection.close(code, reason);
+    for (const connection of this.#settings.connections) connection.close(code, reason);
   }
 }
 

@@ -17,11 +17,12 @@ import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
 import type { CoalescedWriter, WriteCoalescer } from '../../transports/write-coalescer.js';
 import { type ClientMessage, encodeServerMessage, type ServerMessage } from './ddp-codec.js';
-import { OutboundLog, type Resumable } from './resumption.js';
+import { OutboundLog, type ParkedSessions, type Resumable } from './resumption.js';
 import { toWireError } from './to-wire-error.js';
 
-/** Settings of DDP sessions (from the adapter's options). */
+/** What every DDP session of an adapter shares, in one object: settings from the adapter's options, and parts. */
 export interface DdpSessionSettings {
+  readonly logger: Logger;
   /**
    * Frames kept for replay, and the most messages a detached session may buffer before it is ended (Meteor's
    * `maxMessageQueueLength`).
@@ -29,16 +30,21 @@ export interface DdpSessionSettings {
   readonly maxMessageQueueLength: number;
   /** Holds each socket's frames for a short window and writes them together; undefined: one write per frame. */
   readonly coalescer: WriteCoalescer | undefined;
+  /** Sessions waiting out their grace period; undefined disables resumption (sessions then keep no log). */
+  readonly parked: ParkedSessions<DdpSession> | undefined;
 }
 
 /** A DDP session, attached to a socket or waiting for its client to come back. */
 export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
-  readonly id: string;
   readonly session: Session;
-  readonly #log: OutboundLog;
+  /**
+   * Counted output, for resumption: made when the session sends its second message. Until then the session
+   * has sent only its opening `connected`, which is never replayed, so an idle session keeps no log.
+   */
+  #log: OutboundLog | undefined;
   readonly #settings: DdpSessionSettings;
-  readonly #logger: Logger;
-  readonly #queue: ClientMessage[] = [];
+  /** Client messages waiting for their turn (made on the first one). */
+  #queue: ClientMessage[] | undefined;
   #processing = false;
   #socket: Connection | undefined;
   #bufferedWhileDetached = 0;
@@ -50,23 +56,20 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    * Opens a new session on `socket`: sends `connected` (message 1) and starts the universal publications.
    * `info.id` is the session id.
    */
-  constructor(
-    core: RealtimeCore,
-    info: ConnectionInfo,
-    socket: Connection,
-    settings: DdpSessionSettings,
-    logger: Logger,
-  ) {
-    this.id = info.id;
+  constructor(core: RealtimeCore, info: ConnectionInfo, socket: Connection, settings: DdpSessionSettings) {
     this.#settings = settings;
-    this.#logger = logger;
-    this.#log = new OutboundLog(settings.maxMessageQueueLength);
     this.#socket = socket;
     this.session = core.openSession(info, this);
-    this.#send({ msg: 'connected', session: this.id });
+    // Message 1: counted when the log is made (#logged).
+    this.#write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
     void this.session.startUniversal().catch((error: unknown) => {
-      this.#logger.error({ err: error, session: this.id }, 'universal publications failed');
+      settings.logger.error({ err: error, session: this.id }, 'universal publications failed');
     });
+  }
+
+  /** The session id (the core session's connection id). */
+  get id(): string {
+    return this.session.connection.id;
   }
 
   /** True once the session ended (by the client, the grace timer, an overflow, or shutdown). */
@@ -79,9 +82,9 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     return this.#socket !== undefined;
   }
 
-  /** Messages counted so far (see resumption.ts). */
+  /** Messages counted so far (see resumption.ts); only counted while resumption is enabled. */
   get sentCount(): number {
-    return this.#log.sent;
+    return this.#log?.sent ?? 1;
   }
 
   // ---- lifecycle -------------------------------------------------------------------------------------------
@@ -103,14 +106,17 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    */
   resume(socket: Connection, receivedCount: number): boolean {
     if (this.ended || this.#socket) return false;
-    const connected = encodeServerMessage({ msg: 'connected', session: this.id });
-    const lacking = this.#log.resume(receivedCount, connected);
+    const lacking = this.#logged().resume(receivedCount);
     if (!lacking) return false;
+    const connected = encodeServerMessage({ msg: 'connected', session: this.id });
     this.#socket = socket;
     this.#onOverflow = undefined;
     this.#write(socket, connected);
     for (const text of lacking) this.#write(socket, text);
-    this.#logger.debug({ session: this.id, receivedCount, replayed: lacking.length }, 'DDP session resumed');
+    this.#settings.logger.debug(
+      { session: this.id, receivedCount, replayed: lacking.length },
+      'DDP session resumed',
+    );
     return true;
   }
 
@@ -118,7 +124,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   end(): void {
     this.#socket = undefined;
     this.#onOverflow = undefined;
-    this.#queue.length = 0;
+    this.#queue = undefined;
     this.session.close();
   }
 
@@ -127,19 +133,21 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   /** Queues a client message (not `connect`, `ping`, `pong` or `disconnect`: the connection handles those). */
   enqueue(message: ClientMessage): void {
     if (this.ended) return;
-    this.#queue.push(message);
+    if (this.#queue) this.#queue.push(message);
+    else this.#queue = [message];
     if (!this.#processing) void this.#drain();
   }
 
   async #drain(): Promise<void> {
     this.#processing = true;
     try {
-      while (this.#queue.length > 0 && !this.ended) {
-        const message = this.#queue.shift()!;
+      while (!this.ended) {
+        const message = this.#queue?.shift();
+        if (message === undefined) break;
         await this.#process(message);
       }
     } catch (error) {
-      this.#logger.error({ err: error }, 'DDP message processing failed');
+      this.#settings.logger.error({ err: error }, 'DDP message processing failed');
     } finally {
       this.#processing = false;
     }
@@ -247,7 +255,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   #send(message: ServerMessage): void {
     if (this.ended) return;
     const text = encodeServerMessage(message);
-    this.#log.record(text, message.msg === 'connected');
+    if (this.#settings.parked) this.#logged().record(text);
     if (this.#socket) {
       this.#write(this.#socket, text);
       return;
@@ -255,10 +263,22 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#bufferedWhileDetached += 1;
     if (this.#bufferedWhileDetached > this.#settings.maxMessageQueueLength) {
       const onOverflow = this.#onOverflow;
-      this.#logger.debug({ session: this.id }, 'DDP session buffer overflowed while detached; ending it');
+      this.#settings.logger.debug(
+        { session: this.id },
+        'DDP session buffer overflowed while detached; ending it',
+      );
       this.end();
       onOverflow?.();
     }
+  }
+
+  /** The log, made on first need with the opening `connected` counted (see {@link #log}). */
+  #logged(): OutboundLog {
+    if (this.#log === undefined) {
+      this.#log = new OutboundLog(this.#settings.maxMessageQueueLength);
+      this.#log.recordConnected();
+    }
+    return this.#log;
   }
 
   /**

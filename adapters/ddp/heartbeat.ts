@@ -15,6 +15,12 @@ export interface HeartbeatOptions {
   readonly timeout: number;
 }
 
+/** Where heartbeats run: their timing and the wheel they share (one object for all of an adapter's heartbeats). */
+export interface HeartbeatClock {
+  readonly heartbeat: HeartbeatOptions;
+  readonly wheel: TimerWheel;
+}
+
 /** What a heartbeat watches (the DDP connection). */
 export interface HeartbeatTarget {
   /** Send a `ping`. */
@@ -25,12 +31,11 @@ export interface HeartbeatTarget {
 
 /** One connection's heartbeat. */
 export class Heartbeat extends WheelEntry {
-  #seenPacket = false;
-  #pinging = false;
+  /** `quiet`: nothing received since the last check; `heard`: something was; `pinging`: a ping awaits any answer. */
+  #phase: 'quiet' | 'heard' | 'pinging' = 'quiet';
 
   constructor(
-    private readonly options: HeartbeatOptions,
-    private readonly wheel: TimerWheel,
+    private readonly clock: HeartbeatClock,
     private readonly target: HeartbeatTarget,
   ) {
     super();
@@ -38,41 +43,45 @@ export class Heartbeat extends WheelEntry {
 
   /** Starts watching (no-op when `interval` is 0). */
   start(): void {
-    if (this.options.interval <= 0) return;
-    this.wheel.schedule(this, this.options.interval);
+    const interval = this.clock.heartbeat.interval;
+    if (interval <= 0) return;
+    this.clock.wheel.schedule(this, interval);
   }
 
   /** Any message from the peer proves it is alive (hot path: a field write, plus a reschedule after a ping). */
   messageReceived(): void {
-    this.#seenPacket = true;
-    if (this.#pinging) {
-      this.#pinging = false;
-      this.#seenPacket = false;
-      this.wheel.schedule(this, this.options.interval);
+    if (this.#phase !== 'pinging') {
+      this.#phase = 'heard';
+      return;
     }
+    this.#phase = 'quiet';
+    this.clock.wheel.schedule(this, this.clock.heartbeat.interval);
   }
 
   /** Stops for good. */
   stop(): void {
-    this.#pinging = false;
-    this.wheel.cancel(this);
+    this.#phase = 'quiet';
+    this.clock.wheel.cancel(this);
   }
 
   /** The wheel's callback: an interval elapsed, or a ping's timeout did. */
   override fire(): void {
-    if (this.#pinging) {
-      this.#pinging = false;
-      this.target.heartbeatTimedOut();
-      return;
+    const { heartbeat, wheel } = this.clock;
+    switch (this.#phase) {
+      case 'pinging':
+        this.#phase = 'quiet';
+        this.target.heartbeatTimedOut();
+        return;
+      case 'heard':
+        this.#phase = 'quiet';
+        wheel.schedule(this, heartbeat.interval);
+        return;
+      case 'quiet':
+        this.#phase = 'pinging';
+        wheel.schedule(this, heartbeat.timeout);
+        this.target.heartbeatPing();
+        return;
     }
-    if (this.#seenPacket) {
-      this.#seenPacket = false;
-      this.wheel.schedule(this, this.options.interval);
-      return;
-    }
-    this.#pinging = true;
-    this.wheel.schedule(this, this.options.timeout);
-    this.target.heartbeatPing();
   }
 }
 

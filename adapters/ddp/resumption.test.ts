@@ -4,9 +4,17 @@ import { OutboundLog, ParkedSessions, type Resumable } from './resumption.js';
 /** The resumption bookkeeping (resumption.ts): message positions, replay, and the grace period. */
 describe('DDP resumption bookkeeping', () => {
   describe('OutboundLog', () => {
+    /** Records `texts` in order; names starting with `C` stand for `connected` messages. */
+    const recordAll = (log: OutboundLog, texts: readonly string[]): void => {
+      for (const text of texts) {
+        if (text.startsWith('C')) log.recordConnected();
+        else log.record(text);
+      }
+    };
+
     it('counts every recorded message and keeps only the last `capacity` frames', () => {
       const log = new OutboundLog(3);
-      for (const text of ['c', 'a', 'b', 'd', 'e']) log.record(text, text === 'c');
+      recordAll(log, ['C', 'a', 'b', 'd', 'e']);
       assert.equal(log.sent, 5);
       assert.equal(log.kept, 3);
       // Frames 3..5 are kept: a client that received 2, 3, 4 or 5 can be served; 0, 1 and 6 cannot.
@@ -20,34 +28,34 @@ describe('DDP resumption bookkeeping', () => {
 
     it('replays exactly the frames after receivedCount, after the new connected', () => {
       const log = new OutboundLog(100);
-      for (const text of ['C1', 'added x', 'ready', 'added y', 'changed x']) log.record(text, text === 'C1');
-      assert.deepEqual(log.resume(3, 'C2'), ['added y', 'changed x']);
+      recordAll(log, ['C1', 'added x', 'ready', 'added y', 'changed x']);
+      assert.deepEqual(log.resume(3), ['added y', 'changed x']);
       // C2 took position 4 and the replayed frames 5 and 6: the client, having counted C2 and the replay, is at 6.
       assert.equal(log.sent, 6);
-      assert.deepEqual(log.resume(6, 'C3'), []);
+      assert.deepEqual(log.resume(6), []);
       assert.equal(log.sent, 7);
     });
 
     it('never replays an earlier connected, and renumbers when the client missed it', () => {
       const log = new OutboundLog(100);
-      for (const text of ['C1', 'a', 'b']) log.record(text, text === 'C1');
-      assert.deepEqual(log.resume(1, 'C2'), ['a', 'b']); // positions: C1 1, C2 2, a 3, b 4
+      recordAll(log, ['C1', 'a', 'b']);
+      assert.deepEqual(log.resume(1), ['a', 'b']); // positions: C1 1, C2 2, a 3, b 4
       // The client lost the socket again before C2 arrived: it still reports 1.
-      assert.deepEqual(log.resume(1, 'C3'), ['a', 'b']);
+      assert.deepEqual(log.resume(1), ['a', 'b']);
       assert.equal(log.sent, 4);
       // It received C3 and a only.
       log.record('c');
-      assert.deepEqual(log.resume(3, 'C4'), ['b', 'c']);
+      assert.deepEqual(log.resume(3), ['b', 'c']);
       assert.equal(log.sent, 6);
     });
 
     it('refuses (changing nothing) a count it cannot serve', () => {
       const log = new OutboundLog(2);
-      for (const text of ['C1', 'a', 'b', 'c']) log.record(text);
-      assert.equal(log.resume(1, 'C2'), undefined);
-      assert.equal(log.resume(5, 'C2'), undefined);
+      recordAll(log, ['C1', 'a', 'b', 'c']);
+      assert.equal(log.resume(1), undefined);
+      assert.equal(log.resume(5), undefined);
       assert.equal(log.sent, 4);
-      assert.deepEqual(log.resume(2, 'C2'), ['b', 'c']);
+      assert.deepEqual(log.resume(2), ['b', 'c']);
     });
   });
 

@@ -18,15 +18,13 @@
  * server's count.
  */
 
-/** One retained outbound frame. `connected` frames are never replayed (a fresh one is sent instead). */
-interface Frame {
-  readonly text: string;
-  readonly connected: boolean;
-}
-
-/** The counted outbound messages of one session and the last `capacity` of their frames. */
+/**
+ * The counted outbound messages of one session and the last `capacity` of their frames. A kept `connected` is
+ * only a place (no text): it is never replayed, a fresh one is sent instead.
+ */
 export class OutboundLog {
-  readonly #frames: Frame[] = [];
+  /** Kept frames, oldest first; `undefined` stands for a `connected`. */
+  readonly #frames: (string | undefined)[] = [];
   /** Position of the frame before the first kept one (frames[i] is at position base + 1 + i). */
   #base = 0;
 
@@ -43,13 +41,14 @@ export class OutboundLog {
     return this.#frames.length;
   }
 
-  /** Counts one sent message and keeps its frame, forgetting the oldest beyond `capacity`. */
-  record(text: string, connected = false): void {
-    this.#frames.push({ text, connected });
-    while (this.#frames.length > this.capacity) {
-      this.#frames.shift();
-      this.#base += 1;
-    }
+  /** Counts one sent message other than `connected` and keeps its frame. */
+  record(text: string): void {
+    this.#keep(text);
+  }
+
+  /** Counts one sent `connected` (kept as a place only). */
+  recordConnected(): void {
+    this.#keep(undefined);
   }
 
   /** True if a client that received `receivedCount` messages can be given every message it lacks. */
@@ -58,16 +57,27 @@ export class OutboundLog {
   }
 
   /**
-   * Resumes for a client that received `receivedCount` messages: records `connectedText` at position
+   * Resumes for a client that received `receivedCount` messages: counts the new `connected` at position
    * `receivedCount + 1` and returns the frames to send after it, in order (the lacking ones, minus earlier
    * `connected` frames). Returns undefined, changing nothing, when {@link canResume} is false.
    */
-  resume(receivedCount: number, connectedText: string): string[] | undefined {
+  resume(receivedCount: number): string[] | undefined {
     if (!this.canResume(receivedCount)) return undefined;
-    const lacking = this.#frames.splice(receivedCount - this.#base).filter((frame) => !frame.connected);
-    this.record(connectedText, true);
-    for (const frame of lacking) this.record(frame.text, false);
-    return lacking.map((frame) => frame.text);
+    const lacking = this.#frames
+      .splice(receivedCount - this.#base)
+      .filter((text): text is string => text !== undefined);
+    this.recordConnected();
+    for (const text of lacking) this.record(text);
+    return lacking;
+  }
+
+  /** Keeps one frame, forgetting the oldest beyond `capacity`. */
+  #keep(text: string | undefined): void {
+    this.#frames.push(text);
+    while (this.#frames.length > this.capacity) {
+      this.#frames.shift();
+      this.#base += 1;
+    }
   }
 }
 

@@ -11,7 +11,7 @@
  * (subscriptions and registrations freed) and the transport is closed. A router GOODBYE frees the session at
  * once and does not wait for the echo (Autobahn|JS never delivers it, §4.2).
  */
-import type { Connection } from '../../core/connection.js';
+import type { Connection, ConnectionListener } from '../../core/connection.js';
 import type { Logger } from '../../core/logger.js';
 import { exceedsNestingDepth } from '../../core/nesting-depth.js';
 import type { Authenticator, AuthIdentity, AuthStart } from './authentication.js';
@@ -96,8 +96,8 @@ type State =
   | { readonly kind: 'shutting-down'; readonly timer: NodeJS.Timeout }
   | { readonly kind: 'closed' };
 
-/** Runs WAMP over one connection. */
-export class WampConnection {
+/** Runs WAMP over one connection (as its listener). */
+export class WampConnection implements ConnectionListener {
   #state: State = { kind: 'hello' };
 
   constructor(
@@ -107,8 +107,7 @@ export class WampConnection {
     private readonly settings: WampConnectionSettings,
     private readonly logger: Logger,
   ) {
-    connection.onMessage((data) => this.#receive(data));
-    connection.onClose(() => this.#transportClosed());
+    connection.attach(this);
   }
 
   /** The established session's peer, if any. */
@@ -118,7 +117,8 @@ export class WampConnection {
 
   // ---- inbound ---------------------------------------------------------------------------------------------
 
-  #receive(data: string | Uint8Array): void {
+  /** Called by the connection with each message. */
+  receive(data: string | Uint8Array): void {
     if (this.#state.kind === 'closed') return;
     let message: ClientMessage;
     try {
@@ -381,7 +381,8 @@ export class WampConnection {
     this.connection.close(code, reason);
   }
 
-  #transportClosed(): void {
+  /** Called by the connection once the transport has closed. */
+  connectionClosed(): void {
     if (this.#state.kind === 'closed') return;
     this.#leave();
     if (this.#state.kind === 'shutting-down') clearTimeout(this.#state.timer);
