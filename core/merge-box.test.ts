@@ -442,6 +442,35 @@ describe('MergeBox: SERVER_MERGE details', () => {
     assert.deepEqual(received[0], { tags: ['a'], meta: { n: 1 } });
   });
 
+  it("with keepInput, keeps the publisher's objects: hands them on, never copies nor writes to them", () => {
+    const sink = new RecordingSink();
+    const received: Fields[] = [];
+    const box = new MergeBox(
+      {
+        added: (collection, id, fields) => {
+          received.push(fields);
+          sink.added(collection, id, fields);
+        },
+        changed: (collection, id, fields, cleared) => sink.changed(collection, id, fields, cleared),
+        removed: (collection, id) => sink.removed(collection, id),
+      },
+      undefined,
+      { reuseInput: true, keepInput: true },
+    );
+    const doc = deepFreeze({ tags: ['a'], n: 1 });
+    box.added('A', 'c', 'x', doc);
+    assert.equal(received[0], doc, 'the same object, not a copy');
+    box.changed('A', 'c', 'x', deepFreeze({ n: 2 }), []);
+    box.added('B', 'c', 'x', deepFreeze({ n: 3, m: { k: 1 } }));
+    box.removed('A', 'c', 'x');
+    assert.deepEqual(
+      sink.drain().map((call) => (call.fun === 'changed' ? call.changed : call.fun)),
+      ['added', { n: 2 }, { m: { k: 1 } }, { tags: undefined, n: 3 }],
+    );
+    assert.deepEqual(box.snapshot().get('c')?.get('x'), { n: 3, m: { k: 1 } });
+    assert.deepEqual(doc, { tags: ['a'], n: 1 });
+  });
+
   it('keeps collections apart', () => {
     const sink = new RecordingSink();
     const box = new MergeBox(sink);
@@ -703,6 +732,15 @@ function replay(calls: readonly Call[], view: Snapshot = new Map()): Snapshot {
   return view;
 }
 
+/** `value` with every plain object and array in it frozen (typed arrays cannot be). */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && (Array.isArray(value) || value.constructor === Object)) {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}
+
 /**
  * A deliberately naive transcription of Meteor's SessionDocumentView rules: the reference the randomized test
  * compares against.
@@ -771,59 +809,69 @@ class ReferenceView {
 }
 
 describe('MergeBox: randomized against a reference', () => {
-  it('keeps the client view equal to the merge of three subscriptions, with only legal messages', () => {
-    const random = createWithSeeds('merge-box-fuzz');
-    const subs = ['A', 'B', 'C'];
-    const ids = ['d1', 'd2', 'd3', 'd4'];
-    const keys = ['k1', 'k2', 'k3', 'k4', 'k5'];
-    const values = [1, 2, 'x', null, { n: 1 }, { n: 2 }, [1, 2], new Date(7), new Uint8Array([3])];
-    const randomValue = () => clone(random.choice(values));
-    const randomFields = (): Fields => {
-      const fields: Fields = {};
-      for (const key of keys) if (random.fraction() < 0.4) fields[key] = randomValue();
-      return fields;
-    };
+  const configurations = [
+    ['copying what it is given', {}],
+    ["keeping the publishers' objects, as sessions do", { reuseInput: true, keepInput: true }],
+  ] as const;
+  for (const [label, options] of configurations) {
+    const keeps = 'keepInput' in options;
+    it(`keeps the client view equal to the merge of three subscriptions, with only legal messages (${label})`, () => {
+      const random = createWithSeeds('merge-box-fuzz');
+      const subs = ['A', 'B', 'C'];
+      const ids = ['d1', 'd2', 'd3', 'd4'];
+      const keys = ['k1', 'k2', 'k3', 'k4', 'k5'];
+      const values = [1, 2, 'x', null, { n: 1 }, { n: 2 }, [1, 2], new Date(7), new Uint8Array([3])];
+      const randomValue = () => clone(random.choice(values));
+      const randomFields = (): Fields => {
+        const fields: Fields = {};
+        for (const key of keys) if (random.fraction() < 0.4) fields[key] = randomValue();
+        // A merge box keeping the publisher's objects must never write to them: frozen, a write would throw.
+        return keeps ? deepFreeze(fields) : fields;
+      };
 
-    for (let round = 0; round < 20; round++) {
-      const sink = new RecordingSink();
-      const box = new MergeBox(sink);
-      const reference = new ReferenceView();
-      const held = new Map(subs.map((sub) => [sub, new Set<string>()]));
-      let client: Snapshot = new Map();
+      for (let round = 0; round < 20; round++) {
+        const sink = new RecordingSink();
+        const box = new MergeBox(sink, undefined, options);
+        const reference = new ReferenceView();
+        const held = new Map(subs.map((sub) => [sub, new Set<string>()]));
+        let client: Snapshot = new Map();
 
-      for (let step = 0; step < 300; step++) {
-        const sub = random.choice(subs) ?? 'A';
-        const id = random.choice(ids) ?? 'd1';
-        const mine = held.get(sub) ?? new Set();
-        const dice = random.fraction();
-        if (dice < 0.03) {
-          box.removeSubscription(sub, new Map([['c', new Set(mine)]]));
-          for (const doc of mine) reference.removed(sub, doc);
-          mine.clear();
-        } else if (!mine.has(id)) {
-          const fields = randomFields();
-          box.added(sub, 'c', id, fields);
-          reference.added(sub, id, fields);
-          mine.add(id);
-          // The publisher mutating its objects afterwards must not matter.
-          for (const value of Object.values(fields))
-            if (value && typeof value === 'object') Object.assign(value, { n: 'mutated' });
-        } else if (dice < 0.8) {
-          const fields = randomFields();
-          const cleared = keys.filter((key) => !(key in fields) && random.fraction() < 0.25);
-          box.changed(sub, 'c', id, fields, cleared);
-          reference.changed(sub, id, fields, cleared);
-        } else {
-          box.removed(sub, 'c', id);
-          reference.removed(sub, id);
-          mine.delete(id);
+        for (let step = 0; step < 300; step++) {
+          const sub = random.choice(subs) ?? 'A';
+          const id = random.choice(ids) ?? 'd1';
+          const mine = held.get(sub) ?? new Set();
+          const dice = random.fraction();
+          if (dice < 0.03) {
+            box.removeSubscription(sub, new Map([['c', new Set(mine)]]));
+            for (const doc of mine) reference.removed(sub, doc);
+            mine.clear();
+          } else if (!mine.has(id)) {
+            const fields = randomFields();
+            box.added(sub, 'c', id, fields);
+            reference.added(sub, id, fields);
+            mine.add(id);
+            // The publisher mutating its objects afterwards must not matter (unless it promised not to).
+            if (!keeps) {
+              for (const value of Object.values(fields))
+                if (value && typeof value === 'object') Object.assign(value, { n: 'mutated' });
+            }
+          } else if (dice < 0.8) {
+            const fields = randomFields();
+            const cleared = keys.filter((key) => !(key in fields) && random.fraction() < 0.25);
+            box.changed(sub, 'c', id, fields, cleared);
+            reference.changed(sub, id, fields, cleared);
+          } else {
+            box.removed(sub, 'c', id);
+            reference.removed(sub, id);
+            mine.delete(id);
+          }
+          client = replay(sink.drain(), client);
+          const expected = reference.view('c');
+          assert.deepEqual(client, expected, `round ${round} step ${step}`);
+          assert.deepEqual(box.snapshot(), expected);
+          for (const doc of ids) assert.equal(box.has('c', doc), expected.get('c')?.has(doc) ?? false);
         }
-        client = replay(sink.drain(), client);
-        const expected = reference.view('c');
-        assert.deepEqual(client, expected, `round ${round} step ${step}`);
-        assert.deepEqual(box.snapshot(), expected);
-        for (const doc of ids) assert.equal(box.has('c', doc), expected.get('c')?.has(doc) ?? false);
       }
-    }
-  });
+    });
+  }
 });

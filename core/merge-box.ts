@@ -12,7 +12,8 @@
  *   leaves the document;
  * - a `changed` goes out only when a visible value really changes (`EJSON.equals`), and `cleared` names exactly
  *   the fields the client loses;
- * - values are `EJSON.clone`d on the way in, so the publisher may mutate its objects afterwards.
+ * - values are `EJSON.clone`d on the way in, so the publisher may mutate its objects afterwards (unless the
+ *   publishers promise never to: {@link MergeBoxOptions.keepInput}).
  *
  * Publication strategies (per collection, Meteor 2.4+): `SERVER_MERGE` is the above. `NO_MERGE_MULTI` tracks only
  * which subscriptions hold each document (no fields, no diffing). `NO_MERGE` and `NO_MERGE_NO_HISTORY` pass every
@@ -24,7 +25,10 @@
  * reentrant: a sink must not call back into the merge box that is calling it.
  *
  * Hot path: a document held by a single subscription (the common case) keeps only its visible values, no
- * precedence lists; they are built when a second subscription joins and dropped when it is alone again.
+ * precedence lists; they are built when a second subscription joins and dropped when it is alone again. A document
+ * that the collection's first subscription added and nobody touched since is kept as nothing but the fields object
+ * the client was sent `added` with (with `keepInput`, the publisher's own, shared by every session it reached): in a
+ * fan-out a session pays one map entry per document, no object, no copy.
  */
 import { clone, equals } from './ejson.js';
 
@@ -122,17 +126,43 @@ class MergedDocument {
   owner: string;
   /** Every holder, once a second subscription joined; null again when one is left. */
   holders: Set<string> | null = null;
-  /** The visible value of each field (the head of its precedence list), in Meteor's key order. */
-  readonly values = new Map<string, unknown>();
+  /**
+   * The visible values as first added: the fields object the sink was given (shared with it and, with
+   * `keepInput`, with the publisher), never mutated. Null once {@link own} moved them into `#values`.
+   */
+  #added: Fields | null;
+  /** The visible value of each field (the head of its precedence list), in Meteor's key order; see {@link own}. */
+  #values: Map<string, unknown> | null = null;
   /** Per field, every holder's value, first come first; non-null exactly when `holders` is. */
   lists: Map<string, PrecedenceEntry[]> | null = null;
 
-  constructor(owner: string) {
+  constructor(owner: string, added: Fields) {
     this.owner = owner;
+    this.#added = added;
   }
 
   holds(sub: string): boolean {
     return this.holders === null ? this.owner === sub : this.holders.has(sub);
+  }
+
+  /** The visible values as a fresh object. */
+  fields(): Fields {
+    const fields: Fields = {};
+    const added = this.#added;
+    if (added !== null) for (const key of Object.keys(added)) setField(fields, key, added[key]);
+    else if (this.#values !== null) for (const [key, value] of this.#values) setField(fields, key, value);
+    return fields;
+  }
+
+  /** The visible values, to change: made into a map of the document's own on the first change. */
+  own(): Map<string, unknown> {
+    if (this.#values !== null) return this.#values;
+    const values = new Map<string, unknown>();
+    const added = this.#added as Fields;
+    for (const key of Object.keys(added)) values.set(key, added[key]);
+    this.#added = null;
+    this.#values = values;
+    return values;
   }
 
   /** Adds a second or later holder; builds the precedence lists from the sole holder's values. */
@@ -142,16 +172,43 @@ class MergedDocument {
       return this.lists;
     }
     const lists = new Map<string, PrecedenceEntry[]>();
-    for (const [key, value] of this.values) lists.set(key, [{ sub: this.owner, value }]);
+    for (const [key, value] of this.own()) lists.set(key, [{ sub: this.owner, value }]);
     this.holders = new Set([this.owner, sub]);
     this.lists = lists;
     return lists;
   }
 }
 
+/**
+ * SERVER_MERGE state of one collection. A document is a {@link MergedDocument}, or just its fields object when
+ * `first` holds it alone and it has not changed since it was added (see {@link docOf}).
+ */
+interface MergeState {
+  readonly kind: 'merge';
+  readonly docs: Map<string, MergedDocument | Fields>;
+  /** The first subscription that added a document since the collection was last emptied. */
+  first: string | undefined;
+}
+
+/** Document `id` as a {@link MergedDocument} (made from a plain entry, in place), or undefined. */
+function docOf(state: MergeState, id: string): MergedDocument | undefined {
+  const entry = state.docs.get(id);
+  if (entry === undefined || entry instanceof MergedDocument) return entry;
+  const doc = new MergedDocument(state.first as string, entry);
+  state.docs.set(id, doc);
+  return doc;
+}
+
+/** True if subscription `sub` holds document `id`. */
+function holds(state: MergeState, id: string, sub: string): boolean {
+  const entry = state.docs.get(id);
+  if (entry === undefined) return false;
+  return entry instanceof MergedDocument ? entry.holds(sub) : sub === state.first;
+}
+
 /** Tracked state of one collection, by strategy. */
 type CollectionState =
-  | { readonly kind: 'merge'; readonly docs: Map<string, MergedDocument> }
+  | MergeState
   // Holders of each document: a single subscription handle, or a set of two or more.
   | { readonly kind: 'multi'; readonly docs: Map<string, string | Set<string>> }
   | { readonly kind: 'direct'; readonly removeOnStop: boolean };
@@ -159,7 +216,7 @@ type CollectionState =
 function createState(strategy: PublicationStrategy): CollectionState {
   switch (strategy) {
     case 'SERVER_MERGE':
-      return { kind: 'merge', docs: new Map() };
+      return { kind: 'merge', docs: new Map(), first: undefined };
     case 'NO_MERGE_MULTI':
       return { kind: 'multi', docs: new Map() };
     case 'NO_MERGE':
@@ -180,6 +237,13 @@ export interface MergeBoxOptions {
    * Default false: the sink gets the merge box's own copies, which it may keep.
    */
   readonly reuseInput?: boolean;
+  /**
+   * The publishers never mutate the `fields` objects they pass in, nor the values in them, after the call (the
+   * session's subscriptions guarantee it: observers emit fresh objects, low-level publications are copied on the
+   * way in). The merge box then keeps their values instead of cloning them, and a document added with exactly
+   * the publisher's object keeps that object as its visible values. Default false: everything is cloned.
+   */
+  readonly keepInput?: boolean;
 }
 
 /**
@@ -190,11 +254,15 @@ export class MergeBox {
   private readonly sink: DataSink;
   private readonly strategyFor: (collection: string) => PublicationStrategy;
   private readonly collections = new Map<string, CollectionState>();
+  /** The collection of the last call and its state. */
+  private lastCollection: string | undefined;
+  private lastState: CollectionState | undefined;
   /** Output of the tracked strategies: the sink, or a null sink during a rerun. */
   private out: DataSink;
   // Output of the `changed` being computed, built lazily (most calls change a field or two, or nothing).
   private outFields: Fields | null = null;
   private readonly reuseInput: boolean;
+  private readonly keepInput: boolean;
   private outCleared: string[] | null = null;
 
   /**
@@ -208,6 +276,7 @@ export class MergeBox {
     options: MergeBoxOptions = {},
   ) {
     this.reuseInput = options.reuseInput ?? false;
+    this.keepInput = options.keepInput ?? false;
     this.sink = sink;
     this.out = sink;
     this.strategyFor = strategyFor;
@@ -221,7 +290,7 @@ export class MergeBox {
     const state = this.state(collection);
     switch (state.kind) {
       case 'merge':
-        this.mergeAdded(state.docs, sub, collection, id, fields);
+        this.mergeAdded(state, sub, collection, id, fields);
         return;
       case 'multi':
         this.multiAdded(state.docs, sub, collection, id, fields);
@@ -243,7 +312,7 @@ export class MergeBox {
     const state = this.state(collection);
     switch (state.kind) {
       case 'merge':
-        this.mergeChanged(state.docs, sub, collection, id, fields, cleared);
+        this.mergeChanged(state, sub, collection, id, fields, cleared);
         return;
       case 'multi':
         this.multiChanged(state.docs, sub, collection, id, fields, cleared);
@@ -264,7 +333,7 @@ export class MergeBox {
     const state = this.state(collection);
     switch (state.kind) {
       case 'merge':
-        this.mergeRemoved(state.docs, sub, collection, id);
+        this.mergeRemoved(state, sub, collection, id);
         return;
       case 'multi':
         this.multiRemoved(state.docs, sub, collection, id);
@@ -289,7 +358,7 @@ export class MergeBox {
       switch (state.kind) {
         case 'merge':
           for (const id of ids) {
-            if (state.docs.get(id)?.holds(sub)) this.mergeRemoved(state.docs, sub, collection, id);
+            if (holds(state, id, sub)) this.mergeRemoved(state, sub, collection, id);
           }
           break;
         case 'multi':
@@ -325,10 +394,8 @@ export class MergeBox {
       if (state.kind === 'direct' || state.docs.size === 0) continue;
       const docs = new Map<string, Fields>();
       if (state.kind === 'merge') {
-        for (const [id, doc] of state.docs) {
-          const fields: Fields = {};
-          for (const [key, value] of doc.values) setField(fields, key, value);
-          docs.set(id, fields);
+        for (const [id, entry] of state.docs) {
+          docs.set(id, entry instanceof MergedDocument ? entry.fields() : copyOf(entry));
         }
       } else {
         for (const id of state.docs.keys()) docs.set(id, {});
@@ -347,7 +414,11 @@ export class MergeBox {
    */
   beginRerun(): Snapshot {
     const before = this.snapshot();
-    for (const state of this.collections.values()) if (state.kind !== 'direct') state.docs.clear();
+    for (const state of this.collections.values()) {
+      if (state.kind === 'direct') continue;
+      state.docs.clear();
+      if (state.kind === 'merge') state.first = undefined;
+    }
     this.out = NULL_SINK;
     return before;
   }
@@ -359,58 +430,60 @@ export class MergeBox {
   }
 
   private state(collection: string): CollectionState {
+    // Consecutive calls are nearly always for one collection (a fan-out sends one change to every session).
+    if (collection === this.lastCollection) return this.lastState as CollectionState;
     let state = this.collections.get(collection);
     if (state === undefined) {
       state = createState(this.strategyFor(collection));
       this.collections.set(collection, state);
     }
+    this.lastCollection = collection;
+    this.lastState = state;
     return state;
   }
 
   // SERVER_MERGE
 
-  private mergeAdded(
-    docs: Map<string, MergedDocument>,
-    sub: string,
-    collection: string,
-    id: string,
-    fields: Fields,
-  ): void {
-    let doc = docs.get(id);
-    if (doc === undefined) {
-      doc = new MergedDocument(sub);
-      const out: Fields = {};
+  private mergeAdded(state: MergeState, sub: string, collection: string, id: string, fields: Fields): void {
+    const docs = state.docs;
+    const entry = docs.get(id);
+    if (entry === undefined) {
+      // A publisher that keeps its objects as they are lends its own when it has nothing to drop: the document
+      // then costs no copy at all. Otherwise one pass copies (each value read once) and tells whether the copy
+      // says the same as the input.
+      let kept = fields;
       let verbatim = true;
-      for (const key of Object.keys(fields)) {
-        const value = fields[key];
-        if (key === '_id' || value === undefined) {
-          verbatim = false;
-          continue;
+      if (!this.keepInput || !isVerbatim(fields)) {
+        kept = {};
+        for (const key of Object.keys(fields)) {
+          const value = fields[key];
+          if (key === '_id' || value === undefined) verbatim = false;
+          else setField(kept, key, this.keep(value));
         }
-        const copy = clone(value);
-        doc.values.set(key, copy);
-        setField(out, key, copy);
       }
-      docs.set(id, doc);
+      state.first ??= sub;
+      docs.set(id, sub === state.first ? kept : new MergedDocument(sub, kept));
       // Hand the publisher's own object on when it says the same thing: adapters cache its encoding, so one
       // observer emission is serialized once for every session it reaches (sinks never mutate what they get).
-      this.out.added(collection, id, verbatim && this.reuseInput ? fields : out);
+      this.out.added(collection, id, verbatim && this.reuseInput ? fields : kept);
       return;
     }
+    const doc = docOf(state, id) as MergedDocument;
     if (doc.holds(sub)) throw new MergeBoxError('already-held', sub, collection, id);
     this.resetOut();
     const lists = doc.join(sub);
+    const values = doc.own();
     for (const key of Object.keys(fields)) {
       const value = fields[key];
       if (key === '_id' || value === undefined) continue;
-      const copy = clone(value);
+      const copy = this.keep(value);
       const list = lists.get(key);
       if (list !== undefined) {
         list.push({ sub, value: copy });
       } else {
         // Added becomes changed: only keys the client lacks are sent.
         lists.set(key, [{ sub, value: copy }]);
-        doc.values.set(key, copy);
+        values.set(key, copy);
         this.setOut(key, copy);
       }
     }
@@ -418,18 +491,18 @@ export class MergeBox {
   }
 
   private mergeChanged(
-    docs: Map<string, MergedDocument>,
+    state: MergeState,
     sub: string,
     collection: string,
     id: string,
     fields: Fields,
     cleared: readonly string[],
   ): void {
-    const doc = docs.get(id);
+    const doc = docOf(state, id);
     if (doc === undefined) throw new MergeBoxError('unknown-document', sub, collection, id);
     if (!doc.holds(sub)) throw new MergeBoxError('not-held', sub, collection, id);
     this.resetOut();
-    const values = doc.values;
+    const values = doc.own();
     const lists = doc.lists;
     for (const key of Object.keys(fields)) {
       if (key === '_id') continue;
@@ -439,13 +512,13 @@ export class MergeBox {
       } else if (lists === null) {
         const previous = values.get(key);
         if (previous !== undefined && equals(previous, value)) continue;
-        const copy = clone(value);
+        const copy = this.keep(value);
         values.set(key, copy);
         this.setOut(key, copy);
       } else {
         const list = lists.get(key);
         if (list === undefined) {
-          const copy = clone(value);
+          const copy = this.keep(value);
           lists.set(key, [{ sub, value: copy }]);
           values.set(key, copy);
           this.setOut(key, copy);
@@ -454,9 +527,9 @@ export class MergeBox {
         const entry = list.find((candidate) => candidate.sub === sub);
         if (entry === undefined) {
           // This subscription newly cares about the field: it waits behind the current holders.
-          list.push({ sub, value: clone(value) });
+          list.push({ sub, value: this.keep(value) });
         } else if (!equals(entry.value, value)) {
-          const copy = clone(value);
+          const copy = this.keep(value);
           entry.value = copy;
           if (entry === list[0]) {
             values.set(key, copy);
@@ -472,9 +545,17 @@ export class MergeBox {
     this.flushChanged(collection, id, fields, cleared);
   }
 
-  private mergeRemoved(docs: Map<string, MergedDocument>, sub: string, collection: string, id: string): void {
-    const doc = docs.get(id);
-    if (doc === undefined) throw new MergeBoxError('unknown-document', sub, collection, id);
+  private mergeRemoved(state: MergeState, sub: string, collection: string, id: string): void {
+    const docs = state.docs;
+    const entry = docs.get(id);
+    if (entry === undefined) throw new MergeBoxError('unknown-document', sub, collection, id);
+    if (!(entry instanceof MergedDocument)) {
+      if (sub !== state.first) throw new MergeBoxError('not-held', sub, collection, id);
+      docs.delete(id);
+      this.out.removed(collection, id);
+      return;
+    }
+    const doc = entry;
     if (!doc.holds(sub)) throw new MergeBoxError('not-held', sub, collection, id);
     const holders = doc.holders;
     if (holders === null) {
@@ -499,7 +580,7 @@ export class MergeBox {
     const lists = doc.lists;
     if (lists === null) {
       // Clearing a field that is not there is fine (Meteor: "clear undefined value").
-      if (doc.values.delete(key)) this.addCleared(key);
+      if (doc.own().delete(key)) this.addCleared(key);
       return;
     }
     const list = lists.get(key);
@@ -511,11 +592,11 @@ export class MergeBox {
     const head = list[0];
     if (head === undefined) {
       lists.delete(key);
-      doc.values.delete(key);
+      doc.own().delete(key);
       this.addCleared(key);
     } else if (index === 0) {
       // Only the holder of the visible value can change what the client sees.
-      doc.values.set(key, head.value);
+      doc.own().set(key, head.value);
       if (!equals(removed.value, head.value)) this.setOut(key, head.value);
     }
   }
@@ -622,6 +703,11 @@ export class MergeBox {
     if (allCleared.length > 0 || hasKeys(passed)) sink.changed(collection, id, passed, allCleared);
   }
 
+  /** A value as the merge box keeps it: the publisher's own with `keepInput`, else a clone. */
+  private keep(value: unknown): unknown {
+    return this.keepInput ? value : clone(value);
+  }
+
   // Output of `changed`
 
   /** Starts collecting a `changed` (dropping leftovers of a call that threw halfway, e.g. in a custom `clone`). */
@@ -666,6 +752,19 @@ export class MergeBox {
     }
     this.out.changed(collection, id, fields ?? NO_FIELDS, cleared ?? NO_CLEARED);
   }
+}
+
+/** A fresh copy of a fields object (the values shared). */
+function copyOf(fields: Fields): Fields {
+  const copy: Fields = {};
+  for (const key of Object.keys(fields)) setField(copy, key, fields[key]);
+  return copy;
+}
+
+/** True if `fields` has neither `_id` nor `undefined` values: the merge box would send it as it is. */
+function isVerbatim(fields: Fields): boolean {
+  for (const key in fields) if (key === '_id' || fields[key] === undefined) return false;
+  return true;
 }
 
 /** True when the collected output sets exactly `input`'s keys (to its values) and clears exactly `inputCleared`. */

@@ -14,6 +14,15 @@ describe('session: methods and write fences', function () {
     const app = new App()
       .collection('notes', { table })
       .publish('notes', (ctx) => ctx.find('notes'))
+      .publish('mutating', (ctx) => {
+        // A low-level publication that reuses and mutates its objects after handing them over.
+        const doc = { tags: ['a'] };
+        ctx.added('scratch', 'x', doc);
+        doc.tags.push('b');
+        ctx.changed('scratch', 'x', doc);
+        doc.tags.push('c');
+        ctx.ready();
+      })
       .method('add', { params: [z.string().min(1)] }, async (ctx, text) => ctx.insert('notes', { text }))
       .method('addThenFail', async (ctx) => {
         await ctx.insert('notes', { text: 'never visible' });
@@ -126,6 +135,24 @@ describe('session: methods and write fences', function () {
       db.query = original.query;
       session.close();
     }
+  });
+
+  it('keeps what a low-level publication published, whatever it does to its objects afterwards', async () => {
+    const { session, out } = t.session();
+    await session.subscribe('s', 'mutating', []);
+    await out.waitFor((m) => m.msg === 'ready');
+    // The merge box saw ['a'] then ['a', 'b']: a real change, sent as such, and the later push is not seen.
+    assert.deepEqual(
+      out.messages
+        .filter((m) => m.msg === 'added' || m.msg === 'changed')
+        .map((m) => (m.msg === 'added' || m.msg === 'changed' ? [m.msg, m.fields] : [])),
+      [
+        ['added', { tags: ['a'] }],
+        ['changed', { tags: ['a', 'b'] }],
+      ],
+    );
+    assert.deepEqual(session.mergeBox.snapshot().get('scratch')?.get('x'), { tags: ['a', 'b'] });
+    session.close();
   });
 
   it('never sends anything after close, and releases its observers', async () => {

@@ -28,7 +28,8 @@ import type { RealtimeCore } from './realtime-core.js';
 import { validateParams } from './schema-validation.js';
 import { Subscription } from './subscription.js';
 
-const REUSE_INPUT: MergeBoxOptions = { reuseInput: true };
+/** Outputs encode synchronously and keep nothing; subscriptions never mutate what they publish. */
+const MERGE_BOX_OPTIONS: MergeBoxOptions = { reuseInput: true, keepInput: true };
 /** Outcome of a method call. */
 export type MethodOutcome =
   | { readonly ok: true; readonly value: unknown }
@@ -83,8 +84,9 @@ export class Session {
 
   /** The session's merge box, made when something is first published to it (idle sessions carry none). */
   get mergeBox(): MergeBox {
-    // Outputs encode synchronously and keep nothing, so the merge box may hand them the observers' own objects.
-    this.#mergeBox ??= new MergeBox(this.output, this.core.strategyResolver, REUSE_INPUT);
+    // Outputs encode synchronously and keep nothing, so the merge box may hand them the observers' own objects;
+    // and it may keep them, since subscriptions never mutate what they publish.
+    this.#mergeBox ??= new MergeBox(this.output, this.core.strategyResolver, MERGE_BOX_OPTIONS);
     return this.#mergeBox;
   }
 

@@ -11,6 +11,7 @@
 import type { PublicationDefinition } from './app.js';
 import type { ConnectionInfo, Fields, PublicationContext } from './contexts.js';
 import { type Cursor, isCursor, QueryCursor, SqlCursor, type SqlCursorOptions } from './cursor.js';
+import { clone } from './ejson.js';
 import { ConfigurationError } from './errors.js';
 import { checkGuard } from './guards.js';
 import { idStringify } from './ids.js';
@@ -94,12 +95,7 @@ export class Subscription implements PublicationContext {
 
   async #observe(cursor: Cursor): Promise<void> {
     const observer = this.session.core.pool.acquire(cursor);
-    const collection = cursor.collection;
-    const listener: ObserverListener = {
-      added: (id, fields) => this.#added(collection, id, fields),
-      changed: (id, fields, cleared) => this.#changed(collection, id, fields, cleared),
-      removed: (id) => this.#removed(collection, id),
-    };
+    const listener = new Subscription.#CursorListener(this, cursor.collection);
     this.#observers.push({ observer, listener });
     await observer.attach(listener);
     if (!this.#active) observer.detach(listener);
@@ -120,8 +116,16 @@ export class Subscription implements PublicationContext {
     return new SqlCursor(collection, text, params, options);
   }
 
+  // The low-level API copies what it is given: the handler may mutate its objects afterwards, and the session's
+  // merge box keeps what it receives (MergeBoxOptions.keepInput).
+
   added(collection: string, id: string | number, fields: Fields): void {
-    this.#added(collection, idStringify(id), withoutId(fields));
+    const copy: Fields = {};
+    for (const name of Object.keys(fields)) {
+      const value = fields[name];
+      if (name !== '_id' && value !== undefined) setOwn(copy, name, clone(value));
+    }
+    this.#added(collection, idStringify(id), copy);
   }
 
   changed(collection: string, id: string | number, fields: Fields): void {
@@ -130,7 +134,7 @@ export class Subscription implements PublicationContext {
     for (const [name, value] of Object.entries(fields)) {
       if (name === '_id') continue;
       if (value === undefined) cleared.push(name);
-      else set[name] = value;
+      else setOwn(set, name, clone(value));
     }
     this.#changed(collection, idStringify(id), set, cleared);
   }
@@ -192,19 +196,65 @@ export class Subscription implements PublicationContext {
     this.#deactivate();
   }
 
-  #added(collection: string, id: string, fields: Fields): void {
-    if (!this.#active) return;
+  /**
+   * Feeds one cursor's observer output into its subscription. One small object per cursor, not three closures:
+   * an observer's loop over thousands of subscribers then touches one object and calls one method each, and the
+   * cursor's id set is at hand instead of looked up per document.
+   */
+  static readonly #CursorListener = class CursorListener implements ObserverListener {
+    /** The subscription's ids of the collection, once one was published (see {@link Subscription.#idsOf}). */
+    #ids: Set<string> | undefined;
+
+    constructor(
+      private readonly sub: Subscription,
+      private readonly collection: string,
+    ) {}
+
+    added(id: string, fields: Fields): void {
+      const sub = this.sub;
+      if (!sub.#active) return;
+      this.#ids ??= sub.#idsOf(this.collection);
+      sub.#addTo(this.#ids, this.collection, id, fields);
+    }
+
+    changed(id: string, fields: Fields, cleared: readonly string[]): void {
+      const sub = this.sub;
+      if (!sub.#active || this.#ids?.has(id) !== true) return;
+      sub.session.mergeBox.changed(sub.handle, this.collection, id, fields, cleared);
+    }
+
+    removed(id: string): void {
+      const sub = this.sub;
+      if (!sub.#active || this.#ids?.delete(id) !== true) return;
+      sub.session.mergeBox.removed(sub.handle, this.collection, id);
+    }
+  };
+
+  /** The ids this subscription published in `collection` (made on first need; withdrawn on stop). */
+  #idsOf(collection: string): Set<string> {
     let ids = this.#documents.get(collection);
     if (!ids) {
       ids = new Set();
       this.#documents.set(collection, ids);
     }
-    if (ids.has(id)) {
+    return ids;
+  }
+
+  #added(collection: string, id: string, fields: Fields): void {
+    if (!this.#active) return;
+    this.#addTo(this.#idsOf(collection), collection, id, fields);
+  }
+
+  /** Publishes document `id` of `collection`, whose ids this subscription published are `ids`. */
+  #addTo(ids: Set<string>, collection: string, id: string, fields: Fields): void {
+    // One set operation, not `has` then `add`: in a fan-out this runs once per document per subscriber.
+    const held = ids.size;
+    ids.add(id);
+    if (ids.size === held) {
       // Meteor throws here; a change of the same doc is the only sane reading.
       this.session.mergeBox.changed(this.handle, collection, id, fields, []);
       return;
     }
-    ids.add(id);
     this.session.mergeBox.added(this.handle, collection, id, fields);
   }
 
@@ -241,8 +291,11 @@ export class Subscription implements PublicationContext {
   }
 }
 
-function withoutId(fields: Fields): Fields {
-  if (!('_id' in fields)) return fields;
-  const { _id: _ignored, ...rest } = fields;
-  return rest;
+/** Sets an own property, also for the key `__proto__` (which plain assignment would treat as the prototype). */
+function setOwn(target: Fields, key: string, value: unknown): void {
+  if (key === '__proto__') {
+    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    target[key] = value;
+  }
 }

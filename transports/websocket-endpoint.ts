@@ -8,6 +8,10 @@
  * connection's outbound buffer.
  * Compression (permessage-deflate) is off unless `compression` is given: it costs memory per connection (see
  * docs/reference.md).
+ *
+ * Outbound: ws parses and handshakes; on a socket without permessage-deflate we write the (unmasked, unfragmented)
+ * server frames ourselves: one socket write per message, or per cork window for all its messages, a text sent to
+ * many connections in a row framed once. A deflating socket goes through ws's sender, which may queue.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -71,6 +75,7 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
     const forwardedCount = this.options.forwardedCount ?? 0;
     if (!this.#guard.admitUpgrade(request, socket, clientAddress(request, forwardedCount))) return;
     this.#wss.handleUpgrade(request, socket, head, (ws) => {
+      if (ws.extensions !== '') deflating.add(ws);
       const connection = this.#guard.admit(new WsConnection(ws, request, socket, forwardedCount));
       if (connection) this.handler.handleConnection(connection);
     });
@@ -116,40 +121,163 @@ class WsConnection extends CappedConnection implements TerminableConnection {
     return this.ws.protocol;
   }
 
+  /**
+   * Messages sent since {@link cork}, when the socket has no permessage-deflate: the outermost {@link uncork}
+   * frames them all into one buffer and writes it once. Through `ws` each message would cost a sender call, a
+   * header buffer and two buffered socket writes, per connection: in a fan-out, most of a delivery's cost.
+   * Made per window, so an idle connection holds nothing. Without it (deflate), corks go to the socket.
+   */
+  #held: HeldMessages | undefined;
+
+  /** Bytes queued for the socket, and while corked the messages held (counted as `ws` counts a string). */
   override get bufferedAmount(): number {
-    return this.ws.bufferedAmount;
+    const held = this.#held;
+    return held === undefined ? this.ws.bufferedAmount : held.queued + held.size;
   }
 
   send(data: string | Uint8Array): void {
+    const held = this.#held;
+    if (held !== undefined) {
+      // Only made while open and not overflowed; a close writes them first, a termination drops them.
+      held.messages.push(data);
+      held.size += typeof data === 'string' ? data.length : data.byteLength;
+      this.checkOutbound();
+      return;
+    }
     if (this.overflowed || this.ws.readyState !== WebSocket.OPEN) return;
-    this.ws.send(data);
+    // One socket write of a frame made once per text (see frameOf), rather than ws's two per message.
+    if (deflating.has(this.ws)) this.ws.send(data);
+    else this.socket.write(frameOf(data));
     this.checkOutbound();
   }
 
-  /** Holds frames in the socket's buffer (each still its own WebSocket message) until {@link uncork}. */
+  /** Holds messages (each still its own WebSocket message) until the matching {@link uncork}; calls nest. */
   cork(): void {
-    this.socket.cork();
+    const held = this.#held;
+    if (held !== undefined) {
+      held.corks++;
+      return;
+    }
+    // Frames of our own can only follow ws's when ws frames plainly (a deflating sender queues and reorders).
+    if (!this.overflowed && this.ws.readyState === WebSocket.OPEN && !deflating.has(this.ws)) {
+      this.#held = new HeldMessages(this.ws.bufferedAmount);
+    } else {
+      this.socket.cork();
+    }
   }
 
-  /** Writes the held frames with one `writev` once the outermost cork ends (Node counts corks). */
+  /** Ends one cork; the outermost writes the held messages as one buffer of frames. */
   uncork(): void {
-    this.socket.uncork();
+    const held = this.#held;
+    if (held === undefined) {
+      // Corked the socket instead (or a close or termination took the held messages meanwhile: then a no-op).
+      this.socket.uncork();
+    } else if (--held.corks === 0) {
+      this.#writeHeld();
+    }
     this.checkOutbound();
+  }
+
+  #writeHeld(): void {
+    const held = this.#held;
+    this.#held = undefined;
+    if (held === undefined || held.messages.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
+    const messages = held.messages;
+    this.socket.write(
+      messages.length === 1 ? frameOf(messages[0] as string | Uint8Array) : encodeFrames(messages),
+    );
   }
 
   /** Destroys the socket now (no close frame): for peers that stopped reading. */
   override terminate(): void {
+    this.#held = undefined;
     this.ws.terminate();
   }
 
   close(code = 1000, reason = ''): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
+      // Held messages were sent before the close: they go first (the close frame follows them).
+      this.#writeHeld();
       this.ws.close(code, reason);
       // A peer that never answers the close handshake must not hold the socket open.
       setTimeout(() => this.ws.terminate(), 5000).unref();
     }
   }
 }
+
+/** The messages a {@link WsConnection} holds during one cork window. */
+class HeldMessages {
+  readonly messages: (string | Uint8Array)[] = [];
+  /** Their size: UTF-16 units of a string (what `ws` counts for a string it queues), bytes of binary. */
+  size = 0;
+  /** Open `cork()` calls. */
+  corks = 1;
+
+  /** @param queued the socket's queued bytes when the window began. */
+  constructor(readonly queued: number) {}
+}
+
+/** The last lone text framed, and its frame. */
+let lastFramed: { readonly text: string; readonly frame: Buffer } | undefined;
+
+/**
+ * The frame of one message. A change fanned out is sent to every subscriber, one connection after the other (as
+ * the lone message of each one's window, or uncorked): its frame is made once and written to each (socket writes
+ * never modify a buffer).
+ */
+function frameOf(message: string | Uint8Array): Buffer {
+  if (typeof message !== 'string') return encodeFrames([message]);
+  const last = lastFramed;
+  if (last !== undefined && last.text === message) return last.frame;
+  const frame = encodeFrames([message]);
+  lastFramed = { text: message, frame };
+  return frame;
+}
+
+/**
+ * Server-to-client WebSocket frames (RFC 6455 §5.2: FIN, text or binary, unmasked) of `messages`, in order, in
+ * one buffer.
+ */
+function encodeFrames(messages: readonly (string | Uint8Array)[]): Buffer {
+  const lengths = new Array<number>(messages.length);
+  let total = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i] as string | Uint8Array;
+    const length = typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength;
+    lengths[i] = length;
+    total += (length < 126 ? 2 : length < 65536 ? 4 : 10) + length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i] as string | Uint8Array;
+    const length = lengths[i] as number;
+    out[at] = typeof message === 'string' ? 0x81 : 0x82;
+    if (length < 126) {
+      out[at + 1] = length;
+      at += 2;
+    } else if (length < 65536) {
+      out[at + 1] = 126;
+      out.writeUInt16BE(length, at + 2);
+      at += 4;
+    } else {
+      out[at + 1] = 127;
+      out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
+      out.writeUInt32BE(length >>> 0, at + 6);
+      at += 10;
+    }
+    if (typeof message === 'string') {
+      at += out.write(message, at, 'utf8');
+    } else {
+      out.set(message, at);
+      at += length;
+    }
+  }
+  return out;
+}
+
+/** Sockets that negotiated permessage-deflate (rare: compression is off unless configured). */
+const deflating = new WeakSet<WebSocket>();
 
 /** The connection of each socket, for the shared listeners below. */
 const wsOwners = new WeakMap<WebSocket, WsConnection>();

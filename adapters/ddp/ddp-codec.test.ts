@@ -66,4 +66,27 @@ describe('DDP codec', () => {
     // The second session copies the value into its merge box (one read) but does not encode again.
     assert.equal(reads - readsAfterFirst, 1, 'encoded once, not once per session');
   });
+
+  it('encodes a removal fanned out to consecutive sessions once, and never confuses two removals', () => {
+    const stringify = JSON.stringify;
+    let encodings = 0;
+    JSON.stringify = ((...args: Parameters<typeof stringify>) => {
+      encodings++;
+      return stringify(...args);
+    }) as typeof JSON.stringify;
+    try {
+      const texts = ['x', 'x', 'x', 'y', 'x'].map((id) =>
+        encodeServerMessage({ msg: 'removed', collection: 'c', id }),
+      );
+      const other = encodeServerMessage({ msg: 'removed', collection: 'd', id: 'x' });
+      assert.deepEqual(
+        texts,
+        ['x', 'x', 'x', 'y', 'x'].map((id) => `{"msg":"removed","collection":"c","id":"${id}"}`),
+      );
+      assert.equal(other, '{"msg":"removed","collection":"d","id":"x"}');
+      assert.equal(encodings, 4, 'x once for its three consecutive sessions, then y, x and d/x');
+    } finally {
+      JSON.stringify = stringify;
+    }
+  });
 });

@@ -76,8 +76,22 @@ const encoded = new WeakMap<
   { collection: string; id: string; cleared: readonly string[] | null; text: string }
 >();
 
+/**
+ * The last `removed` encoded: an observer hands the same collection and id to every session it reaches, one after
+ * the other, so a removal fanned out is encoded once too.
+ */
+let lastRemoved: { collection: string; id: string; text: string } | undefined;
+
 /** Encodes one server message as a text frame. */
 export function encodeServerMessage(message: ServerMessage): string {
+  if (message.msg === 'removed') {
+    const last = lastRemoved;
+    if (last !== undefined && last.id === message.id && last.collection === message.collection)
+      return last.text;
+    const text = encodeUncached(message);
+    lastRemoved = { collection: message.collection, id: message.id, text };
+    return text;
+  }
   if ((message.msg === 'added' || message.msg === 'changed') && hasKeys(message.fields)) {
     const cleared = message.msg === 'changed' ? message.cleared : null;
     const hit = encoded.get(message.fields);

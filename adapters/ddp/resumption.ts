@@ -23,9 +23,14 @@
  * only a place (no text): it is never replayed, a fresh one is sent instead.
  */
 export class OutboundLog {
-  /** Kept frames, oldest first; `undefined` stands for a `connected`. */
-  readonly #frames: (string | undefined)[] = [];
-  /** Position of the frame before the first kept one (frames[i] is at position base + 1 + i). */
+  /**
+   * Kept frames, oldest first, from index `#first` on (those before it are forgotten and cut off in one go once
+   * `capacity` of them piled up: a session at capacity pays no array shift per message); `undefined` stands for
+   * a `connected`.
+   */
+  #frames: (string | undefined)[] = [];
+  #first = 0;
+  /** Position of the frame before the first kept one (frames[first + i] is at position base + 1 + i). */
   #base = 0;
 
   /** @param capacity how many of the last frames to keep (Meteor's `maxMessageQueueLength`). */
@@ -33,12 +38,12 @@ export class OutboundLog {
 
   /** Messages counted so far (the `receivedCount` of a client that got everything). */
   get sent(): number {
-    return this.#base + this.#frames.length;
+    return this.#base + this.kept;
   }
 
   /** Frames kept. */
   get kept(): number {
-    return this.#frames.length;
+    return this.#frames.length - this.#first;
   }
 
   /** Counts one sent message other than `connected` and keeps its frame. */
@@ -64,7 +69,7 @@ export class OutboundLog {
   resume(receivedCount: number): string[] | undefined {
     if (!this.canResume(receivedCount)) return undefined;
     const lacking = this.#frames
-      .splice(receivedCount - this.#base)
+      .splice(this.#first + receivedCount - this.#base)
       .filter((text): text is string => text !== undefined);
     this.recordConnected();
     for (const text of lacking) this.record(text);
@@ -74,9 +79,12 @@ export class OutboundLog {
   /** Keeps one frame, forgetting the oldest beyond `capacity`. */
   #keep(text: string | undefined): void {
     this.#frames.push(text);
-    while (this.#frames.length > this.capacity) {
-      this.#frames.shift();
-      this.#base += 1;
+    if (this.kept <= this.capacity) return;
+    this.#first += 1;
+    this.#base += 1;
+    if (this.#first >= this.capacity) {
+      this.#frames = this.#frames.slice(this.#first);
+      this.#first = 0;
     }
   }
 }
