@@ -65,7 +65,13 @@ const serverScript = fileURLToPath(new URL('./server.ts', import.meta.url));
 /** Forks the server under test and resolves when it listens. */
 export async function startServerProcess(options: ServerProcessOptions = {}): Promise<ServerProcess> {
   const child = fork(options.script ?? serverScript, [], {
-    execArgv: ['--import', 'tsx', '--expose-gc'],
+    execArgv: [
+      '--import',
+      'tsx',
+      '--expose-gc',
+      // BENCH_CPU_PROF=<dir>: a V8 CPU profile of every server process, written there when it exits.
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ],
     env: {
       ...process.env,
       BENCH_DATABASE_URL: databaseUrl(),

@@ -5,14 +5,22 @@
  * listeners resync. Plus the pgoutput decoder on hand-made messages.
  */
 import assert from 'node:assert/strict';
+import type pg from 'pg';
 import { type LogicalPostgres, startLogicalPostgres } from '../../test/support/logical-postgres.js';
 import { PgDatabase } from '../database/database.js';
 import { introspectTable } from '../database/introspect.js';
 import { ensureSchema, installCapture } from '../database/schema.js';
 import type { BusEvent } from './change-bus.js';
-import { ensureLogicalSlot, logicalSlotName } from './logical-source.js';
-import { OutboxPump } from './outbox-pump.js';
-import { PgNotificationBus } from './pg-notification-bus.js';
+import {
+  type CapturedTable,
+  type DecodedChange,
+  ensureLogicalSlot,
+  logicalAppendQuery,
+  logicalSlotName,
+  type StreamRelation,
+} from './logical-source.js';
+import { OutboxPump, type OutboxPumpOptions } from './outbox-pump.js';
+import { PgNotificationBus, type PgNotificationBusOptions } from './pg-notification-bus.js';
 import { decodePgoutput, formatLsn, parseLsn } from './pgoutput.js';
 
 async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -21,6 +29,43 @@ async function until(condition: () => boolean, what: string, timeoutMs = 10_000)
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The top-level objects of a JSON array's text, as written (strings respected). */
+function elements(text: string): string[] {
+  const found: string[] = [];
+  let depth = 0;
+  let start = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') {
+      if (depth === 1) start = i;
+      depth++;
+    } else if (c === '}') {
+      depth--;
+      if (depth === 1) found.push(text.slice(start, i + 1));
+    } else if (c === '[') depth++;
+    else if (c === ']') depth--;
+  }
+  return found;
+}
+
+/** `k` and `r` of a change payload as written: `"k":…` from the key on (r is the last field), minus `x` and `n`. */
+function keyAndRow(payload: string): string {
+  return payload.slice(payload.indexOf(',"k":')).replace(/,"x":"\d+"(,"n":\d+)?/, '');
+}
+
+/** The positions of raw pump notifications, in order. */
+function positions(texts: readonly string[]): number[] {
+  return texts.flatMap((text) => {
+    const value = JSON.parse(text) as { p: number } | Array<{ p: number }>;
+    return (Array.isArray(value) ? value : [value]).map((note) => note.p);
+  });
 }
 
 describe('pgoutput decoder', () => {
@@ -117,12 +162,64 @@ describe('pgoutput decoder', () => {
   });
 });
 
+describe('logicalAppendQuery', () => {
+  const relation: StreamRelation = {
+    oid: 1,
+    table: 'public.t',
+    schema: 'public',
+    name: 't',
+    columns: [
+      { name: 'id', key: true, typeOid: 20 },
+      { name: 'body', key: false, typeOid: 25 },
+    ],
+  };
+  const tables = new Map<string, CapturedTable>([['public.t', { channel: 'a', key: 'id', exact: ['id'] }]]);
+
+  it('gathers payloads of a channel into notifications that fit even with 19-digit positions', () => {
+    const threshold = 600;
+    const changes: DecodedChange[] = [];
+    for (let i = 1; i <= 200; i++) {
+      const body = 'é'.repeat(i % 7 === 0 ? 400 : i % 13); // multibyte: bytes, not characters, count
+      changes.push({ kind: 'row', op: 'i', relation, values: [String(i), body], old: undefined });
+      if (i % 50 === 0) changes.push({ kind: 'message', channel: 'b', payload: `{"f":"F${i}"}` });
+    }
+    const query = logicalAppendQuery([{ xid: 7, endLsn: 1n, changes }], tables, threshold)!;
+    const channels = query.values[2] as string[];
+    const chunks = (query.values[3] as string).slice(1, -1).split(',').map(Number);
+    const bodies = (query.values[4] as string).split('\u001e').slice(1);
+    assert.equal(query.count, 204);
+    assert.equal(bodies.length, 204);
+    assert.equal(query.name, 'pgrt_logical_append', 'every payload built in Node: the prepared statement');
+    assert.ok(query.notifications < 100, `${query.notifications} notifications`);
+    let seen = 0;
+    for (let chunk = 1; chunk <= channels.length; chunk++) {
+      const members = bodies.filter((_, i) => chunks[i] === chunk);
+      assert.ok(members.length > 0);
+      assert.ok(chunks.indexOf(chunk) === seen, 'consecutive payloads');
+      seen += members.length;
+      if (members.length > 1) {
+        const worst = `[${members.map((body) => `{"p":${'9'.repeat(19)},${body}`).join(',')}]`;
+        assert.ok(
+          Buffer.byteLength(worst) <= threshold,
+          `notification ${chunk}: ${Buffer.byteLength(worst)} bytes`,
+        );
+      }
+    }
+    assert.deepEqual(
+      channels.filter((channel) => channel === 'b').length,
+      4,
+      'the messages of channel b never share a notification of channel a',
+    );
+  });
+});
+
 describe('logical capture mode', function () {
   this.timeout(60_000);
   let server: LogicalPostgres;
   let db: PgDatabase;
   const buses: PgNotificationBus[] = [];
   const pumps: OutboxPump[] = [];
+  const raws: pg.Client[] = [];
 
   before(async () => {
     server = await startLogicalPostgres();
@@ -130,23 +227,38 @@ describe('logical capture mode', function () {
     await ensureSchema(db);
   });
   after(async () => {
+    await Promise.all(raws.map((c) => c.end().catch(() => {})));
     await Promise.all(pumps.map((p) => p.close()));
     await Promise.all(buses.map((b) => b.close()));
     await db?.close();
     await server?.destroy();
   });
 
-  async function listen(channel: string, outbox: boolean): Promise<BusEvent[]> {
+  async function listen(
+    channel: string,
+    outbox: boolean,
+    options: PgNotificationBusOptions = {},
+  ): Promise<BusEvent[]> {
     const events: BusEvent[] = [];
-    const bus = new PgNotificationBus(db, { channel, outbox });
+    const bus = new PgNotificationBus(db, { channel, outbox, ...options });
     bus.subscribe((event) => events.push(event));
     await bus.start();
     buses.push(bus);
     return events;
   }
 
-  function pump(): OutboxPump {
-    const p = new OutboxPump(db, { source: 'logical', electionIntervalMs: 100, idlePollMs: 10 });
+  /** A plain LISTEN connection recording the raw payloads of `channel`. */
+  async function rawListen(channel: string): Promise<string[]> {
+    const heard: string[] = [];
+    const client = await db.connectDedicated();
+    client.on('notification', (message) => heard.push(message.payload ?? ''));
+    await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
+    raws.push(client);
+    return heard;
+  }
+
+  function pump(options: OutboxPumpOptions = {}): OutboxPump {
+    const p = new OutboxPump(db, { source: 'logical', electionIntervalMs: 100, idlePollMs: 10, ...options });
     pumps.push(p);
     p.start();
     return p;
@@ -202,6 +314,139 @@ describe('logical capture mode', function () {
       'string',
       'unchanged TOAST value filled in',
     );
+  });
+
+  it("builds the payloads of common column types in Node, byte for byte the triggers'", async () => {
+    const columns = `id int8 PRIMARY KEY, i int, sm smallint, n numeric, f float8, f4 real, b bool, s text,
+      v varchar(10), c char(3), u uuid, j jsonb, d date, ts timestamp, tz timestamptz, "Ωx" text`;
+    await db.query(`CREATE TABLE fast_t (${columns})`);
+    await db.query(`CREATE TABLE fast_l (${columns})`);
+    await installCapture(db, await introspectTable(db, 'fast_t'), { channel: 'fast_t', mode: 'notify' });
+    await installCapture(db, await introspectTable(db, 'fast_l'), { channel: 'fast_l', mode: 'logical' });
+    await ensureLogicalSlot(db);
+    const viaTriggers = await rawListen('fast_t');
+    const viaLogical = await rawListen('fast_l');
+    pump();
+    const script = (t: string) => [
+      `INSERT INTO ${t} VALUES (1, -7, 3, 12345678901234567890.120, 1.5e-7, 1e15, true, E'a"\\\\\\n\\u0001é', 'vv',
+        'c', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"b":[1,2.50],"a":null}', '0044-03-15 BC',
+        '2024-01-02 03:04:05.5', '2024-01-02 03:04:05+05:30', 'ω')`,
+      `INSERT INTO ${t} (id, f, n) VALUES (2, 'NaN', 'Infinity'), (3, '-0', '-0.00')`,
+      `UPDATE ${t} SET s = 'changed', tz = 'infinity' WHERE id = 1`,
+      `UPDATE ${t} SET id = 4 WHERE id = 2`,
+      `DELETE FROM ${t} WHERE id = 3`,
+    ];
+    const logicalScript = script('fast_l');
+    for (const [i, statement] of script('fast_t').entries()) {
+      await db.query(statement);
+      await db.query(logicalScript[i]!);
+    }
+    // Per change: the key and the row as written (the rest differs by design: table, positions, x, n).
+    const split = (texts: string[]) =>
+      texts.flatMap((text) => (text.startsWith('[') ? elements(text) : [text])).map(keyAndRow);
+    await until(() => split(viaLogical).length >= 7 && split(viaTriggers).length >= 7, 'seven changes each');
+    assert.deepEqual(split(viaLogical), split(viaTriggers));
+    assert.match(
+      split(viaLogical)[0]!,
+      /"tz": "2024-01-0[12]T\d\d:\d\d:05[+-]\d\d:\d\d"/,
+      'timestamptz as to_jsonb',
+    );
+  });
+
+  it('keeps commit order across tables built in Node and in SQL, in notifications within the threshold', async () => {
+    await db.query('CREATE TABLE mixed_fast (id int8 PRIMARY KEY, v text)');
+    await db.query('CREATE TABLE mixed_sql (id int8 PRIMARY KEY, j json, a int[])');
+    for (const table of ['mixed_fast', 'mixed_sql']) {
+      await installCapture(db, await introspectTable(db, table), { channel: 'mixed', mode: 'logical' });
+    }
+    await ensureLogicalSlot(db);
+    const heard = await rawListen('mixed');
+    const events = await listen('mixed', true);
+    await Promise.all(pumps.splice(0).map((p) => p.close()));
+    pump({ spillThresholdBytes: 1000 });
+    const expected: string[] = [];
+    await db.transaction(async (tx) => {
+      for (let i = 1; i <= 120; i++) {
+        await tx.query('INSERT INTO mixed_fast VALUES ($1, $2)', [i, `row ${i}`]);
+        expected.push(`public.mixed_fast:${i}`);
+        if (i % 40 === 0) {
+          await tx.query(`INSERT INTO mixed_sql VALUES ($1, '{"x" : 1}', '{1,2}')`, [i]);
+          expected.push(`public.mixed_sql:${i}`);
+        }
+      }
+      // Too big to share a notification, or to be notified at all: read from its outbox row.
+      await tx.query('INSERT INTO mixed_fast VALUES (1000, $1)', ['x'.repeat(3000)]);
+      expected.push('public.mixed_fast:1000');
+      await tx.query("SELECT pgrt.fence_logical('mixed', 'F')");
+    });
+    await until(() => events.some((e) => e.kind === 'fence'), 'the fence');
+    assert.deepEqual(
+      events.map((e) =>
+        e.kind === 'change' ? `${e.table}:${String(e.key)}` : e.kind === 'fence' ? 'fence' : e.kind,
+      ),
+      [...expected, 'fence'],
+    );
+    const big = events.find((e) => e.kind === 'change' && e.key === '1000');
+    assert.equal(big?.kind === 'change' && big.row?.v, 'x'.repeat(3000));
+    assert.ok(heard.length < 40, `${heard.length} notifications for 125 payloads`);
+    assert.ok(
+      heard.every((text) => Buffer.byteLength(text) <= 1000),
+      'each within the threshold',
+    );
+    assert.ok(heard.includes(`{"p":${JSON.stringify(positions(heard).at(-2))}}`), 'the big row by position');
+    const all = positions(heard);
+    assert.equal(all.length, 125);
+    assert.ok(
+      all.every((p, i) => i === 0 || p > all[i - 1]!),
+      'positions increase',
+    );
+  });
+
+  it('replays a LISTEN gap from outbox rows holding several changes, a few rows per query', async () => {
+    await db.query('CREATE TABLE gap (id int8 PRIMARY KEY, v int)');
+    await installCapture(db, await introspectTable(db, 'gap'), { channel: 'gap', mode: 'logical' });
+    await ensureLogicalSlot(db);
+    // A small byte budget: the replay takes several queries of a row or two each.
+    const bus = new PgNotificationBus(db, {
+      channel: 'gap',
+      outbox: true,
+      backoff: { initialMs: 300, maxMs: 300 },
+      replayChunkBytes: 4000,
+    });
+    const events: BusEvent[] = [];
+    bus.subscribe((event) => events.push(event));
+    await bus.start();
+    buses.push(bus);
+    await Promise.all(pumps.splice(0).map((p) => p.close()));
+    pump();
+    await db.query('INSERT INTO gap SELECT g, g FROM generate_series(1, 50) g');
+    await until(() => events.length === 50, 'the first 50');
+    const killer = await db.connectDedicated();
+    try {
+      await killer.query('SELECT pg_terminate_backend($1)', [bus.listenerPid]);
+    } finally {
+      await killer.end();
+    }
+    // Written while the bus is away (it reconnects after 150-300 ms): several rows, each of many changes.
+    for (let i = 0; i < 4; i++) {
+      await db.query('INSERT INTO gap SELECT g, g FROM generate_series($1::int8, $2::int8) g', [
+        51 + i * 50,
+        100 + i * 50,
+      ]);
+    }
+    await until(() => events.length >= 250, 'all 250');
+    await db.query('INSERT INTO gap VALUES (251, 251)');
+    await until(() => events.length >= 251, 'one more after the gap');
+    assert.equal(bus.replays, 1);
+    assert.ok(!events.some((e) => e.kind === 'resync'), 'no resync');
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'change' ? Number(e.key) : -1)),
+      Array.from({ length: 251 }, (_, i) => i + 1),
+    );
+    const rows = await db.query<{ n: string }>(
+      "SELECT count(*) AS n FROM pgrt.outbox WHERE channel = 'gap' AND payload LIKE '[%'",
+    );
+    assert.ok(Number(rows.rows[0]?.n) >= 4, 'rows of several changes');
   });
 
   it('fences follow their transaction; a transaction that wrote nothing gets no fence', async () => {

@@ -90,7 +90,7 @@ describe('outbox capture mode', function () {
   const keys = () => changes().map((e) => (e.kind === 'change' ? `${e.op}:${String(e.key)}` : ''));
   const resyncs = () => events.filter((e) => e.kind === 'resync').length;
 
-  it('appends without notifying; the pump notifies in id order with increasing positions', async () => {
+  it('appends without notifying; the pump notifies in id order with increasing positions, several per notification', async () => {
     await setUp();
     const raw = await connect();
     const heard: string[] = [];
@@ -119,8 +119,15 @@ describe('outbox capture mode', function () {
     assert.ok(update?.kind === 'change');
     assert.deepEqual(update.row, { id: '2', v: 20, body: 'b' });
     assert.equal(events[1]?.kind === 'change' && events[1].txid, update.txid, 'one transaction, one txid');
-    await until(() => heard.length === 5, 'the raw listener to hear 5 notifications');
-    const positions = heard.map((text) => (JSON.parse(text) as { p: number }).p);
+    // One notification carries consecutive rows of a channel: a JSON array of the per-row payloads.
+    const notes = () =>
+      heard.flatMap((text) => {
+        const value = JSON.parse(text) as { p: number } | Array<{ p: number }>;
+        return Array.isArray(value) ? value : [value];
+      });
+    await until(() => notes().length === 5, 'the raw listener to hear 5 changes');
+    assert.equal(heard.length, 1, 'the five rows in one notification');
+    const positions = notes().map((note) => note.p);
     for (let i = 1; i < positions.length; i++)
       assert.ok(positions[i]! > positions[i - 1]!, 'positions increase');
     assert.equal(bus.lastPosition, positions[4]);

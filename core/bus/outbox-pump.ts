@@ -39,9 +39,10 @@
  * by the next.
  * Delivery therefore costs the writers nothing and adds about one or two poll intervals plus the longest
  * concurrent transaction to commit → listener latency (an idle system: up to `idlePollMs`); throughput is that of
- * batched NOTIFY (up to `batchRows` notifications per pump transaction; perf.md §4.1: ~157k msgs/s at 100 B). A
- * per-transaction NOTIFY "wake-up" from the trigger was not used: it would put the notify lock back into every
- * writer's commit.
+ * batched NOTIFY (up to `batchRows` rows per pump transaction, consecutive rows of a channel gathered into one
+ * notification of at most `spillThresholdBytes`: a JSON array of the per-row payloads; perf.md §4.1: ~157k msgs/s
+ * at 100 B). A per-transaction NOTIFY "wake-up" from the trigger was not used: it would put the notify lock back
+ * into every writer's commit.
  *
  * Retention. The pump deletes rows at least `retentionMs` (default 10 min) after it notified them (it samples its
  * position every `gcIntervalMs`) and advances `deleted_through` in the same transaction; listeners replay gaps from
@@ -81,9 +82,12 @@ export interface OutboxPumpOptions {
   readonly busyPollMs?: number;
   /** Longest poll interval when idle, in ms (default 20). */
   readonly idlePollMs?: number;
-  /** Most notifications per pump transaction (default 1000). */
+  /** Most changes (outbox rows, or decoded changes) per pump transaction (default 1000). */
   readonly batchRows?: number;
-  /** Notifications longer than this many bytes are sent as `{"p":<id>}` (default 7900; at most 7999). */
+  /**
+   * Notifications hold at most this many bytes; a payload that does not fit alone is sent as `{"p":<id>}` (default
+   * 7900; at most 7999).
+   */
   readonly spillThresholdBytes?: number;
   /** Rows are deleted this many ms after they were notified (default 600000 = 10 min). */
   readonly retentionMs?: number;
@@ -286,7 +290,11 @@ export class OutboxPump {
       const query = logicalAppendQuery(fresh, this.#tables, this.#threshold);
       if (query) {
         query.values[0] = lsnText(endLsn);
-        const result = await client.query<{ appended: number }>(query.text, query.values);
+        const result = await client.query<{ appended: number }>({
+          text: query.text,
+          values: query.values,
+          ...(query.name ? { name: query.name } : {}),
+        });
         const appended = result.rows[0]?.appended ?? 0;
         if (appended > 0) {
           this.#sent += appended;
@@ -323,10 +331,20 @@ export class OutboxPump {
       )
     ).rows[0]?.slot;
     if (!slot) throw new Error('cannot name the capture slot');
+    // The WAL text must be what this session's output functions would write (column-json.ts).
+    const session = (
+      await client.query<{ tz: string; digits: string }>(
+        "SELECT current_setting('TimeZone') AS tz, current_setting('extra_float_digits') AS digits",
+      )
+    ).rows[0];
     const stream = await LogicalStream.open(this.#db, this.#skipThrough, {
       slot,
       applicationName: `${this.#applicationName}-stream`,
       logger: this.#logger,
+      settings: {
+        DateStyle: 'ISO',
+        ...(session ? { TimeZone: session.tz, extra_float_digits: session.digits } : {}),
+      },
       onTransaction: (transaction) => {
         if (stream !== this.#stream) return;
         this.#reopenDelayMs = REOPEN_MIN_MS;

@@ -201,6 +201,31 @@ describe('PgNotificationBus', () => {
     );
   });
 
+  it('outbox mode: delivers each change of a notification of several, in order; positions drop repeats', async () => {
+    await setUp({ outbox: true });
+    const base = 1e12; // past any position the suites' pumps reached in this database
+    const change = (p: number, key: number) => ({
+      p,
+      t: 'public.x',
+      o: 'i',
+      k: String(key),
+      x: '9',
+      r: { id: key },
+    });
+    const send = (value: unknown) => db.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify(value)]);
+    await send([change(base + 1, 1), change(base + 2, 2), { p: base + 3, f: 'F' }]);
+    await send(change(base + 2, 2)); // a repeat (e.g. replayed): dropped by its position
+    await send([change(base + 4, 4), 'not an object']); // malformed: skipped whole
+    await send([change(base + 5, 5)]);
+    await until(() => events.length === 4, 'four events');
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'change' ? `${e.seq}:${String(e.key)}` : `${e.seq}:${e.kind}`)),
+      ['1:1', '2:2', '3:fence', '4:5'],
+    );
+    assert.equal(bus.lastPosition, base + 5);
+    assert.equal(logs.filter((l) => l.message === 'malformed notification skipped').length, 1);
+  });
+
   it('reconnects after the LISTEN backend is killed, emits resync, then delivers later inserts', async () => {
     await setUp({ backoff: { initialMs: 20, maxMs: 200 } });
     let id = 0;

@@ -18,6 +18,8 @@
  *   to the pump's position (read after LISTEN is active, so every later row arrives as a notification), and delivers
  *   them, in order, before anything received on the new connection. Only when retention already deleted some of
  *   those rows does it deliver `resync`. A payload `{"p":<id>}` (too big to notify) is read from the outbox row.
+ *   The pumps gather changes: a notification may be a JSON array of such payloads, each with its position, in
+ *   order; an outbox row written by the logical pump may hold such an array (under its last position).
  * - Spilled rows older than the retention are deleted periodically (unref'd timer; every process does it, deletes
  *   are idempotent).
  * - Background failures go to the logger; nothing here rejects unhandled. After `close()` nothing is delivered and
@@ -46,6 +48,11 @@ export interface PgNotificationBusOptions {
   readonly outbox?: boolean;
   /** Outbox rows read per replay query (default 2000). */
   readonly replayChunkRows?: number;
+  /**
+   * Payload bytes per replay query, past its first row (default 1 MiB): a row of the logical pump holds a whole
+   * notification of changes, and a replay chunk is delivered in one go.
+   */
+  readonly replayChunkBytes?: number;
 }
 
 type Payload = Record<string, unknown>;
@@ -73,6 +80,8 @@ interface ReplayChunk {
   readonly pumpedThrough: number;
   readonly deletedThrough: number;
   readonly rows: ReadonlyArray<{ readonly id: number; readonly payload: string }>;
+  /** Rows may remain past the last one read. */
+  readonly more: boolean;
 }
 
 type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
@@ -89,6 +98,7 @@ export class PgNotificationBus implements ChangeBus {
   readonly #retentionMs: number;
   readonly #outbox: boolean;
   readonly #replayChunkRows: number;
+  readonly #replayChunkBytes: number;
 
   #handlers: ReadonlyArray<(event: BusEvent) => void> = [];
   #state: State = 'idle';
@@ -118,6 +128,7 @@ export class PgNotificationBus implements ChangeBus {
     this.#retentionMs = options.spillRetentionMs ?? 300_000;
     this.#outbox = options.outbox ?? false;
     this.#replayChunkRows = options.replayChunkRows ?? 2000;
+    this.#replayChunkBytes = options.replayChunkBytes ?? 1024 * 1024;
   }
 
   /** Outbox mode: the outbox position of the last delivered notification (undefined before the first LISTEN). */
@@ -294,12 +305,12 @@ export class PgNotificationBus implements ChangeBus {
           const batch: Payload[] = [];
           for (const row of chunk.rows) {
             after = row.id;
-            const payload = parsePayload(row.payload);
-            if (payload) batch.push({ ...payload, p: row.id });
+            const payloads = rowPayloads(row);
+            if (payloads) batch.push(...payloads);
             else this.#logger.warn({ position: row.id }, 'malformed outbox payload skipped');
           }
           rows += chunk.rows.length;
-          const done = chunk.rows.length < this.#replayChunkRows;
+          const done = !chunk.more;
           if (done) {
             after = upTo;
             this.#logger.info({ from, through: upTo, rows }, 'replayed the gap from the outbox');
@@ -323,23 +334,41 @@ export class PgNotificationBus implements ChangeBus {
     return slot;
   }
 
-  /** Reads up to one chunk of this channel's outbox rows past `after` (up to `upTo`, else the pump's position). */
+  /**
+   * Reads up to one chunk of this channel's outbox rows past `after` (up to `upTo`, else the pump's position): at
+   * most `replayChunkRows` rows, cut after the row that reaches `replayChunkBytes` of payload.
+   */
   async #fetchReplay(after: number, upTo: number | undefined): Promise<ReplayChunk> {
     // One statement, one snapshot: the rows and the retention horizon agree (the pump deletes and moves it at once).
+    // `more`: the row limit was reached or the byte budget cut rows off, so another chunk may follow.
     const result = await this.#db.query<{
       pumped: string;
       deleted: string;
       id: string | null;
       payload: string | null;
+      more: boolean | null;
     }>(
-      `SELECT s.pumped_through AS pumped, s.deleted_through AS deleted, o.id, o.payload
+      `SELECT s.pumped_through AS pumped, s.deleted_through AS deleted, o.id, o.payload, o.more
          FROM pgrt.outbox_state s
          LEFT JOIN LATERAL (
-           SELECT id, payload FROM pgrt.outbox
-            WHERE channel = $1 AND id > $2 AND id <= least(s.pumped_through, coalesce($3::int8, s.pumped_through))
-            ORDER BY id LIMIT $4
-         ) o ON true`,
-      [this.#channel, after, upTo ?? null, this.#replayChunkRows],
+           SELECT w.id, w.payload, w.n = $4 OR w.last_before >= $5 AS more
+             FROM (
+               SELECT r.id, r.payload, r.before, count(*) OVER () AS n, max(r.before) OVER () AS last_before
+                 FROM (
+                   SELECT l.id, l.payload,
+                          sum(octet_length(l.payload)) OVER (ORDER BY l.id) - octet_length(l.payload) AS before
+                     FROM (
+                       SELECT id, payload FROM pgrt.outbox
+                        WHERE channel = $1 AND id > $2
+                          AND id <= least(s.pumped_through, coalesce($3::int8, s.pumped_through))
+                        ORDER BY id LIMIT $4
+                     ) l
+                 ) r
+             ) w
+            WHERE w.before < $5
+         ) o ON true
+        ORDER BY o.id`,
+      [this.#channel, after, upTo ?? null, this.#replayChunkRows, this.#replayChunkBytes],
     );
     const first = result.rows[0];
     if (!first) throw new Error('pgrt.outbox_state is empty');
@@ -347,7 +376,12 @@ export class PgNotificationBus implements ChangeBus {
     for (const row of result.rows) {
       if (row.id !== null && row.payload !== null) rows.push({ id: Number(row.id), payload: row.payload });
     }
-    return { pumpedThrough: Number(first.pumped), deletedThrough: Number(first.deleted), rows };
+    return {
+      pumpedThrough: Number(first.pumped),
+      deletedThrough: Number(first.deleted),
+      rows,
+      more: first.more === true,
+    };
   }
 
   #lost(client: pg.Client, error: Error | undefined): void {
@@ -382,11 +416,26 @@ export class PgNotificationBus implements ChangeBus {
   }
 
   #receive(text: string): void {
+    if (text.charCodeAt(0) === 0x5b) {
+      // '[': several changes in one notification (the pumps), each with its own position, in order.
+      const payloads = parsePayloads(text);
+      if (!payloads) {
+        this.#logger.warn({ payload: text.slice(0, 200) }, 'malformed notification skipped');
+        return;
+      }
+      for (const payload of payloads) this.#accept(payload);
+      return;
+    }
     const payload = parsePayload(text);
     if (!payload) {
       this.#logger.warn({ payload: text.slice(0, 200) }, 'malformed notification skipped');
       return;
     }
+    this.#accept(payload);
+  }
+
+  /** Queues (or delivers at once) the payload of one change, fence or resync, as received. */
+  #accept(payload: Payload): void {
     const position = payload.p;
     if (typeof position === 'number') {
       this.#received = Math.max(this.#received ?? 0, position);
@@ -454,8 +503,8 @@ export class PgNotificationBus implements ChangeBus {
     );
     const row = result.rows[0];
     if (!row) throw new Error(`outbox row ${id} not found (deleted by retention?)`);
-    const payload = parsePayload(row.payload);
-    if (payload) return { ...payload, p: id };
+    const payload = rowPayloads({ id, payload: row.payload })?.find((p) => p.p === id);
+    if (payload) return payload;
     this.#logger.warn({ position: id }, 'malformed outbox payload skipped');
     return null;
   }
@@ -527,6 +576,27 @@ function parsePayload(text: string): Payload | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** The objects of a notification of several changes (`[{"p":…},…]`), or undefined if it is not such an array. */
+function parsePayloads(text: string): Payload[] | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return Array.isArray(value) && value.every(isObject) ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The payloads of an outbox row with their positions: a row of one change (a trigger's, or a lone change of the
+ * logical pump) holds its payload under its position `id`; a row of the logical pump holding several is the array
+ * it notified, whose elements carry their positions (the last one is `id`). Undefined if malformed.
+ */
+function rowPayloads(row: { readonly id: number; readonly payload: string }): Payload[] | undefined {
+  if (row.payload.charCodeAt(0) === 0x5b) return parsePayloads(row.payload);
+  const payload = parsePayload(row.payload);
+  return payload ? [{ ...payload, p: row.id }] : undefined;
 }
 
 const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;

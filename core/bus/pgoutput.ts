@@ -1,9 +1,9 @@
 /**
  * Decoder of PostgreSQL's built-in logical decoding output plugin `pgoutput`, protocol version 1 with `messages`
  * (PostgreSQL 14+; "Logical Replication Message Formats" in the PostgreSQL manual), as the `logical` capture
- * mode's pump receives it (core/bus/logical-stream.ts). Column values stay the text their type's output function
- * wrote: the pump turns them into row JSON in SQL with the type's input function (core/database/schema.ts,
- * `logicalRowsSql`), so every type round-trips exactly as the triggers' `to_jsonb(NEW)` would see it.
+ * mode's pump receives it (core/bus/logical-source.ts). Column values stay the text their type's output function
+ * wrote: the pump turns them into row JSON in Node where the mapping is fixed (core/bus/column-json.ts), else in SQL
+ * with the type's input function (logical-source.ts), so every type comes out as the triggers' `to_jsonb(NEW)`.
  *
  * LSNs are carried as bigint (64-bit unsigned WAL positions fit: PostgreSQL will not reach 2^63 bytes of WAL).
  */
@@ -213,7 +213,10 @@ class Reader {
       else if (kind === 0x75) values[i] = undefined;
       else if (kind === 0x74) {
         const length = this.uint32();
-        values[i] = this.bytes(length).toString('utf8');
+        this.#need(length);
+        // Decoded in place: no Buffer view per value.
+        values[i] = this.buffer.toString('utf8', this.#offset, this.#offset + length);
+        this.#offset += length;
       } else throw new Error(`pgoutput: unsupported column kind 0x${kind.toString(16)}`);
     }
     return values;

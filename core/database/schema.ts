@@ -21,6 +21,9 @@
  *   makes every payload unique) and appends it to `pgrt.outbox` (no NOTIFY in the writer's transaction); `pgrt.fence_outbox` appends fences the same way. The pump
  *   (core/bus/outbox-pump.ts, `pgrt.outbox_pump`) notifies the rows later, in id order, each payload prefixed with
  *   its outbox id `"p":<id>`; a row too big to notify inline is notified as `{"p":<id>}` and read from the outbox.
+ *   Since migration 4 consecutive rows of a channel go out together, as a JSON array of those objects.
+ * - `logical`: no trigger; the pump decodes the WAL and appends the same payloads (core/bus/logical-source.ts,
+ *   `pgrt.logical_append`), one outbox row per notification.
  *   Every appender takes its transaction id (`pg_current_xact_id()`) BEFORE it draws the row's id from
  *   `pgrt.outbox_id_seq` (CACHE 1, so ids are handed out in real-time order): the pump's ordering rule relies on it.
  *
@@ -31,7 +34,7 @@ import { exactColumns, quoteLiteral, quoteTable } from './row-codec.js';
 import type { TableInfo } from './table-info.js';
 
 /** The schema version this code installs. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Default spill threshold: payloads above this many bytes are spilled (NOTIFY's limit is < 8000 bytes). */
 export const DEFAULT_SPILL_THRESHOLD_BYTES = 7900;
@@ -396,6 +399,144 @@ BEGIN
   END IF;
   PERFORM pgrt.logical_emit(channel, '{"f":' || to_json(id)::text || '}');
   RETURN true;
+END
+$fn$;
+`,
+  // 4: several changes per notification (both pumps) and per outbox row (the logical pump).
+  `
+-- Rows up to a page stay inline and uncompressed: the logical pump's rows hold up to a notification (< 8000 bytes).
+ALTER TABLE pgrt.outbox SET (toast_tuple_target = 8160);
+
+-- The outbox pump's step (migration 2's rule, unchanged) notifying several rows per notification: a JSON array of
+-- the per-row notes '{"p":<id>,…}' (or '{"p":<id>}' for a row too big to notify) of consecutive rows of one channel,
+-- at most threshold bytes; a lone note goes out as itself.
+CREATE OR REPLACE FUNCTION pgrt.outbox_pump(barrier_id bigint, barrier_xid xid8, threshold int, max_rows int,
+  OUT pumped bigint, OUT sent int, OUT pending_id bigint, OUT pending_xid xid8) LANGUAGE plpgsql AS $fn$
+DECLARE
+  target bigint;
+  r record;
+  note text;
+  note_bytes int;
+  chunk text;
+  chunk_channel text;
+  chunk_bytes int;
+  chunk_notes int := 0;
+BEGIN
+  sent := 0;
+  SELECT s.pumped_through INTO pumped FROM pgrt.outbox_state s;
+  IF barrier_id IS NULL OR barrier_id <= pumped THEN
+    barrier_id := coalesce(pg_sequence_last_value('pgrt.outbox_id_seq'::regclass), 0);
+    IF barrier_id <= pumped THEN
+      RETURN;
+    END IF;
+    barrier_xid := pgrt.next_xid();
+    IF barrier_xid IS NULL THEN
+      RETURN;
+    END IF;
+  END IF;
+  pending_id := barrier_id;
+  pending_xid := barrier_xid;
+  IF pg_snapshot_xmin(pg_current_snapshot()) < barrier_xid THEN
+    RETURN;
+  END IF;
+  target := pumped;
+  FOR r IN
+    SELECT o.id, o.channel, o.payload FROM pgrt.outbox o
+     WHERE o.id > pumped AND o.id <= barrier_id ORDER BY o.id LIMIT max_rows
+  LOOP
+    note := '{"p":' || r.id || ',' || substr(r.payload, 2);
+    note_bytes := octet_length(note);
+    IF note_bytes > threshold THEN
+      note := '{"p":' || r.id || '}';
+      note_bytes := octet_length(note);
+    END IF;
+    -- '[' || notes joined by ',' || ']' must stay within threshold.
+    IF chunk_notes > 0 AND (r.channel <> chunk_channel OR chunk_bytes + 1 + note_bytes + 2 > threshold) THEN
+      PERFORM pg_notify(chunk_channel, CASE WHEN chunk_notes = 1 THEN chunk ELSE '[' || chunk || ']' END);
+      chunk_notes := 0;
+    END IF;
+    IF chunk_notes = 0 THEN
+      chunk := note;
+      chunk_channel := r.channel;
+      chunk_bytes := note_bytes;
+    ELSE
+      chunk := chunk || ',' || note;
+      chunk_bytes := chunk_bytes + 1 + note_bytes;
+    END IF;
+    chunk_notes := chunk_notes + 1;
+    sent := sent + 1;
+    target := r.id;
+  END LOOP;
+  IF chunk_notes > 0 THEN
+    PERFORM pg_notify(chunk_channel, CASE WHEN chunk_notes = 1 THEN chunk ELSE '[' || chunk || ']' END);
+  END IF;
+  IF sent < max_rows THEN
+    target := barrier_id;
+    pending_id := NULL;
+    pending_xid := NULL;
+  END IF;
+  UPDATE pgrt.outbox_state s SET pumped_through = target WHERE s.pumped_through = pumped;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'pgrt outbox position moved under the pump (two pumps?)';
+  END IF;
+  pumped := target;
+END
+$fn$;
+
+-- The logical pump's step, batched: appends the payloads of every transaction that committed up to lsn (their commit
+-- end LSN), in order, as one outbox row per notification, notifies them and moves both positions, in one
+-- transaction. Payloads are JSON objects and arrive without their opening '{' (bodies[i] is payload i minus its first
+-- character, so that a position goes in front without copying); chunks[i] is payload i's notification, an index
+-- into channels; the payloads of one notification are consecutive. Each payload gets its own position (drawn in
+-- payload order). A notification of several payloads is the JSON array '[{"p":<id>,…},…]' (the caller keeps it
+-- within threshold bytes), stored as such in the row whose id is its last position; a lone payload is stored as
+-- itself under its position and notified as '{"p":<id>,…}', or '{"p":<id>}' when that is longer than threshold
+-- bytes. Returns the number of payloads appended, or -1 when lsn was already applied (a replay after a lost
+-- acknowledgement: nothing is done).
+CREATE OR REPLACE FUNCTION pgrt.logical_append(lsn pg_lsn, threshold int, channels text[], chunks int[],
+  bodies text[]) RETURNS int LANGUAGE plpgsql AS $fn$
+DECLARE
+  pumped bigint;
+  decoded pg_lsn;
+  r record;
+  note text;
+BEGIN
+  SELECT s.pumped_through, s.decoded_through INTO pumped, decoded FROM pgrt.outbox_state s FOR UPDATE;
+  IF decoded IS NOT NULL AND lsn <= decoded THEN
+    RETURN -1;
+  END IF;
+  IF cardinality(chunks) IS DISTINCT FROM cardinality(bodies) THEN
+    RAISE EXCEPTION 'pgrt.logical_append: % payloads but % chunk indexes', cardinality(bodies), cardinality(chunks);
+  END IF;
+  FOR r IN
+    WITH e AS MATERIALIZED (
+      SELECT nextval('pgrt.outbox_id_seq') AS id, u.body, u.chunk, u.ord
+        FROM (SELECT b.body, b.chunk, b.ord FROM unnest(bodies, chunks) WITH ORDINALITY AS b(body, chunk, ord)
+               ORDER BY b.ord) u
+    ), c AS MATERIALIZED (
+      SELECT max(e.id) AS id, channels[e.chunk] AS channel, count(*) AS n,
+             CASE WHEN count(*) = 1 THEN '{' || min(e.body)
+                  ELSE '[' || string_agg('{"p":' || e.id || ',' || e.body, ',' ORDER BY e.ord) || ']'
+             END AS payload
+        FROM e GROUP BY e.chunk
+    ), appended AS (
+      INSERT INTO pgrt.outbox (id, xid, channel, payload) SELECT c.id, pg_current_xact_id(), c.channel, c.payload FROM c
+    )
+    SELECT c.id, c.channel, c.n, c.payload FROM c ORDER BY c.id
+  LOOP
+    IF r.n > 1 THEN
+      note := r.payload;
+    ELSE
+      note := '{"p":' || r.id || ',' || substr(r.payload, 2);
+      IF octet_length(note) > threshold THEN
+        note := '{"p":' || r.id || '}';
+      END IF;
+    END IF;
+    PERFORM pg_notify(r.channel, note);
+    pumped := r.id;
+  END LOOP;
+  UPDATE pgrt.outbox_state SET pumped_through = pumped, decoded_through = lsn;
+  RETURN cardinality(bodies);
 END
 $fn$;
 `,
