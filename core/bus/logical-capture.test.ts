@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { type LogicalPostgres, startLogicalPostgres } from '../../test/support/logical-postgres.js';
+import { PrivatePostgres } from '../../test/fixtures/private-postgres.js';
 import { PgDatabase } from '../database/database.js';
 import { introspectTable } from '../database/introspect.js';
 import { ensureSchema, installCapture } from '../database/schema.js';
@@ -215,14 +215,14 @@ describe('logicalAppendQuery', () => {
 
 describe('logical capture mode', function () {
   this.timeout(60_000);
-  let server: LogicalPostgres;
+  let server: PrivatePostgres;
   let db: PgDatabase;
   const buses: PgNotificationBus[] = [];
   const pumps: OutboxPump[] = [];
   const raws: pg.Client[] = [];
 
   before(async () => {
-    server = await startLogicalPostgres();
+    server = await PrivatePostgres.create('logical');
     db = new PgDatabase(server.url, { poolSize: 6 });
     await ensureSchema(db);
   });

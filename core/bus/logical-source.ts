@@ -36,6 +36,9 @@ import { decodePgoutput, formatLsn, type RelationColumn, type TupleValues } from
 /** Prefix of pgrt's logical decoding messages (`pgrt.logical_emit`): content is `channel \n payload`. */
 export const MESSAGE_PREFIX = 'pgrt';
 
+/** The payload op of each row message. */
+const ROW_OPS = { insert: 'i', update: 'u', delete: 'd' } as const;
+
 /** Least time between two unforced standby status updates, in ms. */
 const STATUS_MIN_INTERVAL_MS = 100;
 
@@ -282,30 +285,15 @@ export class LogicalStream {
         });
         return;
       case 'insert':
-        this.#push({
-          kind: 'row',
-          op: 'i',
-          relation: this.#relation(message.relation),
-          values: message.values,
-          old: undefined,
-        });
-        return;
       case 'update':
-        this.#push({
-          kind: 'row',
-          op: 'u',
-          relation: this.#relation(message.relation),
-          values: message.values,
-          old: message.old,
-        });
-        return;
       case 'delete':
         this.#push({
           kind: 'row',
-          op: 'd',
+          op: ROW_OPS[message.tag],
           relation: this.#relation(message.relation),
-          values: message.old,
-          old: undefined,
+          // A delete carries the old key (or old row) only.
+          values: message.tag === 'delete' ? message.old : message.values,
+          old: message.tag === 'update' ? message.old : undefined,
         });
         return;
       case 'truncate':

@@ -62,7 +62,7 @@ import {
   logicalAppendQuery,
   readCapturedTables,
 } from './logical-source.js';
-import { parseLsn } from './pgoutput.js';
+import { formatLsn, parseLsn } from './pgoutput.js';
 
 /** Advisory lock key of the pump ('pgrtpump' in ASCII), distinct from the DDL lock. */
 export const PUMP_LOCK_KEY = BigInt('0x7067727470756d70').toString();
@@ -289,7 +289,7 @@ export class OutboxPump {
       const endLsn = batch[batch.length - 1]!.endLsn;
       const query = logicalAppendQuery(fresh, this.#tables, this.#threshold);
       if (query) {
-        query.values[0] = lsnText(endLsn);
+        query.values[0] = formatLsn(endLsn);
         const result = await client.query<{ appended: number }>({
           text: query.text,
           values: query.values,
@@ -315,7 +315,7 @@ export class OutboxPump {
   }
 
   async #openStream(client: pg.Client): Promise<void> {
-    await ensureLogicalSlot(this.#db, this.#logger);
+    const slot = await ensureLogicalSlot(this.#db, this.#logger);
     const state = await client.query<{ decoded: string | null }>(
       'SELECT decoded_through::text AS decoded FROM pgrt.outbox_state',
     );
@@ -325,12 +325,6 @@ export class OutboxPump {
     this.#queue = [];
     this.#queuedChanges = 0;
     this.#paused = false;
-    const slot = (
-      await client.query<{ slot: string }>(
-        "SELECT 'pgrt_' || oid AS slot FROM pg_catalog.pg_database WHERE datname = current_database()",
-      )
-    ).rows[0]?.slot;
-    if (!slot) throw new Error('cannot name the capture slot');
     // The WAL text must be what this session's output functions would write (column-json.ts).
     const session = (
       await client.query<{ tz: string; digits: string }>(
@@ -528,8 +522,4 @@ function connectionBroken(error: unknown): boolean {
   if (typeof error !== 'object' || error === null || !('severity' in error)) return true;
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && (code.startsWith('08') || code.startsWith('57'));
-}
-
-function lsnText(lsn: bigint): string {
-  return `${(lsn >> 32n).toString(16).toUpperCase()}/${(lsn & 0xffffffffn).toString(16).toUpperCase()}`;
 }

@@ -13,8 +13,8 @@ import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import { PrivatePostgres } from '../fixtures/private-postgres.js';
 import { waitUntil } from '../fixtures/wait.js';
-import { type LogicalPostgres, startLogicalPostgres } from '../support/logical-postgres.js';
 import { runCli, type ServeProcess, startServe } from './fixtures/cli-process.js';
 
 const APP = 'test/cli/fixtures/notes-app.ts';
@@ -22,13 +22,13 @@ const LOGICAL = ['--set', 'capture=logical'];
 
 describe('pgrt migrate and doctor in capture mode logical (child processes, private server)', function () {
   this.timeout(120_000);
-  let server: LogicalPostgres;
+  let server: PrivatePostgres;
   let admin: pg.Client;
   let slot: string;
   let serve: ServeProcess | undefined;
 
   before(async () => {
-    server = await startLogicalPostgres('cli_logical');
+    server = await PrivatePostgres.create('cli_logical');
     admin = new pg.Client(server.url);
     await admin.connect();
     const oid = await admin.query<{ oid: string }>(

@@ -10,9 +10,9 @@ import assert from 'node:assert/strict';
 import pg from 'pg';
 import { App } from '../../core/app.js';
 import type { BusEvent } from '../../core/bus/change-bus.js';
+import { PrivatePostgres } from '../fixtures/private-postgres.js';
 import { startTestCore, type TestCore } from '../support/core.js';
 import { testDatabaseUrl } from '../support/database.js';
-import { type LogicalPostgres, startLogicalPostgres } from '../support/logical-postgres.js';
 
 const WRITERS = 8;
 const SECONDS = 3;
@@ -37,13 +37,13 @@ for (const capture of ['outbox', 'logical'] as const) {
     this.timeout(60_000);
     const table = `outbox_conv_${process.pid}`;
     let t: TestCore;
-    let logical: LogicalPostgres | undefined;
+    let logical: PrivatePostgres | undefined;
     let url: string;
     const writers: pg.Client[] = [];
     const events: BusEvent[] = [];
 
     before(async () => {
-      if (capture === 'logical') logical = await startLogicalPostgres();
+      if (capture === 'logical') logical = await PrivatePostgres.create('logical');
       url = logical?.url ?? testDatabaseUrl();
       const app = new App()
         .collection('items', { table })
