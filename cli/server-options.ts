@@ -30,6 +30,7 @@ export function protocolsOf(config: PgrtConfig): Protocol[] {
           forwardedCount: config.forwardedCount,
           disconnectGracePeriod: config.ddp.disconnectGracePeriod,
           maxMessageQueueLength: config.ddp.maxMessageQueueLength,
+          coalesceMs: config.ddp.coalesceMs,
           ...(config.ddp.sockjs ? {} : { sockjs: false as const }),
         });
       case 'wamp':
@@ -64,6 +65,15 @@ export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: L
     spillThresholdBytes: config.spillThresholdBytes,
     fenceTimeoutMs: config.fenceTimeoutMs,
     capture: config.capture,
+    outboxRetentionMs: config.outbox.retentionMs,
+    outboxPump: config.outbox.pump,
+    busReconnect: { initialMs: config.busReconnect.initialMs, maxMs: config.busReconnect.maxMs },
+    limits: {
+      maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress,
+      maxBufferedBytes: config.limits.maxBufferedBytes,
+      maxNestingDepth: config.limits.maxNestingDepth,
+      ...(config.limits.allowedOrigins ? { allowedOrigins: config.limits.allowedOrigins } : {}),
+    },
     // The drain gets most of the budget; serve's hard exit timer (the full shutdownTimeoutMs) stays the backstop.
     shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdownTimeoutMs * 0.8)),
     installTriggers: config.installTriggers,

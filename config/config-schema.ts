@@ -42,6 +42,11 @@ const ddpSchema = z
     maxMessageQueueLength: positiveInt()
       .default(100)
       .describe('Session resumption: frames kept per session for replay.'),
+    coalesceMs: ms()
+      .default(0)
+      .describe(
+        "Outbound coalescing window in ms: a session's frames are written together; 0 = until the end of the event-loop turn.",
+      ),
   })
   .default({
     heartbeatInterval: 15_000,
@@ -50,6 +55,7 @@ const ddpSchema = z
     sockjs: true,
     disconnectGracePeriod: 15_000,
     maxMessageQueueLength: 100,
+    coalesceMs: 0,
   })
   .describe('The DDP adapter (`/websocket`, `/sockjs`).');
 
@@ -67,6 +73,48 @@ const wampSchema = z
   })
   .default({ path: '/ws', realm: 'realm1', maxMessageBytes: 1024 * 1024 })
   .describe('The WAMP v2 router (used when protocols includes "wamp").');
+
+const outboxSchema = z
+  .object({
+    retentionMs: ms()
+      .default(600_000)
+      .describe('Outbox rows are deleted this many ms after they were notified (the replay window).'),
+    pump: z
+      .boolean()
+      .default(true)
+      .describe('Whether this process may be elected the pump (capture outbox or logical).'),
+  })
+  .default({ retentionMs: 600_000, pump: true })
+  .describe('The outbox: replay log and pump election (capture modes outbox and logical).');
+
+const busReconnectSchema = z
+  .object({
+    initialMs: positiveInt().default(100).describe('First delay before the LISTEN connection is reopened.'),
+    maxMs: positiveInt().default(5000).describe('Longest delay (the delay doubles, with jitter, up to it).'),
+  })
+  .default({ initialMs: 100, maxMs: 5000 })
+  .describe("Reconnect backoff of the change bus's LISTEN connection.");
+
+const limitsSchema = z
+  .object({
+    maxConnectionsPerAddress: ms()
+      .default(0)
+      .describe('Concurrent connections allowed per client address; 0 = unlimited.'),
+    allowedOrigins: z
+      .array(z.string().min(1))
+      .optional()
+      .describe(
+        'Origins allowed to open WebSocket and SockJS connections (exact Origin match); absent: every origin.',
+      ),
+    maxBufferedBytes: positiveInt()
+      .default(16 * 1024 * 1024)
+      .describe('A connection with more bytes queued for sending is terminated (a slow consumer).'),
+    maxNestingDepth: positiveInt()
+      .default(64)
+      .describe('Incoming messages nested deeper are refused by the protocol adapters.'),
+  })
+  .default({ maxConnectionsPerAddress: 0, maxBufferedBytes: 16 * 1024 * 1024, maxNestingDepth: 64 })
+  .describe('Transport limits of every protocol.');
 
 /** The configuration file's schema (all keys optional; defaults filled in). */
 export const configSchema = z
@@ -119,6 +167,9 @@ export const configSchema = z
       .boolean()
       .default(true)
       .describe('Install capture triggers at start; false when `pgrt migrate` does it.'),
+    outbox: outboxSchema,
+    busReconnect: busReconnectSchema,
+    limits: limitsSchema,
     protocols: z
       .array(z.enum(PROTOCOL_NAMES))
       .min(1)

@@ -7,9 +7,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { serverOptionsOf } from '../../cli/server-options.js';
 import { configJsonSchema } from '../../config/config-schema.js';
 import { ConfigError, loadConfig } from '../../config/load-config.js';
 import { maskSecrets } from '../../config/mask-secrets.js';
+import { App } from '../../core/app.js';
+import { silentLogger } from '../../core/logger.js';
 import { ROOT } from './fixtures/cli-process.js';
 
 describe('configuration', () => {
@@ -85,6 +88,42 @@ describe('configuration', () => {
     assert.equal(config.metrics, true);
     assert.deepEqual(config.protocols, ['ddp', 'wamp']);
     assert.equal(config.rootUrl, 'https://example.com/app');
+  });
+
+  it('hands the outbox, bus reconnect, limits and coalescing keys to createServer', () => {
+    const { config } = loadConfig({
+      file: false,
+      env: {
+        PGRT_OUTBOX_RETENTION_MS: '60000',
+        PGRT_OUTBOX_PUMP: 'no',
+        PGRT_BUS_RECONNECT_MAX_MS: '2000',
+        PGRT_LIMITS_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
+        PGRT_LIMITS_MAX_BUFFERED_BYTES: '1048576',
+        PGRT_DDP_COALESCE_MS: '2',
+      },
+    });
+    const options = serverOptionsOf(
+      config,
+      { app: new App(), migrate: undefined, path: 'app.js' },
+      silentLogger,
+    );
+    assert.equal(options.outboxRetentionMs, 60_000);
+    assert.equal(options.outboxPump, false);
+    assert.deepEqual(options.busReconnect, { initialMs: 100, maxMs: 2000 });
+    assert.deepEqual(options.limits, {
+      maxConnectionsPerAddress: 0,
+      maxBufferedBytes: 1024 * 1024,
+      maxNestingDepth: 64,
+      allowedOrigins: ['https://a.example', 'https://b.example'],
+    });
+    const defaults = serverOptionsOf(
+      loadConfig({ file: false, env: {} }).config,
+      { app: new App(), migrate: undefined, path: 'app.js' },
+      silentLogger,
+    );
+    assert.equal(defaults.limits?.allowedOrigins, undefined, 'absent: every origin');
+    assert.equal(defaults.outboxRetentionMs, 600_000);
+    assert.equal(config.ddp.coalesceMs, 2);
   });
 
   it('warns about unknown keys and PGRT_* variables instead of failing', () => {
