@@ -7,18 +7,20 @@
  * `login` here is a dummy method: the rate limit applies to the name, whoever implements it.
  */
 import assert from 'node:assert/strict';
-import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { subscribe } from '../../adapters/wamp/client.js';
 import { type AutobahnHandle, openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { App } from '../../core/app.js';
 import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
+import { StalledWebSocket } from '../fixtures/stalled-websocket.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 const MAX_MESSAGE_BYTES = 64 * 1024;
 const MAX_BUFFERED_BYTES = 256 * 1024;
+/** Each flood change carries this much: 8 per 2 ms tick is 32 KiB per write window, well under the cap. */
+const FLOOD_BLOB_BYTES = 4 * 1024;
 const WAIT_REASON =
   /^Error, too many requests\. Please slow down\. You must wait \d+ seconds before trying again\.$/;
 
@@ -38,7 +40,7 @@ function securityApp(): App {
       let n = 0;
       const timer = setInterval(() => {
         for (let i = 0; i < 8; i++)
-          ctx.changed('flood', `d${i}`, { n: ++n, blob: `${n}`.padEnd(32 * 1024, '.') });
+          ctx.changed('flood', `d${i}`, { n: ++n, blob: `${n}`.padEnd(FLOOD_BLOB_BYTES, '.') });
       }, 2);
       ctx.onStop(() => clearInterval(timer));
     });
@@ -143,7 +145,8 @@ describe('security: attacks over DDP and WAMP', function () {
           },
         ],
       },
-      limits: { maxBufferedBytes: MAX_BUFFERED_BYTES },
+      // Connections are counted per address only when a limit is set; the slow-consumer tests watch that count.
+      limits: { maxBufferedBytes: MAX_BUFFERED_BYTES, maxConnectionsPerAddress: 1000 },
     });
     ddpUrl = `ws://127.0.0.1:${server.port}/websocket`;
     wampUrl = `ws://127.0.0.1:${server.port}/ws`;
@@ -289,45 +292,59 @@ describe('security: attacks over DDP and WAMP', function () {
   });
 
   describe('slow consumers', () => {
-    /** The raw TCP socket under a `ws` client: pausing it stops reading, as a stalled client would. */
-    function socketOf(ws: WebSocket): Socket {
-      return (ws as unknown as { _socket: Socket })._socket;
+    /** Waits until the server has one connection fewer from 127.0.0.1 than `count` (it dropped one). */
+    async function terminatedOne(count: number, what: string): Promise<void> {
+      await waitUntil(() => server.host.guard.connectionsFrom('127.0.0.1') < count, {
+        timeoutMs: 15_000,
+        what: () => what,
+      });
     }
 
     it('DDP: a client that stops reading while a publication streams is terminated at maxBufferedBytes', async () => {
+      // A reader that keeps up gets the same stream and stays: no single write window reaches the cap.
+      const reader = await ddpClient();
+      reader.send({ msg: 'sub', id: 'f', name: 'flood', params: [] });
+      const stalled = await StalledWebSocket.open(ddpUrl);
+      stalled.send(JSON.stringify({ msg: 'connect', version: '1', support: ['1'] }));
+      await waitUntil(() => stalled.received > 0, { what: () => '`connected` on the raw socket' });
       const before = server.host.guard.connectionsFrom('127.0.0.1');
-      const ws = new WebSocket(ddpUrl, { perMessageDeflate: false });
-      const closed = new Promise<void>((resolve) => ws.once('close', () => resolve()));
-      ws.on('error', () => {});
-      await new Promise<void>((resolve) => ws.once('open', () => resolve()));
-      ws.send(JSON.stringify({ msg: 'connect', version: '1', support: ['1'] }));
-      ws.send(JSON.stringify({ msg: 'sub', id: 'f', name: 'flood', params: [] }));
-      await new Promise<void>((resolve) => ws.once('message', () => resolve()));
-      socketOf(ws).pause();
-      await waitUntil(() => server.host.guard.connectionsFrom('127.0.0.1') === before, {
-        timeoutMs: 15_000,
-        what: () => 'the stalled DDP connection to be terminated',
-      });
-      socketOf(ws).resume();
-      await closed;
+      stalled.stopReading();
+      stalled.send(JSON.stringify({ msg: 'sub', id: 'f', name: 'flood', params: [] }));
+      await terminatedOne(before, 'the stalled DDP connection to be terminated');
+      stalled.drain();
+      await stalled.closed;
+      const streamed = reader.messages.filter((m) => m.msg === 'changed').length;
+      assert.ok(
+        streamed > MAX_BUFFERED_BYTES / FLOOD_BLOB_BYTES,
+        `the reader got ${streamed} changes and stayed`,
+      );
+      assert.deepEqual((await reader.call('echo', 'alive')).result, 'alive');
     });
 
     it('WAMP: a caller that stops reading its results is terminated (no GOODBYE) at maxBufferedBytes', async () => {
+      const stalled = await StalledWebSocket.open(wampUrl, 'wamp.2.json');
+      stalled.send(JSON.stringify([1, 'realm1', { roles: { caller: {} } }]));
+      await waitUntil(() => stalled.received > 0, { what: () => 'WELCOME on the raw socket' });
       const before = server.host.guard.connectionsFrom('127.0.0.1');
-      const client = await RawWamp.open(wampUrl);
-      socketOf(client.ws).pause();
-      for (let i = 1; i <= 400; i++) client.send([48, i, {}, 'big', []]);
-      await waitUntil(() => server.host.guard.connectionsFrom('127.0.0.1') === before, {
-        timeoutMs: 15_000,
-        what: () => 'the stalled WAMP connection to be terminated',
-      });
-      socketOf(client.ws).resume();
-      await client.closed;
-      assert.equal(
-        client.messages.some((m) => m[0] === 6),
-        false,
-        'no GOODBYE',
+      stalled.stopReading();
+      // One call at a time, each result (128 KiB) under the cap: only what piles up unread can exceed it.
+      let request = 0;
+      const calls = setInterval(() => stalled.send(JSON.stringify([48, ++request, {}, 'big', []])), 5);
+      try {
+        await terminatedOne(before, 'the stalled WAMP connection to be terminated');
+      } finally {
+        clearInterval(calls);
+      }
+      assert.ok(
+        request > MAX_BUFFERED_BYTES / (128 * 1024),
+        `${request} calls were made before the cap was hit`,
       );
+      stalled.drain();
+      await stalled.closed;
+      // The same calls from a caller that reads its results never hit the cap.
+      const reader = await RawWamp.open(wampUrl);
+      for (let i = 0; i < 40; i++) assert.equal((await reader.call('big', [])).at(0), 50);
+      reader.close();
     });
   });
 });
