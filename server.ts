@@ -65,6 +65,22 @@ function hooked<T extends ConnectionHandler>(handler: T, name: string, hooks: Pr
 export interface ProtocolHandle {
   /** Tells every client to go away (shutdown). */
   closeAll(): void;
+  /** Starts listeners of the protocol's own beside the HTTP host (WAMP RawSocket), after the host listens. */
+  listen?(): Promise<void>;
+  /** Stops those listeners; connections still open after `timeoutMs` are dropped (shutdown, after closeAll). */
+  stopListening?(timeoutMs: number): Promise<void>;
+  /** Where those listeners are, once listening. */
+  listeners?(): readonly ProtocolListener[];
+}
+
+/** A listening socket of a protocol's own, e.g. `{ protocol: 'wamp', transport: 'rawsocket', port: 8081 }`. */
+export interface ProtocolListener {
+  readonly protocol: string;
+  readonly transport: string;
+  /** The bound TCP port, or undefined for a Unix socket. */
+  readonly port: number | undefined;
+  /** The Unix socket path, or undefined for TCP. */
+  readonly path: string | undefined;
 }
 
 /** DDP (Meteor's protocol) at `/websocket` and SockJS at `/sockjs`. */
@@ -89,7 +105,24 @@ export function wamp(options: WampOptions = {}): Protocol {
     attach(core, host, logger, hooks) {
       const protocol = hooked(new WampProtocol(core, options, logger), 'wamp', hooks);
       protocol.attach(host);
-      return protocol;
+      return {
+        closeAll: () => protocol.closeAll(),
+        listen: () => protocol.listen(),
+        stopListening: (timeoutMs) => protocol.stopListening(timeoutMs),
+        listeners: () => {
+          const address = protocol.rawSocketAddress;
+          if (address === undefined) return [];
+          const unix = typeof address === 'string';
+          return [
+            {
+              protocol: 'wamp',
+              transport: 'rawsocket',
+              port: unix ? undefined : address,
+              path: unix ? address : undefined,
+            },
+          ];
+        },
+      };
     },
   };
 }
@@ -157,6 +190,8 @@ export interface PgrtServer {
   readonly db: Database;
   /** Where the database is (`embedded` or the URL without password). */
   readonly database: string;
+  /** Listening sockets of the protocols' own beside `port` (WAMP RawSocket), if any. */
+  readonly listeners: readonly ProtocolListener[];
   /** The Meteor web client support, when `meteorClient` was given. */
   readonly meteorClient: MeteorClient | undefined;
   /** The metrics, when `metrics` was enabled. */
@@ -275,6 +310,14 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     meteorClient?.attach(host);
     await core.start();
     const port = await host.listen(options.port ?? 3000, options.host ?? '0.0.0.0');
+    try {
+      for (const protocol of protocols) await protocol.listen?.();
+    } catch (error) {
+      for (const protocol of protocols) await protocol.stopListening?.(0);
+      await host.close();
+      await core.close();
+      throw error;
+    }
     let closing: Promise<void> | undefined;
     return {
       port,
@@ -285,13 +328,18 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
       database,
       meteorClient,
       metrics,
+      listeners: protocols.flatMap((protocol) => protocol.listeners?.() ?? []),
       close() {
         closing ??= (async () => {
           host.beginDrain();
           metrics?.close();
           meteorClient?.close();
           for (const protocol of protocols) protocol.closeAll();
-          const drained = await host.upgradesClosed(options.shutdownTimeoutMs ?? 10_000);
+          const budget = options.shutdownTimeoutMs ?? 10_000;
+          const [drained] = await Promise.all([
+            host.upgradesClosed(budget),
+            ...protocols.map((protocol) => protocol.stopListening?.(budget)),
+          ]);
           if (!drained)
             logger.warn({}, 'shutdown: clients still connected after shutdownTimeoutMs; dropping them');
           await host.close();

@@ -3,9 +3,10 @@
  * protocol will listen. The only place where config keys meet `createServer`'s options.
  */
 import { readFileSync } from 'node:fs';
+import type { WampOptions } from '../adapters/wamp/wamp-protocol.js';
 import type { PgrtConfig } from '../config/config-schema.js';
 import type { Logger } from '../core/logger.js';
-import { ddp, type Protocol, type ServerOptions, wamp } from '../server.js';
+import { ddp, type Protocol, type ProtocolListener, type ServerOptions, wamp } from '../server.js';
 import { METRICS_PATH } from '../transports/metrics.js';
 import type { AppModule } from './app-module.js';
 import { UsageError } from './output.js';
@@ -39,11 +40,20 @@ export function protocolsOf(config: PgrtConfig): Protocol[] {
           realms: [{ name: config.wamp.realm }],
           maxMessageBytes: config.wamp.maxMessageBytes,
           forwardedCount: config.forwardedCount,
+          ...rawSocketOf(config),
         });
       default:
         return unreachable(name);
     }
   });
+}
+
+/** The WAMP RawSocket listener the config asks for: a Unix socket path, else a TCP port on `host`, else none. */
+function rawSocketOf(config: PgrtConfig): Pick<WampOptions, 'rawSocket'> {
+  const { rawSocketPath: path, rawSocketPort: port } = config.wamp;
+  if (path !== undefined) return { rawSocket: { path } };
+  if (port !== undefined) return { rawSocket: { port, host: config.host } };
+  return {};
 }
 
 function unreachable(value: never): never {
@@ -103,8 +113,15 @@ export interface Endpoint {
   readonly url: string;
 }
 
-/** Where a server started from `config` on `port` listens, for people (the bind address is replaced by localhost). */
-export function endpointsOf(config: PgrtConfig, port: number): Endpoint[] {
+/**
+ * Where a server started from `config` on `port` (and its protocols' own `listeners`) listens, for people (the
+ * bind address is replaced by localhost).
+ */
+export function endpointsOf(
+  config: PgrtConfig,
+  port: number,
+  listeners: readonly ProtocolListener[] = [],
+): Endpoint[] {
   const secure = config.tls !== undefined;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
   const http = `${secure ? 'https' : 'http'}://${host}:${port}`;
@@ -118,6 +135,11 @@ export function endpointsOf(config: PgrtConfig, port: number): Endpoint[] {
     } else {
       out.push({ name: `WAMP (realm ${config.wamp.realm})`, url: `${ws}${config.wamp.path}` });
     }
+  }
+  for (const listener of listeners) {
+    if (listener.transport !== 'rawsocket') continue;
+    const url = listener.path !== undefined ? `rs+unix://${listener.path}` : `rs://${host}:${listener.port}`;
+    out.push({ name: `WAMP RawSocket (realm ${config.wamp.realm})`, url });
   }
   out.push({ name: 'health', url: `${http}/healthz` }, { name: 'readiness', url: `${http}/readyz` });
   if (config.metrics) out.push({ name: 'metrics', url: `${http}${METRICS_PATH}` });

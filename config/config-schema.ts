@@ -70,6 +70,20 @@ const wampSchema = z
     maxMessageBytes: positiveInt()
       .default(1024 * 1024)
       .describe('Larger incoming messages abort the session with protocol_violation.'),
+    rawSocketPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .optional()
+      .describe(
+        'Also serve WAMP RawSocket on this TCP port (bound to host; 0 picks a free one); absent: no RawSocket.',
+      ),
+    rawSocketPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Also serve WAMP RawSocket on this Unix socket path (instead of rawSocketPort).'),
   })
   .default({ path: '/ws', realm: 'realm1', maxMessageBytes: 1024 * 1024 })
   .describe('The WAMP v2 router (used when protocols includes "wamp").');

@@ -32,6 +32,8 @@ export interface Connection {
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
   /** Negotiated subprotocol ('' when none). */
   readonly protocol: string;
+  /** The transport when it is not a WebSocket or SockJS: `rawsocket` (WAMP RawSocket). */
+  readonly transportKind?: 'rawsocket' | undefined;
   /** Bytes queued but not yet written to the socket (for backpressure). */
   readonly bufferedAmount: number;
   /**

@@ -121,6 +121,11 @@ export class ConnectionGuard {
     }
   }
 
+  /** True when `address` already has `maxConnectionsPerAddress` connections (never without that limit). */
+  atLimit(address: string): boolean {
+    return this.#maxPerAddress > 0 && this.connectionsFrom(address) >= this.#maxPerAddress;
+  }
+
   /**
    * Checks an upgrade before the endpoint accepts it; when refused, answers `403` (origin) or `503` (too many
    * connections from `address`) on the raw socket and returns false.
@@ -131,7 +136,7 @@ export class ConnectionGuard {
       socket.end('HTTP/1.1 403 Forbidden\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return false;
     }
-    if (this.#maxPerAddress > 0 && this.connectionsFrom(address) >= this.#maxPerAddress) {
+    if (this.atLimit(address)) {
       this.#logger.debug({ address }, 'upgrade refused: too many connections from this address');
       socket.end(
         'HTTP/1.1 503 Service Unavailable\r\nRetry-After: 10\r\nConnection: close\r\nContent-Length: 0\r\n\r\n',

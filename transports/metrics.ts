@@ -35,8 +35,9 @@ export interface ServerMetricsOptions {
   readonly processMetrics?: boolean;
 }
 
-/** The `transport` label of a connection: `websocket`, or `sockjs/<sockjs transport>`. */
+/** The `transport` label of a connection: `websocket`, `rawsocket`, or `sockjs/<sockjs transport>`. */
 export function transportOf(connection: Connection): string {
+  if (connection.transportKind !== undefined) return connection.transportKind;
   return connection instanceof SockJsConnection ? `sockjs/${connection.transport}` : 'websocket';
 }
 
@@ -354,6 +355,10 @@ class CountedConnection implements Connection, ConnectionListener {
 
   get protocol(): string {
     return this.inner.protocol;
+  }
+
+  get transportKind(): 'rawsocket' | undefined {
+    return this.inner.transportKind;
   }
 
   get bufferedAmount(): number {

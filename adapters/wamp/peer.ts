@@ -82,6 +82,8 @@ export interface PeerTransport {
   kill(reason: string, message: string | undefined): void;
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** `websocket` or `rawsocket` (the session details' `transport.type`). */
+  readonly type: string;
 }
 
 /** A session of a WAMP client over a connection. */
@@ -160,7 +162,11 @@ export class RemotePeer implements Peer {
       authrole: this.authrole,
       authmethod: this.authmethod,
       authprovider: this.authprovider,
-      transport: { type: 'websocket', serializer: this.serializer.name, peer: this.#transport.remoteAddress },
+      transport: {
+        type: this.#transport.type,
+        serializer: this.serializer.name,
+        peer: this.#transport.remoteAddress,
+      },
       ...(typeof this.#hello.agent === 'string' ? { agent: this.#hello.agent } : {}),
     };
   }

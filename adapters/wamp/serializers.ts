@@ -249,6 +249,13 @@ export const SERIALIZERS: Readonly<Record<SerializerName, Serializer>> = {
   cbor: cborSerializer,
 };
 
+/** RawSocket serializer ids (transport_rawsocket.md): 1 JSON, 2 MessagePack, 3 CBOR. */
+export const RAWSOCKET_SERIALIZER_IDS: Readonly<Record<SerializerName, number>> = {
+  json: 1,
+  msgpack: 2,
+  cbor: 3,
+};
+
 /** The serializer of a negotiated subprotocol, or undefined. */
 export function serializerFor(subprotocol: string): Serializer | undefined {
   return Object.values(SERIALIZERS).find((s) => s.subprotocol === subprotocol);

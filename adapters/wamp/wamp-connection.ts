@@ -294,6 +294,7 @@ export class WampConnection implements ConnectionListener {
         serializer: this.serializer,
         remoteAddress: this.connection.remoteAddress,
         headers: this.connection.headers,
+        type: this.connection.transportKind ?? 'websocket',
         send: (message) => this.send(message),
         sendEncoded: (data) => this.#sendEncoded(data),
         kill: (reason, message) => this.#kill(peer, reason, message),

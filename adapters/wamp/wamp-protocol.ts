@@ -2,7 +2,7 @@
  * The WAMP protocol adapter: a WAMP v2 router (realms, broker, dealer, auth, meta API) at `/ws` on the shared
  * HTTP host, bridged to the pgrt core (core-bridge.ts). Subprotocols `wamp.2.json`, `wamp.2.msgpack` and
  * `wamp.2.cbor`, chosen in the server's preference order (`serializers`, default json first); a client offering
- * none of them is refused at the upgrade.
+ * none of them is refused at the upgrade. Optionally WAMP RawSocket on a port of its own (`rawSocket`).
  *
  * Options and defaults are documented on {@link WampOptions} and in adapters/wamp/README.md.
  */
@@ -11,6 +11,7 @@ import { type Logger, silentLogger } from '../../core/logger.js';
 import { DEFAULT_MAX_NESTING_DEPTH } from '../../core/nesting-depth.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { HttpHost } from '../../transports/http-host.js';
+import { RawSocketEndpoint } from '../../transports/rawsocket-endpoint.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
 import { type Authenticator, anonymousAuthenticator } from './authentication.js';
 import { type Authorizer, allowAll, type Permission, staticAuthorizer } from './authorization.js';
@@ -18,7 +19,7 @@ import { CoreBridge } from './core-bridge.js';
 import { IdSequence, uniqueRandomId } from './ids.js';
 import { installMetaApi } from './meta-api.js';
 import { Realm } from './realm.js';
-import { SERIALIZERS, type SerializerName, serializerFor } from './serializers.js';
+import { RAWSOCKET_SERIALIZER_IDS, SERIALIZERS, type SerializerName, serializerFor } from './serializers.js';
 import type { UriCheck } from './uri.js';
 import { type RouterContext, WampConnection, type WampConnectionSettings } from './wamp-connection.js';
 
@@ -67,6 +68,22 @@ export interface WampOptions {
   readonly goodbyeTimeoutMs?: number;
   /** Trust the N-th right-most X-Forwarded-For entry as client address. */
   readonly forwardedCount?: number;
+  /**
+   * WAMP RawSocket on a listening socket of its own (transports/rawsocket-endpoint.ts), beside the WebSocket
+   * endpoint: same realms, serializers and `maxMessageBytes` (advertised as the next power of two). Absent: none.
+   */
+  readonly rawSocket?: WampRawSocketOptions;
+}
+
+/** Where WAMP RawSocket listens: a TCP port (`port` 0: any free one) or a Unix socket `path`. */
+export interface WampRawSocketOptions {
+  readonly port?: number;
+  /** Bind address (default `0.0.0.0`). */
+  readonly host?: string;
+  /** A Unix socket path instead of TCP. */
+  readonly path?: string;
+  /** A client that sends no handshake this many ms after connecting is dropped (default 10000). */
+  readonly handshakeTimeoutMs?: number;
 }
 
 /** Injection token for {@link WampProtocol}. */
@@ -79,6 +96,9 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
   readonly #sessionIds = new Set<number>();
   #settings: WampConnectionSettings;
   readonly #subprotocols: readonly string[];
+  #rawSocket: RawSocketEndpoint | undefined;
+  /** The RawSocket's bound port or Unix path, once listening. */
+  #rawSocketAddress: number | string | undefined;
 
   /** `core` null: a plain router without the core bridge. */
   constructor(
@@ -138,6 +158,35 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
         forwardedCount: this.options.forwardedCount ?? 0,
       }),
     );
+    const rawSocket = this.options.rawSocket;
+    if (rawSocket) {
+      this.#rawSocket = new RawSocketEndpoint(this, {
+        ...rawSocket,
+        serializers: (this.options.serializers ?? ['json', 'msgpack', 'cbor']).map((name) => ({
+          id: RAWSOCKET_SERIALIZER_IDS[name],
+          protocol: SERIALIZERS[name].subprotocol,
+          text: name === 'json',
+        })),
+        maxMessageBytes: this.#settings.maxMessageBytes,
+        guard: host.guard,
+        logger: this.logger.child({ component: 'rawsocket' }),
+      });
+    }
+  }
+
+  /** Starts the RawSocket listener, when configured (after the HTTP host listens). */
+  async listen(): Promise<void> {
+    if (this.#rawSocket) this.#rawSocketAddress = await this.#rawSocket.listen();
+  }
+
+  /** The RawSocket's bound TCP port or Unix socket path; undefined without RawSocket or before {@link listen}. */
+  get rawSocketAddress(): number | string | undefined {
+    return this.#rawSocketAddress;
+  }
+
+  /** Stops the RawSocket listener; its connections (told to close by {@link closeAll}) are dropped after `timeoutMs`. */
+  async stopListening(timeoutMs: number): Promise<void> {
+    await this.#rawSocket?.close(timeoutMs);
   }
 
   handleConnection(connection: Connection): void {

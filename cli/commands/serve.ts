@@ -48,7 +48,7 @@ export function registerServe(program: Command, io: Output): void {
       throw new UsageError('serve needs an app module: pgrt serve <app>, or "app" in the config');
     const module = await loadAppModule(config.app);
     const server = await createServer(serverOptionsOf(config, module, logger));
-    for (const endpoint of endpointsOf(config, server.port))
+    for (const endpoint of endpointsOf(config, server.port, server.listeners))
       logger.info({ endpoint: endpoint.name, url: endpoint.url }, `${endpoint.name}: ${endpoint.url}`);
     logger.info(
       {

@@ -6,7 +6,9 @@
  * Optional Advanced Profile features are detected, not assumed: a case lists the `WELCOME.Details.roles` feature
  * flags it `requires`, and is skipped with that reason when the router under test does not announce them.
  */
+
 import type { HelloOptions, PeerOptions, WampPeer } from './client.js';
+import type { RawSocketAddress } from './rawsocket-client.js';
 import type { SerializerName } from './serializers.js';
 
 /** Case groups, after the headings of wamp.md "(b) Black-box router conformance checklist". */
@@ -54,6 +56,8 @@ export interface CraAuth {
 export interface SuiteOptions {
   /** WebSocket URL of the router, e.g. `ws://127.0.0.1:8080/ws`. */
   readonly url: string;
+  /** The router's RawSocket, if it has one (transport cases 8–13; skipped without). */
+  readonly rawSocket?: RawSocketAddress;
   /** The realm the cases join (default `realm1`). */
   readonly realm: string;
   /** Serializers to run every case over (default all three). */

@@ -15,6 +15,7 @@ import {
   type TicketAuth,
 } from './case.js';
 import { allCases } from './cases/index.js';
+import type { RawSocketAddress } from './rawsocket-client.js';
 import { probeRouter, runCases, selectCases } from './runner.js';
 import { isSerializerName, SERIALIZERS, type SerializerName } from './serializers.js';
 
@@ -32,6 +33,7 @@ const USAGE = `usage: tsx conformance/wamp/cli.ts <ws-url> [options]
   --denied-topic <uri>      a topic anonymous sessions may not publish or subscribe (broker.51, broker.52)
   --ticket <realm:authid:ticket>   a ticket-auth realm (session.20-22, 24)
   --cra <realm:authid:secret>      a WAMP-CRA realm (session.23)
+  --rawsocket <host:port>   the router's RawSocket listener (transport.08-13; skipped without)
   --wait-ms <n>             wait for each expected message (default ${DEFAULT_WAIT_MS})
   --case-timeout-ms <n>     whole-case timeout (default ${DEFAULT_CASE_TIMEOUT_MS})
   --bail                    stop at the first failure
@@ -57,6 +59,15 @@ function triple(value: string | undefined, name: string): [string, string, strin
   return [a, b, rest.join(':')];
 }
 
+function hostPort(value: string | undefined): RawSocketAddress | undefined {
+  if (value === undefined) return undefined;
+  const at = value.lastIndexOf(':');
+  const port = Number(value.slice(at + 1));
+  if (at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535)
+    fail(`--rawsocket must be host:port, got "${value}"`);
+  return { host: value.slice(0, at), port };
+}
+
 function parse() {
   return parseArgs({
     allowPositionals: true,
@@ -71,6 +82,7 @@ function parse() {
       'denied-topic': { type: 'string' },
       ticket: { type: 'string' },
       cra: { type: 'string' },
+      rawsocket: { type: 'string' },
       'wait-ms': { type: 'string' },
       'case-timeout-ms': { type: 'string' },
       bail: { type: 'boolean' },
@@ -104,6 +116,7 @@ async function main(): Promise<void> {
     fail(`--uri-check must be strict or loose, got "${uriCheck}"`);
   const ticket = triple(values.ticket, '--ticket');
   const cra = triple(values.cra, '--cra');
+  const rawSocket = hostPort(values.rawsocket);
   const options: SuiteOptions = {
     url,
     realm: values.realm ?? 'realm1',
@@ -118,6 +131,7 @@ async function main(): Promise<void> {
       ? { ticket: { realm: ticket[0], authid: ticket[1], ticket: ticket[2] } satisfies TicketAuth }
       : {}),
     ...(cra ? { cra: { realm: cra[0], authid: cra[1], secret: cra[2] } satisfies CraAuth } : {}),
+    ...(rawSocket ? { rawSocket } : {}),
   };
   const ids = values.case ?? [];
   let runs: ReturnType<typeof expandRuns>;

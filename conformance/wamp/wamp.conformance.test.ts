@@ -30,6 +30,7 @@ describe('WAMP conformance (pgrt fixture server)', () => {
     close = () => server.close();
     options = {
       url: server.url,
+      rawSocket: server.rawSocket,
       realm: 'realm1',
       serializers: SERIALIZERS,
       pgrt: true,

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { RawSocketPeer } from '../../conformance/wamp/rawsocket-client.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
@@ -171,6 +172,10 @@ describe('pgrt CLI (child processes)', function () {
           '--metrics',
           '--database-url',
           testDatabaseUrl(),
+          '--protocols',
+          'ddp,wamp',
+          '--set',
+          'wamp.rawSocketPort=0',
         ]);
         const urls = server.lines
           .filter((l) => typeof l.endpoint === 'string')
@@ -178,6 +183,16 @@ describe('pgrt CLI (child processes)', function () {
         assert.ok(urls.includes(`DDP ws://127.0.0.1:${server.port}/websocket`), urls.join('\n'));
         assert.ok(urls.includes(`DDP over SockJS http://127.0.0.1:${server.port}/sockjs`), urls.join('\n'));
         assert.ok(urls.includes(`metrics http://127.0.0.1:${server.port}/metrics`), urls.join('\n'));
+        const rawSocket = urls
+          .map((u) => /^WAMP RawSocket \(realm realm1\) rs:\/\/127\.0\.0\.1:(\d+)$/.exec(u))
+          .find(Boolean);
+        assert.ok(rawSocket, urls.join('\n'));
+        const peer = await RawSocketPeer.connect({ host: '127.0.0.1', port: Number(rawSocket[1]) });
+        try {
+          assert.equal((await peer.handshake(1))[0], 0x7f, 'a RawSocket handshake reply');
+        } finally {
+          peer.close();
+        }
         client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
         await client.subscribe('cli_notes');
         const id = await client.apply('notes.add', 'from the CLI test');
