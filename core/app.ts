@@ -16,15 +16,18 @@
  * ```
  */
 
+import type { ChangeBus } from './bus/change-bus.js';
 import type { CollectionRules, WriteRules } from './collection-rules.js';
 import type { MethodContext, PublicationContext } from './contexts.js';
 import type { Cursor } from './cursor.js';
 import type { Database } from './database/database.js';
 import { ConfigurationError } from './errors.js';
 import { type Guard, guardOf, type RoleResolver } from './guards.js';
+import type { Logger } from './logger.js';
 import type { PublicationStrategy } from './merge-box.js';
 import { mutationMethods } from './mutation-methods.js';
 import type { InferParams, StandardSchema } from './schema-validation.js';
+import type { Session } from './session.js';
 
 /** Options of {@link App.collection}. */
 export interface CollectionOptions {
@@ -67,10 +70,23 @@ export type MethodHandler<A extends readonly unknown[] = unknown[], R = unknown>
 ) => R | Promise<R>;
 
 /**
- * Runs when the core starts, after the `pgrt` schema exists and before collections are introspected (plug-ins
- * create their tables here). Must be idempotent: every process runs it at every start.
+ * What a start hook may use of the running core besides the database (core/realtime-core.ts implements it). The
+ * bus is not listening yet when hooks run; subscribing then misses nothing.
  */
-export type StartHook = (db: Database) => Promise<void>;
+export interface PluginHost {
+  /** Every committed change of the captured tables, on every process sharing the database. */
+  readonly bus: ChangeBus;
+  /** This process's open sessions (live: sessions join and leave it). */
+  readonly sessions: ReadonlySet<Session>;
+  readonly logger: Logger;
+}
+
+/**
+ * Runs when the core starts, after the `pgrt` schema exists and before collections are introspected (plug-ins
+ * create their tables here). Must be idempotent: every process runs it at every start. It may resolve to a stop
+ * function, which the core calls when it closes (before the bus stops).
+ */
+export type StartHook = (db: Database, host: PluginHost) => Promise<void | (() => Promise<void> | void)>;
 
 /** Something that registers itself on an app (e.g. `accounts()`), applied by {@link App.use}. */
 export interface AppPlugin {

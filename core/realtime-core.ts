@@ -13,7 +13,7 @@
  * and runs this process's candidate {@link OutboxPump} (one pump per database leads). Every process on a database
  * must use the same mode, and its bus must be built with `outbox: true` (PgNotificationBus) to replay gaps.
  */
-import type { App } from './app.js';
+import type { App, PluginHost } from './app.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './bus/change-bus.js';
 import { ensureLogicalSlot } from './bus/logical-source.js';
 import { OutboxPump, type OutboxPumpOptions } from './bus/outbox-pump.js';
@@ -72,7 +72,7 @@ export interface CoreOptions {
 }
 
 /** The core server. */
-export class RealtimeCore {
+export class RealtimeCore implements PluginHost {
   readonly channel: string;
   readonly logger: Logger;
   readonly fences: WriteFences;
@@ -85,6 +85,8 @@ export class RealtimeCore {
   #bindings = new Map<string, CollectionBinding>();
   readonly #sessions = new Set<Session>();
   #unsubscribe: (() => void) | undefined;
+  /** What start hooks returned, called at close. */
+  readonly #stopHooks: (() => Promise<void> | void)[] = [];
   #started = false;
 
   constructor(
@@ -129,7 +131,10 @@ export class RealtimeCore {
     if (this.#started) return;
     await ensureSchema(this.db);
     // Plug-ins' tables (accounts) exist before collections bound to them are introspected.
-    for (const hook of this.app.startHooks) await hook(this.db);
+    for (const hook of this.app.startHooks) {
+      const stop = await hook(this.db, this);
+      if (stop) this.#stopHooks.push(stop);
+    }
     const bindings = new Map<string, CollectionBinding>();
     for (const definition of this.app.collections.values()) {
       const table = await introspectTable(this.db, definition.table);
@@ -207,9 +212,16 @@ export class RealtimeCore {
     await this.db.query(`SELECT ${append}($1, $2)`, [this.channel, JSON.stringify({ f: id })]);
   }
 
-  /** Stops sessions, observers and the bus (the database is the caller's). */
+  /** Stops sessions, plug-ins (their start hooks' stop functions), observers and the bus (not the database). */
   async close(): Promise<void> {
     for (const session of [...this.#sessions]) session.close();
+    for (const stop of this.#stopHooks.splice(0)) {
+      try {
+        await stop();
+      } catch (error) {
+        this.logger.error({ err: error }, 'a plug-in failed to stop');
+      }
+    }
     this.#unsubscribe?.();
     this.fences.close();
     this.#pool?.close();

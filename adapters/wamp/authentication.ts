@@ -281,12 +281,20 @@ export function accountRole(identity: AccountIdentity): string {
  *   lowercase hex SHA-256 of the password (what Meteor clients send as `digest`).
  *
  * WELCOME carries `authid` = the user id, `authrole` = the user's first role or `user`, `authprovider` `pgrt`.
+ *
+ * A session whose ticket was a resume token is tied to that token, as a DDP connection that logged in with it:
+ * when the token is removed (`logout` or `changePassword` elsewhere, `removeOtherTokens`, expiry, a deleted user),
+ * its core session is logged out on whichever process it lives (core/accounts/accounts.ts "Revocation"): core
+ * methods and publications see no user from then on, and the session's subscriptions rerun without the user's
+ * data. The WAMP session itself stays established with the `authid`/`authrole` of its WELCOME (router-level
+ * permissions by role stay), since a core session cannot end its WAMP session; `wamp.session.kill` ends it.
+ * Password and WAMP-CRA sessions are not tied to a token; they are logged out only when their user is deleted.
  */
 export function accountsAuthenticators(store: Accounts): Authenticator[] {
   const options = { authprovider: ACCOUNTS_AUTHPROVIDER };
   return [
-    ticketAuthenticator(async (authid, ticket) => {
-      const identity = await store.checkTicket(authid, ticket);
+    ticketAuthenticator(async (authid, ticket, request) => {
+      const identity = await store.checkTicket(authid, ticket, request.session);
       return identity ? { authid: identity.userId, authrole: accountRole(identity) } : null;
     }, options),
     wampCraAuthenticator(async (authid) => {

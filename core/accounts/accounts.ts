@@ -13,12 +13,34 @@
  *
  * WAMP uses the same users through {@link Accounts.checkTicket} (password or resume token) and
  * {@link Accounts.craPrincipal} (adapters/wamp/authentication.ts `accountsAuthenticators`).
+ *
+ * Revocation (Meteor's `_setLoginToken` observe on `services.resume.loginTokens`): a connection logged in with a
+ * resume token is logged out by the server when that token is removed, whoever removed it on whichever process:
+ * `changePassword` and `removeOtherTokens` (other tokens), `logout` elsewhere with the same token, the expiry sweep
+ * ({@link Accounts.expireTokens}), a deleted user, plain SQL. Logged out means what a `logout` call does to the
+ * session: its user becomes null, every subscription reruns and the client gets the differences (the user's
+ * document leaves `users`); its next `login {resume}` with the token fails with 403 "You've been logged out by the
+ * server. Please log in again.". Meteor closes the connection instead (`removed: connection.close`), which makes
+ * its client discover the logout at reconnection; a core session cannot close its transport, so the connection
+ * stays open, and a Meteor client learns of it from the data and from its next reconnection.
+ *
+ * How it reaches every process: through the change bus, not a channel of its own. A statement trigger on
+ * `pgrt.login_tokens` increments the owner's `pgrt.users.tokens_revoked` in the removing transaction
+ * (schema.ts); `pgrt.users` is a captured table, so that update reaches every process in commit order in every
+ * capture mode (notify, outbox, logical), with the outbox's gap replay, and without a token hash leaving the
+ * database (its own NOTIFY channel would need a second LISTEN connection per process, its own gap handling, and a
+ * NOTIFY in writers' transactions that outbox and logical modes exist to avoid). Each process keeps, per
+ * connection, the token it logged in with and the counter it was last seen valid at; a counter above that
+ * re-checks those tokens in the database (one query) and logs out the connections whose token is gone. A deleted
+ * user logs out all of its sessions; a bus `resync` re-checks every token.
  */
-import type { App, AppPlugin } from '../app.js';
+import type { App, AppPlugin, PluginHost } from '../app.js';
+import type { BusEvent } from '../bus/change-bus.js';
 import type { ConnectionInfo, MethodContext } from '../contexts.js';
 import type { Database, Queryable } from '../database/database.js';
 import { ClientError, ConfigurationError } from '../errors.js';
 import { cryptoRandom } from '../random/random-stream.js';
+import type { Session } from '../session.js';
 import { LoggedOutError, LoginFailedError, NotLoggedInError, SessionExpiredError } from './errors.js';
 import {
   CRA_ITERATIONS,
@@ -46,6 +68,35 @@ export interface AccountsOptions {
   readonly loginExpirationInDays?: number;
   /** Whether clients may call `createUser` (default true; false: 403 "Signups forbidden"). */
   readonly allowCreateUser?: boolean;
+  /**
+   * How often each process runs {@link Accounts.expireTokens} and forgets the logins of closed connections, in ms
+   * (default 600000, Meteor's `EXPIRE_TOKENS_INTERVAL_MS`; 0: never).
+   */
+  readonly expireTokensIntervalMs?: number;
+}
+
+/** Meteor's `EXPIRE_TOKENS_INTERVAL_MS`. */
+const EXPIRE_TOKENS_INTERVAL_MS = 600_000;
+/** `pgrt.users` as the change bus names it. */
+const USERS_TABLE = 'pgrt.users';
+/** Advisory lock of the expiry sweep ('pgex'): one process sweeps at a time. */
+const EXPIRE_LOCK = 0x7067_6578;
+/** A WAMP ticket login whose session was never seen is forgotten after this long. */
+const TICKET_LOGIN_TTL_MS = 60_000;
+
+/** How a connection is logged in: Meteor's per-connection `loginToken`, plus what revocation needs. */
+interface Login {
+  readonly userId: string;
+  readonly hashedToken: string;
+  /** The user's `tokens_revoked` when the token was last seen in the database. */
+  revision: number;
+}
+
+/** The sessions of one connection selected for a re-check, with the login and user they had then. */
+interface Selected {
+  readonly login: Login | undefined;
+  readonly userId: string | null;
+  readonly sessions: Session[];
 }
 
 /** What {@link Accounts.login}-style methods return (`tokenExpires` goes out as EJSON `$date`). */
@@ -160,8 +211,23 @@ export class Accounts implements AppPlugin {
   readonly bcryptRounds: number;
   readonly loginExpirationInDays: number;
   readonly #allowCreateUser: boolean;
-  /** The hashed token each connection logged in with (for logout, getNewToken, removeOtherTokens). */
-  readonly #connectionTokens = new WeakMap<ConnectionInfo, string>();
+  readonly #expireTokensIntervalMs: number;
+  /** The token each connection logged in with (logout, getNewToken, removeOtherTokens, revocation). */
+  readonly #logins = new WeakMap<ConnectionInfo, Login>();
+  /**
+   * Logins of WAMP sessions that authenticated with a resume token as ticket, by session id, until the session's
+   * connection is first seen (then they move to {@link #logins}).
+   */
+  readonly #ticketLogins = new Map<string, { readonly login: Login; readonly at: number }>();
+  /**
+   * Per user with logins on this process: the `tokens_revoked` up to which they are checked. A bus update of the
+   * user's row with a higher value re-checks them; users absent here have nothing to check (the cheap filter that
+   * keeps ordinary profile updates from scanning the sessions).
+   */
+  readonly #checkedRevision = new Map<string, number>();
+  /** A re-check failed: the next housekeeping re-checks every login. */
+  #recheckAll = false;
+  #host: PluginHost | undefined;
   #db: Database | undefined;
 
   constructor(options: AccountsOptions = {}) {
@@ -169,6 +235,9 @@ export class Accounts implements AppPlugin {
     this.bcryptRounds = options.bcryptRounds ?? DEFAULT_BCRYPT_ROUNDS;
     this.loginExpirationInDays = options.loginExpirationInDays ?? 90;
     this.#allowCreateUser = options.allowCreateUser ?? true;
+    this.#expireTokensIntervalMs = options.expireTokensIntervalMs ?? EXPIRE_TOKENS_INTERVAL_MS;
+    if (!Number.isInteger(this.#expireTokensIntervalMs) || this.#expireTokensIntervalMs < 0)
+      throw new ConfigurationError('expireTokensIntervalMs must be a non-negative integer');
     if (!Number.isInteger(this.bcryptRounds) || this.bcryptRounds < 4 || this.bcryptRounds > 31)
       throw new ConfigurationError('bcryptRounds must be an integer from 4 to 31');
   }
@@ -179,11 +248,15 @@ export class Accounts implements AppPlugin {
     return this.#db;
   }
 
-  /** Registers the tables (start hook), the `users` collection and publication, the methods and roles. */
+  /**
+   * Registers the tables and the revocation watch (start hook), the `users` collection and publication, the
+   * methods and roles.
+   */
   install(app: App): void {
-    app.onStart(async (db) => {
+    app.onStart(async (db, host) => {
       await ensureAccountsSchema(db);
       this.#db = db;
+      return this.#watch(host);
     });
     app.roles(async (db, userId) => {
       const result = await db.query<{ roles: string[] }>('SELECT roles FROM pgrt.users WHERE id = $1', [
@@ -273,18 +346,32 @@ export class Accounts implements AppPlugin {
   /**
    * WAMP ticket authentication: `authid` is a user id, username or email; `ticket` is the user's password (plain)
    * or one of their unexpired resume tokens. Resolves null for any failure (unknown user and wrong ticket alike,
-   * at the same bcrypt cost).
+   * at the same bcrypt cost). `session`: the WAMP session id being authenticated; when the ticket is a resume
+   * token, that session's core session is logged out when the token is removed (module header, "Revocation").
    */
-  async checkTicket(authid: string, ticket: string): Promise<AccountIdentity | null> {
+  async checkTicket(
+    authid: string,
+    ticket: string,
+    session?: number | string,
+  ): Promise<AccountIdentity | null> {
     const user = await this.#findUser(this.db, { id: authid, username: authid, email: authid });
     if (user) {
-      const token = await this.db.query<{ when: Date }>(
-        'SELECT "when" FROM pgrt.login_tokens WHERE hashed_token = $1 AND user_id = $2',
-        [hashLoginToken(ticket), user.id],
+      const hashedToken = hashLoginToken(ticket);
+      const token = await this.db.query<{ when: Date; revision: string }>(
+        `SELECT t."when", u.tokens_revoked AS revision
+           FROM pgrt.login_tokens t JOIN pgrt.users u ON u.id = t.user_id
+          WHERE t.hashed_token = $1 AND t.user_id = $2`,
+        [hashedToken, user.id],
       );
-      const when = token.rows[0]?.when;
-      if (when && tokenExpiration(when, this.loginExpirationInDays) > new Date())
+      const row = token.rows[0];
+      if (row && tokenExpiration(row.when, this.loginExpirationInDays) > new Date()) {
+        if (session !== undefined) {
+          const login = { userId: user.id, hashedToken, revision: Number(row.revision) };
+          this.#ticketLogins.set(String(session), { login, at: Date.now() });
+          this.#watchUser(login);
+        }
         return { userId: user.id, roles: user.roles };
+      }
     }
     if (ticket.length > 256) return null;
     const digest = sha256Hex(ticket);
@@ -311,6 +398,25 @@ export class Accounts implements AppPlugin {
     };
   }
 
+  /**
+   * Deletes every expired resume token (Meteor's `_expireTokens`); their connections, on every process, are logged
+   * out. Each process runs it every `expireTokensIntervalMs`, one at a time (a process that finds another sweeping
+   * skips its turn and resolves 0). Resolves to the number of tokens deleted.
+   */
+  async expireTokens(): Promise<number> {
+    return await this.db.transaction(async (client) => {
+      const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [
+        EXPIRE_LOCK,
+      ]);
+      if (lock.rows[0]?.locked !== true) return 0;
+      const removed = await client.query(
+        'DELETE FROM pgrt.login_tokens WHERE "when" <= now() - make_interval(secs => $1)',
+        [this.loginExpirationInDays * 86_400],
+      );
+      return removed.rowCount ?? 0;
+    });
+  }
+
   // ---- methods ---------------------------------------------------------------------------------------------
 
   async #login(ctx: MethodContext, options: unknown): Promise<LoginResult> {
@@ -332,8 +438,12 @@ export class Accounts implements AppPlugin {
   async #resume(ctx: MethodContext, token: unknown): Promise<LoginResult> {
     if (typeof token !== 'string') throw new MatchFailedError();
     const hashed = hashLoginToken(token);
-    const found = await ctx.query<{ user_id: string; when: Date }>(
-      'SELECT user_id, "when" FROM pgrt.login_tokens WHERE hashed_token = $1',
+    // KEY SHARE: a concurrent removal of this token waits for this login to commit, so its bus event comes after
+    // the login is registered and logs the connection out again.
+    const found = await ctx.query<{ user_id: string; when: Date; revision: string }>(
+      `SELECT t.user_id, t."when", u.tokens_revoked AS revision
+         FROM pgrt.login_tokens t JOIN pgrt.users u ON u.id = t.user_id
+        WHERE t.hashed_token = $1 FOR KEY SHARE OF t`,
       [hashed],
     );
     const row = found.rows[0];
@@ -341,21 +451,26 @@ export class Accounts implements AppPlugin {
     const tokenExpires = tokenExpiration(row.when, this.loginExpirationInDays);
     if (tokenExpires <= new Date()) throw new SessionExpiredError();
     ctx.setUserId(row.user_id);
-    this.#connectionTokens.set(ctx.connection, hashed);
+    this.#setLogin(ctx.connection, {
+      userId: row.user_id,
+      hashedToken: hashed,
+      revision: Number(row.revision),
+    });
     return { id: row.user_id, token, tokenExpires };
   }
 
   async #logout(ctx: MethodContext): Promise<void> {
-    const hashed = this.#connectionTokens.get(ctx.connection);
-    if (hashed) await ctx.query('DELETE FROM pgrt.login_tokens WHERE hashed_token = $1', [hashed]);
-    this.#connectionTokens.delete(ctx.connection);
+    const login = this.#loginOf(ctx.connection);
+    // Forgotten first: this connection is not logged out by its own token's removal (Meteor stops the observe).
+    this.#logins.delete(ctx.connection);
+    if (login) await ctx.query('DELETE FROM pgrt.login_tokens WHERE hashed_token = $1', [login.hashedToken]);
     ctx.setUserId(null);
   }
 
   async #getNewToken(ctx: MethodContext): Promise<LoginResult> {
     const userId = ctx.userId;
     if (userId === null) throw new NotLoggedInError();
-    const hashed = this.#connectionTokens.get(ctx.connection);
+    const hashed = this.#loginOf(ctx.connection)?.hashedToken;
     const found = hashed
       ? await ctx.query<{ when: Date }>(
           'SELECT "when" FROM pgrt.login_tokens WHERE hashed_token = $1 AND user_id = $2',
@@ -370,7 +485,7 @@ export class Accounts implements AppPlugin {
   async #removeOtherTokens(ctx: MethodContext): Promise<void> {
     const userId = ctx.userId;
     if (userId === null) throw new NotLoggedInError();
-    const hashed = this.#connectionTokens.get(ctx.connection) ?? null;
+    const hashed = this.#loginOf(ctx.connection)?.hashedToken ?? null;
     await ctx.query('DELETE FROM pgrt.login_tokens WHERE user_id = $1 AND hashed_token IS DISTINCT FROM $2', [
       userId,
       hashed,
@@ -390,7 +505,7 @@ export class Accounts implements AppPlugin {
     if (!user || !(await verifyDigest(oldDigest, user.bcrypt ?? undefined, this.bcryptRounds)))
       throw new LoginFailedError();
     await this.#setPassword(ctx, userId, newDigest);
-    const hashed = this.#connectionTokens.get(ctx.connection) ?? null;
+    const hashed = this.#loginOf(ctx.connection)?.hashedToken ?? null;
     await ctx.query('DELETE FROM pgrt.login_tokens WHERE user_id = $1 AND hashed_token IS DISTINCT FROM $2', [
       userId,
       hashed,
@@ -480,14 +595,188 @@ export class Accounts implements AppPlugin {
   async #issueToken(ctx: MethodContext, userId: string, when: Date): Promise<LoginResult> {
     const token = newLoginToken();
     const hashed = hashLoginToken(token);
-    await ctx.query('INSERT INTO pgrt.login_tokens (hashed_token, user_id, "when") VALUES ($1, $2, $3)', [
-      hashed,
-      userId,
-      when,
-    ]);
+    const inserted = await ctx.query<{ revision: string }>(
+      `INSERT INTO pgrt.login_tokens (hashed_token, user_id, "when") VALUES ($1, $2, $3)
+       RETURNING (SELECT tokens_revoked FROM pgrt.users WHERE id = $2) AS revision`,
+      [hashed, userId, when],
+    );
     ctx.setUserId(userId);
-    this.#connectionTokens.set(ctx.connection, hashed);
+    this.#setLogin(ctx.connection, {
+      userId,
+      hashedToken: hashed,
+      revision: Number(inserted.rows[0]?.revision),
+    });
     return { id: userId, token, tokenExpires: tokenExpiration(when, this.loginExpirationInDays) };
+  }
+
+  // ---- revocation (module header) ---------------------------------------------------------------------------
+
+  /** Starts watching the bus and the housekeeping timer; returns their stop (the core calls it at close). */
+  #watch(host: PluginHost): () => void {
+    this.#host = host;
+    const unsubscribe = host.bus.subscribe((event) => this.#busEvent(event));
+    const timer =
+      this.#expireTokensIntervalMs > 0
+        ? setInterval(() => {
+            this.#housekeeping().catch((error: unknown) =>
+              host.logger.error({ err: error }, 'accounts: expiring login tokens failed'),
+            );
+          }, this.#expireTokensIntervalMs)
+        : undefined;
+    timer?.unref();
+    return () => {
+      unsubscribe();
+      clearInterval(timer);
+      this.#host = undefined;
+    };
+  }
+
+  #setLogin(connection: ConnectionInfo, login: Login): void {
+    this.#logins.set(connection, login);
+    this.#watchUser(login);
+  }
+
+  #watchUser(login: Login): void {
+    // Not raised when present: logins already here may not be checked up to this login's revision yet.
+    if (!this.#checkedRevision.has(login.userId)) this.#checkedRevision.set(login.userId, login.revision);
+  }
+
+  /** The login of a connection; a WAMP session's ticket login moves to {@link #logins} when first asked for. */
+  #loginOf(connection: ConnectionInfo): Login | undefined {
+    const login = this.#logins.get(connection);
+    if (login || connection.protocol !== 'wamp' || this.#ticketLogins.size === 0) return login;
+    const ticket = this.#ticketLogins.get(connection.id);
+    if (!ticket) return undefined;
+    this.#ticketLogins.delete(connection.id);
+    this.#logins.set(connection, ticket.login);
+    return ticket.login;
+  }
+
+  /** Called synchronously for each bus event, in commit order. */
+  #busEvent(event: BusEvent): void {
+    switch (event.kind) {
+      case 'change': {
+        if (event.table !== USERS_TABLE) return;
+        const userId = String(event.key);
+        if (event.op === 'delete') {
+          this.#checkedRevision.delete(userId);
+          this.#recheck((login, session) => (login?.userId ?? session.userId) === userId);
+          return;
+        }
+        const checked = this.#checkedRevision.get(userId);
+        if (checked === undefined) return;
+        const revision = Number(event.row?.tokens_revoked);
+        if (Number.isFinite(revision)) {
+          if (revision <= checked) return;
+          this.#checkedRevision.set(userId, revision);
+        }
+        this.#recheck(
+          (login) => login?.userId === userId && (!Number.isFinite(revision) || login.revision < revision),
+        );
+        return;
+      }
+      case 'truncate':
+        if (event.table !== USERS_TABLE) return;
+        this.#checkedRevision.clear();
+        this.#recheck((login, session) => login !== undefined || session.userId !== null);
+        return;
+      case 'resync':
+        this.#recheck((login) => login !== undefined);
+        return;
+      case 'fence':
+        return;
+    }
+  }
+
+  /**
+   * Re-checks the sessions `match` selects: those logged in with a token still in the database stay (and are
+   * marked checked); the others are logged out. A matched session without a login (WAMP password or CRA, or an
+   * app's own `setUserId`) is only selected when its user is gone, and is logged out.
+   */
+  #recheck(match: (login: Login | undefined, session: Session) => boolean): void {
+    const host = this.#host;
+    if (!host) return;
+    const selected = new Map<ConnectionInfo, Selected>();
+    for (const session of host.sessions) {
+      const login = this.#loginOf(session.connection);
+      if (!match(login, session)) continue;
+      const entry = selected.get(session.connection);
+      if (entry) entry.sessions.push(session);
+      else
+        selected.set(session.connection, {
+          login,
+          userId: login?.userId ?? session.userId,
+          sessions: [session],
+        });
+    }
+    if (selected.size === 0) return;
+    this.#logOutRevoked(selected).catch((error: unknown) => {
+      this.#recheckAll = true;
+      host.logger.error({ err: error }, 'accounts: checking login tokens failed; retried at housekeeping');
+    });
+  }
+
+  async #logOutRevoked(selected: ReadonlyMap<ConnectionInfo, Selected>): Promise<void> {
+    const hashes = new Set<string>();
+    for (const { login } of selected.values()) if (login) hashes.add(login.hashedToken);
+    const valid = new Map<string, { user_id: string; revision: string }>();
+    if (hashes.size > 0) {
+      const found = await this.db.query<{ hashed_token: string; user_id: string; revision: string }>(
+        `SELECT t.hashed_token, t.user_id, u.tokens_revoked AS revision
+           FROM pgrt.login_tokens t JOIN pgrt.users u ON u.id = t.user_id
+          WHERE t.hashed_token = ANY($1)`,
+        [[...hashes]],
+      );
+      for (const row of found.rows) valid.set(row.hashed_token, row);
+    }
+    for (const [connection, { login, userId, sessions }] of selected) {
+      const row = login ? valid.get(login.hashedToken) : undefined;
+      if (login && row?.user_id === login.userId) {
+        login.revision = Math.max(login.revision, Number(row.revision));
+        continue;
+      }
+      // Logged in again (or out) while the query ran: that login is not the one found missing.
+      if (this.#logins.get(connection) !== login) continue;
+      this.#logins.delete(connection);
+      for (const session of sessions) {
+        // Without a login, only the user found gone is logged out (not one a method set since).
+        if (!login && session.userId !== userId) continue;
+        this.#host?.logger.info(
+          { session: connection.id, protocol: connection.protocol, user: userId },
+          'login token removed: logged out by the server',
+        );
+        session.setUserId(null).catch((error: unknown) => {
+          this.#host?.logger.error({ err: error, session: connection.id }, 'accounts: logging out failed');
+        });
+      }
+    }
+  }
+
+  /**
+   * Every `expireTokensIntervalMs`: forgets what closed connections left (users without logins here, WAMP ticket
+   * logins whose session never appeared), re-checks every login after a failed re-check, then sweeps expired
+   * tokens.
+   */
+  async #housekeeping(): Promise<void> {
+    const host = this.#host;
+    if (!host) return;
+    const users = new Set<string>();
+    for (const session of host.sessions) {
+      const login = this.#loginOf(session.connection);
+      if (login) users.add(login.userId);
+    }
+    const stale = Date.now() - TICKET_LOGIN_TTL_MS;
+    for (const [id, ticket] of this.#ticketLogins) {
+      if (ticket.at < stale) this.#ticketLogins.delete(id);
+      else users.add(ticket.login.userId);
+    }
+    for (const userId of this.#checkedRevision.keys())
+      if (!users.has(userId)) this.#checkedRevision.delete(userId);
+    if (this.#recheckAll) {
+      this.#recheckAll = false;
+      this.#recheck((login) => login !== undefined);
+    }
+    await this.expireTokens();
   }
 }
 

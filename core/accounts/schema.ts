@@ -3,13 +3,20 @@
  * transaction, like core/database/schema.ts):
  *
  * - `pgrt.users`: what may be published (`id` = the Meteor `_id`, `username` unique case-insensitively, `emails`
- *   `[{address, verified}]` as jsonb, `profile` jsonb) plus `roles text[]` and `created_at`. It is bound to the
- *   `users` collection, so it carries capture triggers: nothing secret lives in it.
+ *   `[{address, verified}]` as jsonb, `profile` jsonb) plus `roles text[]`, `created_at` and `tokens_revoked`. It
+ *   is bound to the `users` collection, so it carries capture triggers: nothing secret lives in it.
  * - `pgrt.user_passwords`: the bcrypt hash (Meteor's `services.password.bcrypt`) and the derived WAMP-CRA key.
  * - `pgrt.login_tokens`: `base64(sha256(token))` per resume token with its `when` (Meteor's
- *   `services.resume.loginTokens`); expiry is `when` + the configured days, decided at login time.
+ *   `services.resume.loginTokens`); expiry is `when` + the configured days, checked at login and enforced by the
+ *   periodic sweep that deletes expired rows (accounts.ts `expireTokens`).
  *
  * Secrets sit in tables without capture triggers, so they never travel through NOTIFY or the spill table.
+ *
+ * Revocation signal: `pgrt.users.tokens_revoked` counts the statements that removed any of the user's tokens. A
+ * statement trigger on `pgrt.login_tokens` (DELETE, cascades from a deleted user included; TRUNCATE: every user)
+ * increments it in the removing transaction, so the change reaches every process on the change bus like any
+ * captured row, in every capture mode, without a token hash leaving the database (accounts.ts "Revocation").
+ * Updating a token row (its `when`, its hash) is not a removal: revoke tokens by deleting them.
  */
 import type { Database } from '../database/database.js';
 
@@ -39,6 +46,31 @@ CREATE TABLE IF NOT EXISTS pgrt.login_tokens (
   "when" timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS login_tokens_user ON pgrt.login_tokens (user_id);
+ALTER TABLE pgrt.users ADD COLUMN IF NOT EXISTS tokens_revoked bigint NOT NULL DEFAULT 0;
+CREATE OR REPLACE FUNCTION pgrt.login_tokens_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE pgrt.users u SET tokens_revoked = u.tokens_revoked + 1
+   WHERE u.id IN (SELECT DISTINCT r.user_id FROM removed_tokens r);
+  RETURN NULL;
+END $$;
+CREATE OR REPLACE FUNCTION pgrt.login_tokens_truncated() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  UPDATE pgrt.users SET tokens_revoked = tokens_revoked + 1;
+  RETURN NULL;
+END $$;
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                  WHERE tgrelid = 'pgrt.login_tokens'::regclass AND tgname = 'login_tokens_removed') THEN
+    CREATE TRIGGER login_tokens_removed AFTER DELETE ON pgrt.login_tokens
+      REFERENCING OLD TABLE AS removed_tokens FOR EACH STATEMENT EXECUTE FUNCTION pgrt.login_tokens_removed();
+  END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                  WHERE tgrelid = 'pgrt.login_tokens'::regclass AND tgname = 'login_tokens_truncated') THEN
+    CREATE TRIGGER login_tokens_truncated AFTER TRUNCATE ON pgrt.login_tokens
+      FOR EACH STATEMENT EXECUTE FUNCTION pgrt.login_tokens_truncated();
+  END IF;
+END $$;
 `;
 
 /** Creates the accounts tables if missing. Safe when several processes start at once. */

@@ -158,6 +158,94 @@ describe('accounts over DDP and WAMP (todos example)', function () {
     });
   });
 
+  describe('revoked tokens (Meteor logs their connections out)', () => {
+    const carol = `carol_${tag}`;
+    let carolId: string;
+    let carolList: string;
+    let other: PgrtServer;
+    let otherUrl: string;
+
+    before(async () => {
+      carolId = await store.createUser({ username: carol, password: 'carol-pw' });
+      carolList = `carol_list_${tag}`;
+      await server.db.query('INSERT INTO todo_lists (id, name, owner_id) VALUES ($1, $2, $3)', [
+        carolList,
+        'Carol',
+        carolId,
+      ]);
+      // A second server process on the same database and channel.
+      const otherStore = accounts({ bcryptRounds: 4 });
+      other = await createServer({
+        app: todosApp(otherStore),
+        accounts: otherStore,
+        protocols: [ddp()],
+        port: 0,
+        host: '127.0.0.1',
+        databaseUrl: testDatabaseUrl(),
+        migrate: migrateTodos,
+        rateLimits: false,
+      });
+      otherUrl = `ws://127.0.0.1:${other.port}/websocket`;
+    });
+    after(async () => other?.close());
+
+    async function carolClient(
+      url: string,
+      token?: string,
+    ): Promise<{ client: RawDdpClient; token: string }> {
+      const client = await RawDdpClient.connect(url);
+      const result = (await client.apply(
+        'login',
+        token === undefined ? { user: { username: carol }, password: 'carol-pw' } : { resume: token },
+      )) as LoginResult;
+      await client.subscribe('lists');
+      assert.ok(client.view('users').has(carolId));
+      assert.ok(client.view('lists').has(carolList));
+      return { client, token: result.token };
+    }
+
+    it("changePassword logs out the user's other DDP connections and WAMP ticket sessions, on both servers", async () => {
+      const caller = await carolClient(ddpUrl);
+      const sameServer = await carolClient(ddpUrl);
+      const otherServer = await carolClient(otherUrl);
+      const handle = await ticket(carol, sameServer.token);
+      const lists = await subscribe(handle.session, 'lists');
+      await lists.ready;
+      assert.ok(lists.collection('lists').has(carolList));
+
+      await caller.client.apply('changePassword', 'carol-pw', 'carol-pw2');
+      for (const { client } of [sameServer, otherServer]) {
+        await waitUntil(() => !client.view('users').has(carolId) && !client.view('lists').has(carolList), {
+          what: () => 'user data withdrawn',
+        });
+        const call = await client.call('lists.create', 'after revocation');
+        assert.deepEqual([call.error?.error, call.error?.reason], [403, 'Login required']);
+      }
+      await waitUntil(() => !lists.collection('lists').has(carolList), { what: () => 'WAMP data withdrawn' });
+      await assert.rejects(
+        Promise.resolve(handle.session.call('lists.create', ['after revocation'])),
+        (error: unknown) => (error as autobahn.Error).error === 'pgrt.error.403',
+      );
+      // The caller stays logged in; the revoked tokens no longer resume, on either server.
+      assert.ok(caller.client.view('lists').has(carolList));
+      assert.equal(typeof (await caller.client.apply('lists.create', 'still mine')), 'string');
+      for (const [url, token] of [
+        [ddpUrl, sameServer.token],
+        [otherUrl, otherServer.token],
+      ] as const) {
+        const fresh = await RawDdpClient.connect(url);
+        const resumed = await fresh.call('login', { resume: token });
+        assert.deepEqual(
+          [resumed.error?.error, resumed.error?.reason],
+          [403, "You've been logged out by the server. Please log in again."],
+        );
+        await fresh.close();
+      }
+      await handle.close();
+      for (const c of [caller, sameServer, otherServer]) await c.client.close();
+    });
+  });
+
   describe('over WAMP', () => {
     it('ticket with the password: authid is the user id, authrole user; publications see the user', async () => {
       const handle = await ticket(alice, 'alice-pw');
