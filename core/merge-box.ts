@@ -352,7 +352,7 @@ export class MergeBox {
    * published, per collection (the subscription's own accounting). Ids it does not hold are skipped; for
    * `NO_MERGE` collections each id is sent as `removed`, for `NO_MERGE_NO_HISTORY` nothing is sent.
    */
-  removeSubscription(sub: string, docs: ReadonlyMap<string, ReadonlySet<string>>): void {
+  removeSubscription(sub: string, docs: ReadonlyMap<string, Iterable<string>>): void {
     for (const [collection, ids] of docs) {
       const state = this.state(collection);
       switch (state.kind) {

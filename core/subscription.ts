@@ -21,13 +21,27 @@ import { cryptoRandom as Random } from './random/random-stream.js';
 import { validateParams } from './schema-validation.js';
 import type { Session } from './session.js';
 
+/** A cursor's listener as its subscription sees it (Subscription.#CursorListener). */
+interface CursorFeed extends ObserverListener {
+  readonly collection: string;
+  /** The collection's id set once the low-level API also publishes to it; undefined while the cursor is alone. */
+  ids: Set<string> | undefined;
+  /** The ids the cursor published while alone. */
+  held(): string[];
+}
+
 /** A publication running in a session. */
 export class Subscription implements PublicationContext {
   /** The merge-box handle. */
   readonly handle: string;
-  /** Ids this subscription published, per collection (what an unsubscribe must withdraw). */
+  /**
+   * Ids this subscription published through the low-level API, per collection, and those of a cursor on a
+   * collection the low-level API also published to. A cursor that is its collection's only source keeps no ids:
+   * what it published is what its observer holds (see {@link Subscription.#CursorListener}), and in a fan-out a
+   * set per subscriber would cost a hash insert per document per session for nothing.
+   */
   readonly #documents = new Map<string, Set<string>>();
-  readonly #observers: Array<{ observer: LiveObserver; listener: ObserverListener }> = [];
+  readonly #observers: Array<{ observer: LiveObserver; listener: CursorFeed }> = [];
   readonly #stopCallbacks: Array<() => void | Promise<void>> = [];
   #ready = false;
   #active = true;
@@ -95,7 +109,7 @@ export class Subscription implements PublicationContext {
 
   async #observe(cursor: Cursor): Promise<void> {
     const observer = this.session.core.pool.acquire(cursor);
-    const listener = new Subscription.#CursorListener(this, cursor.collection);
+    const listener = new Subscription.#CursorListener(this, cursor.collection, observer);
     this.#observers.push({ observer, listener });
     await observer.attach(listener);
     if (!this.#active) observer.detach(listener);
@@ -198,43 +212,78 @@ export class Subscription implements PublicationContext {
 
   /**
    * Feeds one cursor's observer output into its subscription. One small object per cursor, not three closures:
-   * an observer's loop over thousands of subscribers then touches one object and calls one method each, and the
-   * cursor's id set is at hand instead of looked up per document.
+   * an observer's loop over thousands of subscribers then touches one object and calls one method each.
+   *
+   * While the cursor is its collection's only source in the subscription (`ids` undefined, the rule), it keeps no
+   * ids: the observer never sends a listener a duplicate `added`, nor `changed`/`removed` for an id it did not
+   * send it, so every call goes straight to the merge box, and what the subscription published of the collection
+   * is the observer's {@link LiveObserver.documentIds} once attached (before: what attaching sent so far). When the
+   * low-level API publishes to the same collection ({@link Subscription.#idsOf}), the listener moves onto the
+   * collection's id set, seeded with those ids, and from then on filters exactly as the low-level API does.
    */
-  static readonly #CursorListener = class CursorListener implements ObserverListener {
-    /** The subscription's ids of the collection, once one was published (see {@link Subscription.#idsOf}). */
-    #ids: Set<string> | undefined;
+  static readonly #CursorListener = class CursorListener implements CursorFeed {
+    /** The subscription's id set of the collection, shared with the low-level API; undefined: sole source. */
+    ids: Set<string> | undefined;
+    /**
+     * Ids sent while the observer attaches the listener (sole source); dropped once attached, when the observer's
+     * documents say it. Kept if attaching failed halfway, so that exactly what was published is withdrawn.
+     */
+    #initial: string[] | undefined = [];
 
     constructor(
       private readonly sub: Subscription,
-      private readonly collection: string,
-    ) {}
+      readonly collection: string,
+      private readonly observer: LiveObserver,
+    ) {
+      this.ids = sub.#documents.get(collection);
+    }
+
+    /** The ids this listener published (sole source): the observer's documents once attached. */
+    held(): string[] {
+      return this.#initial ?? this.observer.documentIds();
+    }
+
+    attached(): void {
+      this.#initial = undefined;
+    }
 
     added(id: string, fields: Fields): void {
       const sub = this.sub;
       if (!sub.#active) return;
-      this.#ids ??= sub.#idsOf(this.collection);
-      sub.#addTo(this.#ids, this.collection, id, fields);
+      if (this.ids !== undefined) {
+        sub.#addTo(this.ids, this.collection, id, fields);
+        return;
+      }
+      this.#initial?.push(id);
+      sub.session.mergeBox.added(sub.handle, this.collection, id, fields);
     }
 
     changed(id: string, fields: Fields, cleared: readonly string[]): void {
       const sub = this.sub;
-      if (!sub.#active || this.#ids?.has(id) !== true) return;
+      if (!sub.#active || (this.ids !== undefined && !this.ids.has(id))) return;
       sub.session.mergeBox.changed(sub.handle, this.collection, id, fields, cleared);
     }
 
     removed(id: string): void {
       const sub = this.sub;
-      if (!sub.#active || this.#ids?.delete(id) !== true) return;
+      if (!sub.#active || (this.ids !== undefined && !this.ids.delete(id))) return;
       sub.session.mergeBox.removed(sub.handle, this.collection, id);
     }
   };
 
-  /** The ids this subscription published in `collection` (made on first need; withdrawn on stop). */
+  /**
+   * The id set of `collection` for the low-level API (made on first need; withdrawn on stop). A cursor that was
+   * the collection's only source moves onto it, with the ids it published.
+   */
   #idsOf(collection: string): Set<string> {
     let ids = this.#documents.get(collection);
     if (!ids) {
       ids = new Set();
+      for (const { listener } of this.#observers) {
+        if (listener.collection !== collection || listener.ids !== undefined) continue;
+        for (const id of listener.held()) ids.add(id);
+        listener.ids = ids;
+      }
       this.#documents.set(collection, ids);
     }
     return ids;
@@ -259,20 +308,25 @@ export class Subscription implements PublicationContext {
   }
 
   #changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
-    if (!this.#active || !this.#documents.get(collection)?.has(id)) return;
+    if (!this.#active || !this.#idsOf(collection).has(id)) return;
     this.session.mergeBox.changed(this.handle, collection, id, fields, cleared);
   }
 
   #removed(collection: string, id: string): void {
     if (!this.#active) return;
-    const ids = this.#documents.get(collection);
-    if (!ids?.delete(id)) return;
+    if (!this.#idsOf(collection).delete(id)) return;
     this.session.mergeBox.removed(this.handle, collection, id);
   }
 
   #withdrawAll(): void {
-    if (this.#documents.size === 0) return;
-    this.session.mergeBox.removeSubscription(this.handle, this.#documents);
+    let published: Map<string, Iterable<string>> = this.#documents;
+    for (const { listener } of this.#observers) {
+      if (listener.ids !== undefined) continue;
+      if (published === this.#documents) published = new Map(this.#documents);
+      published.set(listener.collection, listener.held());
+    }
+    if (published.size === 0) return;
+    this.session.mergeBox.removeSubscription(this.handle, published);
     this.#documents.clear();
   }
 

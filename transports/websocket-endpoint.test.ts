@@ -98,6 +98,37 @@ describe('WebSocketEndpoint: corked sends', () => {
       );
   });
 
+  it('frames a window of several messages once for many connections, and never confuses two', async () => {
+    // Windows of several messages, as when a transaction's changes reach every subscriber in one turn: equal
+    // windows (shared frames), then ones that differ in one message, in length, or by a binary message.
+    const a = 'message A';
+    const b = 'message B';
+    const windows: Array<Array<string | Uint8Array>> = [
+      [a, b],
+      [a, b],
+      [a, 'message C'],
+      [a, b, a],
+      [a, new Uint8Array([1, 2])],
+      [a, new Uint8Array([3, 4])],
+      [a, b],
+    ];
+    const expected = windows
+      .flat()
+      .map((m): [string, boolean] =>
+        typeof m === 'string' ? [m, false] : [Buffer.from(m).toString('hex'), true],
+      );
+    const served = await serve((connection) => {
+      for (const messages of windows) {
+        connection.cork?.();
+        for (const message of messages) connection.send(message);
+        connection.uncork?.();
+      }
+    });
+    server = served.server;
+    const received = await Promise.all([1, 2, 3].map(() => receive(served.url, expected.length)));
+    for (const got of received) assert.deepEqual(got, expected);
+  });
+
   it('writes what it held before a close, and the close after it', async () => {
     const served = await serve((connection) => {
       connection.cork?.();

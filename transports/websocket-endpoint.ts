@@ -10,8 +10,9 @@
  * docs/reference.md).
  *
  * Outbound: ws parses and handshakes; on a socket without permessage-deflate we write the (unmasked, unfragmented)
- * server frames ourselves: one socket write per message, or per cork window for all its messages, a text sent to
- * many connections in a row framed once. A deflating socket goes through ws's sender, which may queue.
+ * server frames ourselves: one socket write per message, or per cork window for all its messages; a text (or a
+ * window of texts) sent to many connections in a row is framed once. A deflating socket goes through ws's sender,
+ * which may queue.
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -184,7 +185,7 @@ class WsConnection extends CappedConnection implements TerminableConnection {
     if (held === undefined || held.messages.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
     const messages = held.messages;
     this.socket.write(
-      messages.length === 1 ? frameOf(messages[0] as string | Uint8Array) : encodeFrames(messages),
+      messages.length === 1 ? frameOf(messages[0] as string | Uint8Array) : framesOf(messages),
     );
   }
 
@@ -232,6 +233,34 @@ function frameOf(message: string | Uint8Array): Buffer {
   const frame = encodeFrames([message]);
   lastFramed = { text: message, frame };
   return frame;
+}
+
+/** The last window of several messages framed, and its frames. */
+let lastWindow: { readonly messages: readonly (string | Uint8Array)[]; readonly frames: Buffer } | undefined;
+
+/**
+ * The frames of one cork window's messages. Changes fanned out reach every subscriber in the same order, so
+ * consecutive connections usually hold the very same messages in a window (the same strings: adapters encode a
+ * change once for all sessions): their frames are made once and written to each. Texts are compared by identity
+ * first, so telling two windows apart costs a pointer comparison per message; binary messages are never shared
+ * (a caller may reuse its buffer).
+ */
+function framesOf(messages: readonly (string | Uint8Array)[]): Buffer {
+  const last = lastWindow;
+  if (last !== undefined && sameTexts(last.messages, messages)) return last.frames;
+  const frames = encodeFrames(messages);
+  lastWindow = { messages, frames };
+  return frames;
+}
+
+/** True if `a` and `b` are the same texts in the same order (and no binary message). */
+function sameTexts(a: readonly (string | Uint8Array)[], b: readonly (string | Uint8Array)[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const message = a[i];
+    if (typeof message !== 'string' || message !== b[i]) return false;
+  }
+  return true;
 }
 
 /**

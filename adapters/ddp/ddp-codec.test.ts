@@ -67,6 +67,58 @@ describe('DDP codec', () => {
     assert.equal(reads - readsAfterFirst, 1, 'encoded once, not once per session');
   });
 
+  it('gives sessions with different merge-box state each their own message for one shared emission', () => {
+    // One emission with EJSON values (date, binary, NaN) reaches three sessions. Session b already holds the
+    // document through another subscription, so it gets a `changed` with only the keys it lacks; a and c get the
+    // shared `added`, encoded once. Then an unrelated message in between must not be served from the cache.
+    const fields = {
+      when: new Date(Date.UTC(2024, 0, 2)),
+      bytes: new Uint8Array([1, 2, 255]),
+      n: Number.NaN,
+    };
+    const frames: string[][] = [[], [], []];
+    const boxes = frames.map(
+      (out) =>
+        new MergeBox(
+          {
+            added: (collection, id, f) =>
+              out.push(encodeServerMessage({ msg: 'added', collection, id, fields: f })),
+            changed: (collection, id, f, cleared) =>
+              out.push(encodeServerMessage({ msg: 'changed', collection, id, fields: f, cleared })),
+            removed: (collection, id) => out.push(encodeServerMessage({ msg: 'removed', collection, id })),
+          },
+          undefined,
+          { reuseInput: true, keepInput: true },
+        ),
+    );
+    const [a, b, c] = boxes as [MergeBox, MergeBox, MergeBox];
+    b.added('N0', 'c', 'x', { n: 1 });
+    const stringify = JSON.stringify;
+    let encodings = 0;
+    JSON.stringify = ((...args: Parameters<typeof stringify>) => {
+      encodings++;
+      return stringify(...args);
+    }) as typeof JSON.stringify;
+    try {
+      a.added('N1', 'c', 'x', fields);
+      b.added('N1', 'c', 'x', fields);
+      c.added('N1', 'c', 'x', fields);
+      a.added('N1', 'c', 'y', fields); // same fields object, another document
+      c.changed('N1', 'c', 'x', { n: 2 }, []);
+    } finally {
+      JSON.stringify = stringify;
+    }
+    const added =
+      '{"msg":"added","collection":"c","id":"x","fields":{"when":{"$date":1704153600000},"bytes":{"$binary":"AQL/"},"n":{"$InfNaN":0}}}';
+    assert.deepEqual(frames[0], [added, added.replace('"id":"x"', '"id":"y"')]);
+    assert.deepEqual(frames[1], [
+      '{"msg":"added","collection":"c","id":"x","fields":{"n":1}}',
+      '{"msg":"changed","collection":"c","id":"x","fields":{"when":{"$date":1704153600000},"bytes":{"$binary":"AQL/"}}}',
+    ]);
+    assert.deepEqual(frames[2], [added, '{"msg":"changed","collection":"c","id":"x","fields":{"n":2}}']);
+    assert.equal(encodings, 4, 'x for a and c once, b its own, y, and the change');
+  });
+
   it('encodes a removal fanned out to consecutive sessions once, and never confuses two removals', () => {
     const stringify = JSON.stringify;
     let encodings = 0;

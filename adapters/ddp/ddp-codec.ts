@@ -66,15 +66,43 @@ export type ServerMessage =
   | { msg: 'result'; id: string; result?: unknown; error?: WireError }
   | { msg: 'updated'; methods: readonly string[] };
 
+type DataMessage = Extract<ServerMessage, { msg: 'added' | 'changed' }>;
+
+/** A data message's encoding, by its `fields` object (with what else the text depends on). */
+interface EncodedData {
+  readonly fields: object;
+  readonly collection: string;
+  readonly id: string;
+  readonly cleared: readonly string[] | null;
+  readonly text: string;
+}
+
 /**
- * Encodings of data messages by their `fields` object. One observer emission hands the same `fields` object to
- * every session (the merge box passes it through when it says the same thing), so each emission is encoded once,
- * not once per subscriber. Entries go with their objects (WeakMap); `fields` objects are never mutated.
+ * The last two data messages encoded, most recent first. One observer emission hands the same `fields` object to
+ * every session it reaches, one session after the other (the merge box passes it through when it says the same
+ * thing), so each emission is encoded once, not once per subscriber. The second entry keeps the shared emission
+ * when a session in between had a message of its own (a document it also holds through another subscription).
+ * Two entries cost nothing per message that reaches a single session (a WeakMap entry per emission did: an
+ * allocation and an ephemeron for the collector); holding the objects strongly keeps their identity from being
+ * reused. `fields` objects are never mutated.
  */
-const encoded = new WeakMap<
-  object,
-  { collection: string; id: string; cleared: readonly string[] | null; text: string }
->();
+let recentData: EncodedData | undefined;
+let olderData: EncodedData | undefined;
+
+/** True if `entry` is the encoding of `message` (whose `cleared`, or null for `added`, is `cleared`). */
+function encodes(
+  entry: EncodedData | undefined,
+  message: DataMessage,
+  cleared: readonly string[] | null,
+): entry is EncodedData {
+  return (
+    entry !== undefined &&
+    entry.fields === message.fields &&
+    entry.id === message.id &&
+    entry.collection === message.collection &&
+    entry.cleared === cleared
+  );
+}
 
 /**
  * The last `removed` encoded: an observer hands the same collection and id to every session it reaches, one after
@@ -94,12 +122,17 @@ export function encodeServerMessage(message: ServerMessage): string {
   }
   if ((message.msg === 'added' || message.msg === 'changed') && hasKeys(message.fields)) {
     const cleared = message.msg === 'changed' ? message.cleared : null;
-    const hit = encoded.get(message.fields);
-    if (hit && hit.collection === message.collection && hit.id === message.id && hit.cleared === cleared) {
-      return hit.text;
+    const recent = recentData;
+    if (encodes(recent, message, cleared)) return recent.text;
+    const older = olderData;
+    if (encodes(older, message, cleared)) {
+      olderData = recent;
+      recentData = older;
+      return older.text;
     }
     const text = encodeUncached(message);
-    encoded.set(message.fields, { collection: message.collection, id: message.id, cleared, text });
+    olderData = recent;
+    recentData = { fields: message.fields, collection: message.collection, id: message.id, cleared, text };
     return text;
   }
   return encodeUncached(message);

@@ -24,6 +24,11 @@ export interface ObserverListener {
   added(id: string, fields: Fields): void;
   changed(id: string, fields: Fields, cleared: readonly string[]): void;
   removed(id: string): void;
+  /**
+   * Called once by {@link LiveObserver.attach}, right after the `added` of every current document: from then on
+   * the listener holds exactly the observer's {@link LiveObserver.documentIds} (also once the observer stopped).
+   */
+  attached?(): void;
 }
 
 /** A change event as observers receive it: the bus event plus the row decoded once for all observers. */
@@ -114,6 +119,16 @@ export abstract class LiveObserver {
     if (this.#stopped) throw new Error(`live query ${this.key} stopped`);
     for (const [id, row] of this.docs) listener.added(id, this.fieldsOf(row));
     this.listeners.add(listener);
+    listener.attached?.();
+  }
+
+  /**
+   * The ids of the documents listeners currently hold. Synchronously consistent with what they were sent (the
+   * documents are replaced before a requery's differences go out, within one synchronous step), and frozen once
+   * the observer stopped.
+   */
+  documentIds(): string[] {
+    return [...this.docs.keys()];
   }
 
   /** Removes a listener (no messages are sent to it). */
