@@ -200,14 +200,22 @@ describe('WAMP over RawSocket', function () {
     });
     const port = other.listeners[0]?.port;
     const handle = await openAutobahn(`rs://127.0.0.1:${port}`);
-    const lost = new Promise<string>((resolve) => {
-      handle.connection.onclose = (reason) => {
-        resolve(reason);
-        return true;
-      };
+    let reason: string | undefined;
+    handle.connection.onclose = (why) => {
+      reason = why;
+      return true;
+    };
+    let closed = false;
+    const closing = other.close().then(() => {
+      closed = true;
     });
-    await other.close();
-    assert.equal(await lost, 'lost', 'the transport dropped without a WAMP close');
+    await waitUntil(() => reason !== undefined, {
+      timeoutMs: 10_000,
+      what: () => 'Autobahn to see the drop',
+    });
+    assert.equal(reason, 'lost', 'the transport dropped without a WAMP close');
+    await waitUntil(() => closed, { timeoutMs: 15_000, what: () => 'the server to finish closing' });
+    await closing;
     await assert.rejects(
       RawSocketPeer.connect({ host: '127.0.0.1', port: Number(port) }),
       'no longer listening',
