@@ -45,6 +45,12 @@ export interface SessionOutput {
   nosub(subId: string, error?: unknown): void;
   result(methodId: string, outcome: MethodOutcome): void;
   updated(methodIds: readonly string[]): void;
+  /**
+   * The server ends the client's connection (its login token was revoked: core/accounts): close it after what is
+   * queued, and do not keep the session for resumption. Meteor closes such connections; its client reconnects,
+   * fails to resume its token and logs out. Adapters without it get their session logged out in place instead.
+   */
+  closeConnection?(reason: string): void;
 }
 
 /** Options of {@link Session.call}. */
@@ -351,6 +357,16 @@ export class Session {
   }
 
   /** Ends the session: stops every subscription and releases observers; sends nothing. Idempotent. */
+  /**
+   * Asks the adapter to close the client's connection ({@link SessionOutput.closeConnection}); false (doing
+   * nothing) if it cannot.
+   */
+  closeConnection(reason: string): boolean {
+    if (this.#closed || !this.output.closeConnection) return false;
+    this.output.closeConnection(reason);
+    return true;
+  }
+
   close(): void {
     if (this.#closed) return;
     this.#closed = true;

@@ -120,6 +120,19 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     return true;
   }
 
+  /**
+   * The server closes the connection (a revoked login): the socket closes after what is queued for it, and the
+   * session ends at once rather than waiting for a resumption. A Meteor client reconnects with a new session
+   * and its `resume` login fails ("You've been logged out by the server"), as against Meteor's own server.
+   */
+  closeConnection(reason: string): void {
+    const socket = this.#socket;
+    this.#settings.logger.debug({ session: this.id, reason }, 'DDP connection closed by the server');
+    this.releaseCork();
+    this.end();
+    socket?.close(1000, reason);
+  }
+
   /** Ends the session for good: subscriptions stop, queued messages are dropped, nothing more is sent. */
   end(): void {
     this.#socket = undefined;

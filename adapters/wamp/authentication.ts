@@ -284,11 +284,9 @@ export function accountRole(identity: AccountIdentity): string {
  *
  * A session whose ticket was a resume token is tied to that token, as a DDP connection that logged in with it:
  * when the token is removed (`logout` or `changePassword` elsewhere, `removeOtherTokens`, expiry, a deleted user),
- * its core session is logged out on whichever process it lives (core/accounts/accounts.ts "Revocation"): core
- * methods and publications see no user from then on, and the session's subscriptions rerun without the user's
- * data. The WAMP session itself stays established with the `authid`/`authrole` of its WELCOME (router-level
- * permissions by role stay), since a core session cannot end its WAMP session; `wamp.session.kill` ends it.
- * Password and WAMP-CRA sessions are not tied to a token; they are logged out only when their user is deleted.
+ * the WAMP session is ended with GOODBYE `wamp.close.killed` on whichever process it lives (core/accounts/accounts.ts
+ * "Revocation"; core-bridge.ts `closeConnection`). Password and WAMP-CRA sessions are not tied to a token; they
+ * are ended only when their user is deleted.
  */
 export function accountsAuthenticators(store: Accounts): Authenticator[] {
   const options = { authprovider: ACCOUNTS_AUTHPROVIDER };

@@ -79,6 +79,8 @@ class CoreChannel implements SessionOutput {
     info: ConnectionInfo,
     private readonly emit: (kwargs: Dict) => void,
     userId: string | null,
+    /** Ends the WAMP session (the server closes the connection: {@link closeConnection}). */
+    private readonly kill: (message: string) => void,
   ) {
     this.session = core.openSession(info, this, userId);
   }
@@ -116,6 +118,11 @@ class CoreChannel implements SessionOutput {
   }
 
   // ---- SessionOutput ---------------------------------------------------------------------------------------
+
+  /** A revoked login ends the WAMP session: GOODBYE `wamp.close.killed` (as `wamp.session.kill` does). */
+  closeConnection(reason: string): void {
+    this.kill(reason);
+  }
 
   added(collection: string, id: string, fields: Fields): void {
     if (!this.#retired) this.emit({ msg: 'added', collection, id, fields: toJSONValue(fields) as Dict });
@@ -193,6 +200,7 @@ class BridgedSession {
       this.info,
       (kwargs) => this.realm.publish(this.topic, { kwargs }, this.#options),
       userId,
+      (message) => this.peer.kill(WampUri.killed, message),
     );
   }
 

@@ -17,12 +17,12 @@
  * Revocation (Meteor's `_setLoginToken` observe on `services.resume.loginTokens`): a connection logged in with a
  * resume token is logged out by the server when that token is removed, whoever removed it on whichever process:
  * `changePassword` and `removeOtherTokens` (other tokens), `logout` elsewhere with the same token, the expiry sweep
- * ({@link Accounts.expireTokens}), a deleted user, plain SQL. Logged out means what a `logout` call does to the
- * session: its user becomes null, every subscription reruns and the client gets the differences (the user's
- * document leaves `users`); its next `login {resume}` with the token fails with 403 "You've been logged out by the
- * server. Please log in again.". Meteor closes the connection instead (`removed: connection.close`), which makes
- * its client discover the logout at reconnection; a core session cannot close its transport, so the connection
- * stays open, and a Meteor client learns of it from the data and from its next reconnection.
+ * ({@link Accounts.expireTokens}), a deleted user, plain SQL. As Meteor (`removed: connection.close`), the
+ * connection is closed: a DDP socket closes (the session is not kept for resumption), so the client reconnects
+ * and its `login {resume}` with the token fails with 403 "You've been logged out by the server. Please log in
+ * again."; a WAMP session gets GOODBYE `wamp.close.killed`. A session whose adapter cannot close its connection
+ * (no `SessionOutput.closeConnection`) is logged out in place instead, as a `logout` call would: its
+ * user becomes null, every subscription reruns and the client gets the differences.
  *
  * How it reaches every process: through the change bus, not a channel of its own. A statement trigger on
  * `pgrt.login_tokens` increments the owner's `pgrt.users.tokens_revoked` in the removing transaction
@@ -745,6 +745,9 @@ export class Accounts implements AppPlugin {
           { session: connection.id, protocol: connection.protocol, user: userId },
           'login token removed: logged out by the server',
         );
+        // As Meteor: the connection is closed (its client reconnects and its resume fails). An adapter that
+        // cannot close it gets the session logged out in place.
+        if (session.closeConnection('logged out by the server')) continue;
         session.setUserId(null).catch((error: unknown) => {
           this.#host?.logger.error({ err: error, session: connection.id }, 'accounts: logging out failed');
         });
