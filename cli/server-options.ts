@@ -138,7 +138,10 @@ export function endpointsOf(
   }
   for (const listener of listeners) {
     if (listener.transport !== 'rawsocket') continue;
-    const url = listener.path !== undefined ? `rs+unix://${listener.path}` : `rs://${host}:${listener.port}`;
+    const url =
+      listener.path !== undefined
+        ? `rs+unix://${listener.path}`
+        : `${secure ? 'rss' : 'rs'}://${host}:${listener.port}`;
     out.push({ name: `WAMP RawSocket (realm ${config.wamp.realm})`, url });
   }
   out.push({ name: 'health', url: `${http}/healthz` }, { name: 'readiness', url: `${http}/readyz` });

@@ -82,6 +82,8 @@ export class HttpHost {
   readonly #ready: () => boolean;
   /** permessage-deflate settings for endpoints attached here (undefined: off). */
   readonly compression: CompressionOptions | undefined;
+  /** The certificate and key when the host serves https/wss only (listeners of a protocol's own use them too). */
+  readonly tls: HttpHostOptions['tls'];
   /** The limits of every endpoint attached here ({@link guard} applies them; adapters read `maxNestingDepth`). */
   readonly limits: TransportLimits;
   /** Applies {@link limits} to every connection of every endpoint (shared, so per-address counts are global). */
@@ -96,6 +98,7 @@ export class HttpHost {
       : createHttpServer(onRequest);
     this.#ready = options.ready ?? (() => true);
     this.compression = options.compression;
+    this.tls = options.tls;
     this.limits = options.limits ?? {};
     this.guard = new ConnectionGuard(this.limits, options.logger);
     this.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>

@@ -19,6 +19,7 @@
  * `close` ends the stream after what is queued, except at shutdown (see {@link RawSocketConnection.close}).
  */
 import { createServer, type Server, type Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { ConnectionHandler } from '../core/connection.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
@@ -41,6 +42,8 @@ export interface RawSocketEndpointOptions {
   readonly host?: string;
   /** A Unix socket path instead of TCP. */
   readonly path?: string;
+  /** TLS: PEM certificate chain and key (every connection is a TLS connection; RawSocket over TLS). */
+  readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer } | undefined;
   /** Accepted serializers. */
   readonly serializers: readonly RawSocketSerializer[];
   /**
@@ -97,7 +100,10 @@ export class RawSocketEndpoint {
     this.#maxFrameBytes = 2 ** (9 + this.#exponent);
     this.#guard = options.guard ?? new ConnectionGuard();
     this.#logger = options.logger ?? silentLogger;
-    this.#server = createServer((socket) => this.#accept(socket));
+    const tls = options.tls;
+    this.#server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key }, (socket) => this.#accept(socket))
+      : createServer((socket) => this.#accept(socket));
   }
 
   /** Starts listening; resolves with the bound port (TCP) or path (Unix socket). */

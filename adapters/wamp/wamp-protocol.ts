@@ -84,6 +84,12 @@ export interface WampRawSocketOptions {
   readonly path?: string;
   /** A client that sends no handshake this many ms after connecting is dropped (default 10000). */
   readonly handshakeTimeoutMs?: number;
+  /**
+   * RawSocket over TLS with the server's certificate (default: when the server has `tls`, on TCP). `false` keeps
+   * a TCP RawSocket plain beside an https host (Autobahn|JS's RawSocket cannot do TLS): only behind a trusted
+   * network. A Unix socket is never TLS.
+   */
+  readonly tls?: boolean;
 }
 
 /** Injection token for {@link WampProtocol}. */
@@ -160,8 +166,10 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
     );
     const rawSocket = this.options.rawSocket;
     if (rawSocket) {
+      const tls = rawSocket.path === undefined && rawSocket.tls !== false ? host.tls : undefined;
       this.#rawSocket = new RawSocketEndpoint(this, {
         ...rawSocket,
+        tls,
         serializers: (this.options.serializers ?? ['json', 'msgpack', 'cbor']).map((name) => ({
           id: RAWSOCKET_SERIALIZER_IDS[name],
           protocol: SERIALIZERS[name].subprotocol,

@@ -4,6 +4,7 @@
  * what is sent, malformed on purpose or not.
  */
 import { connect, type Socket } from 'node:net';
+import { connect as connectTls } from 'node:tls';
 
 /** Where the router's RawSocket listens. */
 export interface RawSocketAddress {
@@ -59,11 +60,13 @@ export class RawSocketPeer {
     });
   }
 
-  /** Opens a TCP connection (nothing sent yet). */
-  static connect(address: RawSocketAddress): Promise<RawSocketPeer> {
+  /** Opens a TCP connection, or a TLS one trusting `tls.ca` (nothing sent yet). */
+  static connect(address: RawSocketAddress, tls?: { readonly ca: Buffer }): Promise<RawSocketPeer> {
     return new Promise((resolve, reject) => {
-      const socket = connect(address.port, address.host);
-      socket.once('connect', () => resolve(new RawSocketPeer(socket)));
+      const socket = tls
+        ? connectTls({ port: address.port, host: address.host, ca: tls.ca })
+        : connect(address.port, address.host);
+      socket.once(tls ? 'secureConnect' : 'connect', () => resolve(new RawSocketPeer(socket)));
       socket.once('error', reject);
     });
   }

@@ -9,8 +9,9 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import { FRAME, frame, RawSocketPeer } from '../../conformance/wamp/rawsocket-client.js';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 /** A self-signed certificate for 127.0.0.1 and localhost. */
@@ -97,7 +98,7 @@ describe('TLS: https and wss on the same port', () => {
     ca = tls.cert;
     server = await createServer({
       app: new App(),
-      protocols: [ddp({ heartbeatInterval: 0 })],
+      protocols: [ddp({ heartbeatInterval: 0 }), wamp({ rawSocket: { port: 0, host: '127.0.0.1' } })],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
@@ -108,6 +109,25 @@ describe('TLS: https and wss on the same port', () => {
   after(async () => {
     await server?.close();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('serves WAMP RawSocket over TLS too; a plain TCP client gets no handshake', async () => {
+    const address = { host: '127.0.0.1', port: Number(server.listeners[0]?.port) };
+    const peer = await RawSocketPeer.connect(address, { ca });
+    try {
+      assert.equal((await peer.handshake(1))[1]! & 0x0f, 1, 'handshake over TLS');
+      peer.send(frame(FRAME.message, JSON.stringify([1, 'realm1', { roles: { caller: {} } }])));
+      const welcome = JSON.parse((await peer.frame(5000)).payload.toString('utf8')) as unknown[];
+      assert.equal(welcome[0], 2, 'WELCOME');
+    } finally {
+      peer.close();
+    }
+    const plain = await RawSocketPeer.connect(address);
+    try {
+      await assert.rejects(plain.handshake(1), 'no RawSocket reply without TLS');
+    } finally {
+      plain.close();
+    }
   });
 
   it('reports an https url', () => {
