@@ -170,6 +170,8 @@ export class RawSocketEndpoint {
             : 0;
     if (error !== 0 || serializer === undefined) {
       socket.end(Buffer.from([0x7f, error << 4, 0, 0]));
+      // A client that never closes its side must not hold the socket.
+      setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref();
       return;
     }
     socket.write(Buffer.from([0x7f, (this.#exponent << 4) | serializer.id, 0, 0]));
