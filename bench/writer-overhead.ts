@@ -18,8 +18,16 @@
  * (default 3; 1 with BENCH_QUICK=1), so that drift of the shared machine hits all alike; each figure is the median.
  *
  * Figures: `inserts_<capture>_<writers>w` (inserts/s), `<capture>_vs_off_<writers>w` (ratio to the replica
- * baseline; target 0.85 for outbox and logical) and `wal_logical_vs_replica_<writers>w`.
- * Usage: npx tsx bench/writer-overhead.ts [1] [8]
+ * baseline; target 0.85 for outbox and logical) and `wal_logical_vs_replica_<writers>w`. With a pump, the progress
+ * lines also give the CPU each of its processes spent per change appended: the pump's Node process, its PostgreSQL
+ * backend (`application_name` pgrt-pump) and, in logical mode, the walsender decoding for it (pgrt-pump-stream).
+ * `BENCH_CPU_PROF=<dir>` writes a V8 CPU profile of each pump process there; `BENCH_RATE=<inserts/s>` has pgbench
+ * insert at that fixed rate (`--rate`) instead of as fast as it can, so that the CPU per change of variants of the
+ * pump compares under the same load.
+ *
+ * Usage: npx tsx bench/writer-overhead.ts [1] [8] [captures]
+ * where captures is a comma-separated subset of off,notify,outbox,off_logical,logical (default all), e.g.
+ * `npx tsx bench/writer-overhead.ts 8 off,logical`; ratios whose captures did not run are not reported.
  */
 import { execFile, fork } from 'node:child_process';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -35,6 +43,7 @@ import { introspectTable } from '../core/database/introspect.js';
 import { type CaptureMode, ensureSchema, installCapture, removeCapture } from '../core/database/schema.js';
 import type { TableInfo } from '../core/database/table-info.js';
 import { progress, report, sleep } from './support/measure.js';
+import { processCpuMs } from './support/process-cpu.js';
 import { type Knobs, runScenario } from './support/scenario.js';
 
 const SCENARIO = 'writer_overhead';
@@ -43,7 +52,7 @@ const CHANNEL = 'pgrt_bench_writer';
 const INSERT = `INSERT INTO ${TABLE} (a, b, c, d) VALUES (42, 4242, 'the quick brown fox jumps over the lazy dog', now())`;
 
 type Capture = 'off' | 'off_logical' | CaptureMode;
-const CAPTURES: readonly Capture[] = ['off', 'notify', 'outbox', 'off_logical', 'logical'];
+const ALL_CAPTURES: readonly Capture[] = ['off', 'notify', 'outbox', 'off_logical', 'logical'];
 
 const run = promisify(execFile);
 
@@ -72,6 +81,8 @@ async function pgbenchRate(url: string, writers: number, seconds: number, script
       String(seconds),
       '-f',
       script,
+      // BENCH_RATE=<inserts/s>: a fixed load (pgbench --rate), to compare the pump's CPU per change alone.
+      ...(process.env.BENCH_RATE ? ['-R', process.env.BENCH_RATE] : []),
       url,
     ],
     { maxBuffer: 1 << 20 },
@@ -113,9 +124,14 @@ const pumpScript = fileURLToPath(new URL('./support/pump-process.ts', import.met
 async function startPump(
   url: string,
   capture: 'outbox' | 'logical',
-): Promise<{ stop(): Promise<{ leading: boolean; sent: number; cpuMs: number }> }> {
+): Promise<{ readonly pid: number; stop(): Promise<{ leading: boolean; sent: number; cpuMs: number }> }> {
   const child = fork(pumpScript, [], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: [
+      '--import',
+      'tsx',
+      // BENCH_CPU_PROF=<dir>: a V8 CPU profile of the pump process, written there when it exits.
+      ...(process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []),
+    ],
     env: {
       ...process.env,
       PUMP_DATABASE_URL: url,
@@ -128,6 +144,7 @@ async function startPump(
     child.once('exit', (code) => reject(new Error(`pump process exited (${code})`)));
   });
   return {
+    pid: child.pid ?? 0,
     stop: () =>
       new Promise((resolve, reject) => {
         child.once('message', (message: { sent: number; cpuMs: number }) =>
@@ -137,6 +154,14 @@ async function startPump(
         child.send({ op: 'stop' });
       }),
   };
+}
+
+/** The pids of the pump's PostgreSQL processes: its backend and (logical mode) its walsender, by application_name. */
+async function pumpBackends(db: PgDatabase): Promise<Map<string, number>> {
+  const result = await db.query<{ name: string; pid: number }>(
+    "SELECT application_name AS name, pid FROM pg_stat_activity WHERE application_name IN ('pgrt-pump', 'pgrt-pump-stream')",
+  );
+  return new Map(result.rows.map((row) => [row.name, row.pid]));
 }
 
 /** A private embedded PostgreSQL for this scenario (settings differ per capture family: see the header). */
@@ -190,7 +215,11 @@ class Target {
   }
 }
 
-async function measure(knobs: Knobs, writersList: readonly number[]): Promise<void> {
+async function measure(
+  knobs: Knobs,
+  writersList: readonly number[],
+  captures: readonly Capture[],
+): Promise<void> {
   const usePgbench = await hasPgbench();
   const script = join(mkdtempSync(join(tmpdir(), 'pgrt-bench-')), 'insert.sql');
   writeFileSync(script, `${INSERT};\n`);
@@ -206,9 +235,9 @@ async function measure(knobs: Knobs, writersList: readonly number[]): Promise<vo
     progress(SCENARIO, `writers: ${usePgbench ? 'pgbench' : 'node pg pool'}, ${seconds} s per case`);
     const rounds = Number(process.env.BENCH_ROUNDS ?? (knobs.quick ? 1 : 3));
     for (const writers of writersList) {
-      const samples = new Map<Capture, number[]>(CAPTURES.map((c) => [c, []]));
+      const samples = new Map<Capture, number[]>(captures.map((c) => [c, []]));
       for (let round = 0; round < rounds; round++) {
-        for (const capture of CAPTURES) {
+        for (const capture of captures) {
           const target = capture === 'off_logical' || capture === 'logical' ? logical : replica;
           const { db, table } = target;
           await db.query(`TRUNCATE ${TABLE}`);
@@ -220,23 +249,38 @@ async function measure(knobs: Knobs, writersList: readonly number[]): Promise<vo
           await db.query('CHECKPOINT').catch(() => {}); // needs superuser or pg_checkpoint; best effort
           await sleep(300);
           target.heard = 0;
+          const backends = pump ? await pumpBackends(db) : new Map<string, number>();
+          if (pump) backends.set('pump process', pump.pid);
+          const backendCpu = new Map([...backends].map(([name, pid]) => [name, processCpuMs(pid)]));
           const rate = usePgbench
             ? await pgbenchRate(target.url, writers, seconds, script)
             : await nodeRate(target.url, writers, seconds);
           await sleep(200);
+          for (const [name, pid] of backends)
+            backendCpu.set(name, processCpuMs(pid) - (backendCpu.get(name) ?? 0));
           const pumped = await pump?.stop();
+          const perChange = (ms: number | undefined) =>
+            pumped && pumped.sent > 0 && ms !== undefined
+              ? `${((ms * 1000) / pumped.sent).toFixed(1)} µs`
+              : '?';
           progress(
             SCENARIO,
             `round ${round + 1}: ${capture} ${writers}w: ${Math.round(rate)} inserts/s; notifications heard ${target.heard}` +
               (pumped
-                ? ` (pump led: ${pumped.leading}, sent ${pumped.sent}, pump process CPU ${Math.round(pumped.cpuMs)} ms)`
+                ? ` (pump led: ${pumped.leading}, changes appended ${pumped.sent}; CPU per change while writing: pump ` +
+                  `process ${perChange(backendCpu.get('pump process'))} (${Math.round(pumped.cpuMs)} ms in all), ` +
+                  `its backend ${perChange(backendCpu.get('pgrt-pump'))}` +
+                  (capture === 'logical'
+                    ? `, walsender ${perChange(backendCpu.get('pgrt-pump-stream'))}`
+                    : '') +
+                  ')'
                 : ''),
           );
           samples.get(capture)?.push(rate);
         }
       }
       const rates = new Map<Capture, number>();
-      for (const capture of CAPTURES) {
+      for (const capture of captures) {
         const rate = median(samples.get(capture) ?? []);
         rates.set(capture, rate);
         report({
@@ -251,6 +295,7 @@ async function measure(knobs: Knobs, writersList: readonly number[]): Promise<vo
       }
       const baseline = rates.get('off') ?? Number.NaN;
       for (const capture of ['notify', 'outbox', 'logical'] as const) {
+        if (!captures.includes(capture) || !captures.includes('off')) continue;
         report({
           scenario: SCENARIO,
           metric: `${capture}_vs_off_${writers}w`,
@@ -261,6 +306,7 @@ async function measure(knobs: Knobs, writersList: readonly number[]): Promise<vo
           note: `inserts/s with ${capture} capture ÷ without (wal_level=replica), ${writers} writer(s)`,
         });
       }
+      if (!captures.includes('off_logical') || !captures.includes('off')) continue;
       report({
         scenario: SCENARIO,
         metric: `wal_logical_vs_replica_${writers}w`,
@@ -286,9 +332,15 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-const requested = process.argv
-  .slice(2)
-  .map(Number)
-  .filter((n) => Number.isInteger(n) && n > 0);
+const args = process.argv.slice(2);
+const requested = args.map(Number).filter((n) => Number.isInteger(n) && n > 0);
+const named = args.filter((arg) => !/^\d+$/.test(arg)).flatMap((arg) => arg.split(','));
+for (const name of named) {
+  if (!ALL_CAPTURES.includes(name as Capture))
+    throw new Error(`unknown capture ${name} (${ALL_CAPTURES.join(', ')})`);
+}
+const selected = named.length > 0 ? ALL_CAPTURES.filter((capture) => named.includes(capture)) : ALL_CAPTURES;
 // Not pinned: no server under test here; writers, pump and PostgreSQL share the machine as they would any database.
-runScenario(SCENARIO, (knobs) => measure(knobs, requested.length > 0 ? requested : [1, 8]), { pin: false });
+runScenario(SCENARIO, (knobs) => measure(knobs, requested.length > 0 ? requested : [1, 8], selected), {
+  pin: false,
+});

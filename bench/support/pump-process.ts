@@ -3,6 +3,8 @@
  * `PUMP_DATABASE_URL` with source `PUMP_SOURCE` (`triggers` | `logical`) until the parent sends `stop`, then
  * replies with the notifications it sent and its CPU time, and exits.
  *
+ * `PUMP_BUSY_POLL_MS`, when set, is the pump's `busyPollMs` (trying other tunings).
+ *
  * IPC: child → parent `{ op: 'ready' }` once it leads (or after 10 s), then `{ op: 'stopped', sent, cpuMs }`.
  */
 import { OutboxPump } from '../../core/bus/outbox-pump.js';
@@ -14,7 +16,14 @@ if (!url || !process.send) throw new Error('pump-process.ts is forked by the ben
 const send = process.send.bind(process);
 
 const db = new PgDatabase(url, { poolSize: 2 });
-const pump = new OutboxPump(db, { retentionMs: 1000, gcIntervalMs: 1000, electionIntervalMs: 200, source });
+const busyPollMs = process.env.PUMP_BUSY_POLL_MS ? Number(process.env.PUMP_BUSY_POLL_MS) : undefined;
+const pump = new OutboxPump(db, {
+  retentionMs: 1000,
+  gcIntervalMs: 1000,
+  electionIntervalMs: 200,
+  source,
+  ...(busyPollMs === undefined ? {} : { busyPollMs }),
+});
 pump.start();
 const started = process.cpuUsage();
 const deadline = Date.now() + 10_000;

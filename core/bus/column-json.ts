@@ -74,6 +74,19 @@ const OFFSET = /([+-]\d\d)((?::\d\d){0,2})( BC)?$/;
 
 function timestampTz(text: string): string {
   if (text === 'infinity' || text === '-infinity') return `"${text}"`;
+  // `date time±HH[:MM[:SS]][ BC]`: the time holds no sign, so the first after the space starts the offset.
+  const space = text.indexOf(' ');
+  let sign = text.indexOf('+', space);
+  if (sign < 0) sign = text.indexOf('-', space);
+  if (space < 0 || sign < 0) return timestampTzSlow(text);
+  const bc = text.endsWith(' BC');
+  const end = bc ? text.length - 3 : text.length;
+  const offset = end - sign === 3 ? `${text.slice(sign, end)}:00` : text.slice(sign, end);
+  return `"${text.slice(0, space)}T${text.slice(space + 1, sign)}${offset}${bc ? ' BC' : ''}"`;
+}
+
+/** {@link timestampTz} by regular expressions, for text of another shape than ISO's (not expected). */
+function timestampTzSlow(text: string): string {
   const iso = text.replace(' ', 'T');
   const withMinutes = iso.replace(OFFSET, (_, hours: string, rest: string, bc: string | undefined) =>
     rest === '' ? `${hours}:00${bc ?? ''}` : `${hours}${rest}${bc ?? ''}`,

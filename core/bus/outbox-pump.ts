@@ -36,7 +36,8 @@
  *
  * Latency vs throughput. The pump polls: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending
  * and for 200 ms after, then backs off by doubling to `idlePollMs` (default 20 ms); a full batch is followed at once
- * by the next.
+ * by the next. (The logical source's pump does not poll for changes: it appends what the stream delivered, at most
+ * once per {@link LOGICAL_STEP_MS} = 5 ms while transactions keep coming, at once after a quiet spell.)
  * Delivery therefore costs the writers nothing and adds about one or two poll intervals plus the longest
  * concurrent transaction to commit → listener latency (an idle system: up to `idlePollMs`); throughput is that of
  * batched NOTIFY (up to `batchRows` rows per pump transaction, consecutive rows of a channel gathered into one
@@ -108,6 +109,16 @@ export interface OutboxPumpOptions {
 const REOPEN_MIN_MS = 100;
 const REOPEN_MAX_MS = 5000;
 
+/**
+ * Logical source: least time between the starts of two appends while transactions keep arriving, in ms; also how long
+ * the stream's socket rests after each read (logical-source.ts `readIntervalMs`), so that one wake-up reads what
+ * arrived and appends it at once. Each append costs a statement, a commit (a WAL flush) and round trips, and each
+ * wake-up of the pump, its backend and the walsender costs far more CPU than decoding a change: under a stream of
+ * one-row transactions (bench/writer-overhead.ts) gathering them adds at most this much latency and saves much of the
+ * pump's CPU. A transaction arriving after a quiet spell is read and appended at once.
+ */
+const LOGICAL_STEP_MS = 5;
+
 /** Logical source: decoded changes queued beyond this many pause the replication stream until the pump catches up. */
 const LOGICAL_QUEUE_HIGH_WATER = 100_000;
 
@@ -139,7 +150,8 @@ export class OutboxPump {
   #client: pg.Client | undefined;
   #leading = false;
   #pid: number | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  /** The next turn, when one is scheduled. */
+  #timer: { cancel(): void } | undefined;
   /** When #timer fires (performance.now() ms). */
   #timerDue = 0;
   #running: Promise<void> | undefined;
@@ -163,6 +175,8 @@ export class OutboxPump {
   #reopenAt = 0;
   #reopenDelayMs = REOPEN_MIN_MS;
   #tables = new Map<string, CapturedTable>();
+  /** Logical source: when the last append began (performance.now() ms). */
+  #appendedAt = Number.NEGATIVE_INFINITY;
 
   constructor(db: Database, options: OutboxPumpOptions = {}) {
     this.#db = db;
@@ -216,7 +230,7 @@ export class OutboxPump {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = undefined;
     await this.#running?.catch(() => {});
     this.#leading = false;
@@ -229,7 +243,7 @@ export class OutboxPump {
   #schedule(delayMs: number): void {
     if (this.#closed || this.#timer) return;
     this.#timerDue = performance.now() + delayMs;
-    this.#timer = setTimeout(() => {
+    const turn = (): void => {
       this.#timer = undefined;
       if (this.#closed) return;
       const run = this.#tick().catch((error: unknown) => this.#failed(error));
@@ -238,7 +252,15 @@ export class OutboxPump {
         if (this.#running === run) this.#running = undefined;
         if (!this.#closed) this.#schedule(this.#delayMs);
       });
-    }, delayMs);
+    };
+    // Due now: an immediate runs in this turn of the event loop; a 0-ms timer would wait ~1 ms, a wake-up more.
+    if (delayMs <= 0) {
+      const immediate = setImmediate(turn);
+      this.#timer = { cancel: () => clearImmediate(immediate) };
+    } else {
+      const timeout = setTimeout(turn, delayMs);
+      this.#timer = { cancel: () => clearTimeout(timeout) };
+    }
   }
 
   /** One turn: campaign when not leading, else one pump step (and retention when due). Sets the next delay. */
@@ -257,7 +279,8 @@ export class OutboxPump {
 
   /**
    * One step of the logical source: (re)opens the stream when there is none, then appends the queued transactions
-   * (up to `batchRows` changes) in one `pgrt.logical_append` and acknowledges their LSN.
+   * (up to `batchRows` changes) in one `pgrt.logical_append` and acknowledges their LSN. `busyPollMs` does not apply:
+   * steps follow the stream ({@link LOGICAL_STEP_MS}).
    */
   async #stepLogical(client: pg.Client): Promise<void> {
     if (!this.#stream) {
@@ -279,6 +302,7 @@ export class OutboxPump {
     }
     const batch = this.#queue.slice(0, size);
     if (batch.length > 0) {
+      this.#appendedAt = performance.now();
       const fresh = batch.filter((transaction) => transaction.endLsn > this.#skipThrough);
       const unknown = fresh.some((transaction) =>
         transaction.changes.some(
@@ -311,7 +335,17 @@ export class OutboxPump {
       this.#stream?.confirm(endLsn, batch.length);
     }
     this.#delayMs =
-      this.#queuedChanges >= this.#batchRows ? 0 : this.#queue.length > 0 ? this.#busyMs : this.#idleMs;
+      this.#queuedChanges >= this.#batchRows ? 0 : this.#queue.length > 0 ? this.#gatherMs() : this.#idleMs;
+  }
+
+  /**
+   * Logical source: how long to let transactions gather before the next append: until {@link LOGICAL_STEP_MS} after
+   * the previous one began (0 within a ms of it: timers are no finer), at once for a full batch.
+   */
+  #gatherMs(): number {
+    if (this.#queuedChanges >= this.#batchRows) return 0;
+    const wait = this.#appendedAt + LOGICAL_STEP_MS - performance.now();
+    return wait < 1 ? 0 : wait;
   }
 
   async #openStream(client: pg.Client): Promise<void> {
@@ -335,6 +369,8 @@ export class OutboxPump {
       slot,
       applicationName: `${this.#applicationName}-stream`,
       logger: this.#logger,
+      // Read the stream once per append: the walsender's messages gather in the socket meanwhile.
+      readIntervalMs: LOGICAL_STEP_MS,
       settings: {
         DateStyle: 'ISO',
         ...(session ? { TimeZone: session.tz, extra_float_digits: session.digits } : {}),
@@ -383,15 +419,16 @@ export class OutboxPump {
   }
 
   /**
-   * The stream delivered a transaction: step within `busyPollMs` (at once when a full batch is queued) instead of
-   * after the idle delay. The short wait gathers the transactions of a busy stream into one pump transaction
-   * (one WAL flush) instead of one each; a pending earlier step is never postponed.
+   * The stream delivered a transaction: step at once if the previous append began at least {@link LOGICAL_STEP_MS}
+   * ago (or a full batch is queued), else when it is that old, instead of after the idle delay. The wait gathers the
+   * transactions of a busy stream into one pump transaction (one statement, one WAL flush) instead of one each; a
+   * pending earlier step is never postponed.
    */
   #wake(): void {
     if (this.#closed || this.#running || !this.#timer) return;
-    const delay = this.#queuedChanges >= this.#batchRows ? 0 : this.#busyMs;
+    const delay = this.#gatherMs();
     if (this.#timerDue <= performance.now() + delay) return;
-    clearTimeout(this.#timer);
+    this.#timer.cancel();
     this.#timer = undefined;
     this.#schedule(delay);
   }

@@ -48,9 +48,12 @@ export type PgoutputMessage =
     }
   | { readonly tag: 'other'; readonly byte: number };
 
-/** Decodes one pgoutput message. Throws on a truncated or unknown layout (a protocol mismatch, not bad data). */
-export function decodePgoutput(buffer: Buffer): PgoutputMessage {
-  const reader = new Reader(buffer);
+/**
+ * Decodes the pgoutput message that fills `buffer` from `offset` on (an XLogData message's payload, read in place).
+ * Throws on a truncated or unknown layout (a protocol mismatch, not bad data).
+ */
+export function decodePgoutput(buffer: Buffer, offset = 0): PgoutputMessage {
+  const reader = new Reader(buffer, offset);
   const tag = reader.byte();
   switch (tag) {
     case 0x42: {
@@ -143,9 +146,14 @@ export function formatLsn(lsn: bigint): string {
 }
 
 class Reader {
-  #offset = 0;
+  #offset: number;
 
-  constructor(private readonly buffer: Buffer) {}
+  constructor(
+    private readonly buffer: Buffer,
+    offset: number,
+  ) {
+    this.#offset = offset;
+  }
 
   #need(length: number): void {
     if (this.#offset + length > this.buffer.length) throw new Error('pgoutput: message truncated');
