@@ -49,10 +49,23 @@ export {
   Accounts,
   type AccountsOptions,
   accounts,
+  type EmailToken,
   type LoginResult,
   type MeteorUserDocument,
   type NewUser,
+  type SendAccountEmailOptions,
+  type SentEmail,
 } from './core/accounts/accounts.js';
+export type {
+  AccountEmailKind,
+  EmailMessage,
+  EmailTemplate,
+  EmailTemplates,
+  EmailUrl,
+  EmailUrls,
+  EmailUser,
+  SendEmail,
+} from './core/accounts/emails.js';
 export type {
   CollectionOptions,
   MethodHandler,

@@ -6,8 +6,15 @@
  * Methods (names and shapes as Meteor's accounts-base / accounts-password, reference/ddp.md §1.15):
  * `login({user, password} | {resume})` → `{id, token, tokenExpires}`; `logout()`; `getNewToken()`;
  * `removeOtherTokens()`; `createUser({username?, email?, password, profile?})` → like login (unless disabled);
- * `changePassword(oldPassword, newPassword)` → `{passwordChanged: true}`. Login, createUser and logout change the
- * session's user after their transaction commits: every subscription reruns and the client gets the differences.
+ * `changePassword(oldPassword, newPassword)` → `{passwordChanged: true}`; the email flows of accounts-password:
+ * `forgotPassword({email})` (sends a reset email), `resetPassword(token, newPassword)` and `verifyEmail(token)`
+ * (both log in, like `login`). Login, createUser, resetPassword, verifyEmail and logout change the session's user
+ * after their transaction commits: every subscription reruns and the client gets the differences.
+ *
+ * Emails (Meteor's `Accounts.sendResetPasswordEmail`, `sendEnrollmentEmail`, `sendVerificationEmail`): a token
+ * (email-tokens.ts) in a link (emails.ts) handed to the app's `sendEmail`. `resetPassword` sets the password,
+ * marks the address verified and removes every login token of the user, so their other connections are closed on
+ * every process ("Revocation" below); the caller gets a fresh token.
  *
  * Publication: a universal one publishing the current user's `username`, `emails` and `profile` into `users`.
  *
@@ -16,13 +23,14 @@
  *
  * Revocation (Meteor's `_setLoginToken` observe on `services.resume.loginTokens`): a connection logged in with a
  * resume token is logged out by the server when that token is removed, whoever removed it on whichever process:
- * `changePassword` and `removeOtherTokens` (other tokens), `logout` elsewhere with the same token, the expiry sweep
- * ({@link Accounts.expireTokens}), a deleted user, plain SQL. As Meteor (`removed: connection.close`), the
- * connection is closed: a DDP socket closes (the session is not kept for resumption), so the client reconnects
- * and its `login {resume}` with the token fails with 403 "You've been logged out by the server. Please log in
- * again."; a WAMP session gets GOODBYE `wamp.close.killed`. A session whose adapter cannot close its connection
- * (no `SessionOutput.closeConnection`) is logged out in place instead, as a `logout` call would: its
- * user becomes null, every subscription reruns and the client gets the differences.
+ * `changePassword` and `removeOtherTokens` (other tokens), `resetPassword` and {@link Accounts.setPassword} (all
+ * tokens), `logout` elsewhere with the same token, the expiry sweep ({@link Accounts.expireTokens}), a deleted user,
+ * plain SQL. As Meteor (`removed: connection.close`), the connection is closed: a DDP socket closes (the session
+ * is not kept for resumption), so the client reconnects and its `login {resume}` with the token fails with 403
+ * "You've been logged out by the server. Please log in again."; a WAMP session gets GOODBYE `wamp.close.killed`.
+ * A session whose adapter cannot close its connection (no `SessionOutput.closeConnection`) is logged out in place
+ * instead, as a `logout` call would: its user becomes null, every subscription reruns and the client gets the
+ * differences.
  *
  * How it reaches every process: through the change bus, not a channel of its own. A statement trigger on
  * `pgrt.login_tokens` increments the owner's `pgrt.users.tokens_revoked` in the removing transaction
@@ -41,7 +49,30 @@ import type { Database, Queryable } from '../database/database.js';
 import { ClientError, ConfigurationError } from '../errors.js';
 import { cryptoRandom } from '../random/random-stream.js';
 import type { Session } from '../session.js';
-import { LoggedOutError, LoginFailedError, NotLoggedInError, SessionExpiredError } from './errors.js';
+import {
+  deleteEmailToken,
+  deleteEmailTokens,
+  type EmailTokenLifetimes,
+  type EmailTokenReason,
+  expireEmailTokens,
+  storeEmailToken,
+  takeEmailToken,
+} from './email-tokens.js';
+import {
+  type AccountEmailKind,
+  type AccountEmailOptions,
+  AccountEmails,
+  type EmailMessage,
+  type EmailUser,
+} from './emails.js';
+import {
+  LoggedOutError,
+  LoginFailedError,
+  NotLoggedInError,
+  SessionExpiredError,
+  TokenExpiredError,
+  VerifyEmailLinkExpiredError,
+} from './errors.js';
 import {
   CRA_ITERATIONS,
   CRA_KEYLEN,
@@ -58,8 +89,11 @@ import {
 import { ensureAccountsSchema } from './schema.js';
 import { hashLoginToken, newLoginToken, tokenExpiration } from './tokens.js';
 
-/** Options of {@link accounts}. */
-export interface AccountsOptions {
+/**
+ * Options of {@link accounts}. The email ones ({@link AccountEmailOptions}: `sendEmail`, `rootUrl`, `urls`,
+ * `emailTemplates`) are needed only by the email flows; without them those fail with a {@link ConfigurationError}.
+ */
+export interface AccountsOptions extends AccountEmailOptions {
   /** Collection the current user is published into (default `users`, as Meteor clients expect). */
   readonly collection?: string;
   /** bcrypt rounds for new hashes; older hashes are re-hashed at their next login (default 10). */
@@ -73,6 +107,41 @@ export interface AccountsOptions {
    * (default 600000, Meteor's `EXPIRE_TOKENS_INTERVAL_MS`; 0: never).
    */
   readonly expireTokensIntervalMs?: number;
+  /** A reset link works this many days after it was made (default 3, Meteor's). */
+  readonly passwordResetTokenExpirationInDays?: number;
+  /** An enrollment link works this many days after it was made (default 30, Meteor's). */
+  readonly passwordEnrollTokenExpirationInDays?: number;
+  /**
+   * The `createUser` method sends a verification email to the new user's address (Meteor's
+   * `Accounts.config({sendVerificationEmail: true})`); needs `sendEmail` and `rootUrl` or `urls.verifyEmail`.
+   * Default false.
+   */
+  readonly sendVerificationEmail?: boolean;
+}
+
+/** Options of the `send…Email` server calls. */
+export interface SendAccountEmailOptions {
+  /** Query parameters added to the link (Meteor's `extraParams`). */
+  readonly extraParams?: Readonly<Record<string, string>>;
+  /**
+   * Where the token is stored: a method's `ctx`, so it commits (or not) with the method's writes, e.g. for a user
+   * the method just inserted. Default: the accounts database, committed before the email is sent.
+   */
+  readonly db?: Queryable;
+}
+
+/** A token made by the server API, with the address it is for and the user (Meteor's `{email, user, token}`). */
+export interface EmailToken {
+  readonly email: string;
+  readonly user: EmailUser;
+  /** The secret; only its hash is stored. */
+  readonly token: string;
+}
+
+/** What the `send…Email` server calls resolve to (Meteor's `{email, user, token, url, options}`). */
+export interface SentEmail extends EmailToken {
+  readonly url: string;
+  readonly message: EmailMessage;
 }
 
 /** Meteor's `EXPIRE_TOKENS_INTERVAL_MS`. */
@@ -83,6 +152,25 @@ const USERS_TABLE = 'pgrt.users';
 const EXPIRE_LOCK = 0x7067_6578;
 /** A WAMP ticket login whose session was never seen is forgotten after this long. */
 const TICKET_LOGIN_TTL_MS = 60_000;
+/** The token `reason` of each email. */
+const EMAIL_TOKEN_REASONS: Readonly<Record<AccountEmailKind, EmailTokenReason>> = {
+  resetPassword: 'reset',
+  enrollAccount: 'enroll',
+  verifyEmail: 'verifyEmail',
+};
+
+/** `u.emails` as an array (an app's SQL may have stored anything in it). */
+const EMAILS_ARRAY = `CASE WHEN jsonb_typeof(u.emails) = 'array' THEN u.emails ELSE '[]'::jsonb END`;
+
+/** Marks an address of a user verified (Meteor's `'emails.$.verified': true`); no row: not one of theirs. */
+const MARK_EMAIL_VERIFIED = `
+UPDATE pgrt.users u
+   SET emails = (SELECT jsonb_agg(CASE WHEN e->>'address' = $2 THEN e || '{"verified": true}'::jsonb ELSE e END
+                                  ORDER BY i)
+                   FROM jsonb_array_elements(${EMAILS_ARRAY}) WITH ORDINALITY AS x (e, i))
+ WHERE u.id = $1
+   AND EXISTS (SELECT 1 FROM jsonb_array_elements(${EMAILS_ARRAY}) e WHERE e->>'address' = $2)
+RETURNING u.id`;
 
 /** How a connection is logged in: Meteor's per-connection `loginToken`, plus what revocation needs. */
 interface Login {
@@ -110,7 +198,7 @@ export interface LoginResult {
 export interface NewUser {
   readonly username?: string;
   readonly email?: string;
-  /** Plain password or Meteor digest object. */
+  /** Plain password or Meteor digest object; absent: no password yet (Meteor's enrollment flow). */
   readonly password?: unknown;
   readonly profile?: Record<string, unknown>;
   readonly roles?: readonly string[];
@@ -212,6 +300,10 @@ export class Accounts implements AppPlugin {
   readonly loginExpirationInDays: number;
   readonly #allowCreateUser: boolean;
   readonly #expireTokensIntervalMs: number;
+  readonly #sendVerificationEmail: boolean;
+  readonly #emails: AccountEmails;
+  /** Lifetimes of the emailed tokens in days (verification tokens do not expire, as in Meteor). */
+  readonly #emailTokenLifetimes: EmailTokenLifetimes;
   /** The token each connection logged in with (logout, getNewToken, removeOtherTokens, revocation). */
   readonly #logins = new WeakMap<ConnectionInfo, Login>();
   /**
@@ -240,6 +332,16 @@ export class Accounts implements AppPlugin {
       throw new ConfigurationError('expireTokensIntervalMs must be a non-negative integer');
     if (!Number.isInteger(this.bcryptRounds) || this.bcryptRounds < 4 || this.bcryptRounds > 31)
       throw new ConfigurationError('bcryptRounds must be an integer from 4 to 31');
+    this.#emails = new AccountEmails(options);
+    this.#emailTokenLifetimes = {
+      reset: options.passwordResetTokenExpirationInDays ?? 3,
+      enroll: options.passwordEnrollTokenExpirationInDays ?? 30,
+    };
+    for (const [reason, days] of Object.entries(this.#emailTokenLifetimes))
+      if (!(typeof days === 'number' && days > 0 && Number.isFinite(days)))
+        throw new ConfigurationError(`the ${reason} token expiration must be a positive number of days`);
+    this.#sendVerificationEmail = options.sendVerificationEmail ?? false;
+    if (this.#sendVerificationEmail) this.#emails.assertConfigured('verifyEmail');
   }
 
   /** The database, once the core started. */
@@ -279,6 +381,10 @@ export class Accounts implements AppPlugin {
       this.#changePassword(ctx, oldPassword, newPassword),
     );
     app.method('createUser', (ctx, options) => this.#createUserMethod(ctx, options));
+    // No transaction: the token commits on its own, and no database connection waits on the mail transport.
+    app.method('forgotPassword', { transaction: false }, (_ctx, options) => this.#forgotPassword(options));
+    app.method('resetPassword', (ctx, token, newPassword) => this.#resetPassword(ctx, token, newPassword));
+    app.method('verifyEmail', (ctx, token) => this.#verifyEmail(ctx, token));
   }
 
   // ---- server API ------------------------------------------------------------------------------------------
@@ -296,6 +402,91 @@ export class Accounts implements AppPlugin {
   /** Replaces a user's roles (the first one becomes the WAMP authrole). */
   async setRoles(userId: string, roles: readonly string[]): Promise<void> {
     await this.db.query('UPDATE pgrt.users SET roles = $2 WHERE id = $1', [userId, [...roles]]);
+  }
+
+  /**
+   * Sets a user's password without the old one (Meteor's `Accounts.setPasswordAsync`) and drops their reset
+   * token. `logout` (default true) removes every login token of the user, closing their connections on every
+   * process. Unknown user: 403 "User not found".
+   */
+  async setPassword(userId: string, newPassword: unknown, options: { logout?: boolean } = {}): Promise<void> {
+    const digest = passwordDigest(newPassword);
+    await this.db.transaction(async (client) => {
+      const found = await client.query('SELECT 1 FROM pgrt.users WHERE id = $1 FOR UPDATE', [userId]);
+      if (found.rowCount === 0) throw new ClientError(403, 'User not found');
+      await this.#setPassword(client, userId, digest);
+      await deleteEmailTokens(client, userId, 'reset');
+      if (options.logout !== false)
+        await client.query('DELETE FROM pgrt.login_tokens WHERE user_id = $1', [userId]);
+    });
+  }
+
+  /**
+   * Makes a reset (`'resetPassword'`) or enrollment (`'enrollAccount'`) token for one of the user's addresses
+   * (default: the first), replacing the user's previous token of that kind (Meteor's
+   * `Accounts.generateResetToken`). Unknown user or address: the ambiguous 403 ({@link LoginFailedError}).
+   */
+  async generateResetToken(
+    userId: string,
+    email?: string,
+    reason: 'resetPassword' | 'enrollAccount' = 'resetPassword',
+    options: Pick<SendAccountEmailOptions, 'db'> = {},
+  ): Promise<EmailToken> {
+    return await this.#generateToken(options.db ?? this.db, userId, email, reason);
+  }
+
+  /**
+   * Makes a verification token for one of the user's addresses (default: the first unverified one); earlier
+   * tokens stay valid (Meteor's `Accounts.generateVerificationToken`). Unknown user, unknown address or nothing
+   * left to verify: the ambiguous 403.
+   */
+  async generateVerificationToken(
+    userId: string,
+    email?: string,
+    options: Pick<SendAccountEmailOptions, 'db'> = {},
+  ): Promise<EmailToken> {
+    return await this.#generateToken(options.db ?? this.db, userId, email, 'verifyEmail');
+  }
+
+  /**
+   * Emails the user a link to set a new password without the old one (Meteor's
+   * `Accounts.sendResetPasswordEmail`); `email` defaults to their first address. The link works once, for
+   * `passwordResetTokenExpirationInDays`. Rejects with a {@link ConfigurationError} before anything is stored
+   * when `sendEmail` or the link's base is missing, and with `sendEmail`'s own rejection.
+   */
+  async sendResetPasswordEmail(
+    userId: string,
+    email?: string,
+    options: SendAccountEmailOptions = {},
+  ): Promise<SentEmail> {
+    return await this.#sendTokenEmail('resetPassword', userId, email, options);
+  }
+
+  /**
+   * Emails the user a link to choose their first password, which also marks the address verified (Meteor's
+   * `Accounts.sendEnrollmentEmail`; for users created without a password). The link works once, for
+   * `passwordEnrollTokenExpirationInDays`. Rejects as {@link sendResetPasswordEmail}.
+   */
+  async sendEnrollmentEmail(
+    userId: string,
+    email?: string,
+    options: SendAccountEmailOptions = {},
+  ): Promise<SentEmail> {
+    return await this.#sendTokenEmail('enrollAccount', userId, email, options);
+  }
+
+  /**
+   * Emails the user a link that marks the address verified and logs them in (Meteor's
+   * `Accounts.sendVerificationEmail`); `email` defaults to their first unverified address. Verification links do
+   * not expire (as in Meteor); verifying an address uses up every link sent to it. Rejects as
+   * {@link sendResetPasswordEmail}.
+   */
+  async sendVerificationEmail(
+    userId: string,
+    email?: string,
+    options: SendAccountEmailOptions = {},
+  ): Promise<SentEmail> {
+    return await this.#sendTokenEmail('verifyEmail', userId, email, options);
   }
 
   /**
@@ -400,8 +591,9 @@ export class Accounts implements AppPlugin {
 
   /**
    * Deletes every expired resume token (Meteor's `_expireTokens`); their connections, on every process, are logged
-   * out. Each process runs it every `expireTokensIntervalMs`, one at a time (a process that finds another sweeping
-   * skips its turn and resolves 0). Resolves to the number of tokens deleted.
+   * out. Expired reset and enrollment tokens go too (`_expirePasswordResetTokens`,
+   * `_expirePasswordEnrollTokens`). Each process runs it every `expireTokensIntervalMs`, one at a time (a process
+   * that finds another sweeping skips its turn and resolves 0). Resolves to the number of resume tokens deleted.
    */
   async expireTokens(): Promise<number> {
     return await this.db.transaction(async (client) => {
@@ -413,6 +605,7 @@ export class Accounts implements AppPlugin {
         'DELETE FROM pgrt.login_tokens WHERE "when" <= now() - make_interval(secs => $1)',
         [this.loginExpirationInDays * 86_400],
       );
+      await expireEmailTokens(client, this.#emailTokenLifetimes);
       return removed.rowCount ?? 0;
     });
   }
@@ -505,6 +698,8 @@ export class Accounts implements AppPlugin {
     if (!user || !(await verifyDigest(oldDigest, user.bcrypt ?? undefined, this.bcryptRounds)))
       throw new LoginFailedError();
     await this.#setPassword(ctx, userId, newDigest);
+    // As Meteor's `$unset: {'services.password.reset': 1}`: a pending reset link stops working.
+    await deleteEmailTokens(ctx, userId, 'reset');
     const hashed = this.#loginOf(ctx.connection)?.hashedToken ?? null;
     await ctx.query('DELETE FROM pgrt.login_tokens WHERE user_id = $1 AND hashed_token IS DISTINCT FROM $2', [
       userId,
@@ -522,6 +717,7 @@ export class Accounts implements AppPlugin {
     if (options.profile !== undefined && !isRecord(options.profile)) throw new MatchFailedError();
     const username = optionalString(options.username);
     const email = optionalString(options.email);
+    if (options.password === undefined) throw new MatchFailedError();
     const id = await this.#insertUser(
       ctx,
       {
@@ -532,7 +728,60 @@ export class Accounts implements AppPlugin {
       },
       ctx.newId(this.collection),
     );
+    // Meteor's `createUserVerifyingEmail`; inside the transaction, so a failed send leaves no user behind.
+    if (email !== undefined && this.#sendVerificationEmail)
+      await this.#sendTokenEmail('verifyEmail', id, email, { db: ctx });
     return await this.#issueToken(ctx, id, new Date());
+  }
+
+  /**
+   * Meteor's `forgotPassword`: `{email}` exactly. An unknown address gets the ambiguous 403; a known one gets a
+   * reset email at the address as stored. Without `sendEmail` every call fails alike (a logged
+   * {@link ConfigurationError}; the client sees 500), whether or not the address exists.
+   */
+  async #forgotPassword(options: unknown): Promise<void> {
+    if (!isRecord(options) || Object.keys(options).length !== 1 || typeof options.email !== 'string')
+      throw new MatchFailedError();
+    this.#emails.assertConfigured('resetPassword');
+    const user = await this.#findUserByEmail(options.email);
+    if (!user) throw new LoginFailedError('User not found');
+    await this.#sendTokenEmail('resetPassword', user.id, user.address, {});
+  }
+
+  /**
+   * Meteor's `resetPassword(token, newPassword)` for reset and enrollment tokens: sets the password, uses up the
+   * token, marks its address verified, removes every login token of the user (their other connections close on
+   * every process) and logs the caller in with a fresh one. Unknown, used or expired token: 403 "Token expired";
+   * the address is no longer the user's: 403 "Token has invalid email address".
+   */
+  async #resetPassword(ctx: MethodContext, token: unknown, newPassword: unknown): Promise<LoginResult> {
+    if (typeof token !== 'string') throw new MatchFailedError();
+    const digest = passwordDigest(newPassword);
+    const record = await takeEmailToken(ctx, token, ['reset', 'enroll'], this.#emailTokenLifetimes);
+    if (!record || record.expired) throw new TokenExpiredError();
+    const verified = await ctx.query(MARK_EMAIL_VERIFIED, [record.userId, record.email]);
+    if (verified.rowCount === 0) throw new ClientError(403, 'Token has invalid email address');
+    await this.#setPassword(ctx, record.userId, digest);
+    await deleteEmailToken(ctx, token);
+    // The caller's own token may be among those removed; its connection is not closed for it, because the new
+    // login replaces the connection's before the removal commits (and is counted at the new `tokens_revoked`).
+    await ctx.query('DELETE FROM pgrt.login_tokens WHERE user_id = $1', [record.userId]);
+    return await this.#issueToken(ctx, record.userId, new Date());
+  }
+
+  /**
+   * Meteor's `verifyEmail(token)`: marks the token's address verified, uses up every verification token of that
+   * address and logs the caller in. Unknown or used token: 403 "Verify email link expired"; the address is no
+   * longer the user's: 403 "Verify email link is for unknown address".
+   */
+  async #verifyEmail(ctx: MethodContext, token: unknown): Promise<LoginResult> {
+    if (typeof token !== 'string') throw new MatchFailedError();
+    const record = await takeEmailToken(ctx, token, ['verifyEmail'], this.#emailTokenLifetimes);
+    if (!record) throw new VerifyEmailLinkExpiredError();
+    const verified = await ctx.query(MARK_EMAIL_VERIFIED, [record.userId, record.email]);
+    if (verified.rowCount === 0) throw new ClientError(403, 'Verify email link is for unknown address');
+    await deleteEmailTokens(ctx, record.userId, 'verifyEmail', record.email);
+    return await this.#issueToken(ctx, record.userId, new Date());
   }
 
   // ---- storage ---------------------------------------------------------------------------------------------
@@ -546,9 +795,89 @@ export class Accounts implements AppPlugin {
     return result.rows[0];
   }
 
+  /**
+   * The user with that address (Meteor's `findUserByEmail`: an exact match first, else a case-insensitive one if
+   * only one user has it) and the first of their addresses equal to it case-insensitively.
+   */
+  async #findUserByEmail(email: string): Promise<{ id: string; address: string } | undefined> {
+    const found = await this.db.query<{ id: string; address: string; exact: boolean }>(
+      `SELECT u.id, e.value->>'address' AS address, e.value->>'address' = $1 AS exact
+         FROM pgrt.users u
+        CROSS JOIN LATERAL jsonb_array_elements(${EMAILS_ARRAY}) WITH ORDINALITY AS e (value, i)
+        WHERE lower(e.value->>'address') = lower($1)
+        ORDER BY u.id, e.i`,
+      [email],
+    );
+    const users = new Map<string, { id: string; address: string; exact: boolean }>();
+    for (const row of found.rows) {
+      const user = users.get(row.id);
+      if (!user) users.set(row.id, { ...row });
+      else user.exact ||= row.exact;
+    }
+    const candidates = [...users.values()];
+    const exact = candidates.find((user) => user.exact);
+    if (exact) return { id: exact.id, address: exact.address };
+    const only = candidates.length === 1 ? candidates[0] : undefined;
+    return only && { id: only.id, address: only.address };
+  }
+
+  /** The user as email templates see it. */
+  async #emailUser(db: Queryable, userId: string): Promise<EmailUser | undefined> {
+    const found = await db.query<{
+      id: string;
+      username: string | null;
+      emails: unknown;
+      profile: Record<string, unknown> | null;
+    }>('SELECT id, username, emails, profile FROM pgrt.users WHERE id = $1', [userId]);
+    const row = found.rows[0];
+    if (!row) return undefined;
+    const emails = Array.isArray(row.emails)
+      ? row.emails
+          .filter(isRecord)
+          .map((e) => ({ address: String(e.address), verified: e.verified === true }))
+      : [];
+    return { id: row.id, username: row.username, emails, profile: row.profile ?? {} };
+  }
+
+  /** Meteor's `generateResetToken` / `generateVerificationToken`. */
+  async #generateToken(
+    db: Queryable,
+    userId: string,
+    email: string | undefined,
+    kind: AccountEmailKind,
+  ): Promise<EmailToken> {
+    const user = await this.#emailUser(db, userId);
+    if (!user) throw new LoginFailedError("Can't find user");
+    let address = email;
+    if (address === undefined || address === '') {
+      address =
+        kind === 'verifyEmail' ? user.emails.find((e) => !e.verified)?.address : user.emails[0]?.address;
+      if (address === undefined && kind === 'verifyEmail')
+        throw new LoginFailedError('That user has no unverified email addresses.');
+    }
+    if (address === undefined || !user.emails.some((e) => e.address === address))
+      throw new LoginFailedError('No such email for user.');
+    const token = await storeEmailToken(db, userId, EMAIL_TOKEN_REASONS[kind], address);
+    return { email: address, user, token };
+  }
+
+  /** Meteor's `send…Email`: checks the configuration, makes the token, builds the message, sends it. */
+  async #sendTokenEmail(
+    kind: AccountEmailKind,
+    userId: string,
+    email: string | undefined,
+    options: SendAccountEmailOptions,
+  ): Promise<SentEmail> {
+    this.#emails.assertConfigured(kind);
+    const generated = await this.#generateToken(options.db ?? this.db, userId, email, kind);
+    const url = this.#emails.url(kind, generated.token, options.extraParams);
+    const message = await this.#emails.message(kind, generated.email, generated.user, url);
+    await this.#emails.send(message);
+    return { ...generated, url, message };
+  }
+
   async #insertUser(db: Queryable, user: NewUser, id: string): Promise<string> {
-    if (user.password === undefined) throw new MatchFailedError();
-    const digest = passwordDigest(user.password);
+    const digest = user.password === undefined ? undefined : passwordDigest(user.password);
     if (user.username === undefined && user.email === undefined)
       throw new ClientError(400, 'Need to set a username or email');
     if (user.username !== undefined && (await this.#findUser(db, { username: user.username })))
@@ -572,7 +901,7 @@ export class Accounts implements AppPlugin {
         throw new ClientError(403, 'Username already exists.', undefined, { cause: error });
       throw error;
     }
-    await this.#setPassword(db, id, digest);
+    if (digest !== undefined) await this.#setPassword(db, id, digest);
     return id;
   }
 

@@ -5,13 +5,16 @@
 import { ClientError } from '../errors.js';
 
 /**
- * 403 "Something went wrong. Please check your credentials.": any password failure (unknown user, wrong
- * password, no password set). Meteor's `ambiguousErrorMessages` default; the same for every cause on purpose.
+ * 403 "Something went wrong. Please check your credentials.": what Meteor's `Accounts._handleError(msg)` sends
+ * with `ambiguousErrorMessages` on (its default in every environment since Meteor 3.0.3): any password failure
+ * (unknown user, wrong password, no password set), `forgotPassword` with an unknown email, and the token helpers'
+ * "Can't find user" / "No such email for user." / "That user has no unverified email addresses.". The same for
+ * every cause on purpose; `why` (Meteor's unambiguous message) becomes the `cause`, for the server's log only.
  */
 export class LoginFailedError extends ClientError {
   override readonly name = 'LoginFailedError';
-  constructor() {
-    super(403, 'Something went wrong. Please check your credentials.');
+  constructor(why?: string) {
+    super(403, 'Something went wrong. Please check your credentials.', undefined, { cause: why });
   }
 }
 
@@ -36,5 +39,21 @@ export class NotLoggedInError extends ClientError {
   override readonly name = 'NotLoggedInError';
   constructor() {
     super(403, 'You are not logged in.');
+  }
+}
+
+/** 403 "Token expired": `resetPassword` with an unknown, used or expired reset or enrollment token. */
+export class TokenExpiredError extends ClientError {
+  override readonly name = 'TokenExpiredError';
+  constructor() {
+    super(403, 'Token expired');
+  }
+}
+
+/** 403 "Verify email link expired": `verifyEmail` with an unknown or used verification token. */
+export class VerifyEmailLinkExpiredError extends ClientError {
+  override readonly name = 'VerifyEmailLinkExpiredError';
+  constructor() {
+    super(403, 'Verify email link expired');
   }
 }

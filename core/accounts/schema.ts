@@ -9,6 +9,9 @@
  * - `pgrt.login_tokens`: `base64(sha256(token))` per resume token with its `when` (Meteor's
  *   `services.resume.loginTokens`); expiry is `when` + the configured days, checked at login and enforced by the
  *   periodic sweep that deletes expired rows (accounts.ts `expireTokens`).
+ * - `pgrt.email_tokens`: `base64(sha256(token))` per token sent by email (email-tokens.ts), with its `user_id`,
+ *   `reason` (`reset`, `enroll`, `verifyEmail`), the `email` it was sent to and its `when`; at most one `reset`
+ *   and one `enroll` row per user (a partial unique index). Deleting these rows revokes nothing.
  *
  * Secrets sit in tables without capture triggers, so they never travel through NOTIFY or the spill table.
  *
@@ -46,6 +49,16 @@ CREATE TABLE IF NOT EXISTS pgrt.login_tokens (
   "when" timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS login_tokens_user ON pgrt.login_tokens (user_id);
+CREATE TABLE IF NOT EXISTS pgrt.email_tokens (
+  hashed_token text PRIMARY KEY,
+  user_id text NOT NULL REFERENCES pgrt.users (id) ON DELETE CASCADE,
+  reason text NOT NULL CHECK (reason IN ('reset', 'enroll', 'verifyEmail')),
+  email text NOT NULL,
+  "when" timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS email_tokens_one_per_user ON pgrt.email_tokens (user_id, reason)
+  WHERE reason <> 'verifyEmail';
+CREATE INDEX IF NOT EXISTS email_tokens_user ON pgrt.email_tokens (user_id);
 ALTER TABLE pgrt.users ADD COLUMN IF NOT EXISTS tokens_revoked bigint NOT NULL DEFAULT 0;
 CREATE OR REPLACE FUNCTION pgrt.login_tokens_removed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -2,7 +2,8 @@
  * Accounts over both protocols, as an attacker would try them, on the todos example: a DDP client (raw `ws`) and
  * Autobahn|JS clients (WAMP ticket and WAMP-CRA against the same users). Private lists stay private, guarded
  * methods refuse anonymous callers, bad credentials get the documented errors, a DDP login token resumes over
- * WAMP, and logout withdraws private data.
+ * WAMP, logout withdraws private data, and the forgotPassword → resetPassword flow logs the resetter in and closes
+ * the user's other connections.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -16,6 +17,7 @@ import {
 import { subscribe } from '../../adapters/wamp/client.js';
 import { openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { type Accounts, accounts, type LoginResult } from '../../core/accounts/accounts.js';
+import type { EmailMessage } from '../../core/accounts/emails.js';
 import { sha256Hex } from '../../core/accounts/password.js';
 import { migrateTodos, todosApp } from '../../examples/todos/app.js';
 import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
@@ -37,9 +39,16 @@ describe('accounts over DDP and WAMP (todos example)', function () {
   let aliceId: string;
   let ddpUrl: string;
   let wampUrl: string;
+  const sent: EmailMessage[] = [];
 
   before(async () => {
-    store = accounts({ bcryptRounds: 4 });
+    store = accounts({
+      bcryptRounds: 4,
+      rootUrl: 'https://todos.example.com',
+      sendEmail: async (message) => {
+        sent.push(message);
+      },
+    });
     server = await createServer({
       app: todosApp(store),
       accounts: store,
@@ -242,6 +251,83 @@ describe('accounts over DDP and WAMP (todos example)', function () {
         await fresh.close();
       }
       for (const c of [caller, sameServer, otherServer]) await c.client.close();
+    });
+
+    it('resetPassword with the emailed token logs in and closes the connections logged in before, on both servers', async () => {
+      const erin = `erin_${tag}`;
+      const email = `${erin}@example.com`;
+      const erinId = await store.createUser({ username: erin, email, password: 'erin-pw' });
+      const before: RawDdpClient[] = [];
+      const tokens: string[] = [];
+      for (const url of [ddpUrl, otherUrl]) {
+        const client = await RawDdpClient.connect(url);
+        const result = (await client.apply('login', {
+          user: { username: erin },
+          password: 'erin-pw',
+        })) as LoginResult;
+        before.push(client);
+        tokens.push(result.token);
+      }
+
+      // A Meteor client's Accounts.forgotPassword, then Accounts.resetPassword from the link (a digest password).
+      const browser = await RawDdpClient.connect(ddpUrl);
+      assert.equal(await browser.apply('forgotPassword', { email }), undefined);
+      const message = sent.find((m) => m.to === email);
+      const token = /#\/reset-password\/([\w-]{43})/.exec(message?.text ?? '')?.[1];
+      assert.ok(token, `a reset link in ${JSON.stringify(message)}`);
+      const result = (await browser.apply('resetPassword', token, {
+        digest: sha256Hex('erin-pw2'),
+        algorithm: 'sha-256',
+      })) as LoginResult;
+      assert.equal(result.id, erinId);
+      assert.ok(result.tokenExpires instanceof Date, 'tokenExpires arrives as an EJSON date');
+      await waitUntil(
+        () =>
+          JSON.stringify(browser.view('users').get(erinId)?.emails) ===
+          JSON.stringify([{ address: email, verified: true }]),
+        {
+          what: () => `the verified address published: ${JSON.stringify(browser.view('users').get(erinId))}`,
+        },
+      );
+      for (const client of before) assert.equal((await client.closed).code, 1000);
+      assert.equal(typeof (await browser.apply('lists.create', 'after reset')), 'string', 'logged in');
+
+      const check = await RawDdpClient.connect(ddpUrl);
+      for (const old of tokens) {
+        const resumed = await check.call('login', { resume: old });
+        assert.deepEqual(
+          [resumed.error?.error, resumed.error?.reason],
+          [403, "You've been logged out by the server. Please log in again."],
+        );
+      }
+      const reused = await check.call('resetPassword', token, {
+        digest: sha256Hex('x'),
+        algorithm: 'sha-256',
+      });
+      assert.deepEqual([reused.error?.error, reused.error?.reason], [403, 'Token expired']);
+      const oldPassword = await check.call('login', { user: { username: erin }, password: 'erin-pw' });
+      assert.equal(oldPassword.error?.reason, CREDENTIALS);
+      assert.equal(
+        ((await check.apply('login', { user: { email }, password: 'erin-pw2' })) as LoginResult).id,
+        erinId,
+      );
+      for (const client of [browser, check]) await client.close();
+    });
+
+    it('forgotPassword: an unknown address gets the ambiguous 403; a server without sendEmail answers 500', async () => {
+      const client = await RawDdpClient.connect(ddpUrl);
+      const unknown = await client.call('forgotPassword', { email: `nobody_${tag}@example.com` });
+      assert.deepEqual([unknown.error?.error, unknown.error?.reason], [403, CREDENTIALS]);
+      await client.close();
+      // `other` was made without sendEmail: known and unknown addresses alike get an internal error.
+      const misconfigured = await RawDdpClient.connect(otherUrl);
+      const known = `frank_${tag}@example.com`;
+      await store.createUser({ email: known, password: 'frank-pw' });
+      for (const email of [known, `nobody_${tag}@example.com`]) {
+        const outcome = await misconfigured.call('forgotPassword', { email });
+        assert.deepEqual([outcome.error?.error, outcome.error?.reason], [500, 'Internal server error']);
+      }
+      await misconfigured.close();
     });
   });
 
