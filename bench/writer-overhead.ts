@@ -27,10 +27,14 @@
  *
  * Usage: npx tsx bench/writer-overhead.ts [1] [8] [captures]
  * where captures is a comma-separated subset of off,notify,outbox,off_logical,logical (default all), e.g.
- * `npx tsx bench/writer-overhead.ts 8 off,logical`; ratios whose captures did not run are not reported.
+ * `npx tsx bench/writer-overhead.ts 8 off,logical`; ratios whose captures did not run are not reported. Named only:
+ * `outbox_nopump` (the outbox triggers with no pump running: the triggers' own share of the outbox mode's cost).
+ * Every trigger-outbox case starts from an empty outbox. Each case also prints where the writers and the pump's
+ * backend spend their time (`pg_stat_activity` wait events sampled every 20 ms, `CPU` = active, not waiting), the
+ * WAL written per insert and the machine's CPU utilisation.
  */
 import { execFile, fork } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,8 +55,10 @@ const TABLE = 'bench_writer';
 const CHANNEL = 'pgrt_bench_writer';
 const INSERT = `INSERT INTO ${TABLE} (a, b, c, d) VALUES (42, 4242, 'the quick brown fox jumps over the lazy dog', now())`;
 
-type Capture = 'off' | 'off_logical' | CaptureMode;
+type Capture = 'off' | 'off_logical' | 'outbox_nopump' | CaptureMode;
 const ALL_CAPTURES: readonly Capture[] = ['off', 'notify', 'outbox', 'off_logical', 'logical'];
+/** Captures for splitting the cost, run only when named: `outbox_nopump` = outbox triggers with no pump running. */
+const EXTRA_CAPTURES: readonly Capture[] = ['outbox_nopump'];
 
 const run = promisify(execFile);
 
@@ -164,6 +170,117 @@ async function pumpBackends(db: PgDatabase): Promise<Map<string, number>> {
   return new Map(result.rows.map((row) => [row.name, row.pid]));
 }
 
+/** Empties the outbox and marks everything drawn so far as pumped and deleted (no pump may be running). */
+async function resetOutbox(db: PgDatabase): Promise<void> {
+  await db.query('TRUNCATE pgrt.outbox');
+  await db.query(
+    `UPDATE pgrt.outbox_state SET pumped_through = last, deleted_through = last
+       FROM (SELECT coalesce(pg_sequence_last_value('pgrt.outbox_id_seq'::regclass), 0) AS last) l`,
+  );
+}
+
+/**
+ * Busy, stolen and total jiffies of the whole machine (/proc/stat), for its CPU use during a case. Busy excludes
+ * steal (time the hypervisor gave to other guests: on this shared machine up to a third).
+ */
+function machineCpu(): { busy: number; steal: number; total: number } {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8')
+      .split('\n')[0]!
+      .trim()
+      .split(/\s+/)
+      .slice(1)
+      .map(Number);
+    const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+    const steal = fields[7] ?? 0;
+    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0) - steal, steal, total };
+  } catch {
+    return { busy: 0, steal: 0, total: 0 };
+  }
+}
+
+/**
+ * Where the writers and the pump spend their time while the writers run: samples `pg_stat_activity` every
+ * {@link WAIT_SAMPLE_MS} (wait event, or `CPU` when active and not waiting), plus the WAL written per insert
+ * (`pg_stat_wal`) and the machine's CPU utilisation. Diagnostics for splitting the capture's cost.
+ */
+class WaitSampler {
+  readonly #client: pg.Client;
+  readonly #counts = new Map<string, Map<string, number>>();
+  readonly #samples = new Map<string, number>();
+  #running = false;
+  #loop: Promise<void> | undefined;
+  #walBytes = 0;
+  #cpu = { busy: 0, steal: 0, total: 0 };
+
+  constructor(url: string) {
+    this.#client = new pg.Client(url);
+  }
+
+  async start(): Promise<void> {
+    await this.#client.connect();
+    this.#walBytes = await this.#wal();
+    this.#cpu = machineCpu();
+    this.#running = true;
+    this.#loop = this.#sample();
+  }
+
+  async #wal(): Promise<number> {
+    const result = await this.#client.query<{ bytes: string }>(
+      'SELECT wal_bytes::text AS bytes FROM pg_stat_wal',
+    );
+    return Number(result.rows[0]?.bytes ?? 0);
+  }
+
+  async #sample(): Promise<void> {
+    while (this.#running) {
+      const result = await this.#client.query<{ who: string; event: string }>(
+        `SELECT CASE WHEN application_name = 'pgbench' THEN 'writers' ELSE application_name END AS who,
+                coalesce(wait_event_type || ':' || wait_event, CASE WHEN state = 'active' THEN 'CPU' ELSE state END) AS event
+           FROM pg_stat_activity WHERE application_name IN ('pgbench', 'pgrt-pump') AND pid <> pg_backend_pid()`,
+      );
+      const seen = new Set<string>();
+      for (const { who, event } of result.rows) {
+        const counts = this.#counts.get(who) ?? new Map<string, number>();
+        this.#counts.set(who, counts);
+        counts.set(event, (counts.get(event) ?? 0) + 1);
+        if (!seen.has(who)) this.#samples.set(who, (this.#samples.get(who) ?? 0) + 1);
+        seen.add(who);
+      }
+      await sleep(WAIT_SAMPLE_MS);
+    }
+  }
+
+  /** Stops sampling; a one-line summary (`inserts` = inserts made while sampling, for the WAL per insert). */
+  async stop(inserts: number): Promise<string> {
+    this.#running = false;
+    await this.#loop;
+    const cpu = machineCpu();
+    const walPerInsert = ((await this.#wal()) - this.#walBytes) / Math.max(1, inserts);
+    await this.#client.end();
+    const parts = [...this.#counts].map(([who, counts]) => {
+      const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
+      const top = [...counts]
+        .sort((a, b) => b[1] - a[1])
+        .slice(0, 6)
+        .map(([event, n]) => `${event} ${Math.round((100 * n) / total)}%`);
+      return `${who} [${top.join(', ')}]`;
+    });
+    const span = cpu.total - this.#cpu.total;
+    const busy = span > 0 ? (cpu.busy - this.#cpu.busy) / span : 0;
+    const steal = span > 0 ? (cpu.steal - this.#cpu.steal) / span : 0;
+    // jiffies → µs: /proc/stat counts USER_HZ (100/s on Linux).
+    const perInsert = ((cpu.busy - this.#cpu.busy) * 10_000) / Math.max(1, inserts);
+    return (
+      `waits ${parts.join('; ')}; WAL ${Math.round(walPerInsert)} B/insert; machine CPU busy ${Math.round(100 * busy)}% ` +
+      `(stolen ${Math.round(100 * steal)}%), ${Math.round(perInsert)} µs per insert`
+    );
+  }
+}
+
+/** Interval of {@link WaitSampler}'s samples, ms. */
+const WAIT_SAMPLE_MS = 20;
+
 /** A private embedded PostgreSQL for this scenario (settings differ per capture family: see the header). */
 async function privateServer(name: string, settings: Record<string, string>): Promise<LogicalPostgresLike> {
   const dir = mkdtempSync(join(tmpdir(), `pgrt-bench-writer-${name}-`));
@@ -242,8 +359,14 @@ async function measure(
           const { db, table } = target;
           await db.query(`TRUNCATE ${TABLE}`);
           if (capture === 'off' || capture === 'off_logical') await removeCapture(db, table);
-          else await installCapture(db, table, { channel: CHANNEL, mode: capture });
+          else
+            await installCapture(db, table, {
+              channel: CHANNEL,
+              mode: capture === 'outbox_nopump' ? 'outbox' : capture,
+            });
           if (capture === 'logical') await ensureLogicalSlot(db);
+          // Every trigger-outbox case starts from an empty outbox, all of it pumped (no pump runs between cases).
+          if (capture === 'outbox' || capture === 'outbox_nopump') await resetOutbox(db);
           const pump =
             capture === 'outbox' || capture === 'logical' ? await startPump(target.url, capture) : undefined;
           await db.query('CHECKPOINT').catch(() => {}); // needs superuser or pg_checkpoint; best effort
@@ -252,9 +375,12 @@ async function measure(
           const backends = pump ? await pumpBackends(db) : new Map<string, number>();
           if (pump) backends.set('pump process', pump.pid);
           const backendCpu = new Map([...backends].map(([name, pid]) => [name, processCpuMs(pid)]));
+          const sampler = new WaitSampler(target.url);
+          await sampler.start();
           const rate = usePgbench
             ? await pgbenchRate(target.url, writers, seconds, script)
             : await nodeRate(target.url, writers, seconds);
+          const waits = await sampler.stop(rate * seconds);
           await sleep(200);
           for (const [name, pid] of backends)
             backendCpu.set(name, processCpuMs(pid) - (backendCpu.get(name) ?? 0));
@@ -276,6 +402,7 @@ async function measure(
                   ')'
                 : ''),
           );
+          progress(SCENARIO, `round ${round + 1}: ${capture} ${writers}w: ${waits}`);
           samples.get(capture)?.push(rate);
         }
       }
@@ -294,14 +421,14 @@ async function measure(
         });
       }
       const baseline = rates.get('off') ?? Number.NaN;
-      for (const capture of ['notify', 'outbox', 'logical'] as const) {
+      for (const capture of ['notify', 'outbox', 'outbox_nopump', 'logical'] as const) {
         if (!captures.includes(capture) || !captures.includes('off')) continue;
         report({
           scenario: SCENARIO,
           metric: `${capture}_vs_off_${writers}w`,
           value: (rates.get(capture) ?? Number.NaN) / baseline,
           unit: 'ratio',
-          target: capture === 'notify' ? null : 0.85,
+          target: capture === 'notify' || capture === 'outbox_nopump' ? null : 0.85,
           better: 'higher',
           note: `inserts/s with ${capture} capture ÷ without (wal_level=replica), ${writers} writer(s)`,
         });
@@ -335,11 +462,11 @@ function median(values: readonly number[]): number {
 const args = process.argv.slice(2);
 const requested = args.map(Number).filter((n) => Number.isInteger(n) && n > 0);
 const named = args.filter((arg) => !/^\d+$/.test(arg)).flatMap((arg) => arg.split(','));
+const known = [...ALL_CAPTURES, ...EXTRA_CAPTURES];
 for (const name of named) {
-  if (!ALL_CAPTURES.includes(name as Capture))
-    throw new Error(`unknown capture ${name} (${ALL_CAPTURES.join(', ')})`);
+  if (!known.includes(name as Capture)) throw new Error(`unknown capture ${name} (${known.join(', ')})`);
 }
-const selected = named.length > 0 ? ALL_CAPTURES.filter((capture) => named.includes(capture)) : ALL_CAPTURES;
+const selected = named.length > 0 ? known.filter((capture) => named.includes(capture)) : ALL_CAPTURES;
 // Not pinned: no server under test here; writers, pump and PostgreSQL share the machine as they would any database.
 runScenario(SCENARIO, (knobs) => measure(knobs, requested.length > 0 ? requested : [1, 8], selected), {
   pin: false,

@@ -3,7 +3,8 @@
  * `PUMP_DATABASE_URL` with source `PUMP_SOURCE` (`triggers` | `logical`) until the parent sends `stop`, then
  * replies with the notifications it sent and its CPU time, and exits.
  *
- * `PUMP_BUSY_POLL_MS`, when set, is the pump's `busyPollMs` (trying other tunings).
+ * `PUMP_BUSY_POLL_MS`, `PUMP_GATHER_MS` and `PUMP_RETENTION_MS` (default 1000), when set, are the pump's
+ * `busyPollMs`, `gatherMs` and `retentionMs` (trying other tunings; a long retention leaves retention's DELETEs out).
  *
  * IPC: child → parent `{ op: 'ready' }` once it leads (or after 10 s), then `{ op: 'stopped', sent, cpuMs }`.
  */
@@ -17,12 +18,14 @@ const send = process.send.bind(process);
 
 const db = new PgDatabase(url, { poolSize: 2 });
 const busyPollMs = process.env.PUMP_BUSY_POLL_MS ? Number(process.env.PUMP_BUSY_POLL_MS) : undefined;
+const gatherMs = process.env.PUMP_GATHER_MS ? Number(process.env.PUMP_GATHER_MS) : undefined;
 const pump = new OutboxPump(db, {
-  retentionMs: 1000,
+  retentionMs: Number(process.env.PUMP_RETENTION_MS ?? 1000),
   gcIntervalMs: 1000,
   electionIntervalMs: 200,
   source,
   ...(busyPollMs === undefined ? {} : { busyPollMs }),
+  ...(gatherMs === undefined ? {} : { gatherMs }),
 });
 pump.start();
 const started = process.cpuUsage();

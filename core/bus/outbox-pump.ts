@@ -36,8 +36,12 @@
  *
  * Latency vs throughput. The pump polls: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending
  * and for 200 ms after, then backs off by doubling to `idlePollMs` (default 20 ms); a full batch is followed at once
- * by the next. (The logical source's pump does not poll for changes: it appends what the stream delivered, at most
- * once per {@link LOGICAL_STEP_MS} = 5 ms while transactions keep coming, at once after a quiet spell.)
+ * by the next. While rows arrive faster than {@link GATHER_ABOVE_PER_SECOND} it polls every `gatherMs` (default
+ * 10 ms) instead: a step costs about the same CPU whatever it carries, and on a database's machine that CPU is the
+ * writers'. A step that sends everything up to its barrier takes the next barrier at once (`pgrt.outbox_pump`), so
+ * that under a steady flow every step sends. (The logical source's pump does not poll for changes: it appends what
+ * the stream delivered, at most once per {@link LOGICAL_STEP_MS} = 5 ms while transactions keep coming, at once
+ * after a quiet spell.)
  * Delivery therefore costs the writers nothing and adds about one or two poll intervals plus the longest
  * concurrent transaction to commit → listener latency (an idle system: up to `idlePollMs`); throughput is that of
  * batched NOTIFY (up to `batchRows` rows per pump transaction, consecutive rows of a channel gathered into one
@@ -71,6 +75,16 @@ export const PUMP_LOCK_KEY = BigInt('0x7067727470756d70').toString();
 /** How long the pump keeps polling at `busyPollMs` after the last work before it backs off, in ms. */
 const BUSY_LINGER_MS = 200;
 
+/**
+ * Changes per second above which the trigger-source pump polls every `gatherMs` instead of every `busyPollMs`. Each
+ * step costs about the same whatever it carries (a round trip, a plpgsql call, a commit with its WAL flush and the
+ * notify lock, wake-ups of the pump and its backend). bench/writer-overhead.ts at 2,000 changes/s, pump process and
+ * backend together: ~145–165 µs of CPU per change with 2-ms steps (every other one only taking a barrier), ~120
+ * with the barrier taken by the sending step, ~80 with 10-ms gathering (~55 at 20 ms): CPU the writers share. Above this
+ * rate gathering saves that CPU for the writers; below it the latency is worth more.
+ */
+export const GATHER_ABOVE_PER_SECOND = 1000;
+
 /** Options of {@link OutboxPump}. */
 export interface OutboxPumpOptions {
   /** Receives elections, lost connections, stalls and background errors. */
@@ -83,6 +97,11 @@ export interface OutboxPumpOptions {
   readonly busyPollMs?: number;
   /** Longest poll interval when idle, in ms (default 20). */
   readonly idlePollMs?: number;
+  /**
+   * Poll interval while changes arrive faster than {@link GATHER_ABOVE_PER_SECOND} (default 10; at most `busyPollMs`
+   * disables it): fewer, larger pump transactions under load, at the price of up to this much latency.
+   */
+  readonly gatherMs?: number;
   /** Most changes (outbox rows, or decoded changes) per pump transaction (default 1000). */
   readonly batchRows?: number;
   /**
@@ -137,6 +156,7 @@ export class OutboxPump {
   readonly #electionMs: number;
   readonly #busyMs: number;
   readonly #idleMs: number;
+  readonly #gatherPollMs: number;
   readonly #batchRows: number;
   readonly #threshold: number;
   readonly #retentionMs: number;
@@ -164,6 +184,8 @@ export class OutboxPump {
   #lastGc = 0;
   /** When the last step found work (rows sent or a barrier pending). */
   #activeAt = 0;
+  /** When the last trigger-source step began (performance.now() ms; 0: none yet). */
+  #stepAt = 0;
   /** Logical source: the stream (while leading), its decoded transactions not yet appended, and their change count. */
   #stream: LogicalStream | undefined;
   #queue: DecodedTransaction[] = [];
@@ -185,6 +207,7 @@ export class OutboxPump {
     this.#electionMs = options.electionIntervalMs ?? 1000;
     this.#busyMs = options.busyPollMs ?? 2;
     this.#idleMs = Math.max(this.#busyMs, options.idlePollMs ?? 20);
+    this.#gatherPollMs = Math.max(this.#busyMs, options.gatherMs ?? 10);
     this.#batchRows = options.batchRows ?? 1000;
     this.#threshold = options.spillThresholdBytes ?? 7900;
     this.#retentionMs = options.retentionMs ?? 600_000;
@@ -467,6 +490,9 @@ export class OutboxPump {
   }
 
   async #step(client: pg.Client): Promise<void> {
+    const startedAt = performance.now();
+    const sinceLast = this.#stepAt > 0 ? startedAt - this.#stepAt : Number.POSITIVE_INFINITY;
+    this.#stepAt = startedAt;
     const barrier = this.#barrier;
     const result = await client.query<StepRow>(
       'SELECT pumped, sent, pending_id, pending_xid FROM pgrt.outbox_pump($1::int8, $2::xid8, $3, $4)',
@@ -495,6 +521,8 @@ export class OutboxPump {
     const now = Date.now();
     if (row.sent > 0 || this.#barrier) this.#activeAt = now;
     if (row.sent >= this.#batchRows) this.#delayMs = 0;
+    else if (row.sent > 0 && (row.sent * 1000) / sinceLast >= GATHER_ABOVE_PER_SECOND)
+      this.#delayMs = this.#gatherPollMs;
     else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = this.#busyMs;
     else this.#delayMs = Math.min(this.#idleMs, Math.max(this.#busyMs, this.#delayMs * 2));
   }
