@@ -30,7 +30,7 @@ export {
   staticAuthorizer,
 } from './adapters/wamp/authorization.js';
 export { AuthenticationError as WampAuthenticationError, WampError } from './adapters/wamp/errors.js';
-export type { WampOptions, WampRealmOptions } from './adapters/wamp/wamp-protocol.js';
+export type { WampOptions, WampRawSocketOptions, WampRealmOptions } from './adapters/wamp/wamp-protocol.js';
 export {
   configJsonSchema,
   configSchema,
@@ -107,7 +107,9 @@ export {
   ddp,
   type PgrtServer,
   type Protocol,
+  type ProtocolHandle,
   type ProtocolHooks,
+  type ProtocolListener,
   type ServerOptions,
   wamp,
 } from './server.js';
