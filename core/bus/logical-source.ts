@@ -90,12 +90,6 @@ export interface LogicalStreamOptions {
   /** Standby status update interval while idle, in ms (default 10000; wal_sender_timeout defaults to 60 s). */
   readonly statusIntervalMs?: number;
   /**
-   * Least time between two reads of the connection while data flows, in ms (default 2; 0 reads as data comes). The
-   * walsender sends every pgoutput message on its own (three for a one-row transaction): read as they come, each is
-   * a wake-up and a read here and a receiver to wake there; read every few ms, the kernel gathers them.
-   */
-  readonly readIntervalMs?: number;
-  /**
    * Settings of the walsender session, made before streaming: the column text in the WAL is what the types' output
    * functions write under them (the pump passes DateStyle ISO and its own TimeZone and extra_float_digits, the
    * preconditions of column-json.ts).
@@ -144,18 +138,11 @@ class ReplicationCommand {
   handleCopyInResponse(): void {}
 }
 
-/** What {@link LogicalStream} touches of the connection's net.Socket (its libuv handle: Node internals). */
+/** What {@link LogicalStream} touches of the connection's net.Socket. */
 interface ReplicationSocket {
-  on(event: 'data', listener: (chunk: Buffer) => void): void;
   pause(): void;
   resume(): void;
-  readonly _handle: { reading: boolean; readStop(): number; readStart(): number } | null;
-  /** Readable's hook: it calls this for more data; reading restarts from it (net.Socket's prototype). */
-  _read?: (size: number) => void;
 }
-
-/** Stands in for the socket's `_read` while reads are held: Readable waits (its `reading` stays set). */
-function holdRead(): void {}
 
 /** A running START_REPLICATION session on the capture slot. */
 export class LogicalStream {
@@ -174,8 +161,6 @@ export class LogicalStream {
   #statusTimer: NodeJS.Timeout;
   #statusSentAt = Number.NEGATIVE_INFINITY;
   #ended = false;
-  /** Reading resumes when this fires (see {@link LogicalStreamOptions.readIntervalMs}). */
-  #readTimer: NodeJS.Timeout | undefined;
 
   private constructor(client: pg.Client, options: LogicalStreamOptions, startLsn: bigint) {
     this.#client = client;
@@ -193,11 +178,6 @@ export class LogicalStream {
     client.on('error', (error) => this.#end(error));
     client.on('end', () => this.#end(new Error('replication connection closed')));
     client.query(this.#command as unknown as pg.QueryConfig);
-    const readInterval = options.readIntervalMs ?? 2;
-    if (readInterval > 0) {
-      // After pg's own listener has parsed the chunk.
-      this.#socket().on('data', () => this.#holdReads(readInterval));
-    }
     const interval = options.statusIntervalMs ?? 10_000;
     this.#statusTimer = setInterval(() => this.#sendStatus(true), interval);
     this.#statusTimer.unref();
@@ -257,7 +237,6 @@ export class LogicalStream {
     if (this.#ended) return;
     this.#sendStatus(true);
     this.#ended = true;
-    this.#releaseReads(); // the connection ends when its end is read
     clearInterval(this.#statusTimer);
     this.#client.removeAllListeners('error');
     this.#client.on('error', () => {});
@@ -268,38 +247,9 @@ export class LogicalStream {
     return (this.#client as unknown as { connection: { stream: ReplicationSocket } }).connection.stream;
   }
 
-  /**
-   * Stops reading the socket for `ms`: the walsender's messages wait in the kernel's buffer and the next read takes
-   * them all. Node internals, as net.Socket itself stops when its buffer is full (`_handle.readStop()`, `reading`
-   * false); its `_read` is shadowed meanwhile, or the stream machinery would restart reading at the next tick.
-   */
-  #holdReads(ms: number): void {
-    const socket = this.#socket();
-    const handle = socket._handle;
-    if (this.#ended || this.#readTimer || !handle?.reading) return;
-    handle.reading = false;
-    handle.readStop();
-    socket._read = holdRead;
-    this.#readTimer = setTimeout(() => this.#releaseReads(), ms);
-  }
-
-  /** Reads again after {@link #holdReads} (at once; idempotent). */
-  #releaseReads(): void {
-    clearTimeout(this.#readTimer);
-    this.#readTimer = undefined;
-    const socket = this.#socket();
-    if (socket._read !== holdRead) return;
-    delete socket._read;
-    const handle = socket._handle;
-    if (!handle || handle.reading) return;
-    handle.reading = true;
-    handle.readStart();
-  }
-
   #end(error: Error): void {
     if (this.#ended) return;
     this.#ended = true;
-    this.#releaseReads();
     clearInterval(this.#statusTimer);
     this.#client.removeAllListeners('error');
     this.#client.on('error', () => {});

@@ -129,12 +129,10 @@ const REOPEN_MIN_MS = 100;
 const REOPEN_MAX_MS = 5000;
 
 /**
- * Logical source: least time between the starts of two appends while transactions keep arriving, in ms; also how long
- * the stream's socket rests after each read (logical-source.ts `readIntervalMs`), so that one wake-up reads what
- * arrived and appends it at once. Each append costs a statement, a commit (a WAL flush) and round trips, and each
+ * Logical source: least time between the starts of two appends while transactions keep arriving, in ms. Each append costs a statement, a commit (a WAL flush) and round trips, and each
  * wake-up of the pump, its backend and the walsender costs far more CPU than decoding a change: under a stream of
  * one-row transactions (bench/writer-overhead.ts) gathering them adds at most this much latency and saves much of the
- * pump's CPU. A transaction arriving after a quiet spell is read and appended at once.
+ * pump's CPU. A transaction arriving after a quiet spell is appended at once.
  */
 const LOGICAL_STEP_MS = 5;
 
@@ -393,7 +391,6 @@ export class OutboxPump {
       applicationName: `${this.#applicationName}-stream`,
       logger: this.#logger,
       // Read the stream once per append: the walsender's messages gather in the socket meanwhile.
-      readIntervalMs: LOGICAL_STEP_MS,
       settings: {
         DateStyle: 'ISO',
         ...(session ? { TimeZone: session.tz, extra_float_digits: session.digits } : {}),
