@@ -4,7 +4,7 @@
  * string; the server stores `bcrypt(digest, rounds)` (default 10 rounds) and re-hashes transparently when the
  * configured rounds change. bcrypt is `bcryptjs` (pure JS, `$2a$`/`$2b$`/`$2y$` hashes, Meteor's included).
  */
-import { createHash, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { ClientError } from '../errors.js';
 
@@ -90,22 +90,4 @@ export function needsRehash(hash: string, rounds: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** PBKDF2 parameters of the WAMP-CRA keys (Autobahn's `auth_cra.derive_key` defaults). */
-export const CRA_ITERATIONS = 1000;
-/** Key length in bytes of the WAMP-CRA keys. */
-export const CRA_KEYLEN = 32;
-
-/**
- * The WAMP-CRA key of a password: base64 PBKDF2-SHA256(digest, salt, 1000, 32), where `digest` is the password's
- * hex SHA-256. A client computes it with `autobahn.auth_cra.derive_key(sha256hex(password), salt)`.
- */
-export function craKeyOf(digest: string, salt: string): string {
-  return pbkdf2Sync(digest, salt, CRA_ITERATIONS, CRA_KEYLEN, 'sha256').toString('base64');
-}
-
-/** A fresh WAMP-CRA salt. */
-export function newCraSalt(): string {
-  return randomBytes(16).toString('base64');
 }

@@ -5,7 +5,10 @@
  * - `pgrt.users`: what may be published (`id` = the Meteor `_id`, `username` unique case-insensitively, `emails`
  *   `[{address, verified}]` as jsonb, `profile` jsonb) plus `roles text[]`, `created_at` and `tokens_revoked`. It
  *   is bound to the `users` collection, so it carries capture triggers: nothing secret lives in it.
- * - `pgrt.user_passwords`: the bcrypt hash (Meteor's `services.password.bcrypt`) and the derived WAMP-CRA key.
+ * - `pgrt.user_passwords`: the bcrypt hash (Meteor's `services.password.bcrypt`).
+ * - `pgrt.user_credentials`: password-derived credentials that protocol adapters register (derived-credentials.ts),
+ *   one `data` jsonb per user and name. The `cra_salt`/`cra_key` columns that older versions kept in
+ *   `pgrt.user_passwords` are dropped: such keys are derived again at the user's next password login.
  * - `pgrt.login_tokens`: `base64(sha256(token))` per resume token with its `when` (Meteor's
  *   `services.resume.loginTokens`); expiry is `when` + the configured days, checked at login and enforced by the
  *   periodic sweep that deletes expired rows (accounts.ts `expireTokens`).
@@ -39,9 +42,20 @@ CREATE TABLE IF NOT EXISTS pgrt.users (
 CREATE UNIQUE INDEX IF NOT EXISTS users_username_ci ON pgrt.users (lower(username));
 CREATE TABLE IF NOT EXISTS pgrt.user_passwords (
   user_id text PRIMARY KEY REFERENCES pgrt.users (id) ON DELETE CASCADE,
-  bcrypt text NOT NULL,
-  cra_salt text,
-  cra_key text
+  bcrypt text NOT NULL
+);
+DO $$
+BEGIN
+  IF EXISTS (SELECT 1 FROM information_schema.columns
+              WHERE table_schema = 'pgrt' AND table_name = 'user_passwords' AND column_name = 'cra_key') THEN
+    ALTER TABLE pgrt.user_passwords DROP COLUMN IF EXISTS cra_salt, DROP COLUMN IF EXISTS cra_key;
+  END IF;
+END $$;
+CREATE TABLE IF NOT EXISTS pgrt.user_credentials (
+  user_id text NOT NULL REFERENCES pgrt.users (id) ON DELETE CASCADE,
+  name text NOT NULL,
+  data jsonb NOT NULL,
+  PRIMARY KEY (user_id, name)
 );
 CREATE TABLE IF NOT EXISTS pgrt.login_tokens (
   hashed_token text PRIMARY KEY,

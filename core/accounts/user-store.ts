@@ -1,0 +1,297 @@
+/**
+ * The user store: every statement on `pgrt.users` and `pgrt.user_passwords` (schema.ts) — finding users the way
+ * Meteor's accounts-base does, inserting them, storing and checking their password's bcrypt hash (with the
+ * password-derived credentials, derived-credentials.ts), roles, and the import of Meteor `users` documents.
+ *
+ * Every call takes the {@link Queryable} to run on, so a method's writes commit with it (`ctx`) and server calls
+ * run on the pool or in a transaction of their own.
+ */
+import type { Queryable } from '../database/database.js';
+import { ClientError, ConfigurationError } from '../errors.js';
+import type { DerivedCredentials } from './derived-credentials.js';
+import type { EmailUser } from './emails.js';
+import { hashDigest, MatchFailedError, needsRehash, passwordDigest } from './password.js';
+import { hashLoginToken } from './tokens.js';
+
+/** How a login names its user (Meteor's `{id} | {username} | {email}`; several: the first that matches). */
+export interface UserQuery {
+  readonly id?: string;
+  readonly username?: string;
+  readonly email?: string;
+}
+
+/** A user as the login paths need it. */
+export interface UserRow {
+  readonly id: string;
+  readonly roles: string[];
+  /** The bcrypt hash, or null when the user has no password (yet). */
+  readonly bcrypt: string | null;
+  /** Names of the derived credentials stored for the user. */
+  readonly credentials: string[];
+}
+
+/** A user to create from the server ({@link UserStore.insert}). */
+export interface NewUser {
+  readonly username?: string;
+  readonly email?: string;
+  /** Plain password or Meteor digest object; absent: no password yet (Meteor's enrollment flow). */
+  readonly password?: unknown;
+  readonly profile?: Record<string, unknown>;
+  readonly roles?: readonly string[];
+  /** Default: a new Meteor-style id. */
+  readonly id?: string;
+}
+
+/** A Meteor `users` document, as exported from a Meteor database (the fields pgrt imports). */
+export interface MeteorUserDocument {
+  readonly _id: string;
+  readonly username?: string;
+  readonly emails?: readonly { readonly address: string; readonly verified?: boolean }[];
+  readonly profile?: Record<string, unknown>;
+  readonly roles?: unknown;
+  readonly createdAt?: Date | string | number;
+  readonly services?: {
+    readonly password?: { readonly bcrypt?: string };
+    readonly resume?: {
+      readonly loginTokens?: readonly {
+        readonly hashedToken?: string;
+        readonly token?: string;
+        readonly when?: Date | string | number | { readonly $date: number };
+      }[];
+    };
+  };
+}
+
+/** `u.emails` as an array (an app's SQL may have stored anything in it). */
+export const EMAILS_ARRAY = `CASE WHEN jsonb_typeof(u.emails) = 'array' THEN u.emails ELSE '[]'::jsonb END`;
+
+/** Finds a user by id, then username (case-insensitively), then email address (case-insensitively). */
+const FIND_USER = `
+SELECT u.id, u.roles, p.bcrypt,
+       ARRAY(SELECT c.name FROM pgrt.user_credentials c WHERE c.user_id = u.id) AS credentials
+  FROM pgrt.users u LEFT JOIN pgrt.user_passwords p ON p.user_id = u.id
+ WHERE ($1::text IS NOT NULL AND u.id = $1)
+    OR ($2::text IS NOT NULL AND lower(u.username) = lower($2))
+    OR ($3::text IS NOT NULL AND EXISTS (
+          SELECT 1 FROM jsonb_array_elements(${EMAILS_ARRAY}) e
+           WHERE lower(e->>'address') = lower($3)))
+ ORDER BY (u.id = $1) DESC NULLS LAST, (lower(u.username) = lower($2)) DESC NULLS LAST
+ LIMIT 1`;
+
+/** Marks an address of a user verified (Meteor's `'emails.$.verified': true`); no row: not one of theirs. */
+const MARK_EMAIL_VERIFIED = `
+UPDATE pgrt.users u
+   SET emails = (SELECT jsonb_agg(CASE WHEN e->>'address' = $2 THEN e || '{"verified": true}'::jsonb ELSE e END
+                                  ORDER BY i)
+                   FROM jsonb_array_elements(${EMAILS_ARRAY}) WITH ORDINALITY AS x (e, i))
+ WHERE u.id = $1
+   AND EXISTS (SELECT 1 FROM jsonb_array_elements(${EMAILS_ARRAY}) e WHERE e->>'address' = $2)
+RETURNING u.id`;
+
+/** True for a plain object (not an array, not a Date). */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Date);
+}
+
+/** Meteor's `userQueryValidator`: exactly one of id, username, email, a non-empty string. */
+export function userQuery(value: unknown): UserQuery {
+  if (!isRecord(value)) throw new MatchFailedError();
+  const keys = Object.keys(value);
+  if (keys.length !== 1) throw new MatchFailedError();
+  const key = keys[0] as string;
+  const text = value[key];
+  if ((key !== 'id' && key !== 'username' && key !== 'email') || typeof text !== 'string' || text === '')
+    throw new MatchFailedError();
+  return { [key]: text };
+}
+
+/** An optional non-empty string argument (`Match.Optional(NonEmptyString)`). */
+export function optionalString(value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw new MatchFailedError();
+  return value;
+}
+
+function toDate(value: Date | string | number | { readonly $date: number } | undefined): Date {
+  if (value === undefined) return new Date();
+  if (value instanceof Date) return value;
+  if (typeof value === 'object') return new Date(value.$date);
+  return new Date(value);
+}
+
+/** Statements on the users and their password hashes. */
+export class UserStore {
+  constructor(
+    private readonly credentials: DerivedCredentials,
+    private readonly bcryptRounds: number,
+  ) {}
+
+  /** The user `query` names, or undefined. */
+  async find(db: Queryable, query: UserQuery): Promise<UserRow | undefined> {
+    const result = await db.query<UserRow>(FIND_USER, [
+      query.id ?? null,
+      query.username ?? null,
+      query.email ?? null,
+    ]);
+    return result.rows[0];
+  }
+
+  /**
+   * The user with that address (Meteor's `findUserByEmail`: an exact match first, else a case-insensitive one if
+   * only one user has it) and the first of their addresses equal to it case-insensitively.
+   */
+  async findByEmail(db: Queryable, email: string): Promise<{ id: string; address: string } | undefined> {
+    const found = await db.query<{ id: string; address: string; exact: boolean }>(
+      `SELECT u.id, e.value->>'address' AS address, e.value->>'address' = $1 AS exact
+         FROM pgrt.users u
+        CROSS JOIN LATERAL jsonb_array_elements(${EMAILS_ARRAY}) WITH ORDINALITY AS e (value, i)
+        WHERE lower(e.value->>'address') = lower($1)
+        ORDER BY u.id, e.i`,
+      [email],
+    );
+    const users = new Map<string, { id: string; address: string; exact: boolean }>();
+    for (const row of found.rows) {
+      const user = users.get(row.id);
+      if (!user) users.set(row.id, { ...row });
+      else user.exact ||= row.exact;
+    }
+    const candidates = [...users.values()];
+    const exact = candidates.find((user) => user.exact);
+    if (exact) return { id: exact.id, address: exact.address };
+    const only = candidates.length === 1 ? candidates[0] : undefined;
+    return only && { id: only.id, address: only.address };
+  }
+
+  /** The roles of a user (none when unknown). */
+  async roles(db: Queryable, userId: string): Promise<string[]> {
+    const result = await db.query<{ roles: string[] }>('SELECT roles FROM pgrt.users WHERE id = $1', [
+      userId,
+    ]);
+    return result.rows[0]?.roles ?? [];
+  }
+
+  /** Replaces a user's roles. */
+  async setRoles(db: Queryable, userId: string, roles: readonly string[]): Promise<void> {
+    await db.query('UPDATE pgrt.users SET roles = $2 WHERE id = $1', [userId, [...roles]]);
+  }
+
+  /**
+   * Inserts a user with the id `id`; rejects with 400 "Need to set a username or email" and 403 "Username already
+   * exists." / "Email already exists." (Meteor's). Resolves to the id.
+   */
+  async insert(db: Queryable, user: NewUser, id: string): Promise<string> {
+    const digest = user.password === undefined ? undefined : passwordDigest(user.password);
+    if (user.username === undefined && user.email === undefined)
+      throw new ClientError(400, 'Need to set a username or email');
+    if (user.username !== undefined && (await this.find(db, { username: user.username })))
+      throw new ClientError(403, 'Username already exists.');
+    if (user.email !== undefined && (await this.find(db, { email: user.email })))
+      throw new ClientError(403, 'Email already exists.');
+    try {
+      await db.query(
+        'INSERT INTO pgrt.users (id, username, emails, profile, roles) VALUES ($1, $2, $3, $4, $5)',
+        [
+          id,
+          user.username ?? null,
+          user.email === undefined ? null : JSON.stringify([{ address: user.email, verified: false }]),
+          JSON.stringify(user.profile ?? {}),
+          [...(user.roles ?? [])],
+        ],
+      );
+    } catch (error) {
+      // A concurrent signup with the same username (the unique index).
+      if ((error as { code?: string }).code === '23505')
+        throw new ClientError(403, 'Username already exists.', undefined, { cause: error });
+      throw error;
+    }
+    if (digest !== undefined) await this.setPassword(db, id, digest);
+    return id;
+  }
+
+  /** Stores the bcrypt hash of `digest` for `userId` and derives its credentials anew. */
+  async setPassword(db: Queryable, userId: string, digest: string): Promise<void> {
+    await db.query(
+      `INSERT INTO pgrt.user_passwords (user_id, bcrypt) VALUES ($1, $2)
+       ON CONFLICT (user_id) DO UPDATE SET bcrypt = EXCLUDED.bcrypt`,
+      [userId, await hashDigest(digest, this.bcryptRounds)],
+    );
+    await this.credentials.replace(db, userId, digest);
+  }
+
+  /**
+   * After a successful password check: re-hashes with the configured rounds (Meteor does it at login too), or
+   * derives the credentials the user lacks.
+   */
+  async afterPasswordCheck(db: Queryable, user: UserRow, digest: string): Promise<void> {
+    if (user.bcrypt && needsRehash(user.bcrypt, this.bcryptRounds))
+      await this.setPassword(db, user.id, digest);
+    else if (this.credentials.lacksAny(user.credentials))
+      await this.credentials.deriveMissing(db, user.id, digest, user.credentials);
+  }
+
+  /** Marks `email` of `userId` verified; false when it is not one of their addresses. */
+  async markEmailVerified(db: Queryable, userId: string, email: string): Promise<boolean> {
+    const verified = await db.query(MARK_EMAIL_VERIFIED, [userId, email]);
+    return verified.rowCount !== 0;
+  }
+
+  /** The user as email templates see it. */
+  async emailUser(db: Queryable, userId: string): Promise<EmailUser | undefined> {
+    const found = await db.query<{
+      id: string;
+      username: string | null;
+      emails: unknown;
+      profile: Record<string, unknown> | null;
+    }>('SELECT id, username, emails, profile FROM pgrt.users WHERE id = $1', [userId]);
+    const row = found.rows[0];
+    if (!row) return undefined;
+    const emails = Array.isArray(row.emails)
+      ? row.emails
+          .filter(isRecord)
+          .map((e) => ({ address: String(e.address), verified: e.verified === true }))
+      : [];
+    return { id: row.id, username: row.username, emails, profile: row.profile ?? {} };
+  }
+
+  /**
+   * Imports a Meteor user document (see `Accounts.importMeteorUser`): users row, bcrypt hash (its derived
+   * credentials are dropped: derived at the next password login), hashed resume tokens.
+   */
+  async importMeteorUser(db: Queryable, doc: MeteorUserDocument): Promise<void> {
+    if (typeof doc._id !== 'string' || doc._id === '')
+      throw new ConfigurationError('user document without _id');
+    const roles = Array.isArray(doc.roles) ? doc.roles.filter((r): r is string => typeof r === 'string') : [];
+    const emails = doc.emails?.map((e) => ({ address: e.address, verified: e.verified === true })) ?? null;
+    await db.query(
+      `INSERT INTO pgrt.users (id, username, emails, profile, roles, created_at) VALUES ($1, $2, $3, $4, $5, $6)
+       ON CONFLICT (id) DO UPDATE SET username = EXCLUDED.username, emails = EXCLUDED.emails,
+         profile = EXCLUDED.profile, roles = EXCLUDED.roles`,
+      [
+        doc._id,
+        doc.username ?? null,
+        emails === null ? null : JSON.stringify(emails),
+        doc.profile === undefined ? null : JSON.stringify(doc.profile),
+        roles,
+        toDate(doc.createdAt),
+      ],
+    );
+    const hash = doc.services?.password?.bcrypt;
+    if (hash) {
+      await db.query(
+        `INSERT INTO pgrt.user_passwords (user_id, bcrypt) VALUES ($1, $2)
+         ON CONFLICT (user_id) DO UPDATE SET bcrypt = EXCLUDED.bcrypt`,
+        [doc._id, hash],
+      );
+      await this.credentials.clear(db, doc._id);
+    }
+    for (const token of doc.services?.resume?.loginTokens ?? []) {
+      const hashed = token.hashedToken ?? (token.token ? hashLoginToken(token.token) : undefined);
+      if (!hashed) continue;
+      await db.query(
+        `INSERT INTO pgrt.login_tokens (hashed_token, user_id, "when") VALUES ($1, $2, $3)
+         ON CONFLICT (hashed_token) DO NOTHING`,
+        [hashed, doc._id, toDate(token.when)],
+      );
+    }
+  }
+}
