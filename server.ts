@@ -26,6 +26,7 @@ import {
   type EmbeddedPostgresHandle,
   startEmbeddedPostgres,
 } from './core/database/embedded-postgres.js';
+import { withDdlLock } from './core/database/schema.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
 import type { TransportLimits } from './transports/connection-guard.js';
@@ -142,7 +143,11 @@ export interface ServerOptions extends CoreOptions {
   readonly embeddedDataDir?: string;
   /** Pool size (default 10). */
   readonly poolSize?: number;
-  /** Runs before the core starts (create the app's tables here). */
+  /**
+   * Runs before the core starts (create the app's tables here), in one transaction holding pgrt's DDL advisory
+   * lock, so processes starting together serialise their migrations (statements that refuse a transaction block,
+   * such as `CREATE INDEX CONCURRENTLY`, do not belong here).
+   */
   readonly migrate?: (db: Queryable) => Promise<void>;
   /** TLS certificate and key (PEM); the server then speaks https/wss only. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
@@ -287,7 +292,9 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
   }
   const db = new PgDatabase(url, { poolSize: options.poolSize ?? 10, logger });
   try {
-    if (options.migrate) await options.migrate(db);
+    // Under pgrt's DDL lock: processes deployed together on an empty database must not race each other's DDL.
+    const migrate = options.migrate;
+    if (migrate) await withDdlLock(db, (client) => migrate(client));
     if (options.accounts) options.app.use(options.accounts);
     const c = registerServer(options, db);
     const meteorClient = options.meteorClient ? c.resolve<MeteorClient>(MeteorClientToken) : undefined;

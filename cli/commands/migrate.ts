@@ -24,6 +24,7 @@ import {
   installCapture,
   LOGICAL_PUBLICATION,
   SCHEMA_VERSION,
+  withDdlLock,
 } from '../../core/database/schema.js';
 import { type AppModule, loadAppModule } from '../app-module.js';
 import { addConfigOptions, type ConfigFlagValues, loadConfigFromFlags } from '../config-options.js';
@@ -90,7 +91,8 @@ export function registerMigrate(program: Command, io: Output): void {
         }
       }
       const migrate = module?.migrate;
-      if (migrate) await step(`app migrate (${module.path})`, () => migrate(db));
+      if (migrate)
+        await step(`app migrate (${module.path})`, () => withDdlLock(db, (client) => migrate(client)));
       await step(`pgrt schema (version ${SCHEMA_VERSION})`, () => ensureSchema(db));
       const collections = [...(module?.app.collections.values() ?? [])];
       const what = logical

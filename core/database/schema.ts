@@ -708,7 +708,14 @@ $fn$;
 /** Options of {@link ensureSchema} (none yet; reserved). */
 export type EnsureSchemaOptions = Record<string, never>;
 
-async function withDdlLock<T>(db: Database, fn: (client: Queryable) => Promise<T>): Promise<T> {
+/**
+ * Runs `fn` in one transaction that holds pgrt's DDL advisory lock, so DDL of processes starting together on one
+ * database runs one after another, and each sees what the previous one committed (`CREATE TABLE IF NOT EXISTS`
+ * racing in two transactions fails with a unique violation on `pg_type`). pgrt's own schema and capture steps
+ * run under it, and so do the app's migrations (createServer's `migrate`, `pgrt migrate`). `fn` must not commit
+ * or roll back, nor run statements that refuse a transaction block (`CREATE INDEX CONCURRENTLY`).
+ */
+export async function withDdlLock<T>(db: Database, fn: (client: Queryable) => Promise<T>): Promise<T> {
   return await db.transaction(async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [DDL_LOCK]);
     return await fn(client);
