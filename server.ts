@@ -26,7 +26,9 @@ import {
   type EmbeddedPostgresHandle,
   startEmbeddedPostgres,
 } from './core/database/embedded-postgres.js';
+import { probeDedicatedConnections, TRANSACTION_POOLER_ADVICE } from './core/database/pooler-probe.js';
 import { withDdlLock } from './core/database/schema.js';
+import { ConfigurationError } from './core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
 import type { TransportLimits } from './transports/connection-guard.js';
@@ -139,6 +141,13 @@ export interface ServerOptions extends CoreOptions {
   readonly host?: string;
   /** PostgreSQL URL; default env DATABASE_URL; neither: embedded PostgreSQL. */
   readonly databaseUrl?: string;
+  /**
+   * PostgreSQL URL of the connections that need a backend of their own — LISTEN, the logical replication stream,
+   * the outbox pump's advisory lock — when `databaseUrl` goes through a transaction-mode pooler (PgBouncer):
+   * a direct (or session-pooled) URL of the same database. Default: `databaseUrl`. At start the server probes
+   * it; through a transaction-mode pooler `/readyz` stays 503 and says what to change.
+   */
+  readonly listenDatabaseUrl?: string;
   /** Where the embedded PostgreSQL keeps its data (default `.pgrt/pgdata`). */
   readonly embeddedDataDir?: string;
   /** Pool size (default 10). */
@@ -178,6 +187,12 @@ export interface ServerOptions extends CoreOptions {
    */
   readonly shutdownTimeoutMs?: number;
   /**
+   * Drain delay, ms (default 0): `close()` first answers `/readyz` with 503 for this long while still serving
+   * and accepting connections, so a load balancer takes the process out of rotation before its connections
+   * close (Kubernetes' preStop pattern). Make it longer than the balancer's check interval × its fall count.
+   */
+  readonly drainDelayMs?: number;
+  /**
    * The LISTEN connection's reconnect delays after it was lost: from `initialMs` (default 100), doubling up to
    * `maxMs` (default 5000), with jitter. A lower `maxMs` recovers sooner after a long outage at the cost of more
    * connection attempts while the database is down.
@@ -202,8 +217,9 @@ export interface PgrtServer {
   /** The metrics, when `metrics` was enabled. */
   readonly metrics: ServerMetrics | undefined;
   /**
-   * Graceful stop, bounded by `shutdownTimeoutMs`: `/readyz` answers 503 at once and new WebSocket upgrades are
-   * refused; every client is told to go away (DDP: close 1001 after the queued frames, so Meteor clients
+   * Graceful stop, bounded by `drainDelayMs` + `shutdownTimeoutMs`: `/readyz` answers 503 at once; after the
+   * drain delay (connections still served and accepted meanwhile) new WebSocket upgrades are refused; every
+   * client is told to go away (DDP: close 1001 after the queued frames, so Meteor clients
    * reconnect elsewhere and resubscribe; WAMP: the transport closes without GOODBYE, so Autobahn reconnects);
    * once their sockets closed (or the bound passed) the rest are dropped, the core stops, the pool closes (and
    * embedded PostgreSQL stops). Idempotent.
@@ -220,6 +236,8 @@ export function registerServer(
   options: ServerOptions,
   db: Database,
   parent: DependencyContainer = rootContainer,
+  /** Set when the server can never be ready as configured (a transaction pooler on the LISTEN URL): `/readyz` says it. */
+  notReadyReason?: string,
 ) {
   const c = parent.createChildContainer();
   c.register(ServerOptionsToken, { useValue: options });
@@ -259,7 +277,7 @@ export function registerServer(
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.limits ? { limits: options.limits } : {}),
         logger: r.resolve<Logger>(LoggerToken),
-        ready: () => core.ready,
+        ready: () => notReadyReason ?? core.ready,
       });
     }),
   });
@@ -290,13 +308,22 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     url = embedded.url;
     database = `embedded (${redact(url)})`;
   }
-  const db = new PgDatabase(url, { poolSize: options.poolSize ?? 10, logger });
+  if (options.listenDatabaseUrl && embedded)
+    throw new ConfigurationError(
+      'listenDatabaseUrl needs databaseUrl (the embedded PostgreSQL needs neither)',
+    );
+  const db = new PgDatabase(url, {
+    poolSize: options.poolSize ?? 10,
+    logger,
+    ...(options.listenDatabaseUrl ? { dedicatedConnectionString: options.listenDatabaseUrl } : {}),
+  });
   try {
     // Under pgrt's DDL lock: processes deployed together on an empty database must not race each other's DDL.
     const migrate = options.migrate;
     if (migrate) await withDdlLock(db, (client) => migrate(client));
     if (options.accounts) options.app.use(options.accounts);
-    const c = registerServer(options, db);
+    const pooler = embedded ? undefined : await dedicatedPoolerProblem(db, logger);
+    const c = registerServer(options, db, rootContainer, pooler);
     const meteorClient = options.meteorClient ? c.resolve<MeteorClient>(MeteorClientToken) : undefined;
     meteorClient?.registerPublications(options.app);
     const core = c.resolve<RealtimeCore>(RealtimeCoreToken);
@@ -338,6 +365,15 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
       listeners: protocols.flatMap((protocol) => protocol.listeners?.() ?? []),
       close() {
         closing ??= (async () => {
+          host.markUnready();
+          const delay = options.drainDelayMs ?? 0;
+          if (delay > 0) {
+            logger.info(
+              { drainDelayMs: delay },
+              'draining: /readyz answers 503; connections close after the delay',
+            );
+            await new Promise((resolve) => setTimeout(resolve, delay));
+          }
           host.beginDrain();
           metrics?.close();
           meteorClient?.close();
@@ -361,6 +397,22 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     await db.close().catch(() => {});
     await embedded?.stop();
     throw error;
+  }
+}
+
+/**
+ * Why the dedicated connections cannot work (a transaction-mode pooler on their URL), logged as an error; undefined
+ * when they can, or when the probe itself failed (logged as a warning: readiness then follows the bus alone).
+ */
+async function dedicatedPoolerProblem(db: Database, logger: Logger): Promise<string | undefined> {
+  try {
+    const probe = await probeDedicatedConnections(db);
+    if (probe.kind !== 'transaction-pooler') return undefined;
+    logger.error({ pids: probe.pids }, TRANSACTION_POOLER_ADVICE);
+    return TRANSACTION_POOLER_ADVICE;
+  } catch (error) {
+    logger.warn({ err: error }, 'could not probe the LISTEN connection for a pooler');
+    return undefined;
   }
 }
 

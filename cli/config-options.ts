@@ -3,7 +3,7 @@
  * {@link loadConfig}. Every key is reachable with `--set key=value`; the common ones have their own flag.
  */
 import { type Command, Option } from 'commander';
-import { type LoadedConfig, loadConfig } from '../config/load-config.js';
+import { type LoadConfigOptions, type LoadedConfig, loadConfig } from '../config/load-config.js';
 import type { Logger } from '../core/logger.js';
 import { UsageError } from './output.js';
 
@@ -13,6 +13,8 @@ export interface ConfigFlagValues {
   readonly port?: string;
   readonly host?: string;
   readonly databaseUrl?: string;
+  readonly listenDatabaseUrl?: string;
+  readonly drainDelayMs?: string;
   readonly rootUrl?: string;
   readonly protocols?: string;
   readonly metrics?: boolean;
@@ -28,6 +30,8 @@ const DIRECT: ReadonlyArray<readonly [keyof ConfigFlagValues, string]> = [
   ['port', 'port'],
   ['host', 'host'],
   ['databaseUrl', 'databaseUrl'],
+  ['listenDatabaseUrl', 'listenDatabaseUrl'],
+  ['drainDelayMs', 'drainDelayMs'],
   ['rootUrl', 'rootUrl'],
   ['protocols', 'protocols'],
   ['metrics', 'metrics'],
@@ -45,6 +49,10 @@ export function addConfigOptions(command: Command, serverFlags: boolean): Comman
       'configuration file (default: ./pgrt.config.json if present; env PGRT_CONFIG)',
     )
     .option('--database-url <url>', 'PostgreSQL URL (env PGRT_DATABASE_URL, DATABASE_URL); absent: embedded')
+    .option(
+      '--listen-database-url <url>',
+      'direct URL for LISTEN, replication and the pump lock when --database-url is a transaction pooler (env PGRT_LISTEN_DATABASE_URL)',
+    )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PGRT_LOG_LEVEL)')
     .option('--log-format <format>', 'auto, json or pretty (env PGRT_LOG_FORMAT)');
   if (serverFlags) {
@@ -56,7 +64,11 @@ export function addConfigOptions(command: Command, serverFlags: boolean): Comman
       .addOption(new Option('--metrics', 'serve Prometheus metrics at /metrics (env PGRT_METRICS)'))
       .addOption(new Option('--no-metrics', 'do not serve /metrics').hideHelp())
       .option('--tls-cert <file>', 'PEM certificate chain: serve https/wss only (env PGRT_TLS_CERT)')
-      .option('--tls-key <file>', 'PEM private key (env PGRT_TLS_KEY)');
+      .option('--tls-key <file>', 'PEM private key (env PGRT_TLS_KEY)')
+      .option(
+        '--drain-delay-ms <ms>',
+        'on SIGTERM/SIGINT, /readyz answers 503 this long before connections close (env PGRT_DRAIN_DELAY_MS; default 0)',
+      );
   }
   command.option(
     '--set <key=value...>',
@@ -73,6 +85,7 @@ export function loadConfigFromFlags(
   values: ConfigFlagValues,
   positional: Readonly<Record<string, string | undefined>> = {},
   env = process.env,
+  defaults?: LoadConfigOptions['defaults'],
 ): LoadedConfig {
   const flags: Record<string, unknown> = { ...positional };
   for (const [attribute, path] of DIRECT) {
@@ -84,7 +97,12 @@ export function loadConfigFromFlags(
     if (eq <= 0) throw new UsageError(`--set expects key=value, got "${assignment}"`);
     flags[assignment.slice(0, eq)] = assignment.slice(eq + 1);
   }
-  return loadConfig({ ...(values.config ? { file: values.config } : {}), env, flags });
+  return loadConfig({
+    ...(values.config ? { file: values.config } : {}),
+    ...(defaults ? { defaults } : {}),
+    env,
+    flags,
+  });
 }
 
 /** Logs the loader's warnings (unknown keys and variables). */

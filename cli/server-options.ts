@@ -69,6 +69,7 @@ export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: L
     port: config.port,
     host: config.host,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
+    ...(config.listenDatabaseUrl ? { listenDatabaseUrl: config.listenDatabaseUrl } : {}),
     embeddedDataDir: config.embeddedDataDir,
     poolSize: config.poolSize,
     channel: config.channel,
@@ -86,6 +87,7 @@ export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: L
     },
     // The drain gets most of the budget; serve's hard exit timer (the full shutdownTimeoutMs) stays the backstop.
     shutdownTimeoutMs: Math.max(1, Math.floor(config.shutdownTimeoutMs * 0.8)),
+    drainDelayMs: config.drainDelayMs,
     installTriggers: config.installTriggers,
     logger,
     metrics: config.metrics,

@@ -150,6 +150,13 @@ export const configSchema = z
       .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
       .optional()
       .describe('PostgreSQL URL; absent: an embedded PostgreSQL under embeddedDataDir.'),
+    listenDatabaseUrl: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// or postgresql:// URL')
+      .optional()
+      .describe(
+        'Direct (or session-pooled) URL of the same database for the LISTEN connection, the logical replication stream and the pump lock, when databaseUrl goes through a transaction-mode pooler (PgBouncer); absent: databaseUrl.',
+      ),
     embeddedDataDir: z
       .string()
       .min(1)
@@ -218,9 +225,16 @@ export const configSchema = z
     metrics: z.boolean().default(false).describe('Serve Prometheus metrics at /metrics.'),
     logLevel: z.enum(LOG_LEVELS).default('info').describe('Log level.'),
     logFormat: z.enum(LOG_FORMATS).default('auto').describe('auto: pretty on a terminal, JSON otherwise.'),
+    drainDelayMs: ms()
+      .default(0)
+      .describe(
+        "On SIGTERM/SIGINT, answer /readyz with 503 for this many ms while still serving, before closing connections; make it longer than the load balancer's check interval times its fall count.",
+      ),
     shutdownTimeoutMs: positiveInt()
       .default(10_000)
-      .describe('On SIGTERM/SIGINT, exit after this many ms even if closing has not finished.'),
+      .describe(
+        'On SIGTERM/SIGINT, exit after drainDelayMs plus this many ms even if closing has not finished.',
+      ),
   })
   .describe('pgrt configuration (pgrt.config.json).');
 

@@ -1,5 +1,6 @@
 /**
- * Builds the effective configuration from its layers, lowest first: the schema's defaults < the config file
+ * Builds the effective configuration from its layers, lowest first: the schema's defaults < a program's own
+ * defaults (`npm start`'s) < the config file
  * (`pgrt.config.json`, or `--config`/`PGRT_CONFIG`) < Meteor's variables (`PORT`, `ROOT_URL`, `DATABASE_URL`,
  * `HTTP_FORWARDED_COUNT`) < `PGRT_*` variables < command-line flags. The layers are merged as raw values and
  * validated once, so an error names the key, the layer it came from and the allowed values.
@@ -66,6 +67,11 @@ export interface LoadConfigOptions {
   readonly flags?: Readonly<Record<string, unknown>>;
   /** Directory for relative paths (default `process.cwd()`). */
   readonly cwd?: string;
+  /**
+   * A program's own defaults by dotted key path, above the schema's and below the file (`npm start` serves DDP and
+   * WAMP by default); `source` names them in errors.
+   */
+  readonly defaults?: { readonly source: string; readonly values: Readonly<Record<string, unknown>> };
 }
 
 /** The effective configuration and how it was made. */
@@ -92,6 +98,8 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const warnings: string[] = [];
   const issues: ConfigIssue[] = [];
 
+  for (const [path, value] of Object.entries(options.defaults?.values ?? {}))
+    set(merged, sources, path, value, options.defaults?.source ?? 'defaults');
   const file = configFilePath(options.file, env, cwd);
   if (file) {
     const content = readConfigFile(file);

@@ -1,6 +1,6 @@
 /**
  * Secrets in a configuration, masked for display (`pgrt serve --print-config`, start-up logs): the password of
- * `databaseUrl` and the TLS key.
+ * `databaseUrl` and `listenDatabaseUrl`, and the TLS key.
  */
 import type { PgrtConfig } from './config-schema.js';
 
@@ -23,6 +23,9 @@ export function maskSecrets(config: PgrtConfig): PgrtConfig {
   return {
     ...config,
     ...(config.databaseUrl !== undefined ? { databaseUrl: maskUrl(config.databaseUrl) } : {}),
+    ...(config.listenDatabaseUrl !== undefined
+      ? { listenDatabaseUrl: maskUrl(config.listenDatabaseUrl) }
+      : {}),
     ...(config.tls ? { tls: { ...config.tls, key: MASK } } : {}),
   };
 }

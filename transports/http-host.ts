@@ -35,8 +35,11 @@ export type RequestHandler = (
 export interface HttpHostOptions {
   /** TLS: PEM certificate chain and key; when given the host serves https/wss only. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
-  /** Readiness probe for `/readyz` (default: always ready). */
-  readonly ready?: () => boolean;
+  /**
+   * Readiness probe for `/readyz` (default: always ready): true, false, or the reason it is not ready (the 503's
+   * body says it).
+   */
+  readonly ready?: () => boolean | string;
   /** permessage-deflate for the WebSocket endpoints attached to this host; absent: off. */
   readonly compression?: CompressionOptions;
   /** Origin allow-list, connections per address, outbound buffer cap, nesting depth (transports/connection-guard.ts). */
@@ -79,7 +82,7 @@ export class HttpHost {
     };
   })();
   #closed: Promise<void> | undefined;
-  readonly #ready: () => boolean;
+  readonly #ready: () => boolean | string;
   /** permessage-deflate settings for endpoints attached here (undefined: off). */
   readonly compression: CompressionOptions | undefined;
   /** The certificate and key when the host serves https/wss only (listeners of a protocol's own use them too). */
@@ -89,6 +92,7 @@ export class HttpHost {
   /** Applies {@link limits} to every connection of every endpoint (shared, so per-address counts are global). */
   readonly guard: ConnectionGuard;
   #draining = false;
+  #unready = false;
 
   constructor(options: HttpHostOptions = {}) {
     const onRequest = (request: IncomingMessage, response: ServerResponse) =>
@@ -139,17 +143,35 @@ export class HttpHost {
   }
 
   /**
-   * Shutdown, first step: `/readyz` answers 503 from now on and WebSocket upgrades are refused (503), so load
-   * balancers and reconnecting clients go elsewhere; the listener stays open (probes get an answer) and open
-   * sockets are left alone. Idempotent.
+   * Shutdown, drain delay: `/readyz` answers 503 ("draining") from now on while everything else is served as
+   * before, so a load balancer takes the process out of rotation (at its next health checks) while new
+   * connections it still sends are accepted, not refused (Kubernetes' preStop pattern). Idempotent.
+   */
+  markUnready(): void {
+    this.#unready = true;
+  }
+
+  /**
+   * Shutdown, closing step: `/readyz` answers 503 and WebSocket upgrades are refused (503), so reconnecting
+   * clients go elsewhere; the listener stays open (probes get an answer) and open sockets are left alone.
+   * Idempotent.
    */
   beginDrain(): void {
+    this.#unready = true;
     this.#draining = true;
   }
 
   /** True once {@link beginDrain} or {@link close} ran. */
   get draining(): boolean {
     return this.#draining;
+  }
+
+  /** `/readyz`'s answer: 200 `ready`, or 503 with why not. */
+  #readiness(): { readonly status: number; readonly body: string } {
+    if (this.#unready) return { status: 503, body: 'draining\n' };
+    const ready = this.#ready();
+    if (ready === true) return { status: 200, body: 'ready\n' };
+    return { status: 503, body: ready === false ? 'not ready\n' : `not ready: ${ready}\n` };
   }
 
   /** Resolves true when every upgraded socket has closed, or false after `timeoutMs`. */
@@ -164,6 +186,7 @@ export class HttpHost {
 
   /** Stops accepting, marks `/readyz` as draining, and closes remaining sockets. */
   async close(): Promise<void> {
+    this.#unready = true;
     this.#draining = true;
     this.#closed ??= new Promise<void>((resolve) => this.server.close(() => resolve()));
     for (const socket of this.#sockets) socket.destroy();
@@ -200,8 +223,8 @@ export class HttpHost {
       return;
     }
     if (pathname === '/readyz') {
-      const ready = !this.#draining && this.#ready();
-      sendText(response, ready ? 200 : 503, ready ? 'ready\n' : 'not ready\n');
+      const { status, body } = this.#readiness();
+      sendText(response, status, body);
       return;
     }
     for (const handler of this.#handlers) if (handler(request, response, pathname)) return;

@@ -1,13 +1,14 @@
 /**
  * `pgrt serve [app]`: loads the configuration and the app module, starts the server, logs where each protocol
- * listens, and stops gracefully on SIGTERM/SIGINT: `/readyz` answers 503 at once, clients are told to go away,
- * the core and the pool close, and the process exits 0 — or 1 after `shutdownTimeoutMs` if closing hangs, or at
- * once on a second signal. `--print-config` prints the effective configuration (secrets masked) and exits.
+ * listens, and stops gracefully on SIGTERM/SIGINT ({@link serveUntilSignal}). `--print-config` prints the effective
+ * configuration (secrets masked) and exits.
  */
 import type { Command } from 'commander';
+import type { PgrtConfig } from '../../config/config-schema.js';
 import { maskSecrets } from '../../config/mask-secrets.js';
-import { createServer } from '../../server.js';
-import { loadAppModule } from '../app-module.js';
+import type { Logger } from '../../core/logger.js';
+import { createServer, type PgrtServer } from '../../server.js';
+import { type AppModule, loadAppModule } from '../app-module.js';
 import {
   addConfigOptions,
   type ConfigFlagValues,
@@ -47,46 +48,77 @@ export function registerServe(program: Command, io: Output): void {
     if (!config.app)
       throw new UsageError('serve needs an app module: pgrt serve <app>, or "app" in the config');
     const module = await loadAppModule(config.app);
-    const server = await createServer(serverOptionsOf(config, module, logger));
-    for (const endpoint of endpointsOf(config, server.port, server.listeners))
-      logger.info({ endpoint: endpoint.name, url: endpoint.url }, `${endpoint.name}: ${endpoint.url}`);
-    logger.info(
-      {
-        port: server.port,
-        database: server.database,
-        app: module.path,
-        collections: [...module.app.collections.keys()],
-      },
-      `pgrt serving ${module.path} on port ${server.port} (database: ${server.database})`,
-    );
-    await new Promise<void>((resolve) => {
-      let stopping = false;
-      const stop = (signal: NodeJS.Signals): void => {
-        if (stopping) {
-          logger.warn({ signal }, 'second signal: exiting now');
-          process.exit(1);
-        }
-        stopping = true;
-        logger.info({ signal, timeoutMs: config.shutdownTimeoutMs }, 'shutting down');
-        const force = setTimeout(() => {
-          logger.error({ timeoutMs: config.shutdownTimeoutMs }, 'shutdown timed out; exiting');
-          process.exit(1);
-        }, config.shutdownTimeoutMs);
-        force.unref();
-        server.close().then(
-          () => {
-            logger.info({}, 'stopped');
-            resolve();
-          },
-          (error: unknown) => {
-            logger.error({ err: error }, 'shutdown failed');
-            process.exitCode = 1;
-            resolve();
-          },
-        );
-      };
-      process.on('SIGTERM', stop);
-      process.on('SIGINT', stop);
-    });
+    await serveUntilSignal(config, module, logger);
+  });
+}
+
+/** Hooks of {@link serveUntilSignal} for a program that serves more than the app (the demo's page). */
+export interface ServeHooks {
+  /** Runs once the server listens (after the endpoints are logged). */
+  readonly started?: (server: PgrtServer) => void;
+  /** Runs when a stop signal arrives, before the server closes. */
+  readonly stopping?: () => void;
+}
+
+/**
+ * Starts a server for `module` under `config`, logs where it listens, and resolves once it has stopped after the
+ * first SIGTERM or SIGINT: `/readyz` answers 503 at once while everything is still served for `drainDelayMs` (a load
+ * balancer takes the process out of rotation), then clients are told to go away (DDP sessions are handed to the
+ * other processes for resumption), the core and the pool close. The process is exited with 1 if that takes longer
+ * than `drainDelayMs + shutdownTimeoutMs`, and at once on a second signal. `process.exitCode` is 1 if closing
+ * failed.
+ */
+export async function serveUntilSignal(
+  config: PgrtConfig,
+  module: AppModule,
+  logger: Logger,
+  hooks: ServeHooks = {},
+): Promise<void> {
+  const server = await createServer(serverOptionsOf(config, module, logger));
+  for (const endpoint of endpointsOf(config, server.port, server.listeners))
+    logger.info({ endpoint: endpoint.name, url: endpoint.url }, `${endpoint.name}: ${endpoint.url}`);
+  logger.info(
+    {
+      port: server.port,
+      database: server.database,
+      app: module.path,
+      collections: [...module.app.collections.keys()],
+    },
+    `pgrt serving ${module.path} on port ${server.port} (database: ${server.database})`,
+  );
+  hooks.started?.(server);
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    const stop = (signal: NodeJS.Signals): void => {
+      if (stopping) {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      stopping = true;
+      const budgetMs = config.drainDelayMs + config.shutdownTimeoutMs;
+      logger.info(
+        { signal, drainDelayMs: config.drainDelayMs, timeoutMs: config.shutdownTimeoutMs },
+        'shutting down',
+      );
+      hooks.stopping?.();
+      const force = setTimeout(() => {
+        logger.error({ timeoutMs: budgetMs }, 'shutdown timed out; exiting');
+        process.exit(1);
+      }, budgetMs);
+      force.unref();
+      server.close().then(
+        () => {
+          logger.info({}, 'stopped');
+          resolve();
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, 'shutdown failed');
+          process.exitCode = 1;
+          resolve();
+        },
+      );
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
   });
 }

@@ -1,6 +1,8 @@
 /**
  * The database port of pgrt and its `pg` implementation: a pooled `query`, a `transaction` helper, and dedicated
- * (non-pooled) connections for LISTEN. Core code depends on {@link Database}/{@link Queryable} only.
+ * (non-pooled) connections for LISTEN, replication and session locks, optionally on a URL of their own (the pool
+ * may go through a transaction-mode pooler, they may not). Core code depends on {@link Database}/{@link Queryable}
+ * only.
  *
  * Values come back as `pg` parses them by default: int8 and numeric as strings (lossless), which pgrt keeps.
  */
@@ -70,6 +72,12 @@ export interface PgDatabaseOptions {
   readonly connectionTimeoutMillis?: number;
   /** Receives errors of idle pooled connections (e.g. the server restarted); default: dropped. */
   readonly logger?: Logger;
+  /**
+   * URL of the dedicated connections ({@link Database.connectDedicated}: LISTEN, logical replication, the pump's
+   * advisory lock), which need a backend of their own; default: the pool's URL. Set it when the pool goes through
+   * a transaction-mode pooler (PgBouncer): those connections must bypass it.
+   */
+  readonly dedicatedConnectionString?: string;
 }
 
 /**
@@ -86,13 +94,13 @@ const TYPES = {
 /** {@link Database} over a `pg.Pool`. */
 export class PgDatabase implements Database {
   readonly #pool: pg.Pool;
-  readonly #connectionString: string;
+  readonly #dedicatedConnectionString: string;
   readonly #applicationName: string;
   readonly #connectionTimeoutMillis: number;
   readonly #logger: Logger;
 
   constructor(connectionString: string, options: PgDatabaseOptions = {}) {
-    this.#connectionString = connectionString;
+    this.#dedicatedConnectionString = options.dedicatedConnectionString ?? connectionString;
     this.#applicationName = options.applicationName ?? 'pgrt';
     this.#connectionTimeoutMillis = options.connectionTimeoutMillis ?? 10_000;
     this.#logger = options.logger ?? silentLogger;
@@ -141,7 +149,7 @@ export class PgDatabase implements Database {
 
   async connectDedicated(options: DedicatedConnectionOptions = {}): Promise<pg.Client> {
     const client = new pg.Client({
-      connectionString: this.#connectionString,
+      connectionString: this.#dedicatedConnectionString,
       application_name: options.applicationName ?? this.#applicationName,
       connectionTimeoutMillis: this.#connectionTimeoutMillis,
       keepAlive: true,

