@@ -323,7 +323,9 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     if (migrate) await withDdlLock(db, (client) => migrate(client));
     if (options.accounts) options.app.use(options.accounts);
     const pooler = embedded ? undefined : await dedicatedPoolerProblem(db, logger);
-    const c = registerServer(options, db, rootContainer, pooler);
+    // Through a transaction pooler a session advisory lock would stay on a pooled backend after this process is
+    // gone, blocking every later pump: never campaign then.
+    const c = registerServer(pooler ? { ...options, outboxPump: false } : options, db, rootContainer, pooler);
     const meteorClient = options.meteorClient ? c.resolve<MeteorClient>(MeteorClientToken) : undefined;
     meteorClient?.registerPublications(options.app);
     const core = c.resolve<RealtimeCore>(RealtimeCoreToken);

@@ -2,7 +2,9 @@
  * `pgrt doctor [app]`: checks a database for pgrt and prints one line per check (`ok`, `warn`, `FAIL`): server
  * version, the permissions to create the `pgrt` schema and triggers, the `pgrt` schema version, how each of the app's
  * collection tables is captured — or, without an app, which tables are — then `wal_level`, the capture slot, the
- * NOTIFY queue, and a LISTEN/NOTIFY round trip between two connections, timed. Exit code 1 when a check failed.
+ * NOTIFY queue, whether the LISTEN connection (`listenDatabaseUrl`, else the database URL) owns a backend or goes
+ * through a transaction-mode pooler (doctor-connections.ts), and a LISTEN/NOTIFY round trip between two
+ * connections, timed. Exit code 1 when a check failed.
  * Read-only: it creates nothing.
  *
  * The checks follow the configuration's capture mode (docs/reference.md "Capture modes"). `notify`/`outbox`: capture
@@ -11,7 +13,6 @@
  * `pgrt.logical_tables`, `wal_level=logical`, a role that may open a replication connection, and the slot: missing
  * (the server or `pgrt migrate` creates it), or how much WAL it retains.
  */
-import { randomBytes } from 'node:crypto';
 import type { Command } from 'commander';
 import pg from 'pg';
 import { maskUrl } from '../../config/mask-secrets.js';
@@ -26,6 +27,7 @@ import {
 import { type AppModule, loadAppModule } from '../app-module.js';
 import { addConfigOptions, type ConfigFlagValues, loadConfigFromFlags } from '../config-options.js';
 import { type Output, UsageError } from '../output.js';
+import { poolerChecks, replicationCheck, roundTrip } from './doctor-connections.js';
 
 /** Oldest PostgreSQL pgrt's SQL runs on (`pg_current_xact_id`, `xid8`). */
 export const MIN_SERVER_VERSION_NUM = 130000;
@@ -55,7 +57,8 @@ export function registerDoctor(program: Command, io: Output): void {
       'Check the database in the configuration (--database-url, PGRT_DATABASE_URL or DATABASE_URL): server ' +
         "version, permissions, pgrt schema, the capture of the app's tables in the configured capture mode " +
         '(triggers; or publication and registry for capture logical), wal_level, the logical capture slot and ' +
-        'replication privilege, and a timed LISTEN/NOTIFY round trip. Read-only. Exit code 1 when a check fails.',
+        'replication privilege, a transaction-mode pooler on the LISTEN URL (--listen-database-url), and a timed ' +
+        'LISTEN/NOTIFY round trip. Read-only. Exit code 1 when a check fails.',
     )
     .argument('[app]', 'app module whose collection tables to check (default: `app` in the config file)');
   addConfigOptions(command, false);
@@ -69,7 +72,11 @@ export function registerDoctor(program: Command, io: Output): void {
     const checks = await runChecks(
       config.databaseUrl,
       module,
-      { channel: config.channel, capture: config.capture },
+      {
+        channel: config.channel,
+        capture: config.capture,
+        ...(config.listenDatabaseUrl ? { listenUrl: config.listenDatabaseUrl } : {}),
+      },
       (check) => io.out(`${check.verdict.padEnd(4)}  ${check.name}: ${check.detail}\n`),
     );
     const failed = checks.filter((c) => c.verdict === 'FAIL').length;
@@ -83,6 +90,8 @@ export function registerDoctor(program: Command, io: Output): void {
 export interface DoctorTarget {
   readonly channel: string;
   readonly capture: CaptureMode;
+  /** The configuration's `listenDatabaseUrl` (default: the checked URL). */
+  readonly listenUrl?: string;
 }
 
 /** Runs every check against `url`, reporting each as it completes. */
@@ -99,6 +108,7 @@ export async function runChecks(
     report(check);
   };
   const { capture, channel } = target;
+  const listenUrl = target.listenUrl ?? url;
   const logical = capture === 'logical';
   const client = new pg.Client({
     connectionString: url,
@@ -308,7 +318,7 @@ export async function runChecks(
 
     const slot = await logicalSlotName(queryableOf(client));
     if (logical) {
-      add(...(await replicationCheck(url, who.user)));
+      add(...(await replicationCheck(listenUrl, who.user)));
       add(...(await slotCheck(client, slot)));
     } else {
       add(...(await staleSlotCheck(client, slot, capture)));
@@ -319,7 +329,15 @@ export async function runChecks(
     if (queue.usage < 0.5) add('ok', 'notify queue', `${percent}% used`);
     else add('warn', 'notify queue', `${percent}% used: a listener is not reading (idle in transaction?)`);
 
-    add(...(await roundTrip(url, channel)));
+    const connections = await poolerChecks(url, listenUrl);
+    for (const check of connections) add(...check);
+    if (connections.some(([verdict, name]) => verdict === 'FAIL' && name === 'listen connection'))
+      add(
+        'FAIL',
+        'LISTEN/NOTIFY',
+        'not tried: the listen connection cannot receive notifications (see above)',
+      );
+    else add(...(await roundTrip(url, listenUrl, channel)));
   } catch (error) {
     add('FAIL', 'query', error instanceof Error ? error.message : String(error));
   } finally {
@@ -336,51 +354,6 @@ function queryableOf(client: pg.Client): Queryable {
       return { rows: result.rows as T[], rowCount: result.rowCount };
     },
   };
-}
-
-/**
- * Logical mode: the role may stream the WAL. Opens a replication connection and runs IDENTIFY_SYSTEM, as the pump's
- * stream does (role, pg_hba.conf, max_wal_senders all count); on failure the role's attributes tell whether the
- * missing REPLICATION attribute is the reason.
- */
-async function replicationCheck(url: string, user: string): Promise<[Verdict, string, string]> {
-  const name = 'replication';
-  // `replication` is a startup parameter pg passes on but its typings lack (as in Database.connectDedicated).
-  const options = {
-    connectionString: url,
-    connectionTimeoutMillis: 5000,
-    application_name: 'pgrt-doctor',
-    replication: 'database',
-  };
-  const probe = new pg.Client(options);
-  probe.on('error', () => {});
-  try {
-    await probe.connect();
-    await probe.query('IDENTIFY_SYSTEM');
-    return ['ok', name, `${user} may open a replication connection (the pump streams the WAL on one)`];
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const role = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
-    const attributes = await role
-      .connect()
-      .then(() =>
-        role.query<{ replication: boolean; superuser: boolean }>(
-          'SELECT rolreplication AS replication, rolsuper AS superuser FROM pg_roles WHERE rolname = current_user',
-        ),
-      )
-      .then((r) => r.rows[0])
-      .catch(() => undefined)
-      .finally(() => role.end().catch(() => {}));
-    if (attributes && !attributes.replication && !attributes.superuser)
-      return [
-        'FAIL',
-        name,
-        `${user} has neither REPLICATION nor superuser: ALTER ROLE ${pg.escapeIdentifier(user)} REPLICATION (${message})`,
-      ];
-    return ['FAIL', name, `a replication connection failed (pg_hba.conf? max_wal_senders?): ${message}`];
-  } finally {
-    await probe.end().catch(() => {});
-  }
 }
 
 interface SlotRow {
@@ -473,34 +446,4 @@ async function staleSlotCheck(
     `${slot} is left from capture 'logical' and retains ${found.pretty ?? '0 bytes'} of WAL, growing for ever: ` +
       `SELECT pg_drop_replication_slot('${slot}')`,
   ];
-}
-
-/** LISTEN on one connection, NOTIFY from another, time the delivery (a private channel: no pgrt server sees it). */
-async function roundTrip(url: string, channel: string): Promise<[Verdict, string, string]> {
-  const name = 'LISTEN/NOTIFY';
-  const probe = `${channel}_doctor_${randomBytes(4).toString('hex')}`;
-  const listener = new pg.Client({ connectionString: url, application_name: 'pgrt-doctor' });
-  const notifier = new pg.Client({ connectionString: url, application_name: 'pgrt-doctor' });
-  try {
-    await Promise.all([listener.connect(), notifier.connect()]);
-    await listener.query(`LISTEN ${pg.escapeIdentifier(probe)}`);
-    const payload = randomBytes(8).toString('hex');
-    let timer: NodeJS.Timeout | undefined;
-    const arrived = new Promise<boolean>((resolve) => {
-      listener.on('notification', (message) => {
-        if (message.channel === probe && message.payload === payload) resolve(true);
-      });
-      timer = setTimeout(() => resolve(false), 5000);
-    });
-    const started = performance.now();
-    await notifier.query('SELECT pg_notify($1, $2)', [probe, payload]);
-    const ok = await arrived;
-    clearTimeout(timer);
-    if (!ok) return ['FAIL', name, 'notification not delivered within 5 s'];
-    return ['ok', name, `round trip ${(performance.now() - started).toFixed(1)} ms between two connections`];
-  } catch (error) {
-    return ['FAIL', name, error instanceof Error ? error.message : String(error)];
-  } finally {
-    await Promise.all([listener.end().catch(() => {}), notifier.end().catch(() => {})]);
-  }
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { loadConfigFromFlags } from '../../cli/config-options.js';
 import { serverOptionsOf } from '../../cli/server-options.js';
 import { configJsonSchema } from '../../config/config-schema.js';
 import { ConfigError, loadConfig } from '../../config/load-config.js';
@@ -124,6 +125,35 @@ describe('configuration', () => {
     assert.equal(defaults.limits?.allowedOrigins, undefined, 'absent: every origin');
     assert.equal(defaults.outboxRetentionMs, 600_000);
     assert.equal(config.ddp.coalesceMs, 2);
+    assert.equal(defaults.drainDelayMs, 0);
+    assert.equal(defaults.listenDatabaseUrl, undefined, 'absent: the dedicated connections use databaseUrl');
+  });
+
+  it('hands the listen URL (env, flag) and the drain delay to createServer', () => {
+    const module = { app: new App(), migrate: undefined, path: 'app.js' };
+    const { config } = loadConfig({
+      file: false,
+      env: {
+        DATABASE_URL: 'postgres://app@pgbouncer:6432/app',
+        PGRT_LISTEN_DATABASE_URL: 'postgres://app@db:5432/app',
+        PGRT_DRAIN_DELAY_MS: '5000',
+      },
+    });
+    const options = serverOptionsOf(config, module, silentLogger);
+    assert.equal(options.databaseUrl, 'postgres://app@pgbouncer:6432/app');
+    assert.equal(options.listenDatabaseUrl, 'postgres://app@db:5432/app');
+    assert.equal(options.drainDelayMs, 5000);
+    const flagged = loadConfigFromFlags(
+      { listenDatabaseUrl: 'postgres://app@other:5432/app', drainDelayMs: '250' },
+      {},
+      { PGRT_LISTEN_DATABASE_URL: 'postgres://app@db:5432/app' },
+    ).config;
+    assert.equal(flagged.listenDatabaseUrl, 'postgres://app@other:5432/app', 'the flag wins over the env');
+    assert.equal(flagged.drainDelayMs, 250);
+    assert.throws(
+      () => loadConfig({ file: false, env: { PGRT_LISTEN_DATABASE_URL: 'mysql://x' } }),
+      /listenDatabaseUrl \(from env PGRT_LISTEN_DATABASE_URL\)/,
+    );
   });
 
   it('warns about unknown keys and PGRT_* variables instead of failing', () => {
@@ -185,12 +215,14 @@ describe('configuration', () => {
       file: false,
       env: {
         DATABASE_URL: 'postgres://app:s3cret@db.internal:5432/app',
+        PGRT_LISTEN_DATABASE_URL: 'postgres://app:s3cret2@db-direct.internal:5432/app',
         PGRT_TLS_CERT: '/etc/tls/cert.pem',
         PGRT_TLS_KEY: '/etc/tls/key.pem',
       },
     });
     const masked = JSON.stringify(maskSecrets(config));
     assert.ok(!masked.includes('s3cret'));
+    assert.ok(masked.includes('postgres://app:***@db-direct.internal:5432/app'));
     assert.ok(!masked.includes('key.pem'));
     assert.ok(masked.includes('postgres://app:***@db.internal:5432/app'));
     assert.ok(masked.includes('/etc/tls/cert.pem'));
