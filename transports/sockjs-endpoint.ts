@@ -14,14 +14,22 @@
  * reach it through a host request handler (sockjs's own listener answers only URLs under its prefix), and
  * upgrades only for the websocket transport path; sockjs's raw websocket at `<prefix>/websocket` is not routed
  * (pgrt's raw `/websocket` endpoint owns raw DDP), so its upgrade gets the host's 404.
+ *
+ * Hardening in front of sockjs: request bodies are limited to `maxBodyBytes` and unknown sessions refused before a
+ * body is read (sockjs-request-guard.ts); the page of the iframe transports (`<prefix>/iframe.html`) loads
+ * sockjs-client from this server (`<prefix>/sockjs-client-1.6.1.min.js`, the npm package's own build, the version
+ * Meteor's browser client vendors), never from a public CDN (sockjs's default).
  */
+import { readFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { Duplex } from 'node:stream';
 import sockjs from 'sockjs';
 import type { ConnectionHandler } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
 import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
 import type { HttpHost, UpgradeEndpoint } from './http-host.js';
+import { SockJsRequestGuard } from './sockjs-request-guard.js';
 import { connectionHeaders } from './websocket-endpoint.js';
 
 /** Options of {@link SockJsEndpoint}; defaults are Meteor's (`ddp-server/stream_server.js`). */
@@ -43,6 +51,11 @@ export interface SockJsEndpointOptions {
   readonly jsessionid?: boolean;
   /** Hard cap on one incoming WebSocket frame in bytes (the socket closes above it). Default 16 MiB. */
   readonly maxFrameBytes?: number;
+  /**
+   * Largest HTTP request body (one `xhr_send`/`jsonp_send` batch), in bytes: above it `413` at once, without
+   * reading the rest. Default 1 MiB.
+   */
+  readonly maxBodyBytes?: number;
   /** Trust the N-th right-most `X-Forwarded-For` entry as the client address (default 0: the socket peer). */
   readonly forwardedCount?: number;
   /**
@@ -89,6 +102,9 @@ export class SockJsEndpoint implements UpgradeEndpoint {
   readonly #connections = new Set<SockJsConnection>();
   readonly #forwardedCount: number;
   readonly #prefix: string;
+  readonly #requestGuard: SockJsRequestGuard;
+  /** Where the iframe page loads sockjs-client from (served by {@link #serveClient}). */
+  readonly #clientPath: string;
   /** Origin, per-address and outbound-buffer limits: the host's once attached, else the defaults. */
   #guard = new ConnectionGuard();
 
@@ -99,8 +115,11 @@ export class SockJsEndpoint implements UpgradeEndpoint {
     const prefix = options.prefix.replace(/\/+$/, '');
     this.#websocket = options.websocket ?? true;
     const logger = options.logger;
+    const cors = options.cors ?? true;
+    this.#clientPath = `${prefix}/${CLIENT_FILE}`;
     const server = sockjs.createServer({
       prefix: escapeRegExp(prefix),
+      sockjs_url: this.#clientPath,
       websocket: this.#websocket,
       heartbeat_delay: options.heartbeatDelay ?? 45_000,
       disconnect_delay: options.disconnectDelay ?? 60_000,
@@ -110,7 +129,7 @@ export class SockJsEndpoint implements UpgradeEndpoint {
         else logger?.debug({ sockjs: line }, 'sockjs');
       },
       ...{
-        disable_cors: !(options.cors ?? true),
+        disable_cors: !cors,
         faye_server_options: {
           maxLength: options.maxFrameBytes ?? 16 * 1024 * 1024,
           ...(options.extensions ? { extensions: [...options.extensions] } : {}),
@@ -119,6 +138,11 @@ export class SockJsEndpoint implements UpgradeEndpoint {
     }) as unknown as SockJsServer;
     this.#forwardedCount = options.forwardedCount ?? 0;
     this.#prefix = prefix;
+    this.#requestGuard = new SockJsRequestGuard({
+      prefix,
+      maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+      cors,
+    });
     server.on('connection', (raw) => {
       const connection = this.#guard.admit(new SockJsConnection(raw, this.#forwardedCount));
       if (!connection) return;
@@ -137,15 +161,24 @@ export class SockJsEndpoint implements UpgradeEndpoint {
     host.addEndpoint(this);
   }
 
-  /** Plain requests under the prefix: refused with 403 when their `Origin` is not allowed. */
+  /**
+   * Plain requests under the prefix: refused with 403 when their `Origin` is not allowed; the iframe page's
+   * sockjs-client served here; everything else screened by the request guard, then answered by sockjs.
+   */
   #request(request: IncomingMessage, response: ServerResponse, pathname: string): boolean {
     const ours = pathname === this.#prefix || pathname.startsWith(`${this.#prefix}/`);
-    if (ours && !this.#guard.originAllowed(request)) {
+    if (!ours) return false;
+    if (!this.#guard.originAllowed(request)) {
       response.writeHead(403, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' });
       response.end('Origin not allowed\n');
       return true;
     }
-    return this.#handler(request, response);
+    if (pathname === this.#clientPath && (request.method === 'GET' || request.method === 'HEAD')) {
+      serveClient(request, response);
+      return true;
+    }
+    this.#requestGuard.handle(request, response, pathname, (screened) => this.#handler(screened, response));
+    return true;
   }
 
   useGuard(guard: ConnectionGuard): void {
@@ -284,6 +317,23 @@ export class SockJsConnection extends CappedConnection implements TerminableConn
     close.call(this.raw, code, reason || 'Normal closure');
     (this.raw as unknown as SockJsSessionInternals)._session?.to_tref?.unref();
   }
+}
+
+/** The file name the iframe page loads sockjs-client from, under the prefix (the version the page must match). */
+const CLIENT_FILE = 'sockjs-client-1.6.1.min.js';
+
+/** sockjs-client's minified build, read on first request. */
+let clientScript: Buffer | undefined;
+
+/** Serves sockjs-client's build (immutable: its name carries its version). */
+function serveClient(request: IncomingMessage, response: ServerResponse): void {
+  clientScript ??= readFileSync(createRequire(import.meta.url).resolve('sockjs-client/dist/sockjs.min.js'));
+  response.writeHead(200, {
+    'content-type': 'application/javascript; charset=UTF-8',
+    'content-length': clientScript.length,
+    'cache-control': 'public, max-age=31536000, immutable',
+  });
+  response.end(request.method === 'HEAD' ? undefined : clientScript);
 }
 
 /** The socket peer, or the N-th right-most `X-Forwarded-For` entry when configured. */

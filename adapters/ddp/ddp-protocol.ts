@@ -24,7 +24,10 @@ export interface DdpOptions {
   readonly heartbeatInterval?: number;
   /** Close the connection when nothing arrives this many ms after a ping (default 15000). */
   readonly heartbeatTimeout?: number;
-  /** Larger messages are refused with `error "Message too large"` (default 1 MiB). */
+  /**
+   * Larger messages are refused with `error "Message too large"`; a SockJS HTTP request body (`xhr_send`,
+   * `jsonp_send`) over it gets `413` (default 1 MiB).
+   */
   readonly maxMessageBytes?: number;
   /** Larger frames close the socket (WebSocket 1009) without being read (default 4 × maxMessageBytes). */
   readonly maxFrameBytes?: number;
@@ -65,7 +68,7 @@ export interface DdpOptions {
 export interface DdpSockJsOptions
   extends Omit<
     SockJsEndpointOptions,
-    'prefix' | 'logger' | 'maxFrameBytes' | 'forwardedCount' | 'extensions'
+    'prefix' | 'logger' | 'maxFrameBytes' | 'maxBodyBytes' | 'forwardedCount' | 'extensions'
   > {
   /**
    * Send the legacy welcome frame `{"server_id":"0"}` when a SockJS session opens (Meteor before 2.3 did; the
@@ -149,6 +152,8 @@ export class DdpProtocol implements ConnectionHandler {
       ...endpointOptions,
       prefix: `${prefix}/sockjs`,
       maxFrameBytes,
+      // One HTTP-transport request carries a batch of messages: it may be as large as one message.
+      maxBodyBytes: this.#settings.maxMessageBytes,
       forwardedCount,
       logger: this.logger,
       ...(host.compression ? { extensions: [sockjsDeflate(host.compression)] } : {}),
