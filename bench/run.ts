@@ -21,6 +21,7 @@ const SCENARIOS = [
   'writer-overhead',
   'wamp',
   'peer',
+  'sockjs-flood',
 ] as const;
 /** Long scenarios, run only when named (`npm run bench -- faults ingest`): minutes each at their defaults. */
 const ON_REQUEST = ['faults', 'ingest'] as const;
