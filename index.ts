@@ -83,6 +83,14 @@ export type {
   QueryResult,
 } from './core/contexts.js';
 export type { Cursor, SqlCursorOptions } from './core/cursor.js';
+export {
+  type Migration,
+  MigrationError,
+  type MigrationErrorCode,
+  type MigrationSet,
+  migrationSet,
+  sqlMigrations,
+} from './core/database/migrations.js';
 export { addType as addEjsonType } from './core/ejson.js';
 export {
   ClientError,

@@ -20,14 +20,13 @@ import type { App } from './core/app.js';
 import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
 import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
 import type { Connection, ConnectionHandler } from './core/connection.js';
-import { type Database, DatabaseToken, PgDatabase, type Queryable } from './core/database/database.js';
+import { type Database, DatabaseToken, PgDatabase } from './core/database/database.js';
 import {
   APP_EMBEDDED_SETTINGS,
   type EmbeddedPostgresHandle,
   startEmbeddedPostgres,
 } from './core/database/embedded-postgres.js';
 import { probeDedicatedConnections, TRANSACTION_POOLER_ADVICE } from './core/database/pooler-probe.js';
-import { withDdlLock } from './core/database/schema.js';
 import { ConfigurationError } from './core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
@@ -152,12 +151,6 @@ export interface ServerOptions extends CoreOptions {
   readonly embeddedDataDir?: string;
   /** Pool size (default 10). */
   readonly poolSize?: number;
-  /**
-   * Runs before the core starts (create the app's tables here), in one transaction holding pgrt's DDL advisory
-   * lock, so processes starting together serialise their migrations (statements that refuse a transaction block,
-   * such as `CREATE INDEX CONCURRENTLY`, do not belong here).
-   */
-  readonly migrate?: (db: Queryable) => Promise<void>;
   /** TLS certificate and key (PEM); the server then speaks https/wss only. */
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** WebSocket permessage-deflate (with a size threshold); default off (memory per connection). */
@@ -318,9 +311,6 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     ...(options.listenDatabaseUrl ? { dedicatedConnectionString: options.listenDatabaseUrl } : {}),
   });
   try {
-    // Under pgrt's DDL lock: processes deployed together on an empty database must not race each other's DDL.
-    const migrate = options.migrate;
-    if (migrate) await withDdlLock(db, (client) => migrate(client));
     if (options.accounts) options.app.use(options.accounts);
     const pooler = embedded ? undefined : await dedicatedPoolerProblem(db, logger);
     // Through a transaction pooler a session advisory lock would stay on a pooled backend after this process is

@@ -1,7 +1,8 @@
 /**
  * Loads the app module named on the command line (`pgrt serve ./app.js`). The module exports `app` — an `App`, or
  * a function returning one (sync or async) — or a default export of either, and optionally
- * `migrate(db: Queryable): Promise<void>`, run before the server starts (create the app's tables there).
+ * `migrate(db: Queryable): Promise<void>`, run at every start under the start-up advisory lock, after the versioned
+ * migrations (create the app's tables there, idempotently; or register `.sql` migrations with `app.migrations`).
  *
  * Plain JavaScript loads under `node`; a TypeScript module needs a loader (`node --import tsx …`).
  */

@@ -21,6 +21,7 @@ import type { CollectionRules, WriteRules } from './collection-rules.js';
 import type { MethodContext, PublicationContext } from './contexts.js';
 import type { Cursor } from './cursor.js';
 import type { Database } from './database/database.js';
+import { type Migration, type MigrationSet, migrationSet } from './database/migrations.js';
 import { ConfigurationError } from './errors.js';
 import { type Guard, guardOf, type RoleResolver } from './guards.js';
 import type { Logger } from './logger.js';
@@ -82,9 +83,10 @@ export interface PluginHost {
 }
 
 /**
- * Runs when the core starts, after the `pgrt` schema exists and before collections are introspected (plug-ins
- * create their tables here). Must be idempotent: every process runs it at every start. It may resolve to a stop
- * function, which the core calls when it closes (before the bus stops).
+ * Runs when the core starts, after the migrations ran and before collections are introspected: plug-ins start their
+ * background work here (their tables belong in {@link App.migrations}, which run before, under the start-up lock).
+ * Must be idempotent: every process runs it at every start. It may resolve to a stop function, which the core calls
+ * when it closes (before the bus stops).
  */
 export type StartHook = (db: Database, host: PluginHost) => Promise<void | (() => Promise<void> | void)>;
 
@@ -141,6 +143,7 @@ export class App {
   readonly #universal: PublicationDefinition[] = [];
   readonly #methods = new Map<string, MethodDefinition>();
   readonly #startHooks: StartHook[] = [];
+  readonly #migrationSets: MigrationSet[] = [];
   readonly #plugins = new Set<AppPlugin>();
   #roleResolver: RoleResolver | undefined;
 
@@ -160,6 +163,21 @@ export class App {
   /** Adds a {@link StartHook}; hooks run in registration order. */
   onStart(hook: StartHook): this {
     this.#startHooks.push(hook);
+    return this;
+  }
+
+  /**
+   * Registers a set of versioned schema migrations, applied in order at every start (and by `pgrt migrate`) under
+   * pgrt's start-up advisory lock, after pgrt's own and before collections are introspected: `source` is a folder of
+   * `<version>_<name>.sql` files (a path, or `new URL('./migrations/', import.meta.url)`) or a list of
+   * {@link Migration}s. `name` keys the versions recorded in `pgrt.migrations`: an app uses one name for good
+   * (e.g. `app`), a plug-in its own (`pgrt.accounts`). Sets run in registration order. See docs/reference.md
+   * "Migrations".
+   */
+  migrations(name: string, source: readonly Migration[] | string | URL): this {
+    if (this.#migrationSets.some((set) => set.name === name))
+      throw new ConfigurationError(`migration set '${name}' is already registered`);
+    this.#migrationSets.push(migrationSet(name, source));
     return this;
   }
 
@@ -267,6 +285,10 @@ export class App {
   /** Registered methods by name. */
   get methods(): ReadonlyMap<string, MethodDefinition> {
     return this.#methods;
+  }
+  /** Migration sets, in registration order. */
+  get migrationSets(): readonly MigrationSet[] {
+    return this.#migrationSets;
   }
   /** Start hooks, in registration order. */
   get startHooks(): readonly StartHook[] {

@@ -3,8 +3,9 @@
  * the shared observers, write fences, and the sessions adapters open. Nothing here knows which protocol a
  * session speaks.
  *
- * Start-up (`start()`): create/upgrade the `pgrt` schema, introspect every registered collection's table,
- * install its capture triggers (idempotent), then start the bus. Data flow afterwards: a commit's notifications
+ * Start-up (`start()`): under the start-up advisory lock, apply pgrt's migrations, the app's and plug-ins' migration
+ * sets and the app's `migrate` function; run start hooks; introspect every registered collection's table, install
+ * its capture (idempotent), then start the bus. Data flow afterwards: a commit's notifications
  * arrive on the bus in commit order → the pool matches them to observers → observers diff → subscriptions feed
  * their sessions' merge boxes → adapters encode. Fences ride the same stream (see write-fence.ts).
  *
@@ -52,6 +53,12 @@ export interface CoreOptions {
   readonly spillThresholdBytes?: number;
   /** Releases a write fence whose notification never arrived after this many ms (default 30000). */
   readonly fenceTimeoutMs?: number;
+  /**
+   * The app's unversioned migration function (an app module's `migrate(db)`): runs at every start after the
+   * versioned migrations ({@link App.migrations}), under the same start-up advisory lock, so processes starting
+   * together on an empty database run it one after another. Must be idempotent (`CREATE TABLE IF NOT EXISTS`).
+   */
+  readonly migrate?: (db: Queryable) => Promise<void>;
   /** Install capture triggers at start (default true; false when a migration step does it). */
   readonly installTriggers?: boolean;
   /**
@@ -129,8 +136,13 @@ export class RealtimeCore implements PluginHost {
   /** Prepares the database, binds collections and starts the bus. */
   async start(): Promise<void> {
     if (this.#started) return;
-    await ensureSchema(this.db);
-    // Plug-ins' tables (accounts) exist before collections bound to them are introspected.
+    // pgrt's schema, then the plug-ins' and the app's migrations, under the start-up lock: their tables exist before
+    // collections bound to them are introspected.
+    await ensureSchema(this.db, {
+      sets: this.app.migrationSets,
+      ...(this.options.migrate ? { migrate: this.options.migrate } : {}),
+      logger: this.logger,
+    });
     for (const hook of this.app.startHooks) {
       const stop = await hook(this.db, this);
       if (stop) this.#stopHooks.push(stop);

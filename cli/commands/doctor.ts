@@ -18,16 +18,12 @@ import pg from 'pg';
 import { maskUrl } from '../../config/mask-secrets.js';
 import { logicalSlotName } from '../../core/bus/logical-source.js';
 import type { Queryable } from '../../core/database/database.js';
-import {
-  CAPTURE_TRIGGER,
-  type CaptureMode,
-  LOGICAL_PUBLICATION,
-  SCHEMA_VERSION,
-} from '../../core/database/schema.js';
+import { CAPTURE_TRIGGER, type CaptureMode, LOGICAL_PUBLICATION } from '../../core/database/schema.js';
 import { type AppModule, loadAppModule } from '../app-module.js';
 import { addConfigOptions, type ConfigFlagValues, loadConfigFromFlags } from '../config-options.js';
 import { type Output, UsageError } from '../output.js';
 import { poolerChecks, replicationCheck, roundTrip } from './doctor-connections.js';
+import { checkMigrations } from './doctor-migrations.js';
 
 /** Oldest PostgreSQL pgrt's SQL runs on (`pg_current_xact_id`, `xid8`). */
 export const MIN_SERVER_VERSION_NUM = 130000;
@@ -166,21 +162,9 @@ export async function runChecks(
           'permissions',
           `${who.user} lacks USAGE/CREATE on schema pgrt (owner ${pgrtSchema.owner})`,
         );
-      installed = await client
-        .query<{ version: number | null }>('SELECT max(version) AS version FROM pgrt.schema_version')
-        .then((r) => r.rows[0]?.version ?? null)
-        .catch(() => null);
-      if (installed === SCHEMA_VERSION) add('ok', 'pgrt schema', `version ${installed}`);
-      else if (installed !== null && installed > SCHEMA_VERSION)
-        add('FAIL', 'pgrt schema', `version ${installed} is newer than this pgrt (${SCHEMA_VERSION})`);
-      else
-        add(
-          'warn',
-          'pgrt schema',
-          `version ${installed ?? 'unknown'}; this pgrt installs ${SCHEMA_VERSION} (pgrt migrate)`,
-        );
+      installed = await checkMigrations(client, module, add);
     }
-    // Logical mode's registry (schema migration 3): table name (`schema.table`) → channel. Empty when nothing can
+    // Logical mode's registry (pgrt migration 3): table name (`schema.table`) → channel. Empty when nothing can
     // be registered yet (no schema, or an older one); undefined when it exists but this role cannot read it.
     let registry: Map<string, string> | undefined = new Map();
     if (logical && pgrtSchema && installed === null) registry = undefined;

@@ -1,8 +1,8 @@
 /**
- * `pgrt migrate [app]`: prepares the database without serving — runs the app module's `migrate(db)`, installs or
- * upgrades the `pgrt` schema, and installs the capture of every collection the app registers in the configured
- * capture mode (the same idempotent steps `serve` runs at start). Without an app module only the `pgrt` schema is
- * installed. Pair it with `installTriggers: false` to keep DDL out of server start-up.
+ * `pgrt migrate [app]`: prepares the database without serving — under the start-up advisory lock, applies pgrt's
+ * migrations, the app's migration sets (`app.migrations(…)`) and runs the app module's `migrate(db)`; then installs
+ * the capture of every collection the app registers in the configured capture mode (the same idempotent steps
+ * `serve` runs at start). Without an app module only the `pgrt` schema is installed. Pair it with `installTriggers: false` to keep DDL out of server start-up.
  *
  * Capture mode `logical` (docs/reference.md "Capture modes"): `wal_level` is checked first (nothing is changed when
  * it is not `logical`); each table joins publication `pgrt_capture` and `pgrt.logical_tables` instead of getting
@@ -23,8 +23,7 @@ import {
   ensureSchema,
   installCapture,
   LOGICAL_PUBLICATION,
-  SCHEMA_VERSION,
-  withDdlLock,
+  PGRT_MIGRATIONS,
 } from '../../core/database/schema.js';
 import { type AppModule, loadAppModule } from '../app-module.js';
 import { addConfigOptions, type ConfigFlagValues, loadConfigFromFlags } from '../config-options.js';
@@ -37,10 +36,10 @@ export function registerMigrate(program: Command, io: Output): void {
     .command('migrate')
     .summary("install or upgrade the pgrt schema and the app's capture (triggers, or publication and slot)")
     .description(
-      "Run the app module's migrate(db), install or upgrade the pgrt schema, and install the capture of every " +
-        "collection table in the configured capture mode, without serving: triggers, or for capture 'logical' " +
-        'publication pgrt_capture and then the replication slot. Idempotent. Without an app module: the pgrt ' +
-        'schema only.',
+      "Apply pgrt's migrations and the app's (its migration sets, then its migrate(db)) under the start-up lock, " +
+        'and install the capture of every collection table in the configured capture mode, without serving: ' +
+        "triggers, or for capture 'logical' publication pgrt_capture and then the replication slot. Idempotent. " +
+        'Without an app module: the pgrt schema only.',
     )
     .argument('[app]', 'app module path (default: `app` in the config file)');
   addConfigOptions(command, false);
@@ -90,10 +89,26 @@ export function registerMigrate(program: Command, io: Output): void {
           return;
         }
       }
+      // pgrt's migrations, the app's migration sets and its migrate(db), under the start-up lock (as `serve` does).
+      const sets = module?.app.migrationSets ?? [];
       const migrate = module?.migrate;
-      if (migrate)
-        await step(`app migrate (${module.path})`, () => withDdlLock(db, (client) => migrate(client)));
-      await step(`pgrt schema (version ${SCHEMA_VERSION})`, () => ensureSchema(db));
+      const latest = [PGRT_MIGRATIONS, ...sets].map(
+        (set) => `${set.name} ${set.migrations.at(-1)?.version ?? 0}`,
+      );
+      io.out(`migrations (${latest.join(', ')}) under the start-up lock …\n`);
+      const started = performance.now();
+      const applied = await ensureSchema(db, {
+        sets,
+        logger,
+        onApplied: (m) => io.out(`  ${m.set} ${m.version} ${m.name} … done (${Math.round(m.ms)} ms)\n`),
+        ...(migrate
+          ? { migrate: (session) => step(`  app migrate (${module.path})`, () => migrate(session)) }
+          : {}),
+      });
+      io.out(
+        `migrations: ${applied.length} applied, ${applied.length === 0 ? 'all were applied already, ' : ''}` +
+          `done (${Math.round(performance.now() - started)} ms)\n`,
+      );
       const collections = [...(module?.app.collections.values() ?? [])];
       const what = logical
         ? `logical capture (publication ${LOGICAL_PUBLICATION}) of`

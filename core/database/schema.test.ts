@@ -259,8 +259,14 @@ describe('pgrt schema and capture triggers', () => {
         triggers.rows.map((r) => r.tgname),
         ['pgrt_capture', 'pgrt_capture_truncate'],
       );
-      const version = await db.query<{ version: number }>('SELECT version FROM pgrt.schema_version');
-      assert.deepEqual(version.rows, [{ version: SCHEMA_VERSION }]);
+      const versions = await db.query<{ version: number }>(
+        "SELECT version FROM pgrt.migrations WHERE set_name = 'pgrt' ORDER BY version",
+      );
+      assert.deepEqual(
+        versions.rows.map((r) => r.version),
+        Array.from({ length: SCHEMA_VERSION }, (_, i) => i + 1),
+        'each of pgrt migrations applied once',
+      );
 
       const l = await listen(channel);
       try {

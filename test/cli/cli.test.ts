@@ -95,7 +95,8 @@ describe('pgrt CLI (child processes)', function () {
         const result = await runCli(['migrate', APP, '--database-url', testDatabaseUrl()]);
         assert.equal(result.code, 0, result.stderr + result.stdout);
         assert.match(result.stdout, /app migrate .* done/);
-        assert.match(result.stdout, /pgrt schema \(version \d+\) … done/);
+        assert.match(result.stdout, /^migrations \(pgrt \d+\) under the start-up lock …$/m);
+        assert.match(result.stdout, /^migrations: \d+ applied, .*done/m);
         assert.match(result.stdout, /\[1\/1\] capture triggers on cli_notes … done/);
         assert.match(result.stdout, /migrate: ok/);
       }

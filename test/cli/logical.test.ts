@@ -68,7 +68,8 @@ describe('pgrt migrate and doctor in capture mode logical (child processes, priv
     for (let run = 0; run < 2; run++) {
       const result = await runCli(['migrate', APP, '--database-url', server.url, ...LOGICAL]);
       assert.equal(result.code, 0, result.stderr + result.stdout);
-      assert.match(result.stdout, /pgrt schema \(version \d+\) … done/);
+      assert.match(result.stdout, /^migrations \(pgrt \d+\) under the start-up lock …$/m);
+      assert.match(result.stdout, /^migrations: \d+ applied, .*done/m);
       assert.match(
         result.stdout,
         /^\[1\/1\] logical capture \(publication pgrt_capture\) of cli_notes … done/m,

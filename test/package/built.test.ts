@@ -1,5 +1,5 @@
 /**
- * The package as users get it: `tsc -p tsconfig.build.json` once, then the BUILT CLI (`node dist/cli/main.js`, no
+ * The package as users get it: `npm run build` once (tsc, then scripts/copy-assets.mjs), then the BUILT CLI (`node dist/cli/main.js`, no
  * tsx) serves a plain-JavaScript app module that imports `pgrt` by name; a raw WebSocket DDP client calls a method
  * and receives its result, its `updated` and the added document. Then publint and @arethetypeswrong/cli check the
  * package; they are skipped, with the reason, when their binaries are not installed.
@@ -32,6 +32,7 @@ describe('package: the built output', function () {
         cwd: ROOT,
       },
     );
+    await exec(process.execPath, [join(ROOT, 'scripts/copy-assets.mjs')], { cwd: ROOT });
   });
 
   after(async () => {
@@ -44,7 +45,14 @@ describe('package: the built output', function () {
   });
 
   it('builds library code only, with declarations', () => {
-    for (const file of ['index.js', 'index.d.ts', 'server.js', 'cli/main.js', 'core/realtime-core.js'])
+    for (const file of [
+      'index.js',
+      'index.d.ts',
+      'server.js',
+      'cli/main.js',
+      'core/realtime-core.js',
+      'core/database/migrations/0001_notify.sql',
+    ])
       assert.ok(existsSync(join(ROOT, 'dist', file)), file);
     assert.ok(!existsSync(join(ROOT, 'dist/test')), 'no tests in dist');
     assert.ok(!existsSync(join(ROOT, 'dist/examples')), 'no examples in dist');

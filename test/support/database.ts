@@ -75,3 +75,34 @@ export function testDatabaseUrl(): string {
   if (!url) throw new Error('PGRT_TEST_DATABASE_URL is not set: run tests through mocha with test/setup.ts');
   return url;
 }
+
+/** A throwaway database on the test server (for tests that need an EMPTY database), and how to drop it. */
+export interface ScratchDatabase {
+  readonly url: string;
+  drop(): Promise<void>;
+}
+
+/** Creates an empty database `pgrt_<suffix>_<pid>` on the server of the run's test database. */
+export async function createScratchDatabase(suffix: string): Promise<ScratchDatabase> {
+  const name = `pgrt_${suffix}_${process.pid}`;
+  const admin = new pg.Client(withDatabase(testDatabaseUrl(), 'postgres'));
+  await admin.connect();
+  try {
+    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+    await admin.query(`CREATE DATABASE ${pg.escapeIdentifier(name)}`);
+  } finally {
+    await admin.end();
+  }
+  return {
+    url: withDatabase(testDatabaseUrl(), name),
+    async drop() {
+      const client = new pg.Client(withDatabase(testDatabaseUrl(), 'postgres'));
+      await client.connect();
+      try {
+        await client.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(name)} WITH (FORCE)`);
+      } finally {
+        await client.end();
+      }
+    },
+  };
+}
