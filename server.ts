@@ -30,6 +30,7 @@ import { probeDedicatedConnections, TRANSACTION_POOLER_ADVICE } from './core/dat
 import { ConfigurationError } from './core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
+import { routeHandler } from './transports/app-routes.js';
 import type { TransportLimits } from './transports/connection-guard.js';
 import { type CompressionOptions, HttpHost } from './transports/http-host.js';
 import { ServerMetrics } from './transports/metrics.js';
@@ -332,7 +333,8 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
         }
       : {};
     const protocols = (options.protocols ?? [ddp()]).map((p) => p.attach(core, host, logger, hooks));
-    // After the protocols: their paths (/sockjs, /websocket) come before the client's pages.
+    // After the protocols: their paths (/sockjs, /websocket) come before the app's routes and the client's pages.
+    for (const route of options.app.routes) host.addRequestHandler(routeHandler(route, logger));
     meteorClient?.attach(host);
     await core.start();
     const port = await host.listen(options.port ?? 3000, options.host ?? '0.0.0.0');

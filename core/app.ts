@@ -24,6 +24,7 @@ import type { Database } from './database/database.js';
 import { type Migration, type MigrationSet, migrationSet } from './database/migrations.js';
 import { ConfigurationError } from './errors.js';
 import { type Guard, guardOf, type RoleResolver } from './guards.js';
+import type { HttpRoute } from './http-route.js';
 import type { Logger } from './logger.js';
 import type { PublicationStrategy } from './merge-box.js';
 import { mutationMethods } from './mutation-methods.js';
@@ -145,6 +146,7 @@ export class App {
   readonly #startHooks: StartHook[] = [];
   readonly #migrationSets: MigrationSet[] = [];
   readonly #plugins = new Set<AppPlugin>();
+  readonly #routes: HttpRoute[] = [];
   #roleResolver: RoleResolver | undefined;
 
   /** Applies a plug-in once (a second `use` of the same plug-in does nothing). */
@@ -185,6 +187,19 @@ export class App {
   roles(resolver: RoleResolver): this {
     if (this.#roleResolver) throw new ConfigurationError('a role resolver is already set');
     this.#roleResolver = resolver;
+    return this;
+  }
+
+  /**
+   * Adds a plain HTTP route served beside the protocols (core/http-route.ts), e.g. the OAuth redirect endpoint.
+   * Routes are tried in registration order, after the protocols' own paths; two routes may not share a prefix.
+   */
+  route(route: HttpRoute): this {
+    if (!route.prefix.startsWith('/') || route.prefix.endsWith('/'))
+      throw new ConfigurationError(`route prefix '${route.prefix}' must start and not end with '/'`);
+    if (this.#routes.some((r) => r.prefix === route.prefix))
+      throw new ConfigurationError(`a route for '${route.prefix}' is already registered`);
+    this.#routes.push(route);
     return this;
   }
 
@@ -293,6 +308,10 @@ export class App {
   /** Start hooks, in registration order. */
   get startHooks(): readonly StartHook[] {
     return this.#startHooks;
+  }
+  /** HTTP routes, in registration order. */
+  get routes(): readonly HttpRoute[] {
+    return this.#routes;
   }
   /** The role resolver guards use, if any. */
   get roleResolver(): RoleResolver | undefined {
