@@ -65,7 +65,7 @@ export function endOfLoginPage(details: EndOfLogin, scriptBase: string): HttpRes
 <html>
 <head><meta charset="utf-8"><title>${text}</title></head>
 <body>
-  <p id="completedText" style="display:none;">${text} <a href="#" id="loginCompleted">Click here</a> to close this window.</p>
+  <p id="completedText" hidden>${text} <a href="#" id="loginCompleted">Click here</a> to close this window.</p>
   <script type="application/json" id="config">${json}</script>
   <script src="${escapeAttribute(script)}"></script>
 </body>
@@ -129,7 +129,7 @@ const POPUP_JS = `(function () {
     }
   }
   if (!config.isCordova) {
-    document.getElementById('completedText').style.display = 'block';
+    document.getElementById('completedText').hidden = false;
     document.getElementById('loginCompleted').onclick = function () {
       window.close();
       return false;
