@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { LOGIN_CANCELLED_CODE } from '../../core/accounts/oauth/errors.js';
 import { type OAuth, oauth } from '../../core/accounts/oauth/oauth.js';
 import { openIdConnect } from '../../core/accounts/oauth/openid-connect.js';
@@ -15,6 +16,7 @@ import { encodeState } from '../../core/accounts/oauth/state.js';
 import { App } from '../../core/app.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { startChildServer } from '../fixtures/child-server.js';
 import { signInOverHttp, startOidcProvider, type TestProvider } from '../fixtures/oidc-provider.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { waitUntil } from '../fixtures/wait.js';
@@ -244,6 +246,27 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
       body: `state=${'a'.repeat(20_000)}`,
     });
     assert.equal(big.status, 413);
+  });
+
+  it('a second process finishes a login begun on the first; the first takes the credential', async () => {
+    const second = await startChildServer(
+      fileURLToPath(new URL('../fixtures/oauth-server.ts', import.meta.url)),
+      {},
+      'oauth-server',
+      20_000,
+    );
+    try {
+      // Started here (PKCE verifier and nonce stored); the balancer sends the provider's redirect to the other.
+      const { token, back } = await signIn('hana');
+      const elsewhere = new URL(`${back.pathname}${back.search}`, `http://127.0.0.1:${second.port}`);
+      const answer = await fetch(elsewhere);
+      assert.equal(answer.status, 200, second.stderr());
+      const config = pageConfig(await answer.text());
+      const credential = await plugin.retrieveCredential(token, config.credentialSecret ?? '');
+      assert.equal(credential?.serviceData.id, 'hana');
+    } finally {
+      await second.signal('SIGTERM');
+    }
   });
 
   it('publishes each configured service without its secret, live', async () => {
