@@ -66,6 +66,37 @@ export type {
   EmailUser,
   SendEmail,
 } from './core/accounts/emails.js';
+export { type GitHubOptions, GitHubService, github } from './core/accounts/oauth/github.js';
+export {
+  GOOGLE_ISSUER,
+  type GoogleOptions,
+  google,
+  googleServiceLogin,
+} from './core/accounts/oauth/google.js';
+export {
+  type ExternalLoginResult,
+  type ExternalServiceAccounts,
+  OAuth,
+  type OAuthOptions,
+  oauth,
+} from './core/accounts/oauth/oauth.js';
+export {
+  type OpenIdConnectOptions,
+  OpenIdConnectService,
+  openIdConnect,
+  type ProviderTokens,
+  standardServiceLogin,
+} from './core/accounts/oauth/openid-connect.js';
+export type { AuthorizationRequest, ExternalLogin } from './core/accounts/oauth/pending-credentials.js';
+export type {
+  AuthorizeParams,
+  CompleteParams,
+  LoginServiceConfiguration,
+  OAuthService,
+  ServiceLogin,
+  StartedAuthorization,
+} from './core/accounts/oauth/service.js';
+export { encodeState, type LoginStyle, type OAuthState } from './core/accounts/oauth/state.js';
 export type {
   CollectionOptions,
   MethodHandler,
@@ -100,6 +131,7 @@ export {
   ValidationError,
   type ValidationIssue,
 } from './core/errors.js';
+export type { HttpRequest, HttpResponse, HttpRoute } from './core/http-route.js';
 export type { Logger } from './core/logger.js';
 export type { PublicationStrategy } from './core/merge-box.js';
 export type { QueryOptions, Selector } from './core/query/compile.js';
