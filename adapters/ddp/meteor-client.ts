@@ -5,7 +5,8 @@
  * - The publications stock packages subscribe to on their own, registered through the public {@link App} API:
  *   `meteor_autoupdate_clientVersions` (autoupdate: one document per client architecture, id e.g.
  *   `web.browser`, with `version`, `versionRefreshable`, `versionNonRefreshable`) and
- *   `meteor.loginServiceConfiguration` (accounts: ready, no documents). Without them the client logs
+ *   `meteor.loginServiceConfiguration` (accounts: ready, no documents; the oauth plug-in registers its own, with
+ *   the configured login services, first). Without them the client logs
  *   "autoupdate subscription failed" and retries forever.
  * - Optionally the client bundle itself (`staticDir`: `index.html` and assets), with a generated
  *   `__meteor_runtime_config__` injected into the HTML (`DDP_DEFAULT_CONNECTION_URL`, `ROOT_URL`,
