@@ -42,7 +42,6 @@ import {
   takeAuthorizationRequest,
   takePendingCredential,
 } from './pending-credentials.js';
-import { ensureOAuthSchema } from './schema.js';
 import {
   isServiceName,
   type LoginServiceConfiguration,
@@ -189,12 +188,12 @@ export class OAuth implements AppPlugin {
   }
 
   /**
-   * Registers the tables, the configurations given in code, the sweep (start hook), the service configuration
+   * Registers the tables (migration set `pgrt.oauth`), the configurations given in code, the sweep (start hook), the service configuration
    * collection and publication, the `/_oauth` route and the `oauth` login handler.
    */
   install(app: App): void {
+    app.migrations('pgrt.oauth', new URL('./migrations/', import.meta.url));
     app.onStart(async (db, host) => {
-      await ensureOAuthSchema(db);
       this.#db = db;
       for (const service of this.#services.values())
         if (service.configuration) await this.configurations.configure(service.name, service.configuration);
