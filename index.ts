@@ -5,12 +5,18 @@
 
 export type { DdpOptions } from './adapters/ddp/ddp-protocol.js';
 export {
+  ACCOUNTS_AUTHPROVIDER,
+  accountsAuthenticators,
+  CRA_CREDENTIAL,
+  type CraKeyMaterial,
+  deriveCraKey,
+} from './adapters/wamp/accounts-authentication.js';
+export {
   type AnonymousOptions,
   type Authenticator,
   type AuthIdentity,
   type AuthRequest,
   type AuthStart,
-  accountsAuthenticators,
   anonymousAuthenticator,
   type CraLookup,
   type CraPrincipal,
@@ -46,15 +52,35 @@ export {
 } from './config/load-config.js';
 export { maskSecrets } from './config/mask-secrets.js';
 export {
+  type AccountIdentity,
   Accounts,
   type AccountsOptions,
+  type AdditionalFindUser,
   accounts,
+  type BeforeExternalLogin,
+  type CredentialDeriver,
+  type DerivedCredential,
+  type EmailDomainRule,
   type EmailToken,
+  type FieldSelector,
+  type FindUserOptions,
+  type HookHandle,
+  type LoginAttempt,
+  type LoginCall,
+  type LoginHandler,
+  type LoginHandlerResult,
+  type LoginHook,
   type LoginResult,
+  type LogoutHook,
   type MeteorUserDocument,
   type NewUser,
+  type OnCreateUser,
+  type OnExternalLogin,
   type SendAccountEmailOptions,
   type SentEmail,
+  type UserDocument,
+  type ValidateLoginAttempt,
+  type ValidateNewUser,
 } from './core/accounts/accounts.js';
 export type {
   AccountEmailKind,

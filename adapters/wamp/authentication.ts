@@ -9,13 +9,10 @@
  *
  * Built in: {@link anonymousAuthenticator}, {@link ticketAuthenticator} and {@link wampCraAuthenticator}; both of
  * the latter take an async lookup, so a user store in PostgreSQL (the accounts issue) plugs in without change.
- * {@link staticUsers} builds those lookups from a fixed map (tests, small deployments);
- * {@link accountsAuthenticators} plugs both into the accounts user store (core/accounts), with `authprovider`
- * {@link ACCOUNTS_AUTHPROVIDER}, so the core session of such a WAMP session runs as that user.
+ * {@link staticUsers} builds those lookups from a fixed map (tests, small deployments); accounts-authentication.ts
+ * `accountsAuthenticators` gives both over the accounts user store (core/accounts).
  */
 import { createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
-import type { AccountIdentity, Accounts } from '../../core/accounts/accounts.js';
-import type { ConnectionInfo } from '../../core/contexts.js';
 import { AuthenticationError, WampUri } from './errors.js';
 import type { Dict } from './messages.js';
 
@@ -262,96 +259,4 @@ export function staticUsers(users: Readonly<Record<string, StaticUser>>): {
       };
     },
   };
-}
-
-/** `authprovider` of sessions authenticated against the accounts user store; their authid is the user id. */
-export const ACCOUNTS_AUTHPROVIDER = 'pgrt';
-
-/** The name of the WAMP-CRA key among the accounts' password-derived credentials. */
-export const CRA_CREDENTIAL = 'wampcra';
-/** PBKDF2 parameters of the WAMP-CRA keys (Autobahn's `auth_cra.derive_key` defaults). */
-export const CRA_ITERATIONS = 1000;
-/** Key length in bytes of the WAMP-CRA keys. */
-export const CRA_KEYLEN = 32;
-
-/** The WAMP-CRA key material the accounts store keeps per user (a password-derived credential). */
-export type CraKeyMaterial = {
-  readonly salt: string;
-  /** base64 PBKDF2-SHA256(sha256hex(password), salt, iterations, keylen). */
-  readonly key: string;
-  readonly iterations: number;
-  readonly keylen: number;
-};
-
-/**
- * Derives the WAMP-CRA key material of a password from its digest (the password's lowercase hex SHA-256): a fresh
- * random salt and base64 PBKDF2-SHA256(digest, salt, 1000, 32). A client computes the same key with
- * `autobahn.auth_cra.derive_key(sha256hex(password), salt)`.
- */
-export function deriveCraKey(digest: string): CraKeyMaterial {
-  const salt = randomBytes(16).toString('base64');
-  const key = pbkdf2Sync(digest, salt, CRA_ITERATIONS, CRA_KEYLEN, 'sha256').toString('base64');
-  return { salt, key, iterations: CRA_ITERATIONS, keylen: CRA_KEYLEN };
-}
-
-function craKeyMaterial(data: Readonly<Record<string, unknown>>): CraKeyMaterial | undefined {
-  const { salt, key, iterations, keylen } = data;
-  if (typeof salt !== 'string' || typeof key !== 'string') return undefined;
-  return {
-    salt,
-    key,
-    iterations: typeof iterations === 'number' ? iterations : CRA_ITERATIONS,
-    keylen: typeof keylen === 'number' ? keylen : CRA_KEYLEN,
-  };
-}
-
-/** The WAMP role of a user: their first role, or `user`. */
-export function accountRole(identity: AccountIdentity): string {
-  return identity.roles[0] ?? 'user';
-}
-
-/** The core's view of the connection a WAMP session being authenticated will have (core-bridge.ts `joined`). */
-export function handshakeConnection(request: AuthRequest): Pick<ConnectionInfo, 'protocol' | 'id'> {
-  return { protocol: 'wamp', id: String(request.session) };
-}
-
-/**
- * Ticket and WAMP-CRA authenticators over the accounts user store (docs/reference.md "Accounts"):
- *
- * - `ticket`: `HELLO.Details.authid` is the username, email or user id; the ticket is the plain password or a
- *   resume token from `login` (over DDP or WAMP).
- * - `wampcra`: same authid; the challenge carries `salt`, `iterations` (1000) and `keylen` (32); the client signs
- *   with `auth_cra.derive_key(sha256hex(password), salt, iterations, keylen)` (Autobahn), i.e. the secret is the
- *   lowercase hex SHA-256 of the password (what Meteor clients send as `digest`). The key material is a
- *   password-derived credential of the accounts store ({@link CRA_CREDENTIAL}), registered here: it is derived
- *   whenever a password is set or used through pgrt.
- *
- * WELCOME carries `authid` = the user id, `authrole` = the user's first role or `user`, `authprovider` `pgrt`.
- *
- * A session whose ticket was a resume token is tied to that token, as a DDP connection that logged in with it:
- * when the token is removed (`logout` or `changePassword` elsewhere, `removeOtherTokens`, expiry, a deleted user),
- * the WAMP session is ended with GOODBYE `wamp.close.killed` on whichever process it lives
- * (core/accounts/revocation.ts; core-bridge.ts `closeConnection`). Password and WAMP-CRA sessions are not tied to
- * a token; they are ended only when their user is deleted.
- */
-export function accountsAuthenticators(store: Accounts): Authenticator[] {
-  store.registerDerivedCredential(CRA_CREDENTIAL, deriveCraKey);
-  const options = { authprovider: ACCOUNTS_AUTHPROVIDER };
-  return [
-    ticketAuthenticator(async (authid, ticket, request) => {
-      const identity = await store.checkSecret(authid, ticket, handshakeConnection(request));
-      return identity ? { authid: identity.userId, authrole: accountRole(identity) } : null;
-    }, options),
-    wampCraAuthenticator(async (authid) => {
-      const credential = await store.derivedCredential(authid, CRA_CREDENTIAL);
-      const material = credential && craKeyMaterial(credential.data);
-      if (!credential || !material) return null;
-      return {
-        authid: credential.userId,
-        authrole: accountRole(credential),
-        secret: '',
-        ...material,
-      };
-    }, options),
-  ];
 }

@@ -26,7 +26,7 @@ import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
-import { ACCOUNTS_AUTHPROVIDER } from './authentication.js';
+import { ACCOUNTS_AUTHPROVIDER } from './accounts-authentication.js';
 import type { PublishOptions, Subscription } from './broker.js';
 import type { InternalCall, InternalProcedure } from './dealer.js';
 import { ReportedInternalError, WampError, WampUri } from './errors.js';

@@ -1,72 +1,84 @@
 /**
- * The accounts plug-in: users in PostgreSQL, Meteor-compatible login methods, the current-user publication, and
- * the role resolver the guards use. Apps opt in with `app.use(accounts())` (or `createServer({ accounts })`);
- * nothing here is registered otherwise. docs/reference.md "Accounts" is the reference.
+ * The accounts plug-in: users in PostgreSQL, Meteor's login methods, hooks and login handlers, the current-user
+ * publication, and the role resolver the guards use. Apps opt in with `app.use(accounts())` (or
+ * `createServer({ accounts })`); nothing here is registered otherwise. docs/reference.md "Accounts" is the
+ * reference; docs/migrating-from-meteor.md maps Meteor's `Accounts` API onto this class.
  *
  * This file composes the parts, one concept per file:
- * - user-store.ts: users and their password hashes (`pgrt.users`, `pgrt.user_passwords`), Meteor import;
- * - derived-credentials.ts: what a protocol's own login derives from a password (`pgrt.user_credentials`);
+ * - login-pipeline.ts: login handlers and the attempt with its hooks (`validateLoginAttempt`, `onLogin`, …);
+ * - login-handlers.ts: the built-in `resume` and `password` handlers;
  * - login-methods.ts: `login`, `logout`, `getNewToken`, `removeOtherTokens`, `changePassword`, `createUser`,
- *   and the login a protocol handshake makes outside a method;
+ *   and the logins a protocol handshake makes outside a method;
+ * - user-creation.ts: `onCreateUser`, `validateNewUser`, `restrictCreationByEmailDomain`;
+ * - user-documents.ts: users as Meteor documents (extra fields, `services`, `defaultFieldSelector`);
+ * - user-helpers.ts: `setUsername`, `addEmail`, `findUserBy…`, `updateOrCreateUserFromExternalService`;
+ * - user-store.ts: finding users and storing their password hashes; hygiene.ts: what a name or address may be;
+ * - derived-credentials.ts: what a protocol's own login derives from a password (`pgrt.user_credentials`);
  * - login-tokens.ts, tokens.ts: resume tokens and their expiry sweep;
  * - revocation.ts: which connection holds which token, and closing it when the token goes, on every process;
  * - email-flows.ts, email-tokens.ts, emails.ts: `forgotPassword`, `resetPassword`, `verifyEmail` and their emails;
  * - schema.ts: the tables.
- *
- * Protocol adapters use the same users through {@link Accounts.checkSecret} (a password or resume token during a
- * handshake) and {@link Accounts.registerDerivedCredential} / {@link Accounts.derivedCredential} (e.g. the WAMP
- * adapter's challenge-response keys).
  */
 import type { App, AppPlugin } from '../app.js';
-import type { ConnectionInfo } from '../contexts.js';
-import type { Database } from '../database/database.js';
+import type { Database, Queryable } from '../database/database.js';
 import { ClientError, ConfigurationError } from '../errors.js';
-import { cryptoRandom } from '../random/random-stream.js';
+import type { AccountsOptions } from './accounts-options.js';
 import { type CredentialDeriver, DerivedCredentials } from './derived-credentials.js';
 import { EmailFlows, type EmailToken, type SendAccountEmailOptions, type SentEmail } from './email-flows.js';
 import { deleteEmailTokens, expireEmailTokens } from './email-tokens.js';
-import { type AccountEmailOptions, AccountEmails } from './emails.js';
-import { type AccountIdentity, LoginMethods, type LoginResult } from './login-methods.js';
+import { AccountEmails } from './emails.js';
+import { AccountErrors } from './errors.js';
+import { checkPasswordNotEmpty } from './hygiene.js';
+import { passwordLoginHandler, resumeLoginHandler } from './login-handlers.js';
+import { type AccountIdentity, LoginMethods } from './login-methods.js';
+import {
+  type HookHandle,
+  type LoginCall,
+  type LoginHandler,
+  type LoginHandlerResult,
+  type LoginHook,
+  LoginPipeline,
+  type LogoutHook,
+  type ValidateLoginAttempt,
+} from './login-pipeline.js';
 import { deleteLoginTokens, expireLoginTokens } from './login-tokens.js';
 import { DEFAULT_BCRYPT_ROUNDS, passwordDigest } from './password.js';
 import { ConnectionLogins } from './revocation.js';
 import { ensureAccountsSchema } from './schema.js';
+import { type OnCreateUser, UserCreation, type ValidateNewUser } from './user-creation.js';
+import { publishedFields, type UserDocument, UserDocuments } from './user-documents.js';
+import {
+  type AdditionalFindUser,
+  type BeforeExternalLogin,
+  type FindUserOptions,
+  type OnExternalLogin,
+  UserHelpers,
+} from './user-helpers.js';
 import { type MeteorUserDocument, type NewUser, UserStore } from './user-store.js';
 
+export type { AccountsOptions } from './accounts-options.js';
 export type { CredentialDeriver } from './derived-credentials.js';
 export type { EmailToken, SendAccountEmailOptions, SentEmail } from './email-flows.js';
 export type { AccountIdentity, LoginResult } from './login-methods.js';
+export type {
+  HookHandle,
+  LoginAttempt,
+  LoginCall,
+  LoginHandler,
+  LoginHandlerResult,
+  LoginHook,
+  LogoutHook,
+  ValidateLoginAttempt,
+} from './login-pipeline.js';
+export type { EmailDomainRule, OnCreateUser, ValidateNewUser } from './user-creation.js';
+export type { FieldSelector, UserDocument } from './user-documents.js';
+export type {
+  AdditionalFindUser,
+  BeforeExternalLogin,
+  FindUserOptions,
+  OnExternalLogin,
+} from './user-helpers.js';
 export type { MeteorUserDocument, NewUser } from './user-store.js';
-
-/**
- * Options of {@link accounts}. The email ones ({@link AccountEmailOptions}: `sendEmail`, `rootUrl`, `urls`,
- * `emailTemplates`) are needed only by the email flows; without them those fail with a {@link ConfigurationError}.
- */
-export interface AccountsOptions extends AccountEmailOptions {
-  /** Collection the current user is published into (default `users`, as Meteor clients expect). */
-  readonly collection?: string;
-  /** bcrypt rounds for new hashes; older hashes are re-hashed at their next login (default 10). */
-  readonly bcryptRounds?: number;
-  /** Resume tokens expire this many days after they were made (default 90). */
-  readonly loginExpirationInDays?: number;
-  /** Whether clients may call `createUser` (default true; false: 403 "Signups forbidden"). */
-  readonly allowCreateUser?: boolean;
-  /**
-   * How often each process runs {@link Accounts.expireTokens} and forgets the logins of closed connections, in ms
-   * (default 600000, Meteor's `EXPIRE_TOKENS_INTERVAL_MS`; 0: never).
-   */
-  readonly expireTokensIntervalMs?: number;
-  /** A reset link works this many days after it was made (default 3, Meteor's). */
-  readonly passwordResetTokenExpirationInDays?: number;
-  /** An enrollment link works this many days after it was made (default 30, Meteor's). */
-  readonly passwordEnrollTokenExpirationInDays?: number;
-  /**
-   * The `createUser` method sends a verification email to the new user's address (Meteor's
-   * `Accounts.config({sendVerificationEmail: true})`); needs `sendEmail` and `rootUrl` or `urls.verifyEmail`.
-   * Default false.
-   */
-  readonly sendVerificationEmail?: boolean;
-}
 
 /** Meteor's `EXPIRE_TOKENS_INTERVAL_MS`. */
 const EXPIRE_TOKENS_INTERVAL_MS = 600_000;
@@ -83,15 +95,22 @@ export class Accounts implements AppPlugin {
   readonly collection: string;
   readonly bcryptRounds: number;
   readonly loginExpirationInDays: number;
+  readonly #options: AccountsOptions;
   readonly #expireTokensIntervalMs: number;
   readonly #credentials = new DerivedCredentials();
   readonly #users: UserStore;
+  readonly #documents: UserDocuments;
+  readonly #creation: UserCreation;
+  readonly #helpers: UserHelpers;
+  readonly #pipeline: LoginPipeline;
   readonly #logins: ConnectionLogins;
   readonly #methods: LoginMethods;
-  readonly #emailFlows: EmailFlows<LoginResult>;
+  readonly #emailFlows: EmailFlows;
+  readonly #errors: AccountErrors;
   #db: Database | undefined;
 
   constructor(options: AccountsOptions = {}) {
+    this.#options = options;
     this.collection = options.collection ?? 'users';
     this.bcryptRounds = options.bcryptRounds ?? DEFAULT_BCRYPT_ROUNDS;
     this.loginExpirationInDays = options.loginExpirationInDays ?? 90;
@@ -110,23 +129,32 @@ export class Accounts implements AppPlugin {
         throw new ConfigurationError(`the ${reason} token expiration must be a positive number of days`);
     const sendVerificationEmail = options.sendVerificationEmail ?? false;
     if (sendVerificationEmail) emails.assertConfigured('verifyEmail');
+    const errors = new AccountErrors(options.ambiguousErrorMessages ?? true);
+    this.#errors = errors;
     const database = () => this.db;
+    const settings = { bcryptRounds: this.bcryptRounds, loginExpirationInDays: this.loginExpirationInDays };
     this.#users = new UserStore(this.#credentials, this.bcryptRounds);
+    this.#documents = new UserDocuments(options.defaultFieldSelector, options.userColumns);
+    this.#creation = new UserCreation(this.#users, this.#documents, {
+      restrictCreationByEmailDomain: options.restrictCreationByEmailDomain,
+      ambiguousErrorMessages: errors.ambiguous,
+    });
+    this.#helpers = new UserHelpers(this.#users, this.#documents, this.#creation, errors);
+    this.#pipeline = new LoginPipeline((userId) => this.#documents.find(this.db, userId));
+    this.#pipeline.registerLoginHandler('resume', resumeLoginHandler(settings));
+    this.#pipeline.registerLoginHandler('password', passwordLoginHandler(this.#users, errors, settings));
     this.#logins = new ConnectionLogins(database);
+    const forbid = options.forbidClientAccountCreation ?? options.allowCreateUser === false;
     this.#methods = new LoginMethods(
       this.#users,
+      this.#creation,
+      this.#pipeline,
       this.#logins,
-      {
-        bcryptRounds: this.bcryptRounds,
-        loginExpirationInDays: this.loginExpirationInDays,
-        allowCreateUser: options.allowCreateUser ?? true,
-        sendVerificationEmail,
-      },
+      errors,
+      { ...settings, forbidClientAccountCreation: forbid, sendVerificationEmail },
       database,
     );
-    this.#emailFlows = new EmailFlows(this.#users, emails, lifetimes, database, (ctx, userId) =>
-      this.#methods.issueToken(ctx, userId, new Date()),
-    );
+    this.#emailFlows = new EmailFlows(this.#users, emails, lifetimes, errors, database);
     this.#methods.emailFlows = this.#emailFlows;
   }
 
@@ -143,16 +171,18 @@ export class Accounts implements AppPlugin {
   install(app: App): void {
     app.onStart(async (db, host) => {
       await ensureAccountsSchema(db);
+      await this.#documents.addDeclaredColumns(db);
+      await this.#documents.loadColumns(db);
       this.#db = db;
+      this.#pipeline.logger = host.logger;
       return this.#logins.watch(host, this.#expireTokensIntervalMs, () => this.expireTokens());
     });
     app.roles((db, userId) => this.#users.roles(db, userId));
     const collection = this.collection;
+    const fields = publishedFields(this.#options.defaultFieldSelector);
     app.collection(collection, { table: 'pgrt.users' });
     app.publish(null, (ctx) =>
-      ctx.userId === null
-        ? undefined
-        : ctx.find(collection, { _id: ctx.userId }, { fields: { username: 1, emails: 1, profile: 1 } }),
+      ctx.userId === null ? undefined : ctx.find(collection, { _id: ctx.userId }, { fields }),
     );
     const methods = this.#methods;
     app.method('login', (ctx, options) => methods.login(ctx, options));
@@ -162,23 +192,79 @@ export class Accounts implements AppPlugin {
     app.method('changePassword', (ctx, oldPassword, newPassword) =>
       methods.changePassword(ctx, oldPassword, newPassword),
     );
-    app.method('createUser', (ctx, options) => methods.createUser(ctx, options, collection));
+    app.method('createUser', (ctx, options) => methods.createUser(ctx, options, () => ctx.newId(collection)));
     const flows = this.#emailFlows;
     // No transaction: the token commits on its own, and no database connection waits on the mail transport.
     app.method('forgotPassword', { transaction: false }, (_ctx, options) => flows.forgotPassword(options));
-    app.method('resetPassword', (ctx, token, newPassword) => flows.resetPassword(ctx, token, newPassword));
-    app.method('verifyEmail', (ctx, token) => flows.verifyEmail(ctx, token));
+    app.method('resetPassword', (ctx, token, newPassword) =>
+      methods.loginMethod(ctx, 'resetPassword', [token, newPassword], 'password', () =>
+        flows.resetPassword(ctx, token, newPassword),
+      ),
+    );
+    app.method('verifyEmail', (ctx, token) =>
+      methods.loginMethod(ctx, 'verifyEmail', [token], 'password', () => flows.verifyEmail(ctx, token)),
+    );
+  }
+
+  // ---- hooks and handlers (Meteor's names; each may be async) -------------------------------------------------
+
+  /** Adds a login handler after the built-in `resume` and `password` (Meteor's `registerLoginHandler`). */
+  registerLoginHandler(handler: LoginHandler): void;
+  registerLoginHandler(name: string, handler: LoginHandler): void;
+  registerLoginHandler(a: string | LoginHandler, b?: LoginHandler): void {
+    if (typeof a === 'function') this.#pipeline.registerLoginHandler(null, a);
+    else this.#pipeline.registerLoginHandler(a, b as LoginHandler);
+  }
+  /** Every login attempt, allowed or not; a falsy result or a throw refuses it. */
+  validateLoginAttempt(fn: ValidateLoginAttempt): HookHandle {
+    return this.#pipeline.validateLoginAttempt(fn);
+  }
+  /** After each successful login. */
+  onLogin(fn: LoginHook): HookHandle {
+    return this.#pipeline.onLogin(fn);
+  }
+  /** After each refused login. */
+  onLoginFailure(fn: LoginHook): HookHandle {
+    return this.#pipeline.onLoginFailure(fn);
+  }
+  /** After each `logout` call. */
+  onLogout(fn: LogoutHook): HookHandle {
+    return this.#pipeline.onLogout(fn);
+  }
+  /** Builds the document of each new user (once; default: copy `options.profile`). */
+  onCreateUser(fn: OnCreateUser): void {
+    this.#creation.onCreateUser(fn);
+  }
+  /** Checks each new user before it is inserted: falsy → 403 "User validation failed". */
+  validateNewUser(fn: ValidateNewUser): HookHandle {
+    return this.#creation.validateNewUser(fn);
+  }
+  /** Before an external-service login (once): falsy → 403 "Login forbidden". */
+  beforeExternalLogin(fn: BeforeExternalLogin): void {
+    this.#helpers.beforeExternalLogin = fn;
+  }
+  /** What an external-service login sets on the user (once). */
+  onExternalLogin(fn: OnExternalLogin): void {
+    this.#helpers.onExternalLogin = fn;
+  }
+  /** Finds the user of an external login no user has the service id of yet (once). */
+  setAdditionalFindUserOnExternalLogin(fn: AdditionalFindUser): void {
+    this.#helpers.additionalFindUserOnExternalLogin = fn;
   }
 
   // ---- server API ------------------------------------------------------------------------------------------
 
   /**
-   * Creates a user from the server (seeding, admin tools); returns its id. Rejects with 403 "Username already
-   * exists." / "Email already exists." like the method.
+   * Creates a user from the server (Meteor's `Accounts.createUserAsync`, through `onCreateUser` and
+   * `validateNewUser`; the client is not logged in); resolves its id. pgrt's extras: `roles`, `id`.
    */
   async createUser(user: NewUser): Promise<string> {
+    const { roles, id, ...options } = user;
     return await this.db.transaction((client) =>
-      this.#users.insert(client, user, user.id ?? cryptoRandom.id()),
+      this.#creation.createUser(client, options, {
+        ...(id === undefined ? {} : { id }),
+        ...(roles ? { roles } : {}),
+      }),
     );
   }
 
@@ -194,6 +280,7 @@ export class Accounts implements AppPlugin {
    */
   async setPassword(userId: string, newPassword: unknown, options: { logout?: boolean } = {}): Promise<void> {
     const digest = passwordDigest(newPassword);
+    checkPasswordNotEmpty(typeof newPassword === 'string' ? newPassword : undefined, digest);
     await this.db.transaction(async (client) => {
       const found = await client.query('SELECT 1 FROM pgrt.users WHERE id = $1 FOR UPDATE', [userId]);
       if (found.rowCount === 0) throw new ClientError(403, 'User not found');
@@ -201,6 +288,47 @@ export class Accounts implements AppPlugin {
       await deleteEmailTokens(client, userId, 'reset');
       if (options.logout !== false) await deleteLoginTokens(client, userId);
     });
+  }
+
+  /** Meteor's `setUsername` (see user-helpers.ts). */
+  async setUsername(userId: string, newUsername: string): Promise<void> {
+    await this.db.transaction((client) => this.#helpers.setUsername(client, userId, newUsername));
+  }
+  /** Meteor's `addEmailAsync(userId, newEmail, verified = false)`. */
+  async addEmail(userId: string, newEmail: string, verified = false): Promise<void> {
+    await this.db.transaction((client) => this.#helpers.addEmail(client, userId, newEmail, verified));
+  }
+  /** Meteor's `removeEmail(userId, email)`. */
+  async removeEmail(userId: string, email: string): Promise<void> {
+    await this.#helpers.removeEmail(this.db, userId, email);
+  }
+  /** Meteor's `findUserByUsername` (case-insensitive, after normalization): the document or null. */
+  async findUserByUsername(username: string, options?: FindUserOptions): Promise<UserDocument | null> {
+    return await this.#helpers.findUserByUsername(this.db, username, options);
+  }
+  /** Meteor's `findUserByEmail` (case-insensitive): the document or null. */
+  async findUserByEmail(email: string, options?: FindUserOptions): Promise<UserDocument | null> {
+    return await this.#helpers.findUserByEmail(this.db, email, options);
+  }
+  /** The document of a user by id (Meteor's `Meteor.users.findOneAsync(id)` with `defaultFieldSelector`), or null. */
+  async findUserById(userId: string, options?: FindUserOptions): Promise<UserDocument | null> {
+    return await this.#helpers.findUserById(this.db, userId, options);
+  }
+
+  /**
+   * Meteor's `updateOrCreateUserFromExternalService(serviceName, serviceData, options)` (user-helpers.ts):
+   * resolves `{type: serviceName, userId}` for a login handler to return. `db`: the handler's `ctx`, so the user
+   * is created in the login's transaction (default: a transaction of its own).
+   */
+  async updateOrCreateUserFromExternalService(
+    serviceName: string,
+    serviceData: Readonly<Record<string, unknown>>,
+    options: Readonly<Record<string, unknown>> = {},
+    db?: Queryable,
+  ): Promise<LoginHandlerResult & { readonly type: string; readonly userId: string }> {
+    const run = (client: Queryable) =>
+      this.#helpers.updateOrCreateUserFromExternalService(client, serviceName, serviceData, options);
+    return db ? await run(db) : await this.db.transaction(run);
   }
 
   /**
@@ -281,19 +409,43 @@ export class Accounts implements AppPlugin {
     await this.db.transaction((client) => this.#users.importMeteorUser(client, doc));
   }
 
+  // ---- for protocol adapters (logins during a handshake) ---------------------------------------------------
+
   /**
-   * A password or resume token checked outside a method (a protocol handshake: WAMP `ticket`): `identifier` is a
-   * user id, username or email; `secret` the plain password or one of the user's unexpired resume tokens. Resolves
-   * null for any failure (unknown user and wrong secret alike, at the same bcrypt cost). With `connection` (the
-   * connection the handshake's session will have), a login by resume token ties that connection to the token,
-   * as `login {resume}` does: it is closed when the token is removed (revocation.ts).
+   * A login outside any method (a protocol's handshake): `fn` resolves the login function result (`{userId}` or
+   * `{error}`, a throw is `{error}`, `type` defaults to `type`), then the pipeline runs with its hooks as for
+   * `login`. Resolves who logged in; rejects with the attempt's error (a ClientError unless a hook threw
+   * something else). `call.connection` is the connection the handshake's session will have.
    */
-  async checkSecret(
-    identifier: string,
-    secret: string,
-    connection?: Pick<ConnectionInfo, 'protocol' | 'id'>,
-  ): Promise<AccountIdentity | null> {
-    return await this.#methods.checkSecret(identifier, secret, connection);
+  async authenticate(
+    call: LoginCall,
+    type: string,
+    fn: () => Promise<LoginHandlerResult | undefined>,
+  ): Promise<AccountIdentity> {
+    return await this.#methods.authenticate(call, type, fn);
+  }
+
+  /**
+   * A handshake login with a secret (WAMP `ticket`): `identifier` is a user id, username or email; `secret` one of
+   * the user's unexpired resume tokens (type `resume`: the connection is tied to it and closed when it is removed,
+   * as after `login {resume}`) or the plain password (type `password`). Rejects with the attempt's error.
+   */
+  async loginWithSecret(call: LoginCall, identifier: string, secret: string): Promise<AccountIdentity> {
+    return await this.#methods.loginWithSecret(call, identifier, secret);
+  }
+
+  /**
+   * The error a refused credential gets (Meteor's `_handleError`): the ambiguous 403 by default, `message` itself
+   * (403) with `ambiguousErrorMessages: false`. For handshakes that check a credential themselves.
+   */
+  credentialsError(message: string): ClientError {
+    return this.#errors.credentials(message);
+  }
+
+  /** The user `identifier` (id, username or email) names, or null (for a handshake that looks the user up first). */
+  async findLoginUser(identifier: string): Promise<AccountIdentity | null> {
+    const user = await this.#users.find(this.db, { id: identifier, username: identifier, email: identifier });
+    return user ? { userId: user.id, roles: user.roles } : null;
   }
 
   /**
@@ -314,6 +466,14 @@ export class Accounts implements AppPlugin {
     if (!user?.credentials.includes(name)) return null;
     const data = await this.#credentials.get(this.db, user.id, name);
     return data === undefined ? null : { userId: user.id, roles: user.roles, data };
+  }
+
+  /**
+   * A random 32-byte secret named `name`, made once per database and the same on every process (e.g. for the
+   * challenge an unknown user gets, which must look like a known user's everywhere).
+   */
+  async databaseSecret(name: string): Promise<Buffer> {
+    return await this.#credentials.secret(this.db, name);
   }
 
   /**

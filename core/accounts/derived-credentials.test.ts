@@ -56,9 +56,14 @@ describe('accounts: password-derived credentials', () => {
       services: { password: { bcrypt: bcrypt.hashSync(sha256Hex('original'), 4) } },
     });
     assert.equal(await store.derivedCredential(id, 'test-kdf'), null);
-    assert.equal(await store.checkSecret(username, 'wrong'), null);
+    const call = {
+      connection: { id: 'c1', protocol: 'test', clientAddress: '127.0.0.1', httpHeaders: {} },
+      methodName: 'test',
+      methodArguments: [],
+    };
+    await assert.rejects(store.loginWithSecret(call, username, 'wrong'), /check your credentials/);
     assert.equal(await store.derivedCredential(id, 'test-kdf'), null);
-    const identity = await store.checkSecret(username, 'original');
+    const identity = await store.loginWithSecret(call, username, 'original');
     assert.equal(identity?.userId, id);
     assert.equal((await store.derivedCredential(id, 'test-kdf'))?.data.derivedFrom, sha256Hex('original'));
     // Re-importing (a new hash from elsewhere) drops it again.

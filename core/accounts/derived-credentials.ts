@@ -10,7 +10,12 @@
  * again, credentials of unregistered names are dropped); a password login derives those still missing (users
  * imported from Meteor with only a bcrypt hash, or whose password was set before the deriver was registered);
  * importing a user drops theirs. Deleting a user deletes them (foreign key).
+ *
+ * Database secrets: a random 32-byte secret per name, made once per database (`pgrt.secrets`), the same on every
+ * process, for what a protocol must derive alike everywhere without a stored credential (e.g. the salt a
+ * challenge for an unknown user carries, so it looks like a known user's and stays the same on every process).
  */
+import { randomBytes } from 'node:crypto';
 import type { Queryable } from '../database/database.js';
 import { ConfigurationError } from '../errors.js';
 
@@ -20,6 +25,7 @@ export type CredentialDeriver = (digest: string) => Readonly<Record<string, unkn
 /** The registered derivers of one accounts plug-in and the SQL on `pgrt.user_credentials`. */
 export class DerivedCredentials {
   readonly #derivers = new Map<string, CredentialDeriver>();
+  readonly #secrets = new Map<string, Promise<Buffer>>();
 
   /** Registers `derive` under `name`; registering the same function again does nothing, another one throws. */
   register(name: string, derive: CredentialDeriver): void {
@@ -66,6 +72,28 @@ export class DerivedCredentials {
       [userId, name],
     );
     return found.rows[0]?.data;
+  }
+
+  /** The database secret `name` (see the module header), made on first use; cached per process. */
+  secret(db: Queryable, name: string): Promise<Buffer> {
+    let secret = this.#secrets.get(name);
+    if (!secret) {
+      secret = this.#loadSecret(db, name);
+      this.#secrets.set(name, secret);
+      secret.catch(() => this.#secrets.delete(name));
+    }
+    return secret;
+  }
+
+  async #loadSecret(db: Queryable, name: string): Promise<Buffer> {
+    await db.query('INSERT INTO pgrt.secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [
+      name,
+      randomBytes(32).toString('base64'),
+    ]);
+    const found = await db.query<{ value: string }>('SELECT value FROM pgrt.secrets WHERE name = $1', [name]);
+    const value = found.rows[0]?.value;
+    if (value === undefined) throw new Error(`pgrt.secrets has no '${name}'`);
+    return Buffer.from(value, 'base64');
   }
 
   async #store(db: Queryable, userId: string, digest: string, names: readonly string[]): Promise<void> {

@@ -228,7 +228,7 @@ describe('accounts email flows (core)', () => {
     const email = `${name('newbie')}@example.com`;
     const id = await store.createUser({ email, profile: { name: 'New Bie' } });
     const c = t.session();
-    expectError(await failure(c, 'login', { user: { email }, password: '' }), 403, CREDENTIALS);
+    expectError(await failure(c, 'login', { user: { email }, password: 'guess' }), 403, CREDENTIALS);
     const sentEmail = await store.sendEnrollmentEmail(id);
     assert.equal(sentEmail.message, sent.at(-1));
     assert.equal(sentEmail.message.subject, 'An account has been created for you on app.example.com');

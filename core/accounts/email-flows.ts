@@ -20,7 +20,9 @@ import {
   takeEmailToken,
 } from './email-tokens.js';
 import type { AccountEmailKind, AccountEmails, EmailMessage, EmailUser } from './emails.js';
-import { LoginFailedError, TokenExpiredError, VerifyEmailLinkExpiredError } from './errors.js';
+import { type AccountErrors, TokenExpiredError, VerifyEmailLinkExpiredError } from './errors.js';
+import { checkPasswordNotEmpty } from './hygiene.js';
+import type { LoginHandlerResult } from './login-pipeline.js';
 import { deleteLoginTokens } from './login-tokens.js';
 import { MatchFailedError, passwordDigest } from './password.js';
 import { isRecord, type UserStore } from './user-store.js';
@@ -57,18 +59,15 @@ const EMAIL_TOKEN_REASONS: Readonly<Record<AccountEmailKind, EmailTokenReason>> 
   verifyEmail: 'verifyEmail',
 };
 
-/** Logs the method's caller in as `userId` with a fresh token; resolves to the `login` result. */
-export type LogIn<R> = (ctx: MethodContext, userId: string) => Promise<R>;
-
 /** The email flows of one accounts plug-in. */
-export class EmailFlows<R> {
+export class EmailFlows {
   constructor(
     private readonly users: UserStore,
     private readonly emails: AccountEmails,
     /** Lifetimes of the emailed tokens in days (verification tokens do not expire, as in Meteor). */
     readonly lifetimes: EmailTokenLifetimes,
+    private readonly errors: AccountErrors,
     private readonly database: () => Database,
-    private readonly logIn: LogIn<R>,
   ) {}
 
   /**
@@ -81,7 +80,7 @@ export class EmailFlows<R> {
       throw new MatchFailedError();
     this.emails.assertConfigured('resetPassword');
     const user = await this.users.findByEmail(this.database(), options.email);
-    if (!user) throw new LoginFailedError('User not found');
+    if (!user) throw this.errors.credentials('User not found');
     await this.send('resetPassword', user.id, user.address, {});
   }
 
@@ -89,42 +88,47 @@ export class EmailFlows<R> {
    * Meteor's `resetPassword(token, newPassword)` for reset and enrollment tokens: sets the password, uses up the
    * token, marks its address verified, removes every login token of the user (their other connections close on
    * every process) and logs the caller in with a fresh one. Unknown, used or expired token: 403 "Token expired";
-   * the address is no longer the user's: 403 "Token has invalid email address".
+   * the address is no longer the user's: 403 "Token has invalid email address". The login itself (token, hooks)
+   * is the caller's: this resolves Meteor's login function result.
    */
-  async resetPassword(ctx: MethodContext, token: unknown, newPassword: unknown): Promise<R> {
+  async resetPassword(ctx: MethodContext, token: unknown, newPassword: unknown): Promise<LoginHandlerResult> {
     if (typeof token !== 'string') throw new MatchFailedError();
     const digest = passwordDigest(newPassword);
+    checkPasswordNotEmpty(typeof newPassword === 'string' ? newPassword : undefined, digest);
     const record = await takeEmailToken(ctx, token, ['reset', 'enroll'], this.lifetimes);
     if (!record || record.expired) throw new TokenExpiredError();
     if (!(await this.users.markEmailVerified(ctx, record.userId, record.email)))
-      throw new ClientError(403, 'Token has invalid email address');
+      return { userId: record.userId, error: new ClientError(403, 'Token has invalid email address') };
     await this.users.setPassword(ctx, record.userId, digest);
     await deleteEmailToken(ctx, token);
     // The caller's own token may be among those removed; its connection is not closed for it, because the new
     // login replaces the connection's before the removal commits (and is counted at the new `tokens_revoked`).
     await deleteLoginTokens(ctx, record.userId);
-    return await this.logIn(ctx, record.userId);
+    return { userId: record.userId };
   }
 
   /**
    * Meteor's `verifyEmail(token)`: marks the token's address verified, uses up every verification token of that
    * address and logs the caller in. Unknown or used token: 403 "Verify email link expired"; the address is no
-   * longer the user's: 403 "Verify email link is for unknown address".
+   * longer the user's: 403 "Verify email link is for unknown address". Resolves Meteor's login function result.
    */
-  async verifyEmail(ctx: MethodContext, token: unknown): Promise<R> {
+  async verifyEmail(ctx: MethodContext, token: unknown): Promise<LoginHandlerResult> {
     if (typeof token !== 'string') throw new MatchFailedError();
     const record = await takeEmailToken(ctx, token, ['verifyEmail'], this.lifetimes);
     if (!record) throw new VerifyEmailLinkExpiredError();
     if (!(await this.users.markEmailVerified(ctx, record.userId, record.email)))
-      throw new ClientError(403, 'Verify email link is for unknown address');
+      return {
+        userId: record.userId,
+        error: new ClientError(403, 'Verify email link is for unknown address'),
+      };
     await deleteEmailTokens(ctx, record.userId, 'verifyEmail', record.email);
-    return await this.logIn(ctx, record.userId);
+    return { userId: record.userId };
   }
 
   /**
    * Meteor's `generateResetToken` / `generateVerificationToken`: a token of `kind` for one of the user's
    * addresses (default: the first; for verification the first unverified). Unknown user or address, or nothing
-   * left to verify: the ambiguous 403 ({@link LoginFailedError}).
+   * left to verify: the credentials 403 (ambiguous by default).
    */
   async generate(
     db: Queryable,
@@ -133,16 +137,16 @@ export class EmailFlows<R> {
     kind: AccountEmailKind,
   ): Promise<EmailToken> {
     const user = await this.users.emailUser(db, userId);
-    if (!user) throw new LoginFailedError("Can't find user");
+    if (!user) throw this.errors.credentials("Can't find user");
     let address = email;
     if (address === undefined || address === '') {
       address =
         kind === 'verifyEmail' ? user.emails.find((e) => !e.verified)?.address : user.emails[0]?.address;
       if (address === undefined && kind === 'verifyEmail')
-        throw new LoginFailedError('That user has no unverified email addresses.');
+        throw this.errors.credentials('That user has no unverified email addresses.');
     }
     if (address === undefined || !user.emails.some((e) => e.address === address))
-      throw new LoginFailedError('No such email for user.');
+      throw this.errors.credentials('No such email for user.');
     const token = await storeEmailToken(db, userId, EMAIL_TOKEN_REASONS[kind], address);
     return { email: address, user, token };
   }

@@ -57,3 +57,18 @@ export class VerifyEmailLinkExpiredError extends ClientError {
     super(403, 'Verify email link expired');
   }
 }
+
+/**
+ * Meteor's `Accounts._handleError(msg)`: with `ambiguousErrorMessages` (default true, Meteor ≥ 3.0.3) every
+ * credentials failure is the ambiguous {@link LoginFailedError} (its `cause` says which, for the log); without it,
+ * 403 with Meteor's specific message ("User not found", "Incorrect password", "Username already exists.", …).
+ */
+export class AccountErrors {
+  constructor(readonly ambiguous: boolean) {}
+
+  /** The error for a credentials failure `message`. */
+  credentials(message: string, cause?: unknown): ClientError {
+    if (this.ambiguous) return new LoginFailedError(message);
+    return new ClientError(403, message, undefined, cause === undefined ? undefined : { cause });
+  }
+}

@@ -1,113 +1,162 @@
 /**
  * The login methods of Meteor's accounts-base / accounts-password (reference/ddp.md §1.15), callable by every
- * protocol: `login({user, password} | {resume})` → `{id, token, tokenExpires}`; `logout()`; `getNewToken()`;
- * `removeOtherTokens()`; `changePassword(oldPassword, newPassword)` → `{passwordChanged: true}`;
- * `createUser({username?, email?, password, profile?})` → like login. Login, createUser and logout change the
- * session's user after their transaction commits: every subscription reruns and the client gets the differences.
+ * protocol, each a login through the pipeline (login-pipeline.ts) where Meteor's is: `login(options)` (the
+ * registered handlers) → `{id, token, tokenExpires, type}`; `createUser(options)` (type `password`) → the same;
+ * `logout()` (runs the `onLogout` hooks); `getNewToken()`; `removeOtherTokens()`; `changePassword(old, new)` →
+ * `{passwordChanged: true}`. Logins and logout change the session's user after their transaction commits: every
+ * subscription reruns and the client gets the differences.
  *
- * Also the login a protocol handshake makes outside any method ({@link LoginMethods.checkSecret}): a password or a
- * resume token for a user named by id, username or email.
+ * Also the logins a protocol makes during its handshake, outside any method ({@link LoginMethods.authenticate}):
+ * the same pipeline and hooks, without a token.
  */
-import type { ConnectionInfo, MethodContext } from '../contexts.js';
+import type { MethodContext } from '../contexts.js';
 import type { Database } from '../database/database.js';
 import { ClientError } from '../errors.js';
 import type { EmailFlows } from './email-flows.js';
 import { deleteEmailTokens } from './email-tokens.js';
-import { LoggedOutError, LoginFailedError, NotLoggedInError, SessionExpiredError } from './errors.js';
+import { type AccountErrors, NotLoggedInError } from './errors.js';
+import { checkPasswordNotEmpty } from './hygiene.js';
+import type { AllowedLogin, LoginCall, LoginHandlerResult, LoginPipeline } from './login-pipeline.js';
+import { tryLogin } from './login-pipeline.js';
 import { deleteLoginToken, deleteLoginTokens, findLoginToken, insertLoginToken } from './login-tokens.js';
 import { MatchFailedError, passwordDigest, sha256Hex, verifyDigest } from './password.js';
 import type { ConnectionLogins } from './revocation.js';
 import { hashLoginToken, tokenExpiration } from './tokens.js';
-import { isRecord, optionalString, type UserStore, userQuery } from './user-store.js';
+import type { UserCreation } from './user-creation.js';
+import { isRecord, type UserStore } from './user-store.js';
 
 /** What `login`-style methods return (`tokenExpires` goes out as EJSON `$date`). */
 export interface LoginResult {
   readonly id: string;
   readonly token: string;
   readonly tokenExpires: Date;
+  /** The login's type: `password`, `resume`, or the handler's name (Meteor's). */
+  readonly type: string;
+  /** A handler's `options` are merged in. */
+  readonly [extra: string]: unknown;
 }
 
-/** Who a credential checked outside a method belongs to. */
+/** Who a login made outside a method belongs to, and how they logged in. */
 export interface AccountIdentity {
   readonly userId: string;
   readonly roles: readonly string[];
+  /** The attempt's type (`password`, `resume`, or the handshake's). */
+  readonly type?: string;
 }
 
 /** The settings the login methods read. */
 export interface LoginSettings {
   readonly bcryptRounds: number;
   readonly loginExpirationInDays: number;
-  readonly allowCreateUser: boolean;
+  readonly forbidClientAccountCreation: boolean;
   readonly sendVerificationEmail: boolean;
 }
 
 /** The login methods of one accounts plug-in. */
 export class LoginMethods {
-  /** Set once the email flows exist (they log in through {@link issueToken}). */
-  emailFlows: EmailFlows<LoginResult> | undefined;
+  /** Set once the email flows exist (createUser sends through them). */
+  emailFlows: EmailFlows | undefined;
 
   constructor(
     private readonly users: UserStore,
+    private readonly creation: UserCreation,
+    private readonly pipeline: LoginPipeline,
     private readonly logins: ConnectionLogins,
+    private readonly errors: AccountErrors,
     private readonly settings: LoginSettings,
     private readonly database: () => Database,
   ) {}
 
-  /** Makes a token stamped `when`, logs the caller's connection in with it and resolves to the `login` result. */
-  async issueToken(ctx: MethodContext, userId: string, when: Date): Promise<LoginResult> {
-    const stored = await insertLoginToken(ctx, userId, when);
+  /**
+   * A login method (Meteor's `_loginMethod`): runs `fn` (a throw becomes `{error}`, `type` defaults to `type`),
+   * then the attempt; allowed: the caller's connection is logged in with a token and the `login` result resolves.
+   */
+  async loginMethod(
+    ctx: MethodContext,
+    methodName: string,
+    methodArguments: readonly unknown[],
+    type: string,
+    fn: () => Promise<LoginHandlerResult | undefined>,
+  ): Promise<LoginResult> {
+    const result = (await tryLogin(type, fn)) ?? {
+      error: new ClientError(500, 'A login method must specify a userId or an error'),
+    };
+    return await this.#attempt(ctx, methodName, methodArguments, result);
+  }
+
+  /** Meteor's `login(options)`: the handlers, then the attempt. */
+  async login(ctx: MethodContext, options: unknown): Promise<LoginResult> {
+    if (!isRecord(options)) throw new MatchFailedError();
+    const result = await this.pipeline.runHandlers(options, ctx);
+    return await this.#attempt(ctx, 'login', [options], result);
+  }
+
+  async #attempt(
+    ctx: MethodContext,
+    methodName: string,
+    methodArguments: readonly unknown[],
+    result: LoginHandlerResult,
+  ): Promise<LoginResult> {
+    const call: LoginCall = { connection: ctx.connection, methodName, methodArguments };
+    return await this.pipeline.attempt(call, result, (allowed) => this.#logIn(ctx, allowed));
+  }
+
+  /** Meteor's `_loginUser`: the token (made, or the resumed one), the connection's login, the session's user. */
+  async #logIn(ctx: MethodContext, allowed: AllowedLogin): Promise<LoginResult> {
+    const { userId, result, type } = allowed;
+    const stamped = result.stampedLoginToken;
+    let token: string;
+    let hashedToken: string;
+    let when: Date;
+    let revision: number;
+    if (stamped) {
+      token = stamped.token;
+      hashedToken = hashLoginToken(token);
+      when = stamped.when;
+      revision = stamped.revision ?? (await findLoginToken(ctx, hashedToken))?.revision ?? 0;
+    } else {
+      const stored = await insertLoginToken(ctx, userId, new Date());
+      ({ token, hashedToken, when, revision } = stored);
+    }
+    this.logins.set(ctx.connection, { userId, hashedToken, revision });
     ctx.setUserId(userId);
-    this.logins.set(ctx.connection, { userId, hashedToken: stored.hashedToken, revision: stored.revision });
     return {
       id: userId,
-      token: stored.token,
+      token,
       tokenExpires: tokenExpiration(when, this.settings.loginExpirationInDays),
+      ...(result.options ?? {}),
+      type,
     };
   }
 
-  async login(ctx: MethodContext, options: unknown): Promise<LoginResult> {
-    if (!isRecord(options)) throw new MatchFailedError();
-    if ('resume' in options) return await this.#resume(ctx, options.resume);
-    if (!('user' in options) && !('password' in options))
-      throw new ClientError(400, 'Unrecognized options for login request');
-    for (const key of Object.keys(options))
-      if (key !== 'user' && key !== 'password' && key !== 'code') throw new MatchFailedError();
-    const query = userQuery(options.user);
-    const digest = passwordDigest(options.password);
-    const user = await this.users.find(ctx, query);
-    if (!(await verifyDigest(digest, user?.bcrypt ?? undefined, this.settings.bcryptRounds)) || !user)
-      throw new LoginFailedError();
-    await this.users.afterPasswordCheck(ctx, user, digest);
-    return await this.issueToken(ctx, user.id, new Date());
-  }
-
-  async #resume(ctx: MethodContext, token: unknown): Promise<LoginResult> {
-    if (typeof token !== 'string') throw new MatchFailedError();
-    const hashedToken = hashLoginToken(token);
-    const found = await findLoginToken(ctx, hashedToken, { lock: true });
-    if (!found) throw new LoggedOutError();
-    const tokenExpires = tokenExpiration(found.when, this.settings.loginExpirationInDays);
-    if (tokenExpires <= new Date()) throw new SessionExpiredError();
-    ctx.setUserId(found.userId);
-    this.logins.set(ctx.connection, { userId: found.userId, hashedToken, revision: found.revision });
-    return { id: found.userId, token, tokenExpires };
-  }
-
+  /** Meteor's `logout`: forgets and removes the connection's token, runs `onLogout`, logs the session out. */
   async logout(ctx: MethodContext): Promise<void> {
     const login = this.logins.get(ctx.connection);
     // Forgotten first: this connection is not logged out by its own token's removal (Meteor stops the observe).
     this.logins.delete(ctx.connection);
-    if (login) await deleteLoginToken(ctx, login.hashedToken);
+    if (login && ctx.userId !== null) await deleteLoginToken(ctx, login.hashedToken);
+    await this.pipeline.loggedOut(ctx.connection, ctx.userId);
     ctx.setUserId(null);
   }
 
-  async getNewToken(ctx: MethodContext): Promise<LoginResult> {
+  /**
+   * Meteor's `getNewToken`: a new token with the current one's `when` (never a later expiry), not a login attempt.
+   * Not logged in: 403 "You are not logged in."; no token on this connection: 403 "Couldn't find login token".
+   */
+  async getNewToken(ctx: MethodContext): Promise<Omit<LoginResult, 'type'>> {
     const userId = ctx.userId;
     if (userId === null) throw new NotLoggedInError();
     const hashed = this.logins.get(ctx.connection)?.hashedToken;
     const found = hashed ? await findLoginToken(ctx, hashed, { userId }) : undefined;
     if (!found) throw new ClientError(403, "Couldn't find login token");
-    return await this.issueToken(ctx, userId, found.when);
+    const stored = await insertLoginToken(ctx, userId, found.when);
+    this.logins.set(ctx.connection, { userId, hashedToken: stored.hashedToken, revision: stored.revision });
+    ctx.setUserId(userId);
+    return {
+      id: userId,
+      token: stored.token,
+      tokenExpires: tokenExpiration(found.when, this.settings.loginExpirationInDays),
+    };
   }
 
   async removeOtherTokens(ctx: MethodContext): Promise<void> {
@@ -116,6 +165,11 @@ export class LoginMethods {
     await deleteLoginTokens(ctx, userId, this.logins.get(ctx.connection)?.hashedToken ?? null);
   }
 
+  /**
+   * Meteor's `changePassword(oldPassword, newPassword)`: not logged in: 401 "Must be logged in"; wrong old
+   * password or none set: the credentials 403. Other tokens are removed (their connections closed); a pending
+   * reset link stops working.
+   */
   async changePassword(
     ctx: MethodContext,
     oldPassword: unknown,
@@ -123,11 +177,14 @@ export class LoginMethods {
   ): Promise<{ passwordChanged: true }> {
     const oldDigest = passwordDigest(oldPassword);
     const newDigest = passwordDigest(newPassword);
+    checkPasswordNotEmpty(typeof newPassword === 'string' ? newPassword : undefined, newDigest);
     const userId = ctx.userId;
     if (userId === null) throw new ClientError(401, 'Must be logged in');
     const user = await this.users.find(ctx, { id: userId });
-    if (!user || !(await verifyDigest(oldDigest, user.bcrypt ?? undefined, this.settings.bcryptRounds)))
-      throw new LoginFailedError();
+    if (!user) throw this.errors.credentials('User not found');
+    if (!user.bcrypt) throw this.errors.credentials('User has no password set');
+    if (!(await verifyDigest(oldDigest, user.bcrypt, this.settings.bcryptRounds)))
+      throw this.errors.credentials('Incorrect password');
     await this.users.setPassword(ctx, userId, newDigest);
     // As Meteor's `$unset: {'services.password.reset': 1}`: a pending reset link stops working.
     await deleteEmailTokens(ctx, userId, 'reset');
@@ -135,59 +192,91 @@ export class LoginMethods {
     return { passwordChanged: true };
   }
 
-  async createUser(ctx: MethodContext, options: unknown, collection: string): Promise<LoginResult> {
-    if (!this.settings.allowCreateUser) throw new ClientError(403, 'Signups forbidden');
-    if (!isRecord(options)) throw new MatchFailedError();
-    for (const key of Object.keys(options))
-      if (key !== 'username' && key !== 'email' && key !== 'password' && key !== 'profile')
-        throw new MatchFailedError();
-    if (options.profile !== undefined && !isRecord(options.profile)) throw new MatchFailedError();
-    const username = optionalString(options.username);
-    const email = optionalString(options.email);
-    if (options.password === undefined) throw new MatchFailedError();
-    const id = await this.users.insert(
-      ctx,
-      {
-        ...(username === undefined ? {} : { username }),
-        ...(email === undefined ? {} : { email }),
-        password: options.password,
-        ...(options.profile === undefined ? {} : { profile: options.profile as Record<string, unknown> }),
-      },
-      ctx.newId(collection),
-    );
-    // Meteor's `createUserVerifyingEmail`; inside the transaction, so a failed send leaves no user behind.
-    if (email !== undefined && this.settings.sendVerificationEmail && this.emailFlows)
-      await this.emailFlows.send('verifyEmail', id, email, { db: ctx });
-    return await this.issueToken(ctx, id, new Date());
+  /**
+   * Meteor's `createUser` method: a login of type `password` whose function creates the user (user-creation.ts)
+   * and, with `sendVerificationEmail` and an address, sends the verification email (or, without a password, the
+   * enrollment email) inside the method's transaction, so a failed send leaves no user.
+   */
+  async createUser(ctx: MethodContext, options: unknown, newId: () => string): Promise<LoginResult> {
+    return await this.loginMethod(ctx, 'createUser', [options], 'password', async () => {
+      if (!isRecord(options)) throw new MatchFailedError();
+      if (this.settings.forbidClientAccountCreation)
+        return { error: new ClientError(403, 'Signups forbidden') };
+      const userId = await this.creation.createUser(ctx, options, { id: newId() });
+      // The address as stored (cleaned) is the user's only one: the first, and the first unverified.
+      if (options.email && this.settings.sendVerificationEmail && this.emailFlows) {
+        const kind = options.password === undefined ? 'enrollAccount' : 'verifyEmail';
+        await this.emailFlows.send(kind, userId, undefined, { db: ctx });
+      }
+      return { userId };
+    });
   }
 
   /**
-   * A password or resume token checked outside a method, e.g. during a protocol handshake: `identifier` is a user
-   * id, username or email; `secret` the user's password (plain) or one of their unexpired resume tokens. Resolves
-   * null for any failure (unknown user and wrong secret alike, at the same bcrypt cost). With `connection`, a
-   * connection that logged in with a resume token is tied to it as a `login {resume}` would (revocation.ts).
+   * A login outside any method (a protocol handshake): `fn` names the user or the error, then the pipeline runs
+   * (validateLoginAttempt, onLogin / onLoginFailure). Resolves who logged in; rejects with the attempt's error.
+   * `onAllowed` runs before the `onLogin` hooks (e.g. to tie the connection to a resume token).
    */
-  async checkSecret(
-    identifier: string,
-    secret: string,
-    connection?: Pick<ConnectionInfo, 'protocol' | 'id'>,
-  ): Promise<AccountIdentity | null> {
+  async authenticate(
+    call: LoginCall,
+    type: string,
+    fn: () => Promise<LoginHandlerResult | undefined>,
+    onAllowed?: (allowed: AllowedLogin) => void,
+  ): Promise<AccountIdentity> {
+    const result = (await tryLogin(type, fn)) ?? { error: this.errors.credentials('Unknown login') };
+    return await this.pipeline.attempt(call, result, async (allowed) => {
+      onAllowed?.(allowed);
+      return {
+        userId: allowed.userId,
+        roles: await this.users.roles(this.database(), allowed.userId),
+        type: allowed.type,
+      };
+    });
+  }
+
+  /**
+   * A handshake login with a secret: `identifier` is a user id, username or email; `secret` one of the user's
+   * unexpired resume tokens (type `resume`, the connection is tied to it: revocation.ts) or their plain password
+   * (type `password`). Every failure is the same credentials error (at the same bcrypt cost).
+   */
+  async loginWithSecret(call: LoginCall, identifier: string, secret: string): Promise<AccountIdentity> {
     const db = this.database();
-    const user = await this.users.find(db, { id: identifier, username: identifier, email: identifier });
-    if (user) {
-      const hashedToken = hashLoginToken(secret);
-      const token = await findLoginToken(db, hashedToken, { userId: user.id });
-      if (token && tokenExpiration(token.when, this.settings.loginExpirationInDays) > new Date()) {
-        if (connection)
-          this.logins.setPending(connection, { userId: user.id, hashedToken, revision: token.revision });
-        return { userId: user.id, roles: user.roles };
-      }
-    }
-    if (secret.length > 256) return null;
-    const digest = sha256Hex(secret);
-    if (!(await verifyDigest(digest, user?.bcrypt ?? undefined, this.settings.bcryptRounds)) || !user)
-      return null;
-    await this.users.afterPasswordCheck(db, user, digest);
-    return { userId: user.id, roles: user.roles };
+    let pending: { hashedToken: string } | undefined;
+    const identity = await this.authenticate(
+      call,
+      'password',
+      async () => {
+        const user = await this.users.find(db, { id: identifier, username: identifier, email: identifier });
+        if (user) {
+          const hashedToken = hashLoginToken(secret);
+          const token = await findLoginToken(db, hashedToken, { userId: user.id });
+          if (token && tokenExpiration(token.when, this.settings.loginExpirationInDays) > new Date()) {
+            pending = { hashedToken };
+            return {
+              type: 'resume',
+              userId: user.id,
+              stampedLoginToken: { token: secret, when: token.when, revision: token.revision },
+            };
+          }
+        }
+        const digest = secret.length > 256 ? undefined : sha256Hex(secret);
+        const ok = await verifyDigest(digest ?? '', user?.bcrypt ?? undefined, this.settings.bcryptRounds);
+        if (!user) throw this.errors.credentials('User not found');
+        if (!ok || digest === undefined)
+          return { userId: user.id, error: this.errors.credentials('Incorrect password') };
+        await this.users.afterPasswordCheck(db, user, digest);
+        return { userId: user.id };
+      },
+      (allowed) => {
+        const revision = allowed.result.stampedLoginToken?.revision;
+        if (pending && revision !== undefined)
+          this.logins.setPending(call.connection, {
+            userId: allowed.userId,
+            hashedToken: pending.hashedToken,
+            revision,
+          });
+      },
+    );
+    return identity;
   }
 }

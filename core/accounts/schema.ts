@@ -9,6 +9,12 @@
  * - `pgrt.user_credentials`: password-derived credentials that protocol adapters register (derived-credentials.ts),
  *   one `data` jsonb per user and name. The `cra_salt`/`cra_key` columns that older versions kept in
  *   `pgrt.user_passwords` are dropped: such keys are derived again at the user's next password login.
+ * - `pgrt.secrets`: random per-database secrets by name (derived-credentials.ts), never captured.
+ * - `pgrt.user_services`: Meteor's `services.<service>` of external (OAuth) services, one `data` jsonb per user and
+ *   service, with `service_id` = `data.id`, unique per service (user-documents.ts). Never captured, never published.
+ * - `pgrt.user_emails`: every address of every user, lower-cased, as primary key: the unique index Meteor keeps on
+ *   `emails.address` (case-insensitive here). A row trigger on `pgrt.users` rewrites a user's rows whenever its
+ *   `emails` change, so two users can never share an address, whoever writes (a 23505 on `user_emails_pkey`).
  * - `pgrt.login_tokens`: `base64(sha256(token))` per resume token with its `when` (Meteor's
  *   `services.resume.loginTokens`); expiry is `when` + the configured days, checked at login and enforced by the
  *   periodic sweep that deletes expired rows (accounts.ts `expireTokens`).
@@ -57,6 +63,48 @@ CREATE TABLE IF NOT EXISTS pgrt.user_credentials (
   data jsonb NOT NULL,
   PRIMARY KEY (user_id, name)
 );
+CREATE TABLE IF NOT EXISTS pgrt.secrets (
+  name text PRIMARY KEY,
+  value text NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pgrt.user_services (
+  user_id text NOT NULL REFERENCES pgrt.users (id) ON DELETE CASCADE,
+  service text NOT NULL,
+  service_id text,
+  data jsonb NOT NULL,
+  PRIMARY KEY (user_id, service)
+);
+CREATE UNIQUE INDEX IF NOT EXISTS user_services_service_id ON pgrt.user_services (service, service_id);
+CREATE TABLE IF NOT EXISTS pgrt.user_emails (
+  address text PRIMARY KEY,
+  user_id text NOT NULL REFERENCES pgrt.users (id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS user_emails_user ON pgrt.user_emails (user_id);
+CREATE OR REPLACE FUNCTION pgrt.users_emails_index() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  DELETE FROM pgrt.user_emails WHERE user_id = NEW.id;
+  INSERT INTO pgrt.user_emails (address, user_id)
+    SELECT DISTINCT lower(e->>'address'), NEW.id
+      FROM jsonb_array_elements(CASE WHEN jsonb_typeof(NEW.emails) = 'array' THEN NEW.emails ELSE '[]' END) e
+     WHERE jsonb_typeof(e->'address') = 'string';
+  RETURN NULL;
+END $$;
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_trigger
+                  WHERE tgrelid = 'pgrt.users'::regclass AND tgname = 'users_emails_index') THEN
+    CREATE TRIGGER users_emails_index AFTER INSERT OR UPDATE OF emails ON pgrt.users
+      FOR EACH ROW EXECUTE FUNCTION pgrt.users_emails_index();
+    -- Addresses stored before: the first user of each address keeps it in the index.
+    INSERT INTO pgrt.user_emails (address, user_id)
+      SELECT DISTINCT ON (lower(e->>'address')) lower(e->>'address'), u.id
+        FROM pgrt.users u,
+             jsonb_array_elements(CASE WHEN jsonb_typeof(u.emails) = 'array' THEN u.emails ELSE '[]' END) e
+       WHERE jsonb_typeof(e->'address') = 'string'
+       ORDER BY lower(e->>'address'), u.created_at, u.id
+      ON CONFLICT DO NOTHING;
+  END IF;
+END $$;
 CREATE TABLE IF NOT EXISTS pgrt.login_tokens (
   hashed_token text PRIMARY KEY,
   user_id text NOT NULL REFERENCES pgrt.users (id) ON DELETE CASCADE,

@@ -7,10 +7,10 @@
  * run on the pool or in a transaction of their own.
  */
 import type { Queryable } from '../database/database.js';
-import { ClientError, ConfigurationError } from '../errors.js';
+import { ConfigurationError } from '../errors.js';
 import type { DerivedCredentials } from './derived-credentials.js';
 import type { EmailUser } from './emails.js';
-import { hashDigest, MatchFailedError, needsRehash, passwordDigest } from './password.js';
+import { hashDigest, MatchFailedError, needsRehash } from './password.js';
 import { hashLoginToken } from './tokens.js';
 
 /** How a login names its user (Meteor's `{id} | {username} | {email}`; several: the first that matches). */
@@ -30,7 +30,10 @@ export interface UserRow {
   readonly credentials: string[];
 }
 
-/** A user to create from the server ({@link UserStore.insert}). */
+/**
+ * A user to create from the server (`Accounts.createUser`): Meteor's options (`username`, `email`, `password`,
+ * `profile`, and any key of the app's, all handed to `onCreateUser`) plus pgrt's server-only `roles` and `id`.
+ */
 export interface NewUser {
   readonly username?: string;
   readonly email?: string;
@@ -40,6 +43,7 @@ export interface NewUser {
   readonly roles?: readonly string[];
   /** Default: a new Meteor-style id. */
   readonly id?: string;
+  readonly [option: string]: unknown;
 }
 
 /** A Meteor `users` document, as exported from a Meteor database (the fields pgrt imports). */
@@ -65,16 +69,17 @@ export interface MeteorUserDocument {
 /** `u.emails` as an array (an app's SQL may have stored anything in it). */
 export const EMAILS_ARRAY = `CASE WHEN jsonb_typeof(u.emails) = 'array' THEN u.emails ELSE '[]'::jsonb END`;
 
-/** Finds a user by id, then username (case-insensitively), then email address (case-insensitively). */
+/**
+ * Finds a user by id, then username (case-insensitively), then email address (case-insensitively, through the
+ * unique index `pgrt.user_emails`).
+ */
 const FIND_USER = `
 SELECT u.id, u.roles, p.bcrypt,
        ARRAY(SELECT c.name FROM pgrt.user_credentials c WHERE c.user_id = u.id) AS credentials
   FROM pgrt.users u LEFT JOIN pgrt.user_passwords p ON p.user_id = u.id
  WHERE ($1::text IS NOT NULL AND u.id = $1)
     OR ($2::text IS NOT NULL AND lower(u.username) = lower($2))
-    OR ($3::text IS NOT NULL AND EXISTS (
-          SELECT 1 FROM jsonb_array_elements(${EMAILS_ARRAY}) e
-           WHERE lower(e->>'address') = lower($3)))
+    OR ($3::text IS NOT NULL AND u.id = (SELECT m.user_id FROM pgrt.user_emails m WHERE m.address = lower($3)))
  ORDER BY (u.id = $1) DESC NULLS LAST, (lower(u.username) = lower($2)) DESC NULLS LAST
  LIMIT 1`;
 
@@ -130,36 +135,28 @@ export class UserStore {
   async find(db: Queryable, query: UserQuery): Promise<UserRow | undefined> {
     const result = await db.query<UserRow>(FIND_USER, [
       query.id ?? null,
-      query.username ?? null,
-      query.email ?? null,
+      // Stored usernames are NFKC-normalized and trimmed (hygiene.ts): a look-alike finds the same user.
+      query.username === undefined ? null : query.username.normalize('NFKC').trim().replace(/ {2,}/g, ' '),
+      query.email?.trim() ?? null,
     ]);
     return result.rows[0];
   }
 
   /**
-   * The user with that address (Meteor's `findUserByEmail`: an exact match first, else a case-insensitive one if
-   * only one user has it) and the first of their addresses equal to it case-insensitively.
+   * The user with that address (Meteor's `findUserByEmail`; addresses are unique case-insensitively) and that
+   * address as stored (the exact one first, else the first equal to it case-insensitively).
    */
   async findByEmail(db: Queryable, email: string): Promise<{ id: string; address: string } | undefined> {
-    const found = await db.query<{ id: string; address: string; exact: boolean }>(
-      `SELECT u.id, e.value->>'address' AS address, e.value->>'address' = $1 AS exact
-         FROM pgrt.users u
+    const found = await db.query<{ id: string; address: string }>(
+      `SELECT u.id, e.value->>'address' AS address
+         FROM pgrt.user_emails m JOIN pgrt.users u ON u.id = m.user_id
         CROSS JOIN LATERAL jsonb_array_elements(${EMAILS_ARRAY}) WITH ORDINALITY AS e (value, i)
-        WHERE lower(e.value->>'address') = lower($1)
-        ORDER BY u.id, e.i`,
+        WHERE m.address = lower($1) AND lower(e.value->>'address') = m.address
+        ORDER BY (e.value->>'address' = $1) DESC, e.i
+        LIMIT 1`,
       [email],
     );
-    const users = new Map<string, { id: string; address: string; exact: boolean }>();
-    for (const row of found.rows) {
-      const user = users.get(row.id);
-      if (!user) users.set(row.id, { ...row });
-      else user.exact ||= row.exact;
-    }
-    const candidates = [...users.values()];
-    const exact = candidates.find((user) => user.exact);
-    if (exact) return { id: exact.id, address: exact.address };
-    const only = candidates.length === 1 ? candidates[0] : undefined;
-    return only && { id: only.id, address: only.address };
+    return found.rows[0];
   }
 
   /** The roles of a user (none when unknown). */
@@ -173,39 +170,6 @@ export class UserStore {
   /** Replaces a user's roles. */
   async setRoles(db: Queryable, userId: string, roles: readonly string[]): Promise<void> {
     await db.query('UPDATE pgrt.users SET roles = $2 WHERE id = $1', [userId, [...roles]]);
-  }
-
-  /**
-   * Inserts a user with the id `id`; rejects with 400 "Need to set a username or email" and 403 "Username already
-   * exists." / "Email already exists." (Meteor's). Resolves to the id.
-   */
-  async insert(db: Queryable, user: NewUser, id: string): Promise<string> {
-    const digest = user.password === undefined ? undefined : passwordDigest(user.password);
-    if (user.username === undefined && user.email === undefined)
-      throw new ClientError(400, 'Need to set a username or email');
-    if (user.username !== undefined && (await this.find(db, { username: user.username })))
-      throw new ClientError(403, 'Username already exists.');
-    if (user.email !== undefined && (await this.find(db, { email: user.email })))
-      throw new ClientError(403, 'Email already exists.');
-    try {
-      await db.query(
-        'INSERT INTO pgrt.users (id, username, emails, profile, roles) VALUES ($1, $2, $3, $4, $5)',
-        [
-          id,
-          user.username ?? null,
-          user.email === undefined ? null : JSON.stringify([{ address: user.email, verified: false }]),
-          JSON.stringify(user.profile ?? {}),
-          [...(user.roles ?? [])],
-        ],
-      );
-    } catch (error) {
-      // A concurrent signup with the same username (the unique index).
-      if ((error as { code?: string }).code === '23505')
-        throw new ClientError(403, 'Username already exists.', undefined, { cause: error });
-      throw error;
-    }
-    if (digest !== undefined) await this.setPassword(db, id, digest);
-    return id;
   }
 
   /** Stores the bcrypt hash of `digest` for `userId` and derives its credentials anew. */

@@ -6,7 +6,8 @@
  */
 
 import type { DdpOptions } from '../../adapters/ddp/ddp-protocol.js';
-import { accountsAuthenticators, anonymousAuthenticator } from '../../adapters/wamp/authentication.js';
+import { accountsAuthenticators } from '../../adapters/wamp/accounts-authentication.js';
+import { anonymousAuthenticator } from '../../adapters/wamp/authentication.js';
 import type { WampOptions } from '../../adapters/wamp/wamp-protocol.js';
 import { type Accounts, type AccountsOptions, accounts } from '../../core/accounts/accounts.js';
 import type { Logger } from '../../core/logger.js';

@@ -8,12 +8,8 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import type autobahn from 'autobahn';
-import {
-  accountsAuthenticators,
-  anonymousAuthenticator,
-  craKey,
-  craSign,
-} from '../../adapters/wamp/authentication.js';
+import { accountsAuthenticators } from '../../adapters/wamp/accounts-authentication.js';
+import { anonymousAuthenticator, craKey, craSign } from '../../adapters/wamp/authentication.js';
 import { subscribe } from '../../adapters/wamp/client.js';
 import { openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { type Accounts, accounts, type LoginResult } from '../../core/accounts/accounts.js';
@@ -156,8 +152,8 @@ describe('accounts over DDP and WAMP (todos example)', function () {
       assert.ok(result.tokenExpires instanceof Date, 'tokenExpires arrives as an EJSON date');
       assert.ok(client.view('lists').has(secretList), 'private list after login');
       assert.equal(client.view('todos').size, 1);
-      // Only the safe fields (this user has no email): no roles, no hashes, no tokens.
-      assert.deepEqual(Object.keys(client.view('users').get(aliceId) ?? {}).sort(), ['profile', 'username']);
+      // Only the safe fields (this user has neither email nor profile): no roles, no hashes, no tokens.
+      assert.deepEqual(Object.keys(client.view('users').get(aliceId) ?? {}).sort(), ['username']);
       await client.apply('logout');
       assert.ok(!client.view('lists').has(secretList), 'private list gone after logout');
       assert.equal(client.view('todos').size, 0);
