@@ -81,6 +81,11 @@ export interface PluginHost {
   /** This process's open sessions (live: sessions join and leave it). */
   readonly sessions: ReadonlySet<Session>;
   readonly logger: Logger;
+  /**
+   * False when the core runs with `rateLimits: false` ("no limits at all"): plug-ins turn their own limits off too
+   * (the accounts plug-in's failed-login limits).
+   */
+  readonly rateLimited: boolean;
 }
 
 /**

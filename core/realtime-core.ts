@@ -112,6 +112,11 @@ export class RealtimeCore implements PluginHost {
     this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
   }
 
+  /** False with `rateLimits: false` ({@link PluginHost.rateLimited}). */
+  get rateLimited(): boolean {
+    return this.options.rateLimits !== false;
+  }
+
   /** The observer pool (available after start). */
   get pool(): ObserverPool {
     if (!this.#pool) throw new ConfigurationError('RealtimeCore.start() has not completed');

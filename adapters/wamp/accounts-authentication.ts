@@ -19,7 +19,7 @@
 import { createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccountIdentity, Accounts, LoginCall } from '../../core/accounts/accounts.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
-import { isClientError } from '../../core/errors.js';
+import { isClientError, TooManyRequestsError } from '../../core/errors.js';
 import { type Authenticator, type AuthRequest, craSign, ticketAuthenticator } from './authentication.js';
 import { AuthenticationError, WampUri } from './errors.js';
 import type { Dict } from './messages.js';
@@ -96,8 +96,16 @@ export function handshakeConnection(request: AuthRequest): ConnectionInfo {
   };
 }
 
-/** A refused login as an ABORT: the client error's reason under `wamp.error.authentication_failed`. */
+/** ABORT reason of a login refused by the failed-login limits (details: the message says how long to wait). */
+export const TOO_MANY_REQUESTS = 'pgrt.error.too_many_requests';
+
+/**
+ * A refused login as an ABORT: the client error's reason under `wamp.error.authentication_failed`, or
+ * {@link TOO_MANY_REQUESTS} when the failed-login limits refused it.
+ */
 function refused(error: unknown): never {
+  if (error instanceof TooManyRequestsError)
+    throw new AuthenticationError(TOO_MANY_REQUESTS, error.reason ?? 'too many requests', { cause: error });
   if (isClientError(error))
     throw new AuthenticationError(WampUri.authenticationFailed, error.reason ?? 'authentication failed', {
       cause: error,
@@ -132,6 +140,7 @@ export function accountsAuthenticators(store: Accounts): Authenticator[] {
           connection: handshakeConnection(request),
           methodName: 'ticket',
           methodArguments: [{ user: authid }],
+          identity: authid,
         };
         const identity = await store.loginWithSecret(call, authid, ticket).catch(refused);
         return { authid: identity.userId, authrole: accountRole(identity) };
@@ -178,6 +187,7 @@ function accountsCraAuthenticator(store: Accounts): Authenticator {
             connection: handshakeConnection(request),
             methodName: 'wampcra',
             methodArguments: [{ user: authid }],
+            identity: authid,
           };
           const identity = await store
             .authenticate(call, 'wampcra', async () => {

@@ -3,6 +3,7 @@
  * has the option. docs/reference.md "Accounts" lists them with their defaults.
  */
 import type { AccountEmailOptions } from './emails.js';
+import type { LoginThrottleOptions } from './login-throttle.js';
 import type { EmailDomainRule } from './user-creation.js';
 import type { FieldSelector } from './user-documents.js';
 
@@ -62,4 +63,9 @@ export interface AccountsOptions extends AccountEmailOptions {
    * `rootUrl` or `urls.verifyEmail`. Default false.
    */
   readonly sendVerificationEmail?: boolean;
+  /**
+   * Failed-login limits per user name, per client address and per both, shared by every process and both
+   * protocols (login-throttle.ts; docs/security.md "Login throttling"). `false`: none. Default: on.
+   */
+  readonly loginThrottle?: LoginThrottleOptions | false;
 }

@@ -41,6 +41,7 @@ import {
   type LogoutHook,
   type ValidateLoginAttempt,
 } from './login-pipeline.js';
+import { LoginThrottle } from './login-throttle.js';
 import { deleteLoginTokens, expireLoginTokens } from './login-tokens.js';
 import { DEFAULT_BCRYPT_ROUNDS, passwordDigest } from './password.js';
 import { ConnectionLogins } from './revocation.js';
@@ -70,6 +71,7 @@ export type {
   LogoutHook,
   ValidateLoginAttempt,
 } from './login-pipeline.js';
+export type { LoginThrottleOptions, ThrottleRule } from './login-throttle.js';
 export type { EmailDomainRule, OnCreateUser, ValidateNewUser } from './user-creation.js';
 export type { FieldSelector, UserDocument } from './user-documents.js';
 export type {
@@ -107,6 +109,7 @@ export class Accounts implements AppPlugin {
   readonly #methods: LoginMethods;
   readonly #emailFlows: EmailFlows;
   readonly #errors: AccountErrors;
+  readonly #throttle: LoginThrottle | undefined;
   #db: Database | undefined;
 
   constructor(options: AccountsOptions = {}) {
@@ -129,6 +132,7 @@ export class Accounts implements AppPlugin {
         throw new ConfigurationError(`the ${reason} token expiration must be a positive number of days`);
     const sendVerificationEmail = options.sendVerificationEmail ?? false;
     if (sendVerificationEmail) emails.assertConfigured('verifyEmail');
+    this.#throttle = options.loginThrottle === false ? undefined : new LoginThrottle(options.loginThrottle);
     const errors = new AccountErrors(options.ambiguousErrorMessages ?? true);
     this.#errors = errors;
     const database = () => this.db;
@@ -153,6 +157,7 @@ export class Accounts implements AppPlugin {
       errors,
       { ...settings, forbidClientAccountCreation: forbid, sendVerificationEmail },
       database,
+      this.#throttle,
     );
     this.#emailFlows = new EmailFlows(this.#users, emails, lifetimes, errors, database);
     this.#methods.emailFlows = this.#emailFlows;
@@ -175,6 +180,8 @@ export class Accounts implements AppPlugin {
       await this.#documents.loadColumns(db);
       this.#db = db;
       this.#pipeline.logger = host.logger;
+      // `rateLimits: false` on the core means no limits at all: the failed-login limits too.
+      if (!host.rateLimited) this.#methods.throttle = undefined;
       return this.#logins.watch(host, this.#expireTokensIntervalMs, () => this.expireTokens());
     });
     app.roles((db, userId) => this.#users.roles(db, userId));
@@ -479,13 +486,14 @@ export class Accounts implements AppPlugin {
   /**
    * Deletes every expired resume token (Meteor's `_expireTokens`); their connections, on every process, are logged
    * out. Expired reset and enrollment tokens go too (`_expirePasswordResetTokens`,
-   * `_expirePasswordEnrollTokens`). Each process runs it every `expireTokensIntervalMs`, one at a time (a process
+   * `_expirePasswordEnrollTokens`), and forgotten failed-login counters. Each process runs it every `expireTokensIntervalMs`, one at a time (a process
    * that finds another sweeping skips its turn and resolves 0). Resolves to the number of resume tokens deleted.
    */
   async expireTokens(): Promise<number> {
-    return await expireLoginTokens(this.db, this.loginExpirationInDays, (client) =>
-      expireEmailTokens(client, this.#emailFlows.lifetimes),
-    );
+    return await expireLoginTokens(this.db, this.loginExpirationInDays, async (client) => {
+      await expireEmailTokens(client, this.#emailFlows.lifetimes);
+      await this.#throttle?.sweep(client);
+    });
   }
 }
 

@@ -11,13 +11,14 @@
  */
 import type { MethodContext } from '../contexts.js';
 import type { Database } from '../database/database.js';
-import { ClientError } from '../errors.js';
+import { ClientError, isClientError } from '../errors.js';
 import type { EmailFlows } from './email-flows.js';
 import { deleteEmailTokens } from './email-tokens.js';
 import { type AccountErrors, NotLoggedInError } from './errors.js';
 import { checkPasswordNotEmpty } from './hygiene.js';
 import type { AllowedLogin, LoginCall, LoginHandlerResult, LoginPipeline } from './login-pipeline.js';
 import { tryLogin } from './login-pipeline.js';
+import type { LoginThrottle, ThrottleSubject } from './login-throttle.js';
 import { deleteLoginToken, deleteLoginTokens, findLoginToken, insertLoginToken } from './login-tokens.js';
 import { MatchFailedError, passwordDigest, sha256Hex, verifyDigest } from './password.js';
 import type { ConnectionLogins } from './revocation.js';
@@ -65,7 +66,33 @@ export class LoginMethods {
     private readonly errors: AccountErrors,
     private readonly settings: LoginSettings,
     private readonly database: () => Database,
+    /** The failed-login limits; undefined: none (the core runs with `rateLimits: false`, or the option is false). */
+    public throttle: LoginThrottle | undefined,
   ) {}
+
+  /**
+   * Runs a login under the failed-login limits (login-throttle.ts): refused at once while blocked; a refused
+   * credential (a 403) counts, a success clears the name's counter for the address. The counters are written on the pool, so they
+   * stay whatever the method's transaction does.
+   */
+  async #throttled<R>(call: LoginCall, run: () => Promise<R>): Promise<R> {
+    const throttle = this.throttle;
+    if (!throttle) return await run();
+    const subject: ThrottleSubject = { identity: call.identity, address: call.connection.clientAddress };
+    const db = this.database();
+    await throttle.check(db, subject);
+    let value: R;
+    try {
+      value = await run();
+    } catch (error) {
+      // A refused credential (403: wrong password, unknown user or token, a hook's refusal) counts; a malformed
+      // request (400) or a server failure does not.
+      if (isClientError(error) && error.error === 403) await throttle.failed(db, subject);
+      throw error;
+    }
+    await throttle.succeeded(db, subject);
+    return value;
+  }
 
   /**
    * A login method (Meteor's `_loginMethod`): runs `fn` (a throw becomes `{error}`, `type` defaults to `type`),
@@ -84,11 +111,20 @@ export class LoginMethods {
     return await this.#attempt(ctx, methodName, methodArguments, result);
   }
 
-  /** Meteor's `login(options)`: the handlers, then the attempt. */
+  /** Meteor's `login(options)`: the handlers, then the attempt, under the failed-login limits. */
   async login(ctx: MethodContext, options: unknown): Promise<LoginResult> {
     if (!isRecord(options)) throw new MatchFailedError();
-    const result = await this.pipeline.runHandlers(options, ctx);
-    return await this.#attempt(ctx, 'login', [options], result);
+    const user = isRecord(options.user) ? Object.values(options.user)[0] : undefined;
+    const call: LoginCall = {
+      connection: ctx.connection,
+      methodName: 'login',
+      methodArguments: [options],
+      ...(typeof user === 'string' ? { identity: user } : {}),
+    };
+    return await this.#throttled(call, async () => {
+      const result = await this.pipeline.runHandlers(options, ctx);
+      return await this.pipeline.attempt(call, result, (allowed) => this.#logIn(ctx, allowed));
+    });
   }
 
   async #attempt(
@@ -223,14 +259,16 @@ export class LoginMethods {
     fn: () => Promise<LoginHandlerResult | undefined>,
     onAllowed?: (allowed: AllowedLogin) => void,
   ): Promise<AccountIdentity> {
-    const result = (await tryLogin(type, fn)) ?? { error: this.errors.credentials('Unknown login') };
-    return await this.pipeline.attempt(call, result, async (allowed) => {
-      onAllowed?.(allowed);
-      return {
-        userId: allowed.userId,
-        roles: await this.users.roles(this.database(), allowed.userId),
-        type: allowed.type,
-      };
+    return await this.#throttled(call, async () => {
+      const result = (await tryLogin(type, fn)) ?? { error: this.errors.credentials('Unknown login') };
+      return await this.pipeline.attempt(call, result, async (allowed) => {
+        onAllowed?.(allowed);
+        return {
+          userId: allowed.userId,
+          roles: await this.users.roles(this.database(), allowed.userId),
+          type: allowed.type,
+        };
+      });
     });
   }
 

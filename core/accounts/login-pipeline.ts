@@ -83,6 +83,11 @@ export interface LoginCall {
   readonly connection: ConnectionInfo;
   readonly methodName: string;
   readonly methodArguments: readonly unknown[];
+  /**
+   * The user name the attempt gives (username, email or id), for the failed-login limits (login-throttle.ts);
+   * absent: limited per client address only.
+   */
+  readonly identity?: string;
 }
 
 /** An allowed attempt: who, and the handler's result. */

@@ -9,6 +9,8 @@
  * - `pgrt.user_credentials`: password-derived credentials that protocol adapters register (derived-credentials.ts),
  *   one `data` jsonb per user and name. The `cra_salt`/`cra_key` columns that older versions kept in
  *   `pgrt.user_passwords` are dropped: such keys are derived again at the user's next password login.
+ * - `pgrt.login_failures`: failed-login counters (login-throttle.ts), keyed by a SHA-256 of the user name and/or
+ *   client address they count, with `failures`, `last_at` and `blocked_until`. Never captured.
  * - `pgrt.secrets`: random per-database secrets by name (derived-credentials.ts), never captured.
  * - `pgrt.user_services`: Meteor's `services.<service>` of external (OAuth) services, one `data` jsonb per user and
  *   service, with `service_id` = `data.id`, unique per service (user-documents.ts). Never captured, never published.
@@ -62,6 +64,12 @@ CREATE TABLE IF NOT EXISTS pgrt.user_credentials (
   name text NOT NULL,
   data jsonb NOT NULL,
   PRIMARY KEY (user_id, name)
+);
+CREATE TABLE IF NOT EXISTS pgrt.login_failures (
+  key text PRIMARY KEY,
+  failures integer NOT NULL,
+  last_at timestamptz NOT NULL,
+  blocked_until timestamptz
 );
 CREATE TABLE IF NOT EXISTS pgrt.secrets (
   name text PRIMARY KEY,
