@@ -3,43 +3,27 @@
  * {@link createServer} with the protocols to speak.
  */
 
-export type { DdpOptions } from './adapters/ddp/ddp-protocol.js';
+export * from './adapters/builtin.js';
 export {
-  ACCOUNTS_AUTHPROVIDER,
-  accountsAuthenticators,
-  CRA_CREDENTIAL,
-  type CraKeyMaterial,
-  deriveCraKey,
-} from './adapters/wamp/accounts-authentication.js';
-export {
-  type AnonymousOptions,
-  type Authenticator,
-  type AuthIdentity,
-  type AuthRequest,
-  type AuthStart,
-  anonymousAuthenticator,
-  type CraLookup,
-  type CraPrincipal,
-  type Principal,
-  type StaticUser,
-  staticUsers,
-  type TicketCheck,
-  ticketAuthenticator,
-  wampCraAuthenticator,
-} from './adapters/wamp/authentication.js';
-export {
-  type Action as WampAction,
-  type Authorizer as WampAuthorizer,
-  allowAll,
-  type Permission as WampPermission,
-  type SessionIdentity as WampSessionIdentity,
-  staticAuthorizer,
-} from './adapters/wamp/authorization.js';
-export { AuthenticationError as WampAuthenticationError, WampError } from './adapters/wamp/errors.js';
-export type { WampOptions, WampRawSocketOptions, WampRealmOptions } from './adapters/wamp/wamp-protocol.js';
+  type AdapterFlag,
+  type AnyProtocolAdapter,
+  type ConfigSections,
+  defineAdapter,
+  type Endpoint,
+  type EndpointBase,
+  type Protocol,
+  type ProtocolAdapter,
+  type ProtocolContext,
+  type ProtocolHandle,
+  type ProtocolListener,
+  type ProtocolPart,
+  type SectionValues,
+  type SharedConfig,
+} from './adapters/protocol-adapter.js';
 export {
   configJsonSchema,
   configSchema,
+  configSchemaFor,
   type PgrtConfig,
   type PgrtConfigInput,
 } from './config/config-schema.js';
@@ -168,16 +152,7 @@ export {
   type RateLimitOptions,
   type RateLimitRule,
 } from './core/rate-limit.js';
-export {
-  createServer,
-  ddp,
-  type PgrtServer,
-  type Protocol,
-  type ProtocolHandle,
-  type ProtocolHooks,
-  type ProtocolListener,
-  type ServerOptions,
-  wamp,
-} from './server.js';
+export { createServer, type PgrtServer, type ServerOptions } from './server.js';
 export type { TransportLimits } from './transports/connection-guard.js';
+export type { Classified, Classifier } from './transports/frame-classifier.js';
 export { ServerMetrics, type ServerMetricsOptions } from './transports/metrics.js';

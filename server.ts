@@ -12,9 +12,14 @@
  */
 import 'reflect-metadata';
 import { type DependencyContainer, instanceCachingFactory, container as rootContainer } from 'tsyringe';
-import { type DdpOptions, DdpProtocol } from './adapters/ddp/ddp-protocol.js';
-import { MeteorClient, type MeteorClientOptions } from './adapters/ddp/meteor-client.js';
-import { type WampOptions, WampProtocol } from './adapters/wamp/wamp-protocol.js';
+import { builtinAdapters } from './adapters/builtin.js';
+import type {
+  Protocol,
+  ProtocolContext,
+  ProtocolHandle,
+  ProtocolListener,
+  SectionValues,
+} from './adapters/protocol-adapter.js';
 import type { Accounts } from './core/accounts/accounts.js';
 import type { App } from './core/app.js';
 import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
@@ -35,105 +40,41 @@ import type { TransportLimits } from './transports/connection-guard.js';
 import { type CompressionOptions, HttpHost } from './transports/http-host.js';
 import { ServerMetrics } from './transports/metrics.js';
 
+/** The built-in protocols' public API (`ddp()`, `wamp()`, …), for callers importing `createServer` from here. */
+export * from './adapters/builtin.js';
+export type {
+  Protocol,
+  ProtocolContext,
+  ProtocolHandle,
+  ProtocolListener,
+} from './adapters/protocol-adapter.js';
+
 /** Injection tokens of the composition root's own parts. */
 export const AppToken = Symbol('pgrt.App');
 export const RealtimeCoreToken = Symbol('pgrt.RealtimeCore');
 export const HttpHostToken = Symbol('pgrt.HttpHost');
 export const ServerOptionsToken = Symbol('pgrt.ServerOptions');
-export const MeteorClientToken = Symbol('pgrt.MeteorClient');
 
-/** A protocol the server speaks: attaches endpoints to the host; closes its connections on shutdown. */
-export interface Protocol {
-  readonly name: string;
-  attach(core: RealtimeCore, host: HttpHost, logger: Logger, hooks?: ProtocolHooks): ProtocolHandle;
-}
-
-/** What the composition root may put around a protocol's connections (metrics, connection logs). */
-export interface ProtocolHooks {
-  /** Wraps each connection before the adapter sees it; must return an equivalent connection. */
-  readonly connection?: (connection: Connection, protocol: string) => Connection;
-}
-
-/** Routes every connection `handler` receives through `hooks.connection` first (no-op without the hook). */
-function hooked<T extends ConnectionHandler>(handler: T, name: string, hooks: ProtocolHooks | undefined): T {
-  const wrap = hooks?.connection;
-  if (wrap) {
-    const handle = handler.handleConnection.bind(handler);
-    handler.handleConnection = (connection) => handle(wrap(connection, name));
-  }
-  return handler;
-}
-
-/** A protocol attached to a running server. */
-export interface ProtocolHandle {
-  /** Tells every client to go away (shutdown). */
-  closeAll(): void;
-  /** Starts listeners of the protocol's own beside the HTTP host (WAMP RawSocket), after the host listens. */
-  listen?(): Promise<void>;
-  /** Stops those listeners; connections still open after `timeoutMs` are dropped (shutdown, after closeAll). */
-  stopListening?(timeoutMs: number): Promise<void>;
-  /** Where those listeners are, once listening. */
-  listeners?(): readonly ProtocolListener[];
-}
-
-/** A listening socket of a protocol's own, e.g. `{ protocol: 'wamp', transport: 'rawsocket', port: 8081 }`. */
-export interface ProtocolListener {
-  readonly protocol: string;
-  readonly transport: string;
-  /** The bound TCP port, or undefined for a Unix socket. */
-  readonly port: number | undefined;
-  /** The Unix socket path, or undefined for TCP. */
-  readonly path: string | undefined;
-}
-
-/** DDP (Meteor's protocol) at `/websocket` and SockJS at `/sockjs`. */
-export function ddp(options: DdpOptions = {}): Protocol {
-  return {
-    name: 'ddp',
-    attach(core, host, logger, hooks) {
-      const protocol = hooked(new DdpProtocol(core, options, logger), 'ddp', hooks);
-      protocol.attach(host);
-      return protocol;
-    },
-  };
-}
-
-/**
- * WAMP v2 at `/ws`: a router for Autobahn|JS, Wampy and other WAMP clients, bridged to the core (methods are
- * procedures, publications via `pgrt.subscribe`; see adapters/wamp/README.md). Default realm `realm1`.
- */
-export function wamp(options: WampOptions = {}): Protocol {
-  return {
-    name: 'wamp',
-    attach(core, host, logger, hooks) {
-      const protocol = hooked(new WampProtocol(core, options, logger), 'wamp', hooks);
-      protocol.attach(host);
-      return {
-        closeAll: () => protocol.closeAll(),
-        listen: () => protocol.listen(),
-        stopListening: (timeoutMs) => protocol.stopListening(timeoutMs),
-        listeners: () => {
-          const address = protocol.rawSocketAddress;
-          if (address === undefined) return [];
-          const unix = typeof address === 'string';
-          return [
-            {
-              protocol: 'wamp',
-              transport: 'rawsocket',
-              port: unix ? undefined : address,
-              path: unix ? address : undefined,
-            },
-          ];
-        },
-      };
-    },
-  };
+/** The protocols served when `protocols` is not given: the built-in adapters enabled by default (DDP), as configured by default. */
+export function defaultProtocols(host = '0.0.0.0'): Protocol[] {
+  return builtinAdapters
+    .filter((adapter) => adapter.enabledByDefault)
+    .map((adapter) => {
+      const sections: Record<string, unknown> = {};
+      for (const [key, schema] of Object.entries(adapter.config)) sections[key] = schema.parse(undefined);
+      return (
+        adapter.fromConfig as (config: SectionValues<typeof adapter.config>, shared: unknown) => Protocol
+      )(sections as SectionValues<typeof adapter.config>, { host, rootUrl: undefined, forwardedCount: 0 });
+    });
 }
 
 /** Options of {@link createServer}. */
 export interface ServerOptions extends CoreOptions {
   readonly app: App;
-  /** Protocols to serve (default: DDP only). */
+  /**
+   * Protocols to serve, e.g. `[ddp(), wamp()]` (default: DDP only). Any {@link Protocol} works, built-in or an
+   * adapter of the app's own (adapters/README.md).
+   */
   readonly protocols?: readonly Protocol[];
   /** TCP port (default 3000; 0 picks a free one). */
   readonly port?: number;
@@ -156,11 +97,6 @@ export interface ServerOptions extends CoreOptions {
   readonly tls?: { readonly cert: string | Buffer; readonly key: string | Buffer };
   /** WebSocket permessage-deflate (with a size threshold); default off (memory per connection). */
   readonly compression?: CompressionOptions;
-  /**
-   * Meteor web clients: the stock publications (autoupdate, login service configuration) and, with `staticDir`,
-   * the built client served with a generated `__meteor_runtime_config__` and hot code push.
-   */
-  readonly meteorClient?: MeteorClientOptions;
   /** Prometheus metrics at `/metrics` (default off); pass a {@link ServerMetrics} to choose its registry. */
   readonly metrics?: boolean | ServerMetrics;
   /**
@@ -192,6 +128,11 @@ export interface ServerOptions extends CoreOptions {
    * connection attempts while the database is down.
    */
   readonly busReconnect?: { readonly initialMs?: number; readonly maxMs?: number };
+  /**
+   * The tsyringe container the server's own child container is made from (default: the root container). Register
+   * a token there to swap a part: the server uses what the container has and builds only what is missing.
+   */
+  readonly container?: DependencyContainer;
 }
 
 /** A running server. */
@@ -206,8 +147,8 @@ export interface PgrtServer {
   readonly database: string;
   /** Listening sockets of the protocols' own beside `port` (WAMP RawSocket), if any. */
   readonly listeners: readonly ProtocolListener[];
-  /** The Meteor web client support, when `meteorClient` was given. */
-  readonly meteorClient: MeteorClient | undefined;
+  /** Each attached protocol's handle, by name (e.g. `protocols.get('ddp') as DdpHandle`). */
+  readonly protocols: ReadonlyMap<string, ProtocolHandle>;
   /** The metrics, when `metrics` was enabled. */
   readonly metrics: ServerMetrics | undefined;
   /**
@@ -275,14 +216,6 @@ export function registerServer(
       });
     }),
   });
-  const meteorClient = options.meteorClient;
-  if (meteorClient) {
-    c.register(MeteorClientToken, {
-      useFactory: instanceCachingFactory(
-        (r) => new MeteorClient(meteorClient, r.resolve<Logger>(LoggerToken)),
-      ),
-    });
-  }
   return c;
 }
 
@@ -316,9 +249,12 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     const pooler = embedded ? undefined : await dedicatedPoolerProblem(db, logger);
     // Through a transaction pooler a session advisory lock would stay on a pooled backend after this process is
     // gone, blocking every later pump: never campaign then.
-    const c = registerServer(pooler ? { ...options, outboxPump: false } : options, db, rootContainer, pooler);
-    const meteorClient = options.meteorClient ? c.resolve<MeteorClient>(MeteorClientToken) : undefined;
-    meteorClient?.registerPublications(options.app);
+    const c = registerServer(
+      pooler ? { ...options, outboxPump: false } : options,
+      db,
+      options.container ?? rootContainer,
+      pooler,
+    );
     const core = c.resolve<RealtimeCore>(RealtimeCoreToken);
     const host = c.resolve<HttpHost>(HttpHostToken);
     const metrics = options.metrics === true ? new ServerMetrics() : options.metrics || undefined;
@@ -326,22 +262,40 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     if (metrics) host.addRequestHandler(metrics.handler);
     // Connection logs (debug) whenever a logger is given; traffic counts when metrics are on.
     const instrument = metrics ?? (options.logger ? new ServerMetrics({ processMetrics: false }) : undefined);
-    const hooks: ProtocolHooks = instrument
-      ? {
-          connection: (connection, name) =>
-            instrument.instrument(connection, name, logger, metrics !== undefined),
-        }
-      : {};
-    const protocols = (options.protocols ?? [ddp()]).map((p) => p.attach(core, host, logger, hooks));
-    // After the protocols: their paths (/sockjs, /websocket) come before the app's routes and the client's pages.
+    const protocols = new Map<string, ProtocolHandle>();
+    const configured = options.protocols ?? defaultProtocols(options.host);
+    // Protocols' swappable parts: the default unless the app registered its own (parent containers included).
+    for (const part of configured.flatMap((protocol) => protocol.parts ?? [])) {
+      if (!c.isRegistered(part.token, true))
+        c.register(part.token, { useFactory: instanceCachingFactory(() => part.create(core)) });
+    }
+    for (const protocol of configured) {
+      if (protocols.has(protocol.name))
+        throw new ConfigurationError(`protocol "${protocol.name}" is given twice`);
+      const classifier = protocol.classifier?.bind(protocol);
+      const wrap = instrument
+        ? (connection: Connection) =>
+            instrument.instrument(connection, protocol.name, logger, metrics !== undefined, classifier)
+        : undefined;
+      const context: ProtocolContext = {
+        core,
+        host,
+        logger,
+        accept: (handler) => (wrap ? observed(handler, wrap) : handler),
+        resolve: (token) => c.resolve(token),
+      };
+      protocols.set(protocol.name, protocol.attach(context));
+    }
+    metrics?.protocolsAttached([...protocols.keys()]);
+    // After the protocols: their paths (/sockjs, /websocket) come before the app's routes (a web client's pages
+    // are a fallback handler, after both).
     for (const route of options.app.routes) host.addRequestHandler(routeHandler(route, logger));
-    meteorClient?.attach(host);
     await core.start();
     const port = await host.listen(options.port ?? 3000, options.host ?? '0.0.0.0');
     try {
-      for (const protocol of protocols) await protocol.listen?.();
+      for (const protocol of protocols.values()) await protocol.listen?.();
     } catch (error) {
-      for (const protocol of protocols) await protocol.stopListening?.(0);
+      for (const protocol of protocols.values()) await protocol.stopListening?.(0);
       await host.close();
       await core.close();
       throw error;
@@ -354,9 +308,9 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
       host,
       db,
       database,
-      meteorClient,
       metrics,
-      listeners: protocols.flatMap((protocol) => protocol.listeners?.() ?? []),
+      protocols,
+      listeners: [...protocols.values()].flatMap((protocol) => protocol.listeners?.() ?? []),
       close() {
         closing ??= (async () => {
           host.markUnready();
@@ -370,12 +324,11 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
           }
           host.beginDrain();
           metrics?.close();
-          meteorClient?.close();
-          for (const protocol of protocols) protocol.closeAll();
+          for (const protocol of protocols.values()) protocol.closeAll();
           const budget = options.shutdownTimeoutMs ?? 10_000;
           const [drained] = await Promise.all([
             host.upgradesClosed(budget),
-            ...protocols.map((protocol) => protocol.stopListening?.(budget)),
+            ...[...protocols.values()].map((protocol) => protocol.stopListening?.(budget)),
           ]);
           if (!drained)
             logger.warn({}, 'shutdown: clients still connected after shutdownTimeoutMs; dropping them');
@@ -408,6 +361,14 @@ async function dedicatedPoolerProblem(db: Database, logger: Logger): Promise<str
     logger.warn({ err: error }, 'could not probe the LISTEN connection for a pooler');
     return undefined;
   }
+}
+
+/** A handler that passes each connection through `wrap` before `handler` sees it. */
+function observed(
+  handler: ConnectionHandler,
+  wrap: (connection: Connection) => Connection,
+): ConnectionHandler {
+  return { handleConnection: (connection) => handler.handleConnection(wrap(connection)) };
 }
 
 function redact(url: string): string {

@@ -4,6 +4,8 @@
  * printed without a stack.
  */
 import { Command, CommanderError } from 'commander';
+import { builtinAdapters } from '../adapters/builtin.js';
+import type { AnyProtocolAdapter } from '../adapters/protocol-adapter.js';
 import { ConfigError } from '../config/load-config.js';
 import { registerBench } from './commands/bench.js';
 import { registerConfigCommands } from './commands/config-schema.js';
@@ -14,8 +16,18 @@ import { registerServe } from './commands/serve.js';
 import { type Output, processOutput, UsageError } from './output.js';
 import { packageVersion } from './package-root.js';
 
+/** Options of {@link createProgram} and {@link runCli}. */
+export interface CliOptions {
+  /**
+   * Protocol adapters of an app's own command line, beside the built-in ones: their flags join `serve`'s and their
+   * sections the configuration (an app module's `adapters` export does the latter without a program of its own).
+   */
+  readonly adapters?: readonly AnyProtocolAdapter[];
+}
+
 /** Builds the program, writing through `io`. */
-export function createProgram(io: Output = processOutput): Command {
+export function createProgram(io: Output = processOutput, options: CliOptions = {}): Command {
+  const adapters = [...builtinAdapters, ...(options.adapters ?? [])];
   const program = new Command('pgrt')
     .description(
       'pgrt: a realtime server for DDP (Meteor) and WAMP clients, data in PostgreSQL, LISTEN/NOTIFY as the bus.\n' +
@@ -26,9 +38,9 @@ export function createProgram(io: Output = processOutput): Command {
     .configureOutput({ writeOut: (text) => io.out(text), writeErr: (text) => io.err(text) })
     .showHelpAfterError('(pgrt --help lists the commands)')
     .exitOverride();
-  registerServe(program, io);
-  registerMigrate(program, io);
-  registerDoctor(program, io);
+  registerServe(program, io, adapters);
+  registerMigrate(program, io, adapters);
+  registerDoctor(program, io, adapters);
   registerConformance(program);
   registerBench(program);
   registerConfigCommands(program, io);
@@ -37,9 +49,13 @@ export function createProgram(io: Output = processOutput): Command {
 }
 
 /** Runs the CLI with `argv` (process.argv form); resolves to the exit code to use. */
-export async function runCli(argv: readonly string[], io: Output = processOutput): Promise<number> {
+export async function runCli(
+  argv: readonly string[],
+  io: Output = processOutput,
+  options: CliOptions = {},
+): Promise<number> {
   try {
-    await createProgram(io).parseAsync([...argv]);
+    await createProgram(io, options).parseAsync([...argv]);
     return typeof process.exitCode === 'number' ? process.exitCode : 0;
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode;

@@ -1,71 +1,55 @@
 /**
- * Turns the effective configuration and a loaded app module into {@link ServerOptions}, and describes where each
- * protocol will listen. The only place where config keys meet `createServer`'s options.
+ * Turns the effective configuration and a loaded app module into {@link ServerOptions}, and describes where the
+ * server listens. The only place where config keys meet `createServer`'s options; protocols are built by their
+ * adapters (adapters/builtin.ts, plus the app module's own `adapters`) from their sections.
  */
 import { readFileSync } from 'node:fs';
-import type { WampOptions } from '../adapters/wamp/wamp-protocol.js';
+import { builtinAdapters } from '../adapters/builtin.js';
+import type {
+  AnyProtocolAdapter,
+  ConfigSections,
+  Endpoint,
+  EndpointBase,
+  Protocol,
+  SectionValues,
+} from '../adapters/protocol-adapter.js';
 import type { PgrtConfig } from '../config/config-schema.js';
 import type { Logger } from '../core/logger.js';
-import { ddp, type Protocol, type ProtocolListener, type ServerOptions, wamp } from '../server.js';
+import type { PgrtServer, ServerOptions } from '../server.js';
 import { METRICS_PATH } from '../transports/metrics.js';
 import type { AppModule } from './app-module.js';
 import { UsageError } from './output.js';
 
-/** DDP's path prefix: `ddp.pathPrefix`, else the path of `rootUrl` (Meteor derives ROOT_URL_PATH_PREFIX so). */
-export function ddpPathPrefix(config: PgrtConfig): string {
-  if (config.ddp.pathPrefix !== undefined) return config.ddp.pathPrefix;
-  if (!config.rootUrl) return '';
-  return new URL(config.rootUrl).pathname.replace(/\/+$/, '');
-}
-
-/** The protocols named in `config.protocols`, configured. */
-export function protocolsOf(config: PgrtConfig): Protocol[] {
-  return config.protocols.map((name): Protocol => {
-    switch (name) {
-      case 'ddp':
-        return ddp({
-          heartbeatInterval: config.ddp.heartbeatInterval,
-          heartbeatTimeout: config.ddp.heartbeatTimeout,
-          maxMessageBytes: config.ddp.maxMessageBytes,
-          pathPrefix: ddpPathPrefix(config),
-          forwardedCount: config.forwardedCount,
-          disconnectGracePeriod: config.ddp.disconnectGracePeriod,
-          maxMessageQueueLength: config.ddp.maxMessageQueueLength,
-          coalesceMs: config.ddp.coalesceMs,
-          ...(config.ddp.sockjs ? {} : { sockjs: false as const }),
-        });
-      case 'wamp':
-        return wamp({
-          path: config.wamp.path,
-          realms: [{ name: config.wamp.realm }],
-          maxMessageBytes: config.wamp.maxMessageBytes,
-          forwardedCount: config.forwardedCount,
-          ...rawSocketOf(config),
-        });
-      default:
-        return unreachable(name);
-    }
+/** The protocols named in `config.protocols`, each configured by its adapter from its sections. */
+export function protocolsOf(
+  config: PgrtConfig,
+  adapters: readonly AnyProtocolAdapter[] = builtinAdapters,
+): Protocol[] {
+  const values = config as unknown as Readonly<Record<string, unknown>>;
+  const shared = { host: config.host, rootUrl: config.rootUrl, forwardedCount: config.forwardedCount };
+  return config.protocols.map((name) => {
+    const adapter = adapters.find((candidate) => candidate.name === name);
+    if (!adapter) throw new UsageError(`no protocol adapter named "${name}"`);
+    const sections: Record<string, unknown> = {};
+    for (const key of Object.keys(adapter.config)) sections[key] = values[key];
+    return adapter.fromConfig(sections as SectionValues<ConfigSections>, shared);
   });
 }
 
-/** The WAMP RawSocket listener the config asks for: a Unix socket path, else a TCP port on `host`, else none. */
-function rawSocketOf(config: PgrtConfig): Pick<WampOptions, 'rawSocket'> {
-  const { rawSocketPath: path, rawSocketPort: port } = config.wamp;
-  if (path !== undefined) return { rawSocket: { path } };
-  if (port !== undefined) return { rawSocket: { port, host: config.host } };
-  return {};
-}
-
-function unreachable(value: never): never {
-  throw new Error(`unknown protocol ${String(value)}`);
-}
-
-/** `createServer` options for `config` and `module`. Reads the TLS files; throws {@link UsageError} if it cannot. */
-export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: Logger): ServerOptions {
+/**
+ * `createServer` options for `config` and `module`; protocols come from `adapters` and the module's own. Reads the
+ * TLS files; throws {@link UsageError} if it cannot.
+ */
+export function serverOptionsOf(
+  config: PgrtConfig,
+  module: AppModule,
+  logger: Logger,
+  adapters: readonly AnyProtocolAdapter[] = builtinAdapters,
+): ServerOptions {
   return {
     app: module.app,
     ...(module.migrate ? { migrate: module.migrate } : {}),
-    protocols: protocolsOf(config),
+    protocols: protocolsOf(config, [...adapters, ...(module.adapters ?? [])]),
     port: config.port,
     host: config.host,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
@@ -97,57 +81,29 @@ export function serverOptionsOf(config: PgrtConfig, module: AppModule, logger: L
     ...(config.compression.enabled
       ? { compression: { threshold: config.compression.threshold, level: config.compression.level } }
       : {}),
-    ...(config.meteorClient
-      ? {
-          meteorClient: {
-            ...(config.meteorClient.staticDir ? { staticDir: config.meteorClient.staticDir } : {}),
-            ...(config.rootUrl ? { rootUrl: config.rootUrl } : {}),
-            pathPrefix: ddpPathPrefix(config),
-          },
-        }
-      : {}),
   };
 }
 
-/** One line of "listening at" output. */
-export interface Endpoint {
-  readonly name: string;
-  readonly url: string;
-}
-
 /**
- * Where a server started from `config` on `port` (and its protocols' own `listeners`) listens, for people (the
- * bind address is replaced by localhost).
+ * Where `server`, started from `config`, listens, for people: each protocol's endpoints, then health, readiness and
+ * metrics (the bind address is replaced by localhost).
  */
-export function endpointsOf(
-  config: PgrtConfig,
-  port: number,
-  listeners: readonly ProtocolListener[] = [],
-): Endpoint[] {
+export function endpointsOf(config: PgrtConfig, server: Pick<PgrtServer, 'port' | 'protocols'>): Endpoint[] {
   const secure = config.tls !== undefined;
   const host = config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host;
-  const http = `${secure ? 'https' : 'http'}://${host}:${port}`;
-  const ws = `${secure ? 'wss' : 'ws'}://${host}:${port}`;
+  const base: EndpointBase = {
+    http: `${secure ? 'https' : 'http'}://${host}:${server.port}`,
+    ws: `${secure ? 'wss' : 'ws'}://${host}:${server.port}`,
+    host,
+    secure,
+  };
   const out: Endpoint[] = [];
-  for (const name of config.protocols) {
-    if (name === 'ddp') {
-      const prefix = ddpPathPrefix(config);
-      out.push({ name: 'DDP', url: `${ws}${prefix}/websocket` });
-      if (config.ddp.sockjs) out.push({ name: 'DDP over SockJS', url: `${http}${prefix}/sockjs` });
-    } else {
-      out.push({ name: `WAMP (realm ${config.wamp.realm})`, url: `${ws}${config.wamp.path}` });
-    }
-  }
-  for (const listener of listeners) {
-    if (listener.transport !== 'rawsocket') continue;
-    const url =
-      listener.path !== undefined
-        ? `rs+unix://${listener.path}`
-        : `${secure ? 'rss' : 'rs'}://${host}:${listener.port}`;
-    out.push({ name: `WAMP RawSocket (realm ${config.wamp.realm})`, url });
-  }
-  out.push({ name: 'health', url: `${http}/healthz` }, { name: 'readiness', url: `${http}/readyz` });
-  if (config.metrics) out.push({ name: 'metrics', url: `${http}${METRICS_PATH}` });
+  for (const handle of server.protocols.values()) out.push(...(handle.endpoints?.(base) ?? []));
+  out.push(
+    { name: 'health', url: `${base.http}/healthz` },
+    { name: 'readiness', url: `${base.http}/readyz` },
+  );
+  if (config.metrics) out.push({ name: 'metrics', url: `${base.http}${METRICS_PATH}` });
   return out;
 }
 

@@ -11,11 +11,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { z } from 'zod';
+import type { AnyProtocolAdapter } from '../adapters/protocol-adapter.js';
 import {
+  type AnyConfigSchema,
   configSchema,
+  configSchemaFor,
   type PgrtConfig,
   type Setting,
   type SettingKind,
+  screamingSnake,
   settingsOf,
 } from './config-schema.js';
 
@@ -72,6 +76,11 @@ export interface LoadConfigOptions {
    * WAMP by default); `source` names them in errors.
    */
   readonly defaults?: { readonly source: string; readonly values: Readonly<Record<string, unknown>> };
+  /**
+   * Every protocol adapter the server may speak (default: the built-in ones, adapters/builtin.ts): their sections
+   * are configuration keys and their names the allowed `protocols`. Pass the built-ins plus the app's own.
+   */
+  readonly adapters?: readonly AnyProtocolAdapter[];
 }
 
 /** The effective configuration and how it was made. */
@@ -91,7 +100,8 @@ type Raw = Record<string, unknown>;
 export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const env = options.env ?? process.env;
   const cwd = options.cwd ?? process.cwd();
-  const settings = settingsOf();
+  const schema: AnyConfigSchema = options.adapters ? configSchemaFor(options.adapters) : configSchema;
+  const settings = settingsOf(schema);
   const byPath = new Map(settings.map((s) => [s.path, s]));
   const merged: Raw = {};
   const sources = new Map<string, string>();
@@ -103,7 +113,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
   const file = configFilePath(options.file, env, cwd);
   if (file) {
     const content = readConfigFile(file);
-    for (const key of unknownKeys(content)) warnings.push(`${file}: unknown key "${key}" ignored`);
+    for (const key of unknownKeys(content, byPath)) warnings.push(`${file}: unknown key "${key}" ignored`);
     for (const [path, value] of leaves(content)) set(merged, sources, path, value, file);
   }
   for (const [name, path] of Object.entries(METEOR_ENV)) {
@@ -141,7 +151,7 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     set(merged, sources, setting.path, value, source);
   }
 
-  const parsed = configSchema.safeParse(merged);
+  const parsed = schema.safeParse(merged);
   if (!parsed.success) {
     const unreadable = new Set(issues.map((i) => i.key));
     for (const issue of parsed.error.issues) {
@@ -150,7 +160,30 @@ export function loadConfig(options: LoadConfigOptions = {}): LoadedConfig {
     }
   }
   if (issues.length > 0 || !parsed.success) throw new ConfigError(issues);
-  return { config: parsed.data, file, sources, warnings };
+  // The built-in keys are typed; keys of other adapters are there too, read them by their section name.
+  return { config: parsed.data as PgrtConfig, file, sources, warnings };
+}
+
+/**
+ * The value a string key would get from the layers (flags > `PGRT_*` > file), read without validating anything:
+ * how the CLI finds the app module (`app`) whose adapters decide the schema the rest is validated with.
+ */
+export function peekConfigString(key: string, options: LoadConfigOptions = {}): string | undefined {
+  const flag = options.flags?.[key];
+  if (typeof flag === 'string' && flag !== '') return flag;
+  const env = options.env ?? process.env;
+  const fromEnv = env[`PGRT_${key.split('.').map(screamingSnake).join('_')}`];
+  if (fromEnv) return fromEnv;
+  const file = configFilePath(options.file, env, options.cwd ?? process.cwd());
+  if (!file || !existsSync(file)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return undefined; // loadConfig reports it
+  }
+  for (const part of key.split('.')) value = isRecord(value) ? value[part] : undefined;
+  return typeof value === 'string' && value !== '' ? value : undefined;
 }
 
 /** `ddp.heartbeatInterval` → `--ddp-heartbeat-interval` (the generic `--set` form works for every key). */
@@ -195,9 +228,8 @@ function readConfigFile(file: string): Raw {
   return value;
 }
 
-/** Dotted paths of `input`'s keys that the schema does not know (found by comparing with the parsed output). */
-function unknownKeys(input: Raw): string[] {
-  const known = new Set(settingsOf().map((s) => s.path));
+/** Dotted paths of `input`'s keys that the schema does not know. */
+function unknownKeys(input: Raw, known: ReadonlyMap<string, Setting>): string[] {
   const out: string[] = [];
   for (const [path] of leaves(input)) {
     if (path === '$schema' || known.has(path)) continue;

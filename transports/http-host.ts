@@ -1,8 +1,9 @@
 /**
  * The one HTTP(S) server of a pgrt process. Protocol endpoints attach to it by path: WebSocket upgrades are
- * routed to the first endpoint whose `matches(pathname)` is true (DDP at `/websocket`, later WAMP at `/ws`,
- * SockJS under `/sockjs`); plain requests: `/healthz` and `/readyz` first, then registered request handlers in
- * registration order (SockJS, then a served web client), then 404. The host owns the listening socket, not the process (no signal handling here).
+ * routed to the first endpoint whose `matches(pathname)` is true; plain requests: `/healthz` and `/readyz` first,
+ * then registered request handlers in registration order (e.g. SockJS), then fallback handlers (e.g. a served web
+ * client that answers any page), then 404. The host owns the listening socket, not the process (no signal
+ * handling here).
  */
 import {
   createServer as createHttpServer,
@@ -64,6 +65,8 @@ export class HttpHost {
   readonly server: Server;
   readonly #endpoints: UpgradeEndpoint[] = [];
   readonly #handlers: RequestHandler[] = [];
+  /** Handlers tried after every other one (a web client's catch-all pages). */
+  readonly #fallbacks: RequestHandler[] = [];
   /** Open sockets: every TCP connection, and the TLS socket of each upgrade over https. */
   readonly #sockets = new Set<Duplex>();
   /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet. */
@@ -117,9 +120,12 @@ export class HttpHost {
     this.#endpoints.push(endpoint);
   }
 
-  /** Adds a plain HTTP handler, tried in registration order. */
-  addRequestHandler(handler: RequestHandler): void {
-    this.#handlers.push(handler);
+  /**
+   * Adds a plain HTTP handler, tried in registration order; `fallback` handlers are tried after all the others,
+   * whenever they were added (a catch-all must not hide a path another protocol serves).
+   */
+  addRequestHandler(handler: RequestHandler, options: { readonly fallback?: boolean } = {}): void {
+    (options.fallback ? this.#fallbacks : this.#handlers).push(handler);
   }
 
   /** Starts listening; resolves with the bound port. */
@@ -228,6 +234,7 @@ export class HttpHost {
       return;
     }
     for (const handler of this.#handlers) if (handler(request, response, pathname)) return;
+    for (const handler of this.#fallbacks) if (handler(request, response, pathname)) return;
     sendText(response, 404, 'Not found\n');
   }
 }

@@ -14,9 +14,9 @@ import promClient from 'prom-client';
 import type { Connection, ConnectionListener } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
 import type { RealtimeCore } from '../core/realtime-core.js';
+import { type Classifier, unclassified } from './frame-classifier.js';
 import type { RequestHandler } from './http-host.js';
 import { SockJsConnection } from './sockjs-endpoint.js';
-import { type Classifier, classifierFor } from './wire-classifiers.js';
 
 /** Path of the metrics endpoint. */
 export const METRICS_PATH = '/metrics';
@@ -103,14 +103,14 @@ export class ServerMetrics {
     });
     this.#methodSeconds = new promClient.Histogram({
       name: 'pgrt_method_duration_seconds',
-      help: 'Time from a method call arriving to its result leaving (DDP method→result, WAMP CALL→RESULT/ERROR).',
+      help: "Time from a method call arriving to its result leaving (each protocol's call and reply messages).",
       labelNames: ['protocol', 'method', 'outcome'],
       buckets: METHOD_BUCKETS,
       registers,
     });
     this.#resumeAttempts = new promClient.Counter({
       name: 'pgrt_session_resume_attempts_total',
-      help: 'DDP connect messages asking to resume an earlier session (Meteor 3.5 resumption, replayed frames).',
+      help: 'Requests to resume an earlier session (protocols with session resumption, e.g. DDP).',
       labelNames: ['protocol'],
       registers,
     });
@@ -179,7 +179,6 @@ export class ServerMetrics {
         this.set(await self.#spilled());
       },
     });
-    this.#slowConsumerCloses.inc({ protocol: 'ddp' }, 0);
     this.#traffic = {
       connections: this.#connections,
       received: this.#received,
@@ -199,6 +198,11 @@ export class ServerMetrics {
       this.#busEvents.inc({ kind: event.kind });
       if (event.kind === 'fence') this.#probes.get(event.id)?.();
     });
+  }
+
+  /** Makes every per-protocol counter visible at 0 for the protocols a server attached (before any traffic). */
+  protocolsAttached(protocols: readonly string[]): void {
+    for (const protocol of protocols) this.#slowConsumerCloses.inc({ protocol }, 0);
   }
 
   /** Stops reading the core (server close). Metric values stay readable. */
@@ -231,8 +235,15 @@ export class ServerMetrics {
   /**
    * Wraps a connection so its traffic is counted (when `withMetrics`) and its open/close are logged at debug on a
    * child logger carrying `conn`, `protocol`, `transport` and `remote`. The adapter sees an identical connection.
+   * `classifier` is the protocol's (its message types and call ids); without one every frame counts as `other`.
    */
-  instrument(connection: Connection, protocol: string, logger: Logger, withMetrics = true): Connection {
+  instrument(
+    connection: Connection,
+    protocol: string,
+    logger: Logger,
+    withMetrics = true,
+    classifier: ((subprotocol: string) => Classifier) | undefined = undefined,
+  ): Connection {
     const transport = transportOf(connection);
     // No child logger and no per-connection state unless metrics need it: idle connections must stay small.
     const fields = { conn: ++this.#nextConnection, protocol, transport, remote: connection.remoteAddress };
@@ -244,7 +255,17 @@ export class ServerMetrics {
     }
     this.#connections.inc({ protocol, transport });
     this.#connectionsOpened.inc({ protocol, transport });
-    return new CountedConnection(connection, this.#traffic, protocol, transport, logger, fields, started);
+    const classify = classifier?.(connection.protocol) ?? unclassified;
+    return new CountedConnection(
+      connection,
+      this.#traffic,
+      protocol,
+      transport,
+      classify,
+      logger,
+      fields,
+      started,
+    );
   }
 
   #observerCount(): number {
@@ -336,12 +357,13 @@ class CountedConnection implements Connection, ConnectionListener {
     private readonly traffic: Traffic,
     private readonly protocolName: string,
     private readonly transport: string,
+    classify: Classifier,
     private readonly logger: Logger,
     /** The `connection opened` line's fields, repeated on the close line. */
     private readonly fields: object,
     private readonly started: number,
   ) {
-    this.#classify = classifierFor(protocolName, inner.protocol);
+    this.#classify = classify;
     inner.attach(this);
   }
 

@@ -1,7 +1,8 @@
 /**
  * The DDP protocol adapter: attaches to the HTTP host at `<prefix>/websocket` (raw WebSocket, no SockJS framing)
  * and at `<prefix>/sockjs` (SockJS, what Meteor's browser client uses), and runs a {@link DdpConnection} per
- * connection against the core, whichever endpoint it came through.
+ * connection against the core, whichever endpoint it came through. With `meteorClient`, it also serves what a
+ * Meteor-built web client expects besides DDP (meteor-client.ts).
  */
 import deflate from 'permessage-deflate';
 import type { Connection, ConnectionHandler } from '../../core/connection.js';
@@ -13,9 +14,11 @@ import { SockJsEndpoint, type SockJsEndpointOptions } from '../../transports/soc
 import { TimerWheel } from '../../transports/timer-wheel.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
 import { WriteCoalescer } from '../../transports/write-coalescer.js';
+import { acceptAll, type Endpoint, type EndpointBase, type ProtocolHandle } from '../protocol-adapter.js';
 import { DdpConnection, type DdpConnectionSettings } from './ddp-connection.js';
 import type { DdpSession } from './ddp-session.js';
 import { heartbeatWheelTick } from './heartbeat.js';
+import { MeteorClient, type MeteorClientOptions } from './meteor-client.js';
 import { ParkedSessions } from './resumption.js';
 
 /** Options of the DDP adapter (all optional; defaults are Meteor's). */
@@ -62,6 +65,12 @@ export interface DdpOptions {
    * `false`: one socket write per message.
    */
   readonly coalesceMs?: number | false;
+  /**
+   * Meteor web clients: the stock publications (autoupdate, login service configuration) and, with `staticDir`,
+   * the built client served with a generated `__meteor_runtime_config__` and hot code push (meteor-client.ts).
+   * `pathPrefix` defaults to this adapter's. Absent: none of it.
+   */
+  readonly meteorClient?: MeteorClientOptions;
 }
 
 /** SockJS settings of the DDP adapter (see {@link SockJsEndpointOptions}; defaults are Meteor's). */
@@ -80,12 +89,11 @@ export interface DdpSockJsOptions
 /** The legacy server-first frame: a JSON object without `msg`, which DDP clients ignore (DDP.md). */
 export const LEGACY_WELCOME_FRAME = '{"server_id":"0"}';
 
-/** Injection token for {@link DdpProtocol}. */
-export const DdpProtocolToken = Symbol('pgrt.DdpProtocol');
-
 /** Serves DDP on the host. */
-export class DdpProtocol implements ConnectionHandler {
+export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
   #settings: DdpConnectionSettings;
+  /** The Meteor web client support, when `meteorClient` was given. */
+  readonly meteorClient: MeteorClient | undefined;
 
   constructor(
     core: RealtimeCore,
@@ -115,6 +123,15 @@ export class DdpProtocol implements ConnectionHandler {
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
       connections: new Set(),
     };
+    const meteorClient = options.meteorClient;
+    this.meteorClient = meteorClient
+      ? new MeteorClient({ pathPrefix: this.#prefix, ...meteorClient }, logger)
+      : undefined;
+  }
+
+  /** The path prefix without a trailing slash ('' for none). */
+  get #prefix(): string {
+    return (this.options.pathPrefix ?? '').replace(/\/+$/, '');
   }
 
   /** Number of open DDP connections. */
@@ -122,30 +139,47 @@ export class DdpProtocol implements ConnectionHandler {
     return this.#settings.connections.size;
   }
 
-  /** Registers the raw WebSocket endpoint and (unless disabled) the SockJS endpoint on `host`. */
-  attach(host: HttpHost): void {
+  /**
+   * Registers the raw WebSocket endpoint and (unless disabled) the SockJS endpoint on `host`, each connection
+   * through `accept` (the server's connection observer), and the Meteor web client when configured (its
+   * publications on `core.app`, before the core starts).
+   */
+  attach(host: HttpHost, accept: (handler: ConnectionHandler) => ConnectionHandler = acceptAll): void {
     const hostDepth = host.limits.maxNestingDepth;
     if (this.options.maxNestingDepth === undefined && hostDepth !== undefined)
       this.#settings = { ...this.#settings, maxNestingDepth: hostDepth };
-    const prefix = (this.options.pathPrefix ?? '').replace(/\/+$/, '');
+    const prefix = this.#prefix;
+    this.meteorClient?.registerPublications(this.#settings.core.app);
+    const accepted = accept(this);
     const paths = new Set([`${prefix}/websocket`, `${prefix}/websocket/`]);
     const maxFrameBytes = this.options.maxFrameBytes ?? 4 * this.#settings.maxMessageBytes;
     const forwardedCount = this.options.forwardedCount ?? 0;
     host.addEndpoint(
-      new WebSocketEndpoint(this, {
+      new WebSocketEndpoint(accepted, {
         matches: (pathname) => paths.has(pathname),
         maxPayload: maxFrameBytes,
         forwardedCount,
         compression: host.compression,
       }),
     );
+    this.#attachSockJs(host, prefix, maxFrameBytes, forwardedCount, accepted);
+    this.meteorClient?.attach(host);
+  }
+
+  #attachSockJs(
+    host: HttpHost,
+    prefix: string,
+    maxFrameBytes: number,
+    forwardedCount: number,
+    accepted: ConnectionHandler,
+  ): void {
     const sockjsOptions = this.options.sockjs ?? {};
     if (sockjsOptions === false) return;
     const { welcomeFrame = false, ...endpointOptions } = sockjsOptions;
     const handler: ConnectionHandler = {
       handleConnection: (connection) => {
         if (welcomeFrame) connection.send(LEGACY_WELCOME_FRAME);
-        this.handleConnection(connection);
+        accepted.handleConnection(connection);
       },
     };
     const endpoint = new SockJsEndpoint(handler, {
@@ -176,11 +210,25 @@ export class DdpProtocol implements ConnectionHandler {
    * the load balancer, to another server — and resubscribe). Queued frames go out before the close frame.
    */
   closeAll(code = 1001, reason = 'server shutting down'): void {
+    this.meteorClient?.close();
     this.#settings.parked?.close();
     this.#settings.coalescer?.flush();
     this.#settings.wheel.close();
     for (const connection of this.#settings.connections) connection.close(code, reason);
   }
+
+  /** Where clients reach DDP on this server. */
+  endpoints(base: EndpointBase): Endpoint[] {
+    return ddpEndpoints(this.options, base);
+  }
+}
+
+/** Where DDP listens: `<prefix>/websocket`, and `<prefix>/sockjs` unless SockJS is off. */
+export function ddpEndpoints(options: DdpOptions, base: EndpointBase): Endpoint[] {
+  const prefix = (options.pathPrefix ?? '').replace(/\/+$/, '');
+  const out: Endpoint[] = [{ name: 'DDP', url: `${base.ws}${prefix}/websocket` }];
+  if (options.sockjs !== false) out.push({ name: 'DDP over SockJS', url: `${base.http}${prefix}/sockjs` });
+  return out;
 }
 
 /** faye's permessage-deflate for the SockJS websocket transport (it has no size threshold). */

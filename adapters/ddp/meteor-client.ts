@@ -35,7 +35,7 @@ export const CLIENT_VERSIONS_PUBLICATION = 'meteor_autoupdate_clientVersions';
 /** The publication accounts-base subscribes to. */
 export const LOGIN_SERVICE_CONFIGURATION_PUBLICATION = 'meteor.loginServiceConfiguration';
 
-/** Options of {@link MeteorClient} (`createServer({ meteorClient })`). */
+/** Options of {@link MeteorClient} (`ddp({ meteorClient })`). */
 export interface MeteorClientOptions {
   /** A built Meteor web client (`index.html` + assets) to serve at the path prefix; absent: publications only. */
   readonly staticDir?: string;
@@ -102,7 +102,7 @@ export class MeteorClient {
       });
   }
 
-  /** Serves the bundle on `host` (register after the protocols: their paths come first) and starts watching. */
+  /** Serves the bundle on `host` (a fallback handler: every other path comes first) and starts watching. */
   attach(host: HttpHost): void {
     const staticDir = this.#options.staticDir;
     if (!staticDir) return;
@@ -111,7 +111,7 @@ export class MeteorClient {
       mount: `${this.#prefix()}/`,
       transformHtml: (html, request) => injectRuntimeConfig(html, this.runtimeConfig(request)),
     });
-    host.addRequestHandler(files.handle);
+    host.addRequestHandler(files.handle, { fallback: true });
     if (this.#options.watch ?? true) this.#watch(staticDir);
   }
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer } from '../../index.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 
 /** In-order processing per session, and `ctx.unblock()` letting the next message start (reference ddp.md §1.6). */

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { z } from 'zod';
 import { App } from '../../core/app.js';
 import { ClientError } from '../../core/errors.js';
-import { createServer, type PgrtServer, wamp } from '../../server.js';
+import { createServer, type PgrtServer, wamp } from '../../index.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { type Change, SubscriptionError, subscribe } from './client.js';
 import { delay, RawWampClient } from './fixtures/raw-client.js';

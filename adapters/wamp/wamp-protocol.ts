@@ -13,6 +13,13 @@ import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { HttpHost } from '../../transports/http-host.js';
 import { RawSocketEndpoint } from '../../transports/rawsocket-endpoint.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
+import {
+  acceptAll,
+  type Endpoint,
+  type EndpointBase,
+  type ProtocolHandle,
+  type ProtocolListener,
+} from '../protocol-adapter.js';
 import { type Authenticator, anonymousAuthenticator } from './authentication.js';
 import { type Authorizer, allowAll, type Permission, staticAuthorizer } from './authorization.js';
 import { CoreBridge } from './core-bridge.js';
@@ -92,11 +99,8 @@ export interface WampRawSocketOptions {
   readonly tls?: boolean;
 }
 
-/** Injection token for {@link WampProtocol}. */
-export const WampProtocolToken = Symbol('pgrt.WampProtocol');
-
 /** Serves WAMP on the host. */
-export class WampProtocol implements ConnectionHandler, RouterContext {
+export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolHandle {
   readonly #realms = new Map<string, Realm>();
   readonly #connections = new Set<WampConnection>();
   readonly #sessionIds = new Set<number>();
@@ -105,6 +109,8 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
   #rawSocket: RawSocketEndpoint | undefined;
   /** The RawSocket's bound port or Unix path, once listening. */
   #rawSocketAddress: number | string | undefined;
+  /** True when the RawSocket speaks TLS. */
+  #rawSocketSecure = false;
 
   /** `core` null: a plain router without the core bridge. */
   constructor(
@@ -149,15 +155,19 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
     return this.#connections.size;
   }
 
-  /** Registers the WebSocket endpoint on `host`. */
-  attach(host: HttpHost): void {
+  /**
+   * Registers the WebSocket endpoint on `host` (and prepares the RawSocket listener), each connection through
+   * `accept` (the server's connection observer).
+   */
+  attach(host: HttpHost, accept: (handler: ConnectionHandler) => ConnectionHandler = acceptAll): void {
+    const accepted = accept(this);
     const hostDepth = host.limits.maxNestingDepth;
     if (this.options.maxNestingDepth === undefined && hostDepth !== undefined)
       this.#settings = { ...this.#settings, maxNestingDepth: hostDepth };
     const path = (this.options.path ?? '/ws').replace(/\/+$/, '');
     const paths = new Set([path, `${path}/`]);
     host.addEndpoint(
-      new WebSocketEndpoint(this, {
+      new WebSocketEndpoint(accepted, {
         matches: (pathname) => paths.has(pathname),
         protocols: this.#subprotocols,
         maxPayload: this.options.maxFrameBytes ?? 4 * this.#settings.maxMessageBytes,
@@ -167,7 +177,8 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
     const rawSocket = this.options.rawSocket;
     if (rawSocket) {
       const tls = rawSocket.path === undefined && rawSocket.tls !== false ? host.tls : undefined;
-      this.#rawSocket = new RawSocketEndpoint(this, {
+      this.#rawSocketSecure = tls !== undefined;
+      this.#rawSocket = new RawSocketEndpoint(accepted, {
         ...rawSocket,
         tls,
         serializers: (this.options.serializers ?? ['json', 'msgpack', 'cbor']).map((name) => ({
@@ -211,6 +222,36 @@ export class WampProtocol implements ConnectionHandler, RouterContext {
   /** Closes every transport without a WAMP GOODBYE, so clients reconnect (shutdown). */
   closeAll(code = 1001, reason = 'server shutting down'): void {
     for (const connection of this.#connections) connection.close(code, reason);
+  }
+
+  /** The RawSocket listener, once listening. */
+  listeners(): ProtocolListener[] {
+    const address = this.#rawSocketAddress;
+    if (address === undefined) return [];
+    const unix = typeof address === 'string';
+    return [
+      {
+        protocol: 'wamp',
+        transport: 'rawsocket',
+        port: unix ? undefined : address,
+        path: unix ? address : undefined,
+      },
+    ];
+  }
+
+  /** Where clients reach the router: the WebSocket path, and RawSocket once listening. */
+  endpoints(base: EndpointBase): Endpoint[] {
+    const realms = [...this.#realms.keys()].join(', ');
+    const path = (this.options.path ?? '/ws').replace(/\/+$/, '');
+    const out: Endpoint[] = [{ name: `WAMP (realm ${realms})`, url: `${base.ws}${path}` }];
+    for (const listener of this.listeners()) {
+      const url =
+        listener.path !== undefined
+          ? `rs+unix://${listener.path}`
+          : `${base.secure && this.#rawSocketSecure ? 'rss' : 'rs'}://${base.host}:${listener.port}`;
+      out.push({ name: `WAMP RawSocket (realm ${realms})`, url });
+    }
+    return out;
   }
 
   // ---- RouterContext ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@
 import { App } from '../../core/app.js';
 import type { Queryable } from '../../core/database/database.js';
 import { type Logger, silentLogger } from '../../core/logger.js';
-import { createServer, ddp } from '../../server.js';
+import { createServer, ddp } from '../../index.js';
 import { failStart, serveScenario, stderrLogger } from './server-ipc.js';
 
 /** DDL of the fault and ingest tables (idempotent). */

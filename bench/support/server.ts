@@ -7,7 +7,7 @@
  * (open sessions) and `close`. It exits when its parent goes away. Warnings and errors are logged to stderr.
  */
 
-import { createServer, ddp } from '../../server.js';
+import { createServer, ddp } from '../../index.js';
 import { benchApp, migrateBench } from './bench-app.js';
 import { failStart, serveScenario, stderrLogger } from './server-ipc.js';
 

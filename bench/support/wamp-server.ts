@@ -4,7 +4,7 @@
  * anonymous and bridged to the core, with loose URI checking so that every bench method is callable
  * (`bench.echoNoTx` is not a strict URI). IPC: server-ipc.ts. Warnings and errors go to stderr.
  */
-import { createServer, ddp, wamp } from '../../server.js';
+import { createServer, ddp, wamp } from '../../index.js';
 import { benchApp, migrateBench } from './bench-app.js';
 import { failStart, serveScenario, stderrLogger } from './server-ipc.js';
 

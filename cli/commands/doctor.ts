@@ -15,12 +15,13 @@
  */
 import type { Command } from 'commander';
 import pg from 'pg';
+import type { AnyProtocolAdapter } from '../../adapters/protocol-adapter.js';
 import { maskUrl } from '../../config/mask-secrets.js';
 import { logicalSlotName } from '../../core/bus/logical-source.js';
 import type { Queryable } from '../../core/database/database.js';
 import { CAPTURE_TRIGGER, type CaptureMode, LOGICAL_PUBLICATION } from '../../core/database/schema.js';
-import { type AppModule, loadAppModule } from '../app-module.js';
-import { addConfigOptions, type ConfigFlagValues, loadConfigFromFlags } from '../config-options.js';
+import type { AppModule } from '../app-module.js';
+import { addConfigOptions, type ConfigFlagValues, loadConfigWithApp } from '../config-options.js';
 import { type Output, UsageError } from '../output.js';
 import { poolerChecks, replicationCheck, roundTrip } from './doctor-connections.js';
 import { checkMigrations } from './doctor-migrations.js';
@@ -45,7 +46,7 @@ export interface Check {
 }
 
 /** Registers `doctor` on `program`. */
-export function registerDoctor(program: Command, io: Output): void {
+export function registerDoctor(program: Command, io: Output, adapters: readonly AnyProtocolAdapter[]): void {
   const command = program
     .command('doctor')
     .summary('check a database for pgrt (version, permissions, capture, wal_level, slot, LISTEN/NOTIFY)')
@@ -57,13 +58,13 @@ export function registerDoctor(program: Command, io: Output): void {
         'LISTEN/NOTIFY round trip. Read-only. Exit code 1 when a check fails.',
     )
     .argument('[app]', 'app module whose collection tables to check (default: `app` in the config file)');
-  addConfigOptions(command, false);
+  addConfigOptions(command, false, adapters);
   command.action(async (appArgument: string | undefined, values: ConfigFlagValues) => {
-    const { config, warnings } = loadConfigFromFlags(values, { app: appArgument });
+    const { loaded, module } = await loadConfigWithApp(values, { app: appArgument }, process.env, adapters);
+    const { config, warnings } = loaded;
     for (const warning of warnings) io.err(`warning: ${warning}\n`);
     if (!config.databaseUrl)
       throw new UsageError('doctor needs a database: --database-url, PGRT_DATABASE_URL or DATABASE_URL');
-    const module = config.app ? await loadAppModule(config.app) : undefined;
     io.out(`pgrt doctor: ${maskUrl(config.databaseUrl)} (capture ${config.capture})\n`);
     const checks = await runChecks(
       config.databaseUrl,

@@ -10,6 +10,7 @@
  * for the first server's pump, however much later it starts (the slot retains WAL until then).
  */
 import type { Command } from 'commander';
+import type { AnyProtocolAdapter } from '../../adapters/protocol-adapter.js';
 import { maskUrl } from '../../config/mask-secrets.js';
 import { ensureLogicalSlot, logicalSlotName } from '../../core/bus/logical-source.js';
 import { PgDatabase } from '../../core/database/database.js';
@@ -25,13 +26,12 @@ import {
   LOGICAL_PUBLICATION,
   PGRT_MIGRATIONS,
 } from '../../core/database/schema.js';
-import { type AppModule, loadAppModule } from '../app-module.js';
-import { addConfigOptions, type ConfigFlagValues, loadConfigFromFlags } from '../config-options.js';
+import { addConfigOptions, type ConfigFlagValues, loadConfigWithApp } from '../config-options.js';
 import { createCliLogger } from '../logger.js';
 import type { Output } from '../output.js';
 
 /** Registers `migrate` on `program`. */
-export function registerMigrate(program: Command, io: Output): void {
+export function registerMigrate(program: Command, io: Output, adapters: readonly AnyProtocolAdapter[]): void {
   const command = program
     .command('migrate')
     .summary("install or upgrade the pgrt schema and the app's capture (triggers, or publication and slot)")
@@ -42,11 +42,11 @@ export function registerMigrate(program: Command, io: Output): void {
         'Without an app module: the pgrt schema only.',
     )
     .argument('[app]', 'app module path (default: `app` in the config file)');
-  addConfigOptions(command, false);
+  addConfigOptions(command, false, adapters);
   command.action(async (appArgument: string | undefined, values: ConfigFlagValues) => {
-    const { config, warnings } = loadConfigFromFlags(values, { app: appArgument });
+    const { loaded, module } = await loadConfigWithApp(values, { app: appArgument }, process.env, adapters);
+    const { config, warnings } = loaded;
     for (const warning of warnings) io.err(`warning: ${warning}\n`);
-    const module: AppModule | undefined = config.app ? await loadAppModule(config.app) : undefined;
     let embedded: EmbeddedPostgresHandle | undefined;
     let url = config.databaseUrl;
     if (!url) {

@@ -4,15 +4,17 @@
  * configuration (secrets masked) and exits.
  */
 import type { Command } from 'commander';
+import { builtinAdapters } from '../../adapters/builtin.js';
+import type { AnyProtocolAdapter } from '../../adapters/protocol-adapter.js';
 import type { PgrtConfig } from '../../config/config-schema.js';
 import { maskSecrets } from '../../config/mask-secrets.js';
 import type { Logger } from '../../core/logger.js';
 import { createServer, type PgrtServer } from '../../server.js';
-import { type AppModule, loadAppModule } from '../app-module.js';
+import type { AppModule } from '../app-module.js';
 import {
   addConfigOptions,
   type ConfigFlagValues,
-  loadConfigFromFlags,
+  loadConfigWithApp,
   logConfigWarnings,
 } from '../config-options.js';
 import { createCliLogger } from '../logger.js';
@@ -23,20 +25,21 @@ interface ServeValues extends ConfigFlagValues {
   readonly printConfig?: boolean;
 }
 
-/** Registers `serve` on `program`. */
-export function registerServe(program: Command, io: Output): void {
+/** Registers `serve` on `program`; `adapters`: every protocol adapter it may serve (besides an app module's own). */
+export function registerServe(program: Command, io: Output, adapters: readonly AnyProtocolAdapter[]): void {
   const command = program
     .command('serve')
     .summary('start a server for an app module')
     .description(
-      'Start a pgrt server for an app module (exports `app` and optionally `migrate(db)`). Listens for DDP ' +
-        '(and WAMP with --protocols ddp,wamp); logs JSON lines on stdout (pretty on a terminal).',
+      'Start a pgrt server for an app module (exports `app` and optionally `migrate(db)` and `adapters`). ' +
+        `Speaks the protocols named by --protocols (${adapters.map((a) => a.name).join(', ')}, or the module's ` +
+        'own adapters); logs JSON lines on stdout (pretty on a terminal).',
     )
     .argument('[app]', 'app module path (default: `app` in the config file)')
     .option('--print-config', 'print the effective configuration (secrets masked) and exit');
-  addConfigOptions(command, true);
+  addConfigOptions(command, true, adapters);
   command.action(async (appArgument: string | undefined, values: ServeValues) => {
-    const loaded = loadConfigFromFlags(values, { app: appArgument });
+    const { loaded, module } = await loadConfigWithApp(values, { app: appArgument }, process.env, adapters);
     const config = loaded.config;
     if (values.printConfig) {
       io.out(`${JSON.stringify(maskSecrets(config), null, 2)}\n`);
@@ -45,10 +48,8 @@ export function registerServe(program: Command, io: Output): void {
     }
     const logger = createCliLogger(config);
     logConfigWarnings(loaded, logger);
-    if (!config.app)
-      throw new UsageError('serve needs an app module: pgrt serve <app>, or "app" in the config');
-    const module = await loadAppModule(config.app);
-    await serveUntilSignal(config, module, logger);
+    if (!module) throw new UsageError('serve needs an app module: pgrt serve <app>, or "app" in the config');
+    await serveUntilSignal(config, module, logger, {}, adapters);
   });
 }
 
@@ -73,9 +74,10 @@ export async function serveUntilSignal(
   module: AppModule,
   logger: Logger,
   hooks: ServeHooks = {},
+  adapters: readonly AnyProtocolAdapter[] = builtinAdapters,
 ): Promise<void> {
-  const server = await createServer(serverOptionsOf(config, module, logger));
-  for (const endpoint of endpointsOf(config, server.port, server.listeners))
+  const server = await createServer(serverOptionsOf(config, module, logger, adapters));
+  for (const endpoint of endpointsOf(config, server))
     logger.info({ endpoint: endpoint.name, url: endpoint.url }, `${endpoint.name}: ${endpoint.url}`);
   logger.info(
     {

@@ -1,6 +1,6 @@
 /**
  * Builds the demo page (`web/`: index.html, style.css and the browser code in client.ts) into a folder that pgrt
- * serves as a Meteor-style web client (`createServer({ meteorClient: { staticDir } })`). The browser code and its
+ * serves as a Meteor-style web client (`ddp({ meteorClient: { staticDir } })`). The browser code and its
  * npm dependencies (simpleddp, sockjs-client) are bundled with esbuild: nothing comes from a CDN or the network.
  * Editing a file under `web/` while `npm start` runs rebuilds the bundle; pgrt then pushes the new version and
  * open pages reload (hot code push).

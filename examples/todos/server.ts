@@ -37,11 +37,10 @@ export async function startTodosServer(options: TodosServerOptions): Promise<Tod
   const { ddp: ddpOptions, wamp: wampOptions, accounts: accountsOptions, ...serverOptions } = options;
   const users = accounts(accountsOptions);
   const server = await createServer({
-    meteorClient: {},
     ...serverOptions,
     app: todosApp(users),
     protocols: [
-      ddp(ddpOptions),
+      ddp({ meteorClient: {}, ...ddpOptions }),
       wamp({
         ...wampOptions,
         realms: [

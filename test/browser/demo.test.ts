@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
 import { buildWebClient } from '../../examples/presentations/web-client.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
 import { hasChromium, launchChromium } from './support.js';
 
@@ -46,14 +46,12 @@ describe('demo page in Chromium (SockJS, live edits, xhr-polling fallback, hot c
     } as const;
     server = await createServer({
       ...common,
-      protocols: [ddp()],
-      meteorClient: { staticDir: dir, watchDebounceMs: 50 },
+      protocols: [ddp({ meteorClient: { staticDir: dir, watchDebounceMs: 50 } })],
     });
     noWebSocket = await createServer({
       ...common,
       app: presentationsApp(),
-      protocols: [ddp({ sockjs: { websocket: false } })],
-      meteorClient: { staticDir: dir, watch: false },
+      protocols: [ddp({ sockjs: { websocket: false }, meteorClient: { staticDir: dir, watch: false } })],
     });
     browser = await launchChromium();
   });

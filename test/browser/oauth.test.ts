@@ -69,12 +69,11 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
     });
     server = await createServer({
       app: new App().use(plugin),
-      protocols: [ddp()],
+      protocols: [ddp({ meteorClient: { staticDir: dir, watch: false } })],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
       rateLimits: false,
-      meteorClient: { staticDir: dir, watch: false },
     });
     base = `http://127.0.0.1:${server.port}`;
     provider = await startOidcProvider([`${base}/_oauth/corp`]);

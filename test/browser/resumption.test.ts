@@ -26,7 +26,7 @@ import type SockJSClient from 'sockjs-client';
 import type { DdpProtocol } from '../../adapters/ddp/ddp-protocol.js';
 import type { Session } from '../../core/session.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, ddp, type PgrtServer, type Protocol } from '../../server.js';
+import { createServer, ddp, type PgrtServer, type Protocol } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
 import { bundleForBrowser, DroppableProxy, hasChromium, launchChromium } from './support.js';
 
@@ -306,7 +306,7 @@ describe('DDP session resumption in Chromium (SockJS, dropped connection)', func
   const pageErrors: string[] = [];
 
   async function start(options: Parameters<typeof ddp>[0]): Promise<Target> {
-    const { protocol, adapter } = observedDdp(options);
+    const { protocol, adapter } = observedDdp({ ...options, meteorClient: { staticDir: dir, watch: false } });
     const server = await createServer({
       app: presentationsApp(),
       port: 0,
@@ -314,7 +314,6 @@ describe('DDP session resumption in Chromium (SockJS, dropped connection)', func
       databaseUrl: testDatabaseUrl(),
       migrate: migratePresentations,
       protocols: [protocol],
-      meteorClient: { staticDir: dir, watch: false },
     });
     const target = { server, proxy: await DroppableProxy.start(server.port), adapter };
     targets.push(target);

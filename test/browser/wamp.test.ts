@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import type autobahn from 'autobahn';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
 import { hasChromium, launchChromium } from './support.js';
 

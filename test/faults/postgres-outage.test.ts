@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer } from '../../index.js';
 import { awaitConvergence, CrashWatch, ExternalWriter, readyz } from '../fixtures/fault-harness.js';
 import { ddpUrl } from '../fixtures/presentations-servers.js';
 import { PrivatePostgres } from '../fixtures/private-postgres.js';

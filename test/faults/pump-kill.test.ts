@@ -16,7 +16,7 @@ import pg from 'pg';
 import { PUMP_LOCK_KEY } from '../../core/bus/outbox-pump.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer } from '../../index.js';
 import {
   awaitConvergence,
   CrashWatch,

@@ -16,7 +16,7 @@ import { type Accounts, accounts, type LoginResult } from '../../core/accounts/a
 import type { EmailMessage } from '../../core/accounts/emails.js';
 import { sha256Hex } from '../../core/accounts/password.js';
 import { migrateTodos, todosApp } from '../../examples/todos/app.js';
-import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';

@@ -9,7 +9,7 @@ import type pg from 'pg';
 import { type LiveSubscription, subscribe } from '../../adapters/wamp/client.js';
 import { type AutobahnHandle, openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { connectTestDatabase } from '../fixtures/presentations-table.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { waitUntil } from '../fixtures/wait.js';

@@ -1,5 +1,5 @@
 /**
- * Serving a Meteor web client (`createServer({ meteorClient })`): the bundle with a generated
+ * Serving a Meteor web client (`ddp({ meteorClient })`): the bundle with a generated
  * `__meteor_runtime_config__`, the stock publications, and hot code push over DDP when the bundle changes on disk.
  */
 import assert from 'node:assert/strict';
@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashBundle, injectRuntimeConfig } from '../../adapters/ddp/meteor-client.js';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, type DdpHandle, ddp, type PgrtServer } from '../../index.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { testDatabaseUrl } from '../support/database.js';
 
@@ -34,11 +34,10 @@ describe('Meteor web client: static bundle, runtime config, stock publications, 
     writeFileSync(join(dir, 'app.css'), 'body { color: black }\n');
     server = await createServer({
       app: new App(),
-      protocols: [ddp({ heartbeatInterval: 0 })],
+      protocols: [ddp({ heartbeatInterval: 0, meteorClient: { staticDir: dir, watchDebounceMs: 50 } })],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
-      meteorClient: { staticDir: dir, watchDebounceMs: 50 },
     });
     base = `http://127.0.0.1:${server.port}`;
   });
@@ -61,7 +60,7 @@ describe('Meteor web client: static bundle, runtime config, stock publications, 
       const versions = (config.autoupdate as { versions: Record<string, Record<string, unknown>> }).versions;
       assert.equal(
         versions['web.browser']?.versionNonRefreshable,
-        server.meteorClient?.versions?.versionNonRefreshable,
+        (server.protocols.get('ddp') as DdpHandle).meteorClient?.versions?.versionNonRefreshable,
       );
     }
   });

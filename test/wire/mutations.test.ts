@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { App } from '../../core/app.js';
 import { RandomStream } from '../../core/random/random-stream.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer } from '../../index.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { testDatabaseUrl } from '../support/database.js';
 

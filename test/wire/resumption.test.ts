@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 const TABLE = 'resumption_tasks';

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
 

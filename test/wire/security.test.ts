@@ -11,7 +11,7 @@ import WebSocket from 'ws';
 import { subscribe } from '../../adapters/wamp/client.js';
 import { type AutobahnHandle, openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { StalledWebSocket } from '../fixtures/stalled-websocket.js';
 import { waitUntil } from '../fixtures/wait.js';

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type { Socket } from 'node:net';
 import WebSocket from 'ws';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, ddp } from '../../server.js';
+import { createServer, ddp } from '../../index.js';
 import { ddpUrl } from '../fixtures/presentations-servers.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { testDatabaseUrl } from '../support/database.js';

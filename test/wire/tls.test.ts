@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import WebSocket from 'ws';
 import { FRAME, frame, RawSocketPeer } from '../../conformance/wamp/rawsocket-client.js';
 import { App } from '../../core/app.js';
-import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 /** A self-signed certificate for 127.0.0.1 and localhost. */

@@ -16,7 +16,7 @@ import { subscribe } from '../../adapters/wamp/client.js';
 import { type AutobahnHandle, openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { FRAME, frame, RawSocketPeer } from '../../conformance/wamp/rawsocket-client.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
-import { createServer, type PgrtServer, wamp } from '../../server.js';
+import { createServer, type PgrtServer, wamp } from '../../index.js';
 import { connectTestDatabase } from '../fixtures/presentations-table.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';

@@ -1,0 +1,95 @@
+/**
+ * The DDP adapter's configuration: section `ddp` and, for Meteor web clients, section `meteorClient` (zod, merged
+ * into pgrt's configuration schema by config/config-schema.ts), and how the effective values become
+ * {@link DdpOptions}. Every key has a `PGRT_*` variable (`ddp.heartbeatInterval` → `PGRT_DDP_HEARTBEAT_INTERVAL`).
+ */
+import { z } from 'zod';
+import type { SectionValues, SharedConfig } from '../protocol-adapter.js';
+import type { DdpOptions } from './ddp-protocol.js';
+
+const ms = () => z.number().int().min(0);
+const positiveInt = () => z.number().int().min(1);
+
+/** Section `ddp`. */
+export const ddpSection = z
+  .object({
+    heartbeatInterval: ms().default(15_000).describe('Server ping interval in ms; 0 disables heartbeats.'),
+    heartbeatTimeout: ms().default(15_000).describe('Close a connection silent this many ms after a ping.'),
+    maxMessageBytes: positiveInt()
+      .default(1024 * 1024)
+      .describe('Larger messages are refused with error "Message too large".'),
+    pathPrefix: z
+      .string()
+      .regex(/^(\/[^/?#]+)*$/, 'must be empty or start with / and not end with /')
+      .optional()
+      .describe("Path prefix (Meteor's ROOT_URL_PATH_PREFIX); default: the path of rootUrl."),
+    sockjs: z
+      .boolean()
+      .default(true)
+      .describe('Also serve SockJS at <prefix>/sockjs (what Meteor browsers use).'),
+    disconnectGracePeriod: ms()
+      .default(15_000)
+      .describe('Session resumption: ms a dropped session waits for its client; 0 disables resumption.'),
+    maxMessageQueueLength: positiveInt()
+      .default(100)
+      .describe('Session resumption: frames kept per session for replay.'),
+    coalesceMs: ms()
+      .default(0)
+      .describe(
+        "Outbound coalescing window in ms: a session's frames are written together; 0 = until the end of the event-loop turn.",
+      ),
+  })
+  .default({
+    heartbeatInterval: 15_000,
+    heartbeatTimeout: 15_000,
+    maxMessageBytes: 1024 * 1024,
+    sockjs: true,
+    disconnectGracePeriod: 15_000,
+    maxMessageQueueLength: 100,
+    coalesceMs: 0,
+  })
+  .describe('The DDP adapter (`/websocket`, `/sockjs`).');
+
+/** Section `meteorClient` (a top-level key: Meteor web clients are a DDP feature). */
+export const meteorClientSection = z
+  .object({
+    staticDir: z.string().min(1).optional().describe('A built Meteor web client to serve.'),
+  })
+  .optional()
+  .describe("Meteor web clients: the stock publications and, with staticDir, the client's files.");
+
+/** The DDP adapter's sections. */
+export const ddpConfig = { ddp: ddpSection, meteorClient: meteorClientSection } as const;
+
+/** DDP's path prefix: `ddp.pathPrefix`, else the path of `rootUrl` (Meteor derives ROOT_URL_PATH_PREFIX so). */
+export function ddpPathPrefix(config: SectionValues<typeof ddpConfig>, shared: SharedConfig): string {
+  if (config.ddp.pathPrefix !== undefined) return config.ddp.pathPrefix;
+  if (!shared.rootUrl) return '';
+  return new URL(shared.rootUrl).pathname.replace(/\/+$/, '');
+}
+
+/** {@link DdpOptions} for the effective configuration. */
+export function ddpOptionsOf(config: SectionValues<typeof ddpConfig>, shared: SharedConfig): DdpOptions {
+  const { ddp, meteorClient } = config;
+  const pathPrefix = ddpPathPrefix(config, shared);
+  return {
+    heartbeatInterval: ddp.heartbeatInterval,
+    heartbeatTimeout: ddp.heartbeatTimeout,
+    maxMessageBytes: ddp.maxMessageBytes,
+    pathPrefix,
+    forwardedCount: shared.forwardedCount,
+    disconnectGracePeriod: ddp.disconnectGracePeriod,
+    maxMessageQueueLength: ddp.maxMessageQueueLength,
+    coalesceMs: ddp.coalesceMs,
+    ...(ddp.sockjs ? {} : { sockjs: false as const }),
+    ...(meteorClient
+      ? {
+          meteorClient: {
+            ...(meteorClient.staticDir ? { staticDir: meteorClient.staticDir } : {}),
+            ...(shared.rootUrl ? { rootUrl: shared.rootUrl } : {}),
+            pathPrefix,
+          },
+        }
+      : {}),
+  };
+}

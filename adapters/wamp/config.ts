@@ -1,0 +1,66 @@
+/**
+ * The WAMP adapter's configuration: section `wamp` (zod, merged into pgrt's configuration schema by
+ * config/config-schema.ts), and how the effective values become {@link WampOptions}. Every key has a `PGRT_*`
+ * variable (`wamp.realm` → `PGRT_WAMP_REALM`).
+ */
+import { z } from 'zod';
+import type { SectionValues, SharedConfig } from '../protocol-adapter.js';
+import type { WampOptions } from './wamp-protocol.js';
+
+const positiveInt = () => z.number().int().min(1);
+
+/** Section `wamp`. */
+export const wampSection = z
+  .object({
+    path: z
+      .string()
+      .regex(/^\//, 'must start with /')
+      .default('/ws')
+      .describe('WebSocket path of the router.'),
+    realm: z.string().min(1).default('realm1').describe('The realm clients join.'),
+    maxMessageBytes: positiveInt()
+      .default(1024 * 1024)
+      .describe('Larger incoming messages abort the session with protocol_violation.'),
+    rawSocketPort: z
+      .number()
+      .int()
+      .min(0)
+      .max(65_535)
+      .optional()
+      .describe(
+        'Also serve WAMP RawSocket on this TCP port (bound to host; 0 picks a free one); absent: no RawSocket.',
+      ),
+    rawSocketPath: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Also serve WAMP RawSocket on this Unix socket path (instead of rawSocketPort).'),
+  })
+  .default({ path: '/ws', realm: 'realm1', maxMessageBytes: 1024 * 1024 })
+  .describe('The WAMP v2 router (used when protocols includes "wamp").');
+
+/** The WAMP adapter's sections. */
+export const wampConfig = { wamp: wampSection } as const;
+
+/** {@link WampOptions} for the effective configuration. */
+export function wampOptionsOf(config: SectionValues<typeof wampConfig>, shared: SharedConfig): WampOptions {
+  const { wamp } = config;
+  return {
+    path: wamp.path,
+    realms: [{ name: wamp.realm }],
+    maxMessageBytes: wamp.maxMessageBytes,
+    forwardedCount: shared.forwardedCount,
+    ...rawSocketOf(config, shared),
+  };
+}
+
+/** The WAMP RawSocket listener the config asks for: a Unix socket path, else a TCP port on `host`, else none. */
+function rawSocketOf(
+  config: SectionValues<typeof wampConfig>,
+  shared: SharedConfig,
+): Pick<WampOptions, 'rawSocket'> {
+  const { rawSocketPath: path, rawSocketPort: port } = config.wamp;
+  if (path !== undefined) return { rawSocket: { path } };
+  if (port !== undefined) return { rawSocket: { port, host: shared.host } };
+  return {};
+}
