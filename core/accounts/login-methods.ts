@@ -80,7 +80,7 @@ export class LoginMethods {
     if (!throttle) return await run();
     const subject: ThrottleSubject = { identity: call.identity, address: call.connection.clientAddress };
     const db = this.database();
-    await throttle.check(db, subject);
+    const counted = await throttle.check(db, subject);
     let value: R;
     try {
       value = await run();
@@ -90,7 +90,7 @@ export class LoginMethods {
       if (isClientError(error) && error.error === 403) await throttle.failed(db, subject);
       throw error;
     }
-    await throttle.succeeded(db, subject);
+    if (counted) await throttle.succeeded(db, subject);
     return value;
   }
 

@@ -10,7 +10,7 @@
  * 1. the handler (or the method's own login function) runs; a throw becomes `{error}`; its `type` defaults to the
  *    handler's name, else `unknown`; a result with neither `userId` nor `error` is a programming error;
  * 2. the attempt `{type, allowed, error?, user?, connection, methodName, methodArguments}` is built (`user`: the
- *    user document, `defaultFieldSelector` applied, when a `userId` is known);
+ *    user document, `defaultFieldSelector` applied, when a `userId` is known; read only when a login hook exists);
  * 3. every `validateLoginAttempt` hook runs, in registration order, each with its own copy: a throw sets
  *    `allowed: false` and `error` to what was thrown; a falsy return sets `allowed: false` and, when there was no
  *    error yet, 403 "Login forbidden";
@@ -218,9 +218,10 @@ export class LoginPipeline {
   ): Promise<R> {
     if (!result.userId && result.error === undefined)
       throw new ConfigurationError('A login method must specify a userId or an error');
-    // Loaded even without a user id (finding nothing), so a login naming no user costs what one naming a user
-    // does: failures must not tell which users exist.
-    const user = await this.loadUser(result.userId ?? '');
+    // Only hooks read the user. When there are any, it is loaded even without a user id (finding nothing), so a
+    // login naming no user costs what one naming a user does: failures must not tell which users exist.
+    const hooked = this.#validate.size + this.#onLogin.size + this.#onLoginFailure.size > 0;
+    const user = hooked ? await this.loadUser(result.userId ?? '') : undefined;
     const attempt: LoginAttempt = {
       type: result.type || 'unknown',
       allowed: Boolean(result.userId) && result.error === undefined,

@@ -112,17 +112,24 @@ export class LoginThrottle {
     return keys;
   }
 
-  /** Throws a TooManyRequestsError while any of the subject's counters blocks (one query). */
-  async check(db: Queryable, subject: ThrottleSubject): Promise<void> {
+  /**
+   * Throws a TooManyRequestsError while any of the subject's counters blocks (one query). Resolves whether the
+   * name has a counter from this address (only then does a success need to clear it).
+   */
+  async check(db: Queryable, subject: ThrottleSubject): Promise<boolean> {
     const keys = this.#keys(subject);
-    if (keys.length === 0) return;
-    const found = await db.query<{ wait_ms: string | null }>(
-      `SELECT ceil(extract(epoch FROM max(blocked_until) - now()) * 1000) AS wait_ms
-         FROM pgrt.login_failures WHERE key = ANY($1) AND blocked_until > now()`,
-      [keys.map((k) => k.key)],
+    if (keys.length === 0) return false;
+    const own = keyOf('perUserAndAddress', subject) ?? null;
+    const found = await db.query<{ wait_ms: string | null; own: boolean }>(
+      `SELECT ceil(extract(epoch FROM max(blocked_until) FILTER (WHERE blocked_until > now()) - now()) * 1000)
+                AS wait_ms,
+              coalesce(bool_or(key = $2), false) AS own
+         FROM pgrt.login_failures WHERE key = ANY($1)`,
+      [keys.map((k) => k.key), own],
     );
     const wait = Number(found.rows[0]?.wait_ms ?? 0);
     if (wait > 0) throw new TooManyRequestsError(wait);
+    return found.rows[0]?.own === true;
   }
 
   /** Counts a failed login on each of the subject's counters (one statement, autocommitted by the caller). */

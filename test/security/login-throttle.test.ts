@@ -138,6 +138,21 @@ describe('security: login guessing is limited per user and per address, across p
     assert.ok(second > 110_000 && second <= 120_000, `second delay ${second}`);
   });
 
+  it('a successful login clears the counter of that name from that address, not the others', async () => {
+    const username = await victim(5);
+    for (let i = 0; i < 2; i++) await ddpGuess(a(), username, 'wrong', '198.51.100.50');
+    const rows = (text: string) =>
+      a()
+        .db.query<{ failures: number }>('SELECT failures FROM pgrt.login_failures WHERE key = $1', [
+          keyOf(text),
+        ])
+        .then((r) => r.rows.map((row) => row.failures));
+    assert.deepEqual(await rows(`ua\u0000${username}\u0000198.51.100.50`), [2]);
+    assert.equal(await ddpGuess(b(), username, 'right-password', '198.51.100.50'), undefined);
+    assert.deepEqual(await rows(`ua\u0000${username}\u0000198.51.100.50`), []);
+    assert.deepEqual(await rows(`u\u0000${username}`), [2]);
+  });
+
   it('the owner, from a new address, is delayed at most perUser.maxDelayMs by a distributed guess, then logs in', async () => {
     const username = await victim(4);
     for (let i = 0; i < 6; i++) await ddpGuess(a(), username, 'wrong', `192.0.2.${10 + i}`);
