@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
+import { type Accounts, accounts } from '../../core/accounts/accounts.js';
 import { type OAuth, oauth } from '../../core/accounts/oauth/oauth.js';
 import { openIdConnect } from '../../core/accounts/oauth/openid-connect.js';
 import { App } from '../../core/app.js';
@@ -49,6 +50,7 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
   let dir: string;
   let server: PgrtServer;
   let plugin: OAuth;
+  let users: Accounts;
   let provider: TestProvider;
   let browser: Browser;
   let base: string;
@@ -63,12 +65,14 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
 <script src="/meteor-oauth-client.js"></script></body></html>`,
     );
     copyFileSync(CLIENT_SCRIPT, join(dir, 'meteor-oauth-client.js'));
+    users = accounts({ bcryptRounds: 4 });
     plugin = oauth({
+      accounts: users,
       services: [openIdConnect({ name: 'corp', allowInsecureRequests: true })],
       sweepIntervalMs: 0,
     });
     server = await createServer({
-      app: new App().use(plugin),
+      app: new App().use(users).use(plugin),
       protocols: [ddp({ meteorClient: { staticDir: dir, watch: false } })],
       port: 0,
       host: '127.0.0.1',
@@ -102,6 +106,22 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
 
   const state = (page: Page) => page.evaluate(() => window.oauthTest);
 
+  /** The page's `login` call succeeded as Meteor's client sees it, for the user of provider account `login`. */
+  async function assertLoggedInAs(
+    call: PageState['logins'][number] | undefined,
+    login: string,
+  ): Promise<void> {
+    assert.equal(call?.error, undefined, JSON.stringify(call?.error));
+    const result = call?.result as { id: string; token: string; tokenExpires: unknown; type: string };
+    assert.equal(result.type, 'corp');
+    assert.match(result.token, /^[A-Za-z0-9_-]{43}$/);
+    assert.ok(
+      result.tokenExpires && typeof result.tokenExpires === 'object' && '$date' in result.tokenExpires,
+    );
+    const user = await users.findUserById(result.id);
+    assert.equal((user?.services as Record<string, { id?: unknown }> | undefined)?.corp?.id, login);
+  }
+
   it('popup: the secret reaches the opener through Package.oauth and the app logs in with it', async () => {
     const page = await openApp();
     assert.equal((await state(page)).configurations.corp?.secret, undefined, 'no secret is published');
@@ -117,8 +137,7 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
     const { credentialToken, credentialSecret } = call.args[0].oauth;
     assert.deepEqual(after.handed, [credentialToken], 'handed over by the popup page, not via localStorage');
     assert.match(credentialSecret ?? '', /^[A-Za-z0-9_-]{43}$/);
-    const credential = await plugin.retrieveCredential(credentialToken, credentialSecret ?? '');
-    assert.equal(credential?.serviceData.id, 'pia');
+    await assertLoggedInAs(call, 'pia');
     await page.context().close();
   });
 
@@ -139,8 +158,7 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
     assert.ok(oauthArgs?.credentialSecret, 'read from localStorage');
     const left = await page.evaluate(() => Object.keys(localStorage));
     assert.deepEqual(left, [], 'Meteor removes the secret from localStorage when it reads it');
-    const credential = await plugin.retrieveCredential(oauthArgs.credentialToken, oauthArgs.credentialSecret);
-    assert.equal(credential?.serviceData.id, 'quinn');
+    await assertLoggedInAs(after.logins[0], 'quinn');
     await page.context().close();
   });
 
@@ -156,8 +174,7 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
     const oauthArgs = after.logins[0]?.args[0].oauth;
     assert.ok(oauthArgs?.credentialSecret, 'the secret came through sessionStorage');
     assert.deepEqual(await page.evaluate(() => Object.keys(sessionStorage)), []);
-    const credential = await plugin.retrieveCredential(oauthArgs.credentialToken, oauthArgs.credentialSecret);
-    assert.equal(credential?.serviceData.id, 'ravi');
+    await assertLoggedInAs(after.logins[0], 'ravi');
     await page.context().close();
   });
 });

@@ -9,13 +9,18 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
+import simpleDDP from 'simpleddp';
+import WebSocket from 'ws';
+import { accountsAuthenticators } from '../../adapters/wamp/accounts-authentication.js';
+import { openAutobahn } from '../../adapters/wamp/fixtures/router.js';
+import { type Accounts, accounts } from '../../core/accounts/accounts.js';
 import { LOGIN_CANCELLED_CODE } from '../../core/accounts/oauth/errors.js';
 import { type OAuth, oauth } from '../../core/accounts/oauth/oauth.js';
 import { openIdConnect } from '../../core/accounts/oauth/openid-connect.js';
 import { encodeState } from '../../core/accounts/oauth/state.js';
 import { App } from '../../core/app.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
-import { createServer, ddp, type PgrtServer } from '../../server.js';
+import { createServer, ddp, type PgrtServer, wamp } from '../../server.js';
 import { startChildServer } from '../fixtures/child-server.js';
 import { signInOverHttp, startOidcProvider, type TestProvider } from '../fixtures/oidc-provider.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
@@ -41,17 +46,26 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
   this.timeout(30_000);
   let server: PgrtServer;
   let plugin: OAuth;
+  let users: Accounts;
   let provider: TestProvider;
   let base: string;
 
   before(async () => {
+    users = accounts({ bcryptRounds: 4 });
     plugin = oauth({
+      accounts: users,
       services: [openIdConnect({ name: 'corp', allowInsecureRequests: true })],
       sweepIntervalMs: 0,
     });
     server = await createServer({
-      app: new App().use(plugin),
-      protocols: [ddp()],
+      app: new App()
+        .use(users)
+        .use(plugin)
+        .method('whoami', (ctx) => ctx.userId),
+      protocols: [
+        ddp(),
+        wamp({ realms: [{ name: 'realm1', authenticators: accountsAuthenticators(users) }] }),
+      ],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
@@ -123,6 +137,68 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
       undefined,
       'replayed',
     );
+  });
+
+  it('login({oauth}) over DDP creates the user (services.corp, type corp); the token works over WAMP and simpleddp', async () => {
+    const login = `ida_${randomUUID().slice(0, 6)}`;
+    const { token, back } = await signIn(login);
+    const { credentialSecret } = pageConfig(await (await fetch(back)).text());
+    const attempts: { type: string; allowed: boolean }[] = [];
+    const hook = users.onLogin((attempt) => {
+      attempts.push({ type: attempt.type, allowed: attempt.allowed });
+    });
+    const client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
+    const oauthLogin = { oauth: { credentialToken: token, credentialSecret } };
+    const result = (await client.apply('login', oauthLogin)) as { id: string; token: string; type: string };
+    assert.equal(result.type, 'corp');
+    await waitUntil(() => attempts.length > 0, { what: () => 'the onLogin hook' });
+    hook.stop();
+    assert.deepEqual(attempts, [{ type: 'corp', allowed: true }], 'the login pipeline ran (onLogin)');
+    assert.match(result.token, /^[A-Za-z0-9_-]{43}$/);
+    const user = await users.findUserById(result.id);
+    const services = user?.services as Record<string, Record<string, unknown>> | undefined;
+    assert.equal(services?.corp?.id, login);
+    assert.equal(services?.corp?.email, `${login}@example.com`);
+    assert.deepEqual(user?.profile, { name: `User ${login}` });
+    // The user's own publication never carries services (tokens from the provider stay on the server).
+    await waitUntil(() => client.view('users').has(result.id));
+    assert.equal(client.view('users').get(result.id)?.services, undefined);
+    // Replayed: the credential is gone.
+    const replay = await client.call('login', oauthLogin);
+    assert.equal(replay.error?.error, LOGIN_CANCELLED_CODE);
+    assert.equal(replay.error?.reason, 'No matching login attempt found');
+    await client.close();
+
+    // The same provider account again: the same user, its serviceData updated.
+    const again = await signIn(login);
+    const secondSecret = pageConfig(await (await fetch(again.back)).text()).credentialSecret;
+    const other = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
+    const second = (await other.apply('login', {
+      oauth: { credentialToken: again.token, credentialSecret: secondSecret },
+    })) as { id: string };
+    assert.equal(second.id, result.id);
+    await other.close();
+
+    // WAMP: the DDP login's resume token as ticket.
+    const session = await openAutobahn(`ws://127.0.0.1:${server.port}/ws`, {
+      authmethods: ['ticket'],
+      authid: result.id,
+      onchallenge: () => result.token,
+    });
+    assert.equal(await session.session.call('whoami'), result.id);
+    await session.close();
+
+    // A real third-party client resumes with the token.
+    const ddpClient = new simpleDDP({
+      endpoint: `ws://127.0.0.1:${server.port}/websocket`,
+      SocketConstructor: WebSocket,
+      autoReconnect: false,
+    });
+    await ddpClient.connect();
+    const resumed = (await ddpClient.call('login', { resume: result.token })) as { id: string; type: string };
+    assert.equal(resumed.id, result.id);
+    assert.equal(resumed.type, 'resume');
+    await ddpClient.disconnect();
   });
 
   it('a replayed provider redirect is refused and leaves the first outcome in place', async () => {
@@ -204,6 +280,21 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
       [token2],
     );
     assert.equal(failure.rows[0]?.hashed_secret, null, 'the failure is stored without a secret');
+
+    const client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
+    const cancelled = await client.call('login', {
+      oauth: { credentialToken: token, credentialSecret: null },
+    });
+    assert.equal(cancelled.error?.error, LOGIN_CANCELLED_CODE);
+    const failed2 = await client.call('login', {
+      oauth: { credentialToken: token2, credentialSecret: null },
+    });
+    assert.deepEqual(
+      { error: failed2.error?.error, reason: failed2.error?.reason },
+      { error: 500, reason: 'Internal server error' },
+      'a provider failure reaches the app as Meteor sends a non-Meteor error',
+    );
+    await client.close();
   });
 
   it('a redirect-style login returns only under the app URL', async () => {
@@ -262,8 +353,14 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
       const answer = await fetch(elsewhere);
       assert.equal(answer.status, 200, second.stderr());
       const config = pageConfig(await answer.text());
-      const credential = await plugin.retrieveCredential(token, config.credentialSecret ?? '');
-      assert.equal(credential?.serviceData.id, 'hana');
+      const client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
+      const result = (await client.apply('login', {
+        oauth: { credentialToken: token, credentialSecret: config.credentialSecret },
+      })) as { id: string; type: string };
+      assert.equal(result.type, 'corp');
+      const user = await users.findUserById(result.id);
+      assert.equal((user?.services as Record<string, { id?: string }>).corp?.id, 'hana');
+      await client.close();
     } finally {
       await second.signal('SIGTERM');
     }
@@ -289,18 +386,26 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
     await client.close();
   });
 
-  it("login({oauth}) with an unknown token is cancelled with Meteor's LoginCancelledError code", async () => {
-    // The handler, run directly (the accounts login pipeline calls it for `login`).
-    const result = await plugin.login(
-      { query: (text: string, params?: readonly unknown[]) => server.db.query(text, params) } as never,
-      { oauth: { credentialToken: newToken(), credentialSecret: 'x' } },
+  it("login({oauth}) with an unknown token or secret is cancelled with Meteor's code; other shapes are 400", async () => {
+    const client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
+    const unknown = await client.call('login', {
+      oauth: { credentialToken: newToken(), credentialSecret: 'x' },
+    });
+    assert.deepEqual(
+      { error: unknown.error?.error, reason: unknown.error?.reason },
+      { error: LOGIN_CANCELLED_CODE, reason: 'No matching login attempt found' },
     );
-    assert.ok(result && 'error' in result);
-    assert.equal((result.error as { error: unknown }).error, LOGIN_CANCELLED_CODE);
-    await assert.rejects(
-      plugin.login({} as never, { oauth: { credentialToken: 'a', credentialSecret: 'b', extra: 1 } }),
-      { error: 400, reason: 'Match failed' },
-    );
-    assert.equal(await plugin.login({} as never, { resume: 'x' }), undefined);
+    for (const oauthArg of [
+      { credentialToken: 'a', credentialSecret: 'b', extra: 1 },
+      { credentialToken: 'a' },
+      { credentialToken: 1, credentialSecret: 'b' },
+      { credentialToken: 'a', credentialSecret: 2 },
+      'a',
+      null,
+    ]) {
+      const bad = await client.call('login', { oauth: oauthArg });
+      assert.equal(bad.error?.error, 400, JSON.stringify(oauthArg));
+    }
+    await client.close();
   });
 });
