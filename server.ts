@@ -24,6 +24,8 @@ import type { Accounts } from './core/accounts/accounts.js';
 import type { App } from './core/app.js';
 import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
 import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
+import { type CaptureMode, CaptureModeToken } from './core/capture/capture-mode.js';
+import { captureMode } from './core/capture/capture-modes.js';
 import type { Connection, ConnectionHandler } from './core/connection.js';
 import { type Database, DatabaseToken, PgDatabase } from './core/database/database.js';
 import {
@@ -179,12 +181,14 @@ export function registerServer(
   c.register(AppToken, { useValue: options.app });
   c.register(LoggerToken, { useValue: options.logger ?? silentLogger });
   c.register(DatabaseToken, { useValue: db });
+  c.register(CaptureModeToken, { useValue: captureMode(options.capture ?? 'notify') });
   c.register(ChangeBusToken, {
     useFactory: instanceCachingFactory(
       (r) =>
         new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
           channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
-          outbox: options.capture === 'outbox' || options.capture === 'logical', // both fill pgrt.outbox: replay gaps from it
+          // Modes that fill pgrt.outbox: replay gaps from it.
+          outbox: r.resolve<CaptureMode>(CaptureModeToken).outbox,
           logger: r.resolve<Logger>(LoggerToken),
           ...(options.busReconnect ? { backoff: options.busReconnect } : {}),
         }),
@@ -199,6 +203,7 @@ export function registerServer(
           r.resolve<ChangeBus>(ChangeBusToken),
           {
             ...options,
+            capture: r.resolve<CaptureMode>(CaptureModeToken),
             logger: r.resolve<Logger>(LoggerToken),
           },
         ),

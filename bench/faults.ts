@@ -18,7 +18,7 @@
  */
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { PUMP_LOCK_KEY } from '../core/bus/outbox-pump.js';
+import { PUMP_LOCK_KEY } from '../core/capture/outbox-pump.js';
 import { ViewClient } from './support/fault-client.js';
 import { FaultPostgres } from './support/fault-postgres.js';
 import { now, progress, report, Samples, sleep } from './support/measure.js';

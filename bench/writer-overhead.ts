@@ -40,11 +40,16 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { ensureLogicalSlot } from '../core/bus/logical-source.js';
+import { ensureLogicalSlot } from '../core/capture/logical/slot.js';
 import { PgDatabase } from '../core/database/database.js';
 import { startEmbeddedPostgres } from '../core/database/embedded-postgres.js';
 import { introspectTable } from '../core/database/introspect.js';
-import { type CaptureMode, ensureSchema, installCapture, removeCapture } from '../core/database/schema.js';
+import {
+  type CaptureModeName as CaptureMode,
+  ensureSchema,
+  installCapture,
+  removeCapture,
+} from '../core/database/schema.js';
 import type { TableInfo } from '../core/database/table-info.js';
 import { progress, report, sleep } from './support/measure.js';
 import { processCpuMs } from './support/process-cpu.js';

@@ -9,19 +9,21 @@
  * arrive on the bus in commit order → the pool matches them to observers → observers diff → subscriptions feed
  * their sessions' merge boxes → adapters encode. Fences ride the same stream (see write-fence.ts).
  *
- * Capture mode (`capture`, docs/reference.md "Capture modes"): `notify` (default) installs triggers that NOTIFY
- * in the writer's transaction; `outbox` installs triggers that append to `pgrt.outbox`, writes fences there too,
- * and runs this process's candidate {@link OutboxPump} (one pump per database leads). Every process on a database
- * must use the same mode, and its bus must be built with `outbox: true` (PgNotificationBus) to replay gaps.
+ * Capture mode (`capture`, core/capture/capture-mode.ts, docs/reference.md "Capture modes"): the mode installs each
+ * table's capture (triggers, or the logical publication), writes fences, and — for the modes that fill
+ * `pgrt.outbox` — gives this process's candidate {@link OutboxPump} its source (one pump per database leads). Every
+ * process on a database must use the same mode, and its bus must replay gaps from the outbox when the mode's
+ * `outbox` is true (PgNotificationBus `outbox: true`).
  */
 import type { App, PluginHost } from './app.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './bus/change-bus.js';
-import { ensureLogicalSlot } from './bus/logical-source.js';
-import { OutboxPump, type OutboxPumpOptions } from './bus/outbox-pump.js';
+import type { CaptureMode, CaptureModeName } from './capture/capture-mode.js';
+import { captureMode } from './capture/capture-modes.js';
+import { OutboxPump, type OutboxPumpOptions } from './capture/outbox-pump.js';
 import type { ConnectionInfo } from './contexts.js';
 import type { Database, Queryable } from './database/database.js';
 import { introspectTable } from './database/introspect.js';
-import { type CaptureMode, ensureSchema, installCapture } from './database/schema.js';
+import { ensureSchema, installCapture } from './database/schema.js';
 import { ConfigurationError } from './errors.js';
 import { CollectionBinding } from './live/collection-binding.js';
 import { ObserverPool } from './live/observer-pool.js';
@@ -30,20 +32,6 @@ import type { PublicationStrategy } from './merge-box.js';
 import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
 import { Session, type SessionOutput } from './session.js';
 import { WriteFences } from './write-fence.js';
-
-/** The fence function of each capture mode (core/database/schema.ts). */
-const FENCE_FUNCTIONS: Readonly<Record<CaptureMode, string>> = {
-  notify: 'pgrt.fence',
-  outbox: 'pgrt.fence_outbox',
-  logical: 'pgrt.fence_logical',
-};
-
-/** How each capture mode sends a payload after autocommitted writes: `(channel, payload)`. */
-const APPEND_FUNCTIONS: Readonly<Record<CaptureMode, string>> = {
-  notify: 'pg_notify',
-  outbox: 'pgrt.outbox_append',
-  logical: 'pgrt.logical_emit',
-};
 
 /** Options of {@link RealtimeCore}. */
 export interface CoreOptions {
@@ -63,13 +51,15 @@ export interface CoreOptions {
   readonly installTriggers?: boolean;
   /**
    * `notify` (default): NOTIFY in every writer's commit; `outbox`: triggers append, one pump notifies; `logical`: no
-   * triggers, one pump decodes the WAL (needs wal_level=logical) and notifies.
+   * triggers, one pump decodes the WAL (needs wal_level=logical) and notifies. A name, or a {@link CaptureMode}.
    */
-  readonly capture?: CaptureMode;
+  readonly capture?: CaptureModeName | CaptureMode;
   /** Outbox mode: rows are kept this many ms after they were notified, for replay (default 600000 = 10 min). */
   readonly outboxRetentionMs?: number;
   /** Outbox mode: whether this process may become the pump (default true), and the pump's tuning. */
-  readonly outboxPump?: boolean | Omit<OutboxPumpOptions, 'logger' | 'retentionMs' | 'spillThresholdBytes'>;
+  readonly outboxPump?:
+    | boolean
+    | Omit<OutboxPumpOptions, 'logger' | 'retentionMs' | 'spillThresholdBytes' | 'capture'>;
   /**
    * Rate limits of method calls and subscriptions, every protocol (core/rate-limit.ts; docs/reference.md "Rate
    * limiting"). Default: Meteor's accounts rule and 1000 per 10 s per connection; false: no limits at all.
@@ -85,8 +75,10 @@ export class RealtimeCore implements PluginHost {
   readonly fences: WriteFences;
   /** The rate limits every session checks (add rules at run time with `addRule`). */
   readonly rateLimiter: RateLimiter;
-  /** The capture mode of this core's triggers and fences. */
-  readonly capture: CaptureMode;
+  /** The name of this core's capture mode. */
+  readonly capture: CaptureModeName;
+  /** This core's capture mode (triggers or publication, fences, the pump's source). */
+  readonly captureMode: CaptureMode;
   #outboxPump: OutboxPump | undefined;
   #pool: ObserverPool | undefined;
   #bindings = new Map<string, CollectionBinding>();
@@ -104,7 +96,8 @@ export class RealtimeCore implements PluginHost {
   ) {
     this.channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
     this.logger = options.logger ?? silentLogger;
-    this.capture = options.capture ?? 'notify';
+    this.captureMode = captureMode(options.capture ?? 'notify');
+    this.capture = this.captureMode.name;
     this.rateLimiter =
       options.rateLimits === false
         ? new RateLimiter({ accounts: false, perConnection: false })
@@ -152,6 +145,8 @@ export class RealtimeCore implements PluginHost {
       const stop = await hook(this.db, this);
       if (stop) this.#stopHooks.push(stop);
     }
+    const mode = this.captureMode;
+    if (this.options.installTriggers !== false) await mode.check(this.db);
     const bindings = new Map<string, CollectionBinding>();
     for (const definition of this.app.collections.values()) {
       const table = await introspectTable(this.db, definition.table);
@@ -159,22 +154,22 @@ export class RealtimeCore implements PluginHost {
         await installCapture(this.db, table, {
           channel: this.channel,
           spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
-          mode: this.capture,
+          mode,
         });
       }
       bindings.set(definition.name, new CollectionBinding(definition, table));
     }
-    // Logical mode: the slot must exist before anything is read, or changes committed meanwhile would be missed.
-    if (this.capture === 'logical') await ensureLogicalSlot(this.db, this.logger);
+    // E.g. the logical slot: it must exist before anything is read, or changes committed meanwhile would be missed.
+    await mode.prepare(this.db, this.logger);
     this.#bindings = bindings;
     this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger);
     this.#unsubscribe = this.bus.subscribe((event) => this.#dispatch(event));
     await this.bus.start();
     const pump = this.options.outboxPump ?? true;
-    if ((this.capture === 'outbox' || this.capture === 'logical') && pump !== false) {
+    if (mode.outbox && pump !== false) {
       this.#outboxPump = new OutboxPump(this.db, {
         ...(pump === true ? {} : pump),
-        source: this.capture === 'logical' ? 'logical' : 'triggers',
+        capture: mode,
         logger: this.logger,
         spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
         ...(this.options.outboxRetentionMs === undefined
@@ -215,9 +210,7 @@ export class RealtimeCore implements PluginHost {
    * after the transaction's changes); returns whether.
    */
   async fenceInTransaction(client: Queryable, id: string): Promise<boolean> {
-    const fence = FENCE_FUNCTIONS[this.capture];
-    const result = await client.query<{ f: boolean }>(`SELECT ${fence}($1, $2) AS f`, [this.channel, id]);
-    return result.rows[0]?.f === true;
+    return await this.captureMode.fenceInTransaction(client, this.channel, id);
   }
 
   /**
@@ -225,8 +218,7 @@ export class RealtimeCore implements PluginHost {
    * mode: appended to the outbox, so it follows them through the pump).
    */
   async fenceAfterAutocommit(id: string): Promise<void> {
-    const append = APPEND_FUNCTIONS[this.capture];
-    await this.db.query(`SELECT ${append}($1, $2)`, [this.channel, JSON.stringify({ f: id })]);
+    await this.captureMode.emit(this.db, this.channel, JSON.stringify({ f: id }));
   }
 
   /** Stops sessions, plug-ins (their start hooks' stop functions), observers and the bus (not the database). */

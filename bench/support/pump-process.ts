@@ -8,11 +8,13 @@
  *
  * IPC: child → parent `{ op: 'ready' }` once it leads (or after 10 s), then `{ op: 'stopped', sent, cpuMs }`.
  */
-import { OutboxPump } from '../../core/bus/outbox-pump.js';
+import { logicalCapture } from '../../core/capture/logical-capture.js';
+import { OutboxPump } from '../../core/capture/outbox-pump.js';
+import { outboxCapture } from '../../core/capture/trigger-capture.js';
 import { PgDatabase } from '../../core/database/database.js';
 
 const url = process.env.PUMP_DATABASE_URL;
-const source = process.env.PUMP_SOURCE === 'logical' ? 'logical' : 'triggers';
+const capture = process.env.PUMP_SOURCE === 'logical' ? logicalCapture : outboxCapture;
 if (!url || !process.send) throw new Error('pump-process.ts is forked by the bench with PUMP_DATABASE_URL');
 const send = process.send.bind(process);
 
@@ -23,7 +25,7 @@ const pump = new OutboxPump(db, {
   retentionMs: Number(process.env.PUMP_RETENTION_MS ?? 1000),
   gcIntervalMs: 1000,
   electionIntervalMs: 200,
-  source,
+  capture,
   ...(busyPollMs === undefined ? {} : { busyPollMs }),
   ...(gatherMs === undefined ? {} : { gatherMs }),
 });

@@ -17,9 +17,13 @@ import type { Command } from 'commander';
 import pg from 'pg';
 import type { AnyProtocolAdapter } from '../../adapters/protocol-adapter.js';
 import { maskUrl } from '../../config/mask-secrets.js';
-import { logicalSlotName } from '../../core/bus/logical-source.js';
+import { logicalSlotName } from '../../core/capture/logical/slot.js';
 import type { Queryable } from '../../core/database/database.js';
-import { CAPTURE_TRIGGER, type CaptureMode, LOGICAL_PUBLICATION } from '../../core/database/schema.js';
+import {
+  CAPTURE_TRIGGER,
+  type CaptureModeName as CaptureMode,
+  LOGICAL_PUBLICATION,
+} from '../../core/database/schema.js';
 import type { AppModule } from '../app-module.js';
 import { addConfigOptions, type ConfigFlagValues, loadConfigWithApp } from '../config-options.js';
 import { type Output, UsageError } from '../output.js';

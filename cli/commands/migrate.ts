@@ -12,7 +12,7 @@
 import type { Command } from 'commander';
 import type { AnyProtocolAdapter } from '../../adapters/protocol-adapter.js';
 import { maskUrl } from '../../config/mask-secrets.js';
-import { ensureLogicalSlot, logicalSlotName } from '../../core/bus/logical-source.js';
+import { ensureLogicalSlot, logicalSlotName } from '../../core/capture/logical/slot.js';
 import { PgDatabase } from '../../core/database/database.js';
 import {
   APP_EMBEDDED_SETTINGS,

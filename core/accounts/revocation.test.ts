@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { App } from '../../core/app.js';
-import type { CaptureMode } from '../../core/database/schema.js';
+import type { CaptureModeName as CaptureMode } from '../../core/capture/capture-mode.js';
 import { PrivatePostgres } from '../../test/fixtures/private-postgres.js';
 import { waitUntil } from '../../test/fixtures/wait.js';
 import { startTestCore, type TestCore } from '../../test/support/core.js';

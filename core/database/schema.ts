@@ -14,7 +14,7 @@
  * delete of the old key then an insert of the new one; an update that changes nothing (binary-identical row)
  * notifies nothing. A payload over the spill threshold (in bytes) goes to `pgrt.spill`.
  *
- * Capture modes ({@link CaptureMode}, DESIGN.md decision 4; docs/reference.md "Capture modes"):
+ * Capture modes (core/capture/capture-mode.ts, DESIGN.md decision 4; docs/reference.md "Capture modes"):
  * - `notify` (above): the trigger calls pg_notify itself. Zero setup, but every notifying commit takes PostgreSQL's
  *   cluster-wide notify lock through its WAL flush (reference/perf.md §2: 8 writers 6.8k → ~2k inserts/s).
  * - `outbox`: the trigger (`pgrt.capture_outbox()`) builds the same payload (without `n`: the outbox position
@@ -31,6 +31,10 @@
  * The SQL lives in core/database/migrations/*.sql, applied in order by migrations.ts under the start-up advisory
  * lock, so processes starting together serialise; every capture DDL step takes the same lock in its transaction.
  */
+
+import { dropTriggers, unpublish } from '../capture/capture-ddl.js';
+import type { CaptureArguments, CaptureMode, CaptureModeName } from '../capture/capture-mode.js';
+import { captureMode } from '../capture/capture-modes.js';
 import type { Logger } from '../logger.js';
 import type { Database, Queryable } from './database.js';
 import {
@@ -45,22 +49,18 @@ import {
   migrationSet,
   withMigrationLock,
 } from './migrations.js';
-import { exactColumns, quoteLiteral, quoteTable } from './row-codec.js';
+import { exactColumns } from './row-codec.js';
 import type { TableInfo } from './table-info.js';
 
 /** Default spill threshold: payloads above this many bytes are spilled (NOTIFY's limit is < 8000 bytes). */
 export const DEFAULT_SPILL_THRESHOLD_BYTES = 7900;
 
-/** How committed changes leave the writer's transaction: NOTIFY in the trigger, or an outbox drained by a pump. */
-export type CaptureMode = 'notify' | 'outbox' | 'logical';
-
-/** The publication of the `logical` capture mode: the captured tables. */
-export const LOGICAL_PUBLICATION = 'pgrt_capture';
-
-/** Name of the row trigger installed on captured tables. */
-export const CAPTURE_TRIGGER = 'pgrt_capture';
-/** Name of the statement-level TRUNCATE trigger installed on captured tables. */
-export const CAPTURE_TRUNCATE_TRIGGER = 'pgrt_capture_truncate';
+export {
+  CAPTURE_TRIGGER,
+  CAPTURE_TRUNCATE_TRIGGER,
+  LOGICAL_PUBLICATION,
+} from '../capture/capture-ddl.js';
+export type { CaptureModeName } from '../capture/capture-mode.js';
 
 /** pgrt's own migrations: the `.sql` files in core/database/migrations/ (copied next to the built module). */
 export const PGRT_MIGRATIONS: MigrationSet = migrationSet('pgrt', new URL('./migrations/', import.meta.url));
@@ -174,32 +174,29 @@ export interface CaptureOptions {
   readonly spillThresholdBytes?: number;
   /**
    * `notify` (default): NOTIFY in the trigger; `outbox`: append to `pgrt.outbox` for the pump; `logical`: no trigger,
-   * the table joins the `pgrt_capture` publication and the pump decodes the WAL.
+   * the table joins the `pgrt_capture` publication and the pump decodes the WAL (core/capture/).
    */
-  readonly mode?: CaptureMode;
+  readonly mode?: CaptureModeName | CaptureMode;
 }
 
-/** The trigger functions of each capture mode, as `regprocedure` text. */
-const TRIGGER_FUNCTIONS: Readonly<
-  Record<Exclude<CaptureMode, 'logical'>, { readonly row: string; readonly truncate: string }>
-> = {
-  notify: { row: 'pgrt.capture()', truncate: 'pgrt.capture_truncate()' },
-  outbox: { row: 'pgrt.capture_outbox()', truncate: 'pgrt.capture_truncate_outbox()' },
-};
-
-/** The TG_ARGV of both capture triggers: channel, key column, threshold, then the bigint/numeric columns. */
-export function captureArguments(table: TableInfo, options: CaptureOptions = {}): string[] {
+/** A table's {@link CaptureArguments}: channel, key column, threshold, the bigint/numeric/money columns. */
+export function captureArguments(table: TableInfo, options: CaptureOptions = {}): CaptureArguments {
   const threshold = options.spillThresholdBytes ?? DEFAULT_SPILL_THRESHOLD_BYTES;
   if (!Number.isInteger(threshold) || threshold < 0 || threshold > 7999) {
     throw new RangeError(`spillThresholdBytes must be an integer in 0..7999, got ${threshold}`);
   }
-  return [options.channel ?? 'pgrt_changes', table.key.name, String(threshold), ...exactColumns(table)];
+  return {
+    channel: options.channel ?? 'pgrt_changes',
+    keyColumn: table.key.name,
+    thresholdBytes: threshold,
+    exactColumns: exactColumns(table),
+  };
 }
 
 /**
- * Installs (or replaces) the capture triggers of `options.mode` on `table`. Idempotent: when both triggers already
- * exist with the same functions and arguments nothing is changed (no table lock beyond a catalog read); otherwise they are dropped and created
- * in one locked transaction. Requires {@link ensureSchema} first.
+ * Installs (or replaces) the capture of `options.mode` on `table` ({@link CaptureMode.install}) in one transaction
+ * holding the start-up lock. Idempotent: an unchanged capture is left alone (no table lock beyond a catalog read).
+ * Requires {@link ensureSchema} first.
  */
 export async function installCapture(
   db: Transactional,
@@ -207,37 +204,8 @@ export async function installCapture(
   options: CaptureOptions = {},
 ): Promise<void> {
   const args = captureArguments(table, options);
-  const argList = args.map(quoteLiteral).join(', ');
-  const target = quoteTable(table);
-  const mode = options.mode ?? 'notify';
-  if (mode === 'logical') {
-    await withDdlLock(db, async (client) => {
-      await dropTriggers(client, target);
-      await publishForLogical(client, table, args);
-    });
-    return;
-  }
-  const functions = TRIGGER_FUNCTIONS[mode];
-  await withDdlLock(db, async (client) => {
-    await unpublish(client, table);
-    const existing = await client.query<{ name: string; args: Buffer; fn: string }>(
-      `SELECT tgname AS name, tgargs AS args, tgfoid::regprocedure::text AS fn FROM pg_catalog.pg_trigger
-       WHERE tgrelid = $1::regclass AND tgname IN ($2, $3)`,
-      [target, CAPTURE_TRIGGER, CAPTURE_TRUNCATE_TRIGGER],
-    );
-    const wanted = args.join('\0');
-    const current = existing.rows.filter((row) => decodeArgs(row.args) === wanted).map((row) => row.fn);
-    if (current.includes(functions.row) && current.includes(functions.truncate)) return;
-    await dropTriggers(client, target);
-    await client.query(
-      `CREATE TRIGGER ${CAPTURE_TRIGGER} AFTER INSERT OR UPDATE OR DELETE ON ${target}
-       FOR EACH ROW EXECUTE FUNCTION ${functions.row.slice(0, -2)}(${argList})`,
-    );
-    await client.query(
-      `CREATE TRIGGER ${CAPTURE_TRUNCATE_TRIGGER} AFTER TRUNCATE ON ${target}
-       FOR EACH STATEMENT EXECUTE FUNCTION ${functions.truncate.slice(0, -2)}(${argList})`,
-    );
-  });
+  const mode = captureMode(options.mode ?? 'notify');
+  await withDdlLock(db, (client) => mode.install(client, table, args));
 }
 
 /** Removes the capture of every mode from `table` (idempotent). */
@@ -246,74 +214,7 @@ export async function removeCapture(
   table: Pick<TableInfo, 'schema' | 'name'>,
 ): Promise<void> {
   await withDdlLock(db, async (client) => {
-    await dropTriggers(client, quoteTable(table));
+    await dropTriggers(client, table);
     await unpublish(client, table);
   });
-}
-
-/**
- * Logical mode: registers `table` in `pgrt.logical_tables` with the triggers' arguments, adds it to the
- * {@link LOGICAL_PUBLICATION} (created on first use), and makes sure its deletes and key changes carry the key: when
- * the key column is not part of the replica identity, the table gets REPLICA IDENTITY FULL.
- */
-async function publishForLogical(
-  client: Queryable,
-  table: TableInfo,
-  args: readonly string[],
-): Promise<void> {
-  const [channel, key, , ...exact] = args;
-  const target = quoteTable(table);
-  const identity = await client.query<{ setting: string; columns: string[] | null }>(
-    `SELECT c.relreplident AS setting,
-            (SELECT array_agg(a.attname::text) FROM pg_catalog.pg_index i
-               JOIN pg_catalog.pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
-              WHERE i.indrelid = c.oid
-                AND ((c.relreplident = 'd' AND i.indisprimary) OR (c.relreplident = 'i' AND i.indisreplident))) AS columns
-       FROM pg_catalog.pg_class c WHERE c.oid = $1::regclass`,
-    [target],
-  );
-  const found = identity.rows[0];
-  if (found && found.setting !== 'f' && !(found.columns ?? []).includes(key ?? '')) {
-    await client.query(`ALTER TABLE ${target} REPLICA IDENTITY FULL`);
-  }
-  await client.query(
-    `INSERT INTO pgrt.logical_tables (table_name, channel, key_column, exact_columns) VALUES ($1, $2, $3, $4)
-     ON CONFLICT (table_name) DO UPDATE SET channel = EXCLUDED.channel, key_column = EXCLUDED.key_column,
-       exact_columns = EXCLUDED.exact_columns`,
-    [`${table.schema}.${table.name}`, channel, key, exact],
-  );
-  const publication = await client.query<{ member: boolean }>(
-    `SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_tables
-                     WHERE pubname = $1 AND schemaname = $2 AND tablename = $3) AS member
-       FROM pg_catalog.pg_publication WHERE pubname = $1`,
-    [LOGICAL_PUBLICATION, table.schema, table.name],
-  );
-  const row = publication.rows[0];
-  if (!row) await client.query(`CREATE PUBLICATION ${LOGICAL_PUBLICATION} FOR TABLE ${target}`);
-  else if (!row.member) await client.query(`ALTER PUBLICATION ${LOGICAL_PUBLICATION} ADD TABLE ${target}`);
-}
-
-/** Takes `table` out of the logical mode's registry and publication (when it is in them). */
-async function unpublish(client: Queryable, table: Pick<TableInfo, 'schema' | 'name'>): Promise<void> {
-  await client.query('DELETE FROM pgrt.logical_tables WHERE table_name = $1', [
-    `${table.schema}.${table.name}`,
-  ]);
-  const member = await client.query(
-    'SELECT 1 FROM pg_catalog.pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3',
-    [LOGICAL_PUBLICATION, table.schema, table.name],
-  );
-  if (member.rowCount) {
-    await client.query(`ALTER PUBLICATION ${LOGICAL_PUBLICATION} DROP TABLE ${quoteTable(table)}`);
-  }
-}
-
-async function dropTriggers(client: Queryable, target: string): Promise<void> {
-  await client.query(`DROP TRIGGER IF EXISTS ${CAPTURE_TRIGGER} ON ${target}`);
-  await client.query(`DROP TRIGGER IF EXISTS ${CAPTURE_TRUNCATE_TRIGGER} ON ${target}`);
-}
-
-// tgargs: each argument followed by a NUL byte.
-function decodeArgs(raw: Buffer): string {
-  const text = raw.toString('utf8');
-  return text.endsWith('\0') ? text.slice(0, -1) : text;
 }

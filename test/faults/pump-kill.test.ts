@@ -13,8 +13,8 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { PUMP_LOCK_KEY } from '../../core/bus/outbox-pump.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
+import { PUMP_LOCK_KEY } from '../../core/capture/outbox-pump.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
 import { createServer, ddp, type PgrtServer } from '../../index.js';
 import {

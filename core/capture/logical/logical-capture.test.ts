@@ -6,26 +6,26 @@
  */
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { PrivatePostgres } from '../../test/fixtures/private-postgres.js';
-import { PgDatabase } from '../database/database.js';
-import { introspectTable } from '../database/introspect.js';
-import { ensureSchema, installCapture } from '../database/schema.js';
-import type { BusEvent } from './change-bus.js';
-import {
-  type CapturedTable,
-  type DecodedChange,
-  ensureLogicalSlot,
-  logicalAppendQuery,
-  logicalSlotName,
-  type StreamRelation,
-} from './logical-source.js';
-import { OutboxPump, type OutboxPumpOptions } from './outbox-pump.js';
-import { PgNotificationBus, type PgNotificationBusOptions } from './pg-notification-bus.js';
+import { PrivatePostgres } from '../../../test/fixtures/private-postgres.js';
+import type { BusEvent } from '../../bus/change-bus.js';
+import { PgNotificationBus, type PgNotificationBusOptions } from '../../bus/pg-notification-bus.js';
+import { PgDatabase } from '../../database/database.js';
+import { introspectTable } from '../../database/introspect.js';
+import { ensureSchema, installCapture } from '../../database/schema.js';
+import { logicalCapture } from '../logical-capture.js';
+import { OutboxPump, type OutboxPumpOptions } from '../outbox-pump.js';
+import { type CapturedTable, logicalAppendQuery } from './append-query.js';
+import type { DecodedChange, StreamRelation } from './decoder.js';
 import { decodePgoutput, formatLsn, parseLsn } from './pgoutput.js';
+import { ensureLogicalSlot, logicalSlotName } from './slot.js';
 
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
+async function until(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 10_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
+  while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
@@ -258,7 +258,12 @@ describe('logical capture mode', function () {
   }
 
   function pump(options: OutboxPumpOptions = {}): OutboxPump {
-    const p = new OutboxPump(db, { source: 'logical', electionIntervalMs: 100, idlePollMs: 10, ...options });
+    const p = new OutboxPump(db, {
+      capture: logicalCapture,
+      electionIntervalMs: 100,
+      idlePollMs: 10,
+      ...options,
+    });
     pumps.push(p);
     p.start();
     return p;
@@ -503,6 +508,29 @@ describe('logical capture mode', function () {
       'each insert once, in commit order',
     );
     assert.ok(second.leading && second.sent > 0, 'the second pump took over');
+  });
+
+  it('retention deletes what the logical pump appended after it took over', async () => {
+    await db.query('CREATE TABLE kept (id int8 PRIMARY KEY)');
+    await installCapture(db, await introspectTable(db, 'kept'), { channel: 'kept', mode: 'logical' });
+    const events = await listen('kept', true);
+    await Promise.all(pumps.splice(0).map((p) => p.close())); // the earlier tests' pump holds the lock
+    await ensureLogicalSlot(db);
+    const p = pump({ retentionMs: 0, gcIntervalMs: 0 });
+    await until(() => p.leading, 'the pump to lead');
+    for (let i = 1; i <= 20; i++) await db.query('INSERT INTO kept VALUES ($1)', [i]);
+    await until(() => events.length >= 20, 'every insert');
+    const appended = await db.query<{ id: string }>(
+      "SELECT max(id) AS id FROM pgrt.outbox WHERE channel = 'kept'",
+    );
+    const last = Number(appended.rows[0]?.id);
+    // Retention followed the position the source moved (it used to stay at the takeover position in this mode).
+    await until(async () => {
+      const state = await db.query<{ deleted: string }>(
+        'SELECT deleted_through AS deleted FROM pgrt.outbox_state',
+      );
+      return Number(state.rows[0]?.deleted) >= last;
+    }, 'retention past the appended rows');
   });
 
   it('a lost slot is recreated and listeners resync', async () => {

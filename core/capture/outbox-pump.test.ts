@@ -7,13 +7,13 @@
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { testDatabaseUrl } from '../../test/support/database.js';
+import type { BusEvent } from '../bus/change-bus.js';
+import { PgNotificationBus, type PgNotificationBusOptions } from '../bus/pg-notification-bus.js';
 import { PgDatabase } from '../database/database.js';
 import { introspectTable } from '../database/introspect.js';
 import { ensureSchema, installCapture } from '../database/schema.js';
 import type { TableInfo } from '../database/table-info.js';
-import type { BusEvent } from './change-bus.js';
 import { OutboxPump, type OutboxPumpOptions } from './outbox-pump.js';
-import { PgNotificationBus, type PgNotificationBusOptions } from './pg-notification-bus.js';
 
 async function until(
   condition: () => boolean | Promise<boolean>,
@@ -290,7 +290,8 @@ describe('outbox capture mode', function () {
   });
 
   it('deletes rows after the retention; a gap whose rows are gone falls back to resync', async () => {
-    await setUp({ backoff: { initialMs: 400, maxMs: 400 } });
+    // The listener comes back only after retention deleted the missed row (2 s: ample even on a loaded machine).
+    await setUp({ backoff: { initialMs: 2000, maxMs: 2000 } });
     const p = pump({ retentionMs: 0, gcIntervalMs: 0 });
     await db.query(`INSERT INTO ${table.name} VALUES (1, 1, 'a')`);
     await until(() => changes().length === 1, 'the first change');

@@ -6,9 +6,9 @@
  */
 import assert from 'node:assert/strict';
 import type pg from 'pg';
-import { testDatabaseUrl } from '../../test/support/database.js';
-import { PgDatabase } from '../database/database.js';
-import { ensureSchema } from '../database/schema.js';
+import { testDatabaseUrl } from '../../../test/support/database.js';
+import { PgDatabase } from '../../database/database.js';
+import { ensureSchema } from '../../database/schema.js';
 import { columnFormat, floatAsNumeric, jsonbKeyOrder } from './column-json.js';
 
 /** Values per type, as SQL literals' text (cast in SQL). */

@@ -1,0 +1,49 @@
+/**
+ * Where the elected pump (outbox-pump.ts) gets the changes it moves onto the bus: the seam between the pump's
+ * election, scheduling and retention (shared) and what differs per capture mode.
+ * - outbox-source.ts: rows the `outbox` mode's triggers appended, drained by `pgrt.outbox_pump` steps.
+ * - logical/logical-source.ts: the WAL, decoded through the capture slot and appended by `pgrt.logical_append`.
+ * A source is used by one pump, on the pump's connection (which holds the pump's advisory lock), one step at a time.
+ */
+import type pg from 'pg';
+import type { Logger } from '../logger.js';
+
+/** What a source is told by its pump. */
+export interface PumpSourceOptions {
+  readonly logger: Logger;
+  /** `application_name` of the pump's connection; a source's own connections derive theirs from it. */
+  readonly applicationName: string;
+  /** Most changes per pump transaction. */
+  readonly batchRows: number;
+  /** Notifications hold at most this many bytes. */
+  readonly thresholdBytes: number;
+  /** Poll interval while changes flow, while they arrive fast, and the longest when idle, in ms. */
+  readonly busyPollMs: number;
+  readonly gatherMs: number;
+  readonly idlePollMs: number;
+  /** A barrier pending longer than this is logged (a long transaction holds delivery back), in ms. */
+  readonly stallWarningMs: number;
+  /**
+   * Asks the pump to run the next step within `delayMs` if it is scheduled later (a source that is pushed
+   * changes, like the replication stream, calls it; never postpones a step).
+   */
+  readonly wake: (delayMs: number) => void;
+}
+
+/** What one step did. */
+export interface PumpStep {
+  /** Changes moved onto the bus. */
+  readonly sent: number;
+  /** When to run the next step, in ms from now. */
+  readonly delayMs: number;
+}
+
+/** One capture mode's source of changes for the pump. */
+export interface PumpSource {
+  /** This process just became the pump; `client` holds the pump's lock. */
+  lead(client: pg.Client): Promise<void>;
+  /** One step on the pump's connection. A rejection is retried by the pump (a broken connection steps down). */
+  step(client: pg.Client): Promise<PumpStep>;
+  /** Leadership ended (lost, or the pump closes): stop reading and drop what is not appended (idempotent). */
+  stop(): Promise<void>;
+}
