@@ -77,11 +77,13 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
   });
 
   /** Inserts rows 1, 2, … (updating every third earlier one) until stopped; resolves to how many were inserted. */
-  function writeUntil(stopped: () => boolean): Promise<number> {
+  /** Writes until `stopped()`; `progress.n` counts the writes so far. */
+  function writeUntil(stopped: () => boolean, progress = { n: 0 }): Promise<number> {
     return (async () => {
       let n = 0;
       while (!stopped()) {
         n++;
+        progress.n = n;
         await writer.query(`INSERT INTO ${table} (id, n, by) VALUES ($1, $2, 'sql')`, [`w${n}`, n]);
         if (n % 3 === 0) await writer.query(`UPDATE ${table} SET n = -n WHERE id = $1`, [`w${n - 1}`]);
         await sleep(3);
@@ -112,11 +114,17 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
     await out.waitFor((m) => m.msg === 'ready');
 
     let stop = false;
-    const writing = writeUntil(() => stop);
+    const progress = { n: 0 };
+    const writing = writeUntil(() => stop, progress);
+    // Writes go on through each phase: wait for 20 more rather than a fixed time (the machine may be loaded).
+    const moreWrites = async (): Promise<void> => {
+      const from = progress.n;
+      await until(() => progress.n >= from + 20, '20 more writes');
+    };
     writing.catch(() => {}); // awaited below
     let written = 0;
     try {
-      await sleep(200);
+      await moreWrites();
       // 1. Kill the leading pump's connection: its lock goes with it.
       const leader = pumps().find((p) => p?.leading);
       assert.ok(leader?.backendPid);
@@ -124,7 +132,7 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
       const killed = Date.now();
       await until(() => pumps().some((p) => p?.leading), 'a new pump');
       assert.ok(Date.now() - killed < 5000, 'taken over within seconds');
-      await sleep(200);
+      await moreWrites();
       // 2. Stop the core whose pump leads now (if it is b, stop a's pump instead: b's session must survive).
       if (a.core.outboxPump?.leading) {
         await a.close();
@@ -137,12 +145,12 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
       const stopped = Date.now();
       await until(() => b.core.outboxPump?.leading === true, "b's pump to lead");
       assert.ok(Date.now() - stopped < 5000, 'taken over within seconds');
-      await sleep(200);
+      await moreWrites();
     } finally {
       stop = true;
       written = await writing;
     }
-    assert.ok(written > 50, `only ${written} writes`);
+    assert.ok(written >= 60, `only ${written} writes`);
     await b.call(session, out, 'add', 0);
     await assertConverged(b, out);
     const sqlRows = Object.values(out.collection('items')).filter((d) => d.by === 'sql').length;
