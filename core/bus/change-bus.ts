@@ -1,7 +1,7 @@
 /**
  * The change bus port: the stream of committed changes (and write fences) every server process receives, in
  * commit order. The implementation is PostgreSQL LISTEN/NOTIFY (pg-notification-bus.ts) in both capture modes: in
- * `outbox` mode the notifications come from the pump (outbox-pump.ts) in outbox id order, which per row is commit
+ * `outbox` mode the notifications come from the pump (core/capture/outbox-pump.ts) in outbox id order, which per row is commit
  * order, and the same bus replays a LISTEN gap from the outbox instead of emitting `resync`.
  */
 

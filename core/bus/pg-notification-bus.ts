@@ -11,7 +11,7 @@
  *   query failed) becomes a `resync` in its place: a change was lost.
  * - When the LISTEN connection fails or ends, it is re-opened with exponential backoff and jitter; once listening
  *   again, `resync` is delivered before any later notification (changes committed in the gap were missed).
- * - Outbox mode (`outbox: true`, capture mode `outbox`, core/bus/outbox-pump.ts): every notification carries its
+ * - Outbox mode (`outbox: true`, capture mode `outbox`, core/capture/outbox-pump.ts): every notification carries its
  *   outbox position `p`, increasing along the channel. The bus remembers the last position it received and
  *   delivered; a notification at or below the delivered position is a duplicate and is dropped. After a gap it
  *   REPLAYS instead of resyncing: it reads `pgrt.outbox` rows of its channel past the last position it received, up
@@ -604,7 +604,7 @@ const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;
 /** The event of a payload (see core/database/schema.ts for the format), or undefined if malformed. */
 function toEvent(p: Payload, seq: number): BusEvent | undefined {
   if (typeof p.f === 'string') return { kind: 'fence', seq, id: p.f };
-  if (p.resync === true) return { kind: 'resync', seq }; // the logical capture slot was lost (logical-source.ts)
+  if (p.resync === true) return { kind: 'resync', seq }; // the logical capture slot was lost (core/capture/logical/slot.ts)
   const { t: table, o, x: txid } = p;
   if (typeof table !== 'string' || typeof txid !== 'string') return undefined;
   if (o === 't') return { kind: 'truncate', seq, table, txid };

@@ -19,11 +19,11 @@
  *   cluster-wide notify lock through its WAL flush (reference/perf.md §2: 8 writers 6.8k → ~2k inserts/s).
  * - `outbox`: the trigger (`pgrt.capture_outbox()`) builds the same payload (without `n`: the outbox position
  *   makes every payload unique) and appends it to `pgrt.outbox` (no NOTIFY in the writer's transaction);
- *   `pgrt.fence_outbox` appends fences the same way. The pump (core/bus/outbox-pump.ts, `pgrt.outbox_pump`)
+ *   `pgrt.fence_outbox` appends fences the same way. The pump (core/capture/outbox-pump.ts, `pgrt.outbox_pump`)
  *   notifies the rows later, in id order, each payload prefixed with its outbox id `"p":<id>`; a row too big to
  *   notify inline is notified as `{"p":<id>}` and read from the outbox. Consecutive rows of a channel go out
  *   together, as a JSON array of those objects.
- * - `logical`: no trigger; the pump decodes the WAL and appends the same payloads (core/bus/logical-source.ts,
+ * - `logical`: no trigger; the pump decodes the WAL and appends the same payloads (core/capture/logical/,
  *   `pgrt.logical_append`), one outbox row per notification.
  *   Every appender takes its transaction id (`pg_current_xact_id()`) BEFORE it draws the row's id from
  *   `pgrt.outbox_id_seq` (CACHE 1, so ids are handed out in real-time order): the pump's ordering rule relies on it.
