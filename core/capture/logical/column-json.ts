@@ -1,5 +1,5 @@
 /**
- * The `logical` capture mode's fast path (core/bus/logical-source.ts): the JSON text `to_jsonb` gives a column value,
+ * The `logical` capture mode's fast path (append-query.ts): the JSON text `to_jsonb` gives a column value,
  * computed in Node from the text the WAL carries (the type's output function, as the walsender wrote it), for the
  * common built-in types whose mapping is fixed. Payloads built from it are byte-for-byte those the SQL path
  * (`jsonb_populate_record` → `to_jsonb`) and the capture triggers produce, while the pump's backend does no per-row

@@ -1,9 +1,9 @@
 /**
  * Decoder of PostgreSQL's built-in logical decoding output plugin `pgoutput`, protocol version 1 with `messages`
  * (PostgreSQL 14+; "Logical Replication Message Formats" in the PostgreSQL manual), as the `logical` capture
- * mode's pump receives it (core/bus/logical-source.ts). Column values stay the text their type's output function
+ * mode's pump receives it (replication-client.ts, decoder.ts). Column values stay the text their type's output function
  * wrote: the pump turns them into row JSON in Node where the mapping is fixed (core/bus/column-json.ts), else in SQL
- * with the type's input function (logical-source.ts), so every type comes out as the triggers' `to_jsonb(NEW)`.
+ * with the type's input function (append-query.ts), so every type comes out as the triggers' `to_jsonb(NEW)`.
  *
  * LSNs are carried as bigint (64-bit unsigned WAL positions fit: PostgreSQL will not reach 2^63 bytes of WAL).
  */
