@@ -4,6 +4,7 @@
  */
 import type { App } from '../../core/app.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
+import { captureMode } from '../../core/capture/capture-modes.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
 import { PgDatabase } from '../../core/database/database.js';
 import { type CoreOptions, RealtimeCore } from '../../core/realtime-core.js';
@@ -37,7 +38,7 @@ export async function startTestCore(
   const { url, ...coreOptions } = options;
   const db = new PgDatabase(url ?? testDatabaseUrl(), { poolSize: 8 });
   await setup(db);
-  const outbox = options.capture === 'outbox' || options.capture === 'logical';
+  const outbox = captureMode(options.capture ?? 'notify').outbox;
   const bus = new PgNotificationBus(db, { channel, outbox });
   const core = new RealtimeCore(app, db, bus, { ...coreOptions, channel });
   await core.start();
