@@ -17,7 +17,7 @@
  * - login-tokens.ts, tokens.ts: resume tokens and their expiry sweep;
  * - revocation.ts: which connection holds which token, and closing it when the token goes, on every process;
  * - email-flows.ts, email-tokens.ts, emails.ts: `forgotPassword`, `resetPassword`, `verifyEmail` and their emails;
- * - schema.ts: the tables.
+ * - migrations/*.sql: the tables (the migration set `pgrt.accounts`).
  */
 import type { App, AppPlugin } from '../app.js';
 import type { Database, Queryable } from '../database/database.js';
@@ -45,7 +45,6 @@ import { LoginThrottle } from './login-throttle.js';
 import { deleteLoginTokens, expireLoginTokens } from './login-tokens.js';
 import { DEFAULT_BCRYPT_ROUNDS, passwordDigest } from './password.js';
 import { ConnectionLogins } from './revocation.js';
-import { ensureAccountsSchema } from './schema.js';
 import { type OnCreateUser, UserCreation, type ValidateNewUser } from './user-creation.js';
 import { publishedFields, type UserDocument, UserDocuments } from './user-documents.js';
 import {
@@ -174,8 +173,9 @@ export class Accounts implements AppPlugin {
    * methods and roles.
    */
   install(app: App): void {
+    // The tables: the migration set `pgrt.accounts` (migrations/*.sql), applied before start hooks run.
+    app.migrations('pgrt.accounts', new URL('./migrations/', import.meta.url));
     app.onStart(async (db, host) => {
-      await ensureAccountsSchema(db);
       await this.#documents.addDeclaredColumns(db);
       await this.#documents.loadColumns(db);
       this.#db = db;

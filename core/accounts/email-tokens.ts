@@ -1,5 +1,5 @@
 /**
- * The tokens that accounts emails carry, in `pgrt.email_tokens` (schema.ts): Meteor's
+ * The tokens that accounts emails carry, in `pgrt.email_tokens` (migrations/0001_accounts.sql): Meteor's
  * `services.password.reset` (`reason: 'reset'`), `services.password.enroll` (`'enroll'`) and
  * `services.email.verificationTokens` (`'verifyEmail'`). Like resume tokens they are `Random.secret()`, shown
  * once (in the email) and stored as `base64(sha256(token))`; the table has no capture triggers, so a hash never

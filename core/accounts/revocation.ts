@@ -10,7 +10,7 @@
  *
  * How it reaches every process: through the change bus, not a channel of its own. A statement trigger on
  * `pgrt.login_tokens` increments the owner's `pgrt.users.tokens_revoked` in the removing transaction
- * (schema.ts); `pgrt.users` is a captured table, so that update reaches every process in commit order in every
+ * (migrations/0001_accounts.sql); `pgrt.users` is a captured table, so that update reaches every process in commit order in every
  * capture mode (notify, outbox, logical), with the outbox's gap replay, and without a token hash leaving the
  * database (its own NOTIFY channel would need a second LISTEN connection per process, its own gap handling, and a
  * NOTIFY in writers' transactions that outbox and logical modes exist to avoid). Each process keeps, per

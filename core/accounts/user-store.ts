@@ -1,5 +1,5 @@
 /**
- * The user store: every statement on `pgrt.users` and `pgrt.user_passwords` (schema.ts) — finding users the way
+ * The user store: every statement on `pgrt.users` and `pgrt.user_passwords` (migrations/0001_accounts.sql) — finding users the way
  * Meteor's accounts-base does, inserting them, storing and checking their password's bcrypt hash (with the
  * password-derived credentials, derived-credentials.ts), roles, and the import of Meteor `users` documents.
  *

@@ -1,43 +1,36 @@
-/**
- * The accounts tables in the `pgrt` schema, created idempotently at start (serialised by an advisory lock, in one
- * transaction, like core/database/schema.ts):
- *
- * - `pgrt.users`: what may be published (`id` = the Meteor `_id`, `username` unique case-insensitively, `emails`
- *   `[{address, verified}]` as jsonb, `profile` jsonb) plus `roles text[]`, `created_at` and `tokens_revoked`. It
- *   is bound to the `users` collection, so it carries capture triggers: nothing secret lives in it.
- * - `pgrt.user_passwords`: the bcrypt hash (Meteor's `services.password.bcrypt`).
- * - `pgrt.user_credentials`: password-derived credentials that protocol adapters register (derived-credentials.ts),
- *   one `data` jsonb per user and name. The `cra_salt`/`cra_key` columns that older versions kept in
- *   `pgrt.user_passwords` are dropped: such keys are derived again at the user's next password login.
- * - `pgrt.login_failures`: failed-login counters (login-throttle.ts), keyed by a SHA-256 of the user name and/or
- *   client address they count, with `failures`, `last_at` and `blocked_until`. Never captured.
- * - `pgrt.secrets`: random per-database secrets by name (derived-credentials.ts), never captured.
- * - `pgrt.user_services`: Meteor's `services.<service>` of external (OAuth) services, one `data` jsonb per user and
- *   service, with `service_id` = `data.id`, unique per service (user-documents.ts). Never captured, never published.
- * - `pgrt.user_emails`: every address of every user, lower-cased, as primary key: the unique index Meteor keeps on
- *   `emails.address` (case-insensitive here). A row trigger on `pgrt.users` rewrites a user's rows whenever its
- *   `emails` change, so two users can never share an address, whoever writes (a 23505 on `user_emails_pkey`).
- * - `pgrt.login_tokens`: `base64(sha256(token))` per resume token with its `when` (Meteor's
- *   `services.resume.loginTokens`); expiry is `when` + the configured days, checked at login and enforced by the
- *   periodic sweep that deletes expired rows (accounts.ts `expireTokens`).
- * - `pgrt.email_tokens`: `base64(sha256(token))` per token sent by email (email-tokens.ts), with its `user_id`,
- *   `reason` (`reset`, `enroll`, `verifyEmail`), the `email` it was sent to and its `when`; at most one `reset`
- *   and one `enroll` row per user (a partial unique index). Deleting these rows revokes nothing.
- *
- * Secrets sit in tables without capture triggers, so they never travel through NOTIFY or the spill table.
- *
- * Revocation signal: `pgrt.users.tokens_revoked` counts the statements that removed any of the user's tokens. A
- * statement trigger on `pgrt.login_tokens` (DELETE, cascades from a deleted user included; TRUNCATE: every user)
- * increments it in the removing transaction, so the change reaches every process on the change bus like any
- * captured row, in every capture mode, without a token hash leaving the database (accounts.ts "Revocation").
- * Updating a token row (its `when`, its hash) is not a removal: revoke tokens by deleting them.
- */
-import type { Database } from '../database/database.js';
-
-/** Advisory lock key of the accounts DDL ('pgrt.accounts'). */
-const ACCOUNTS_DDL_LOCK = 0x7067_6163;
-
-const DDL = `
+-- The accounts tables (core/accounts; docs/reference.md "Accounts"), the migration set `pgrt.accounts`. Every
+-- statement is idempotent: a database whose accounts tables were made by the start-up DDL of earlier versions is
+-- adopted as it is.
+--
+-- - `pgrt.users`: what may be published (`id` = the Meteor `_id`, `username` unique case-insensitively, `emails`
+--   `[{address, verified}]` as jsonb, `profile` jsonb) plus `roles text[]`, `created_at` and `tokens_revoked`. It
+--   is bound to the `users` collection, so it carries capture triggers: nothing secret lives in it.
+-- - `pgrt.user_passwords`: the bcrypt hash (Meteor's `services.password.bcrypt`).
+-- - `pgrt.user_credentials`: password-derived credentials that protocol adapters register (derived-credentials.ts),
+--   one `data` jsonb per user and name. The `cra_salt`/`cra_key` columns that older versions kept in
+--   `pgrt.user_passwords` are dropped: such keys are derived again at the user's next password login.
+-- - `pgrt.login_failures`: failed-login counters (login-throttle.ts), keyed by a SHA-256 of the user name and/or
+--   client address they count, with `failures`, `last_at` and `blocked_until`. Never captured.
+-- - `pgrt.secrets`: random per-database secrets by name (derived-credentials.ts), never captured.
+-- - `pgrt.user_services`: Meteor's `services.<service>` of external (OAuth) services, one `data` jsonb per user and
+--   service, with `service_id` = `data.id`, unique per service (user-documents.ts). Never captured, never published.
+-- - `pgrt.user_emails`: every address of every user, lower-cased, as primary key: the unique index Meteor keeps on
+--   `emails.address` (case-insensitive here). A row trigger on `pgrt.users` rewrites a user's rows whenever its
+--   `emails` change, so two users can never share an address, whoever writes (a 23505 on `user_emails_pkey`).
+-- - `pgrt.login_tokens`: `base64(sha256(token))` per resume token with its `when` (Meteor's
+--   `services.resume.loginTokens`); expiry is `when` + the configured days, checked at login and enforced by the
+--   periodic sweep that deletes expired rows (accounts.ts `expireTokens`).
+-- - `pgrt.email_tokens`: `base64(sha256(token))` per token sent by email (email-tokens.ts), with its `user_id`,
+--   `reason` (`reset`, `enroll`, `verifyEmail`), the `email` it was sent to and its `when`; at most one `reset`
+--   and one `enroll` row per user (a partial unique index). Deleting these rows revokes nothing.
+--
+-- Secrets sit in tables without capture triggers, so they never travel through NOTIFY or the spill table.
+--
+-- Revocation signal: `pgrt.users.tokens_revoked` counts the statements that removed any of the user's tokens. A
+-- statement trigger on `pgrt.login_tokens` (DELETE, cascades from a deleted user included; TRUNCATE: every user)
+-- increments it in the removing transaction, so the change reaches every process on the change bus like any
+-- captured row, in every capture mode, without a token hash leaving the database (revocation.ts).
+-- Updating a token row (its `when`, its hash) is not a removal: revoke tokens by deleting them.
 CREATE SCHEMA IF NOT EXISTS pgrt;
 CREATE TABLE IF NOT EXISTS pgrt.users (
   id text PRIMARY KEY,
@@ -154,12 +147,3 @@ BEGIN
       FOR EACH STATEMENT EXECUTE FUNCTION pgrt.login_tokens_truncated();
   END IF;
 END $$;
-`;
-
-/** Creates the accounts tables if missing. Safe when several processes start at once. */
-export async function ensureAccountsSchema(db: Database): Promise<void> {
-  await db.transaction(async (client) => {
-    await client.query('SELECT pg_advisory_xact_lock($1)', [ACCOUNTS_DDL_LOCK]);
-    await client.query(DDL);
-  });
-}
