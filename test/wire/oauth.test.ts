@@ -359,7 +359,7 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
       })) as { id: string; type: string };
       assert.equal(result.type, 'corp');
       const user = await users.findUserById(result.id);
-      assert.equal((user?.services as Record<string, { id?: string }>).corp?.id, 'hana');
+      assert.equal((user?.services as Record<string, { id?: string }> | undefined)?.corp?.id, 'hana');
       await client.close();
     } finally {
       await second.signal('SIGTERM');
