@@ -4,6 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
+# The third-party Meteor clients of test/wire/meteor-clients.test.ts are a package of their own (test/clients/).
+if [ ! -d test/clients/node_modules ]; then
+  echo "== installing test/clients"; npm ci --prefix test/clients --no-audit --no-fund --ignore-scripts || status=1
+fi
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json || status=1
 echo "== lint"; npx biome check . || status=1
 echo "== tests"
