@@ -184,7 +184,10 @@ export class OpenIdConnectService implements OAuthService {
   }
 }
 
-/** A generic OpenID Connect login service: `openIdConnect({ name: 'corp', configuration: { issuer, clientId, secret } })`. */
+/**
+ * A generic OpenID Connect login service:
+ * `openIdConnect({ name: 'corp', configuration: { issuer, clientId, secret } })`.
+ */
 export function openIdConnect(options: OpenIdConnectOptions = {}): OpenIdConnectService {
   return new OpenIdConnectService(options);
 }

@@ -1,9 +1,9 @@
 /**
  * The two short-lived records of an OAuth login, in PostgreSQL so that any process can take the next step
  * (migrations/0001_oauth_tables.sql): the authorization request a server-started login stored (PKCE verifier,
- * nonce, state), taken by the provider's redirect; and the pending credential that redirect stored, taken by `login({oauth})` with its
- * credential secret (Meteor's oauth `pending_credentials.js`). Taking deletes, so each works once; a record older
- * than its lifetime is refused. Only the SHA-256 of a credential secret is stored.
+ * nonce, state), taken by the provider's redirect; and the pending credential that redirect stored, taken by
+ * `login({oauth})` with its credential secret (Meteor's oauth `pending_credentials.js`). Taking deletes, so each
+ * works once; a record older than its lifetime is refused. Only the SHA-256 of a credential secret is stored.
  */
 import { createHash } from 'node:crypto';
 import type { Queryable } from '../../database/database.js';

@@ -1,8 +1,8 @@
 /**
  * Login service configuration, as Meteor's `ServiceConfiguration.configurations` (service-configuration package):
  * one configuration per service, stored in PostgreSQL (migrations/0001_oauth_tables.sql), so every process sees
- * the same and an admin tool can change it on a running cluster. The `meteor.loginServiceConfiguration` publication sends each
- * configured service to clients as Meteor does — `{service, clientId, loginStyle, …}` in the collection
+ * the same and an admin tool can change it on a running cluster. The `meteor.loginServiceConfiguration`
+ * publication sends each configured service to clients as Meteor does — `{service, clientId, loginStyle, …}` in the collection
  * `meteor_accounts_loginServiceConfiguration`, without `secret` — and keeps it live: a change made by any process
  * (or by SQL on `pgrt.login_service_configurations`) reaches subscribed clients through the change bus.
  */
