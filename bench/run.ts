@@ -24,13 +24,14 @@ const SCENARIOS = [
   'sockjs-flood',
 ] as const;
 /** Long scenarios, run only when named (`npm run bench -- faults ingest`): minutes each at their defaults. */
-const ON_REQUEST = ['faults', 'ingest'] as const;
+const ON_REQUEST = ['faults', 'ingest', 'capture-latency'] as const;
 const SCENARIO_TIMEOUT_MS = 180_000;
 /** Per-scenario deadlines above the default (faults: fault kinds × ~45 s at BENCH_FAULT_SECONDS=30). */
 const TIMEOUTS: Readonly<Record<string, number>> = {
   faults: 900_000,
   ingest: 300_000,
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
+  'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
 };
 
 interface Outcome {

@@ -19,8 +19,11 @@ async function main(): Promise<void> {
   const coalesce = process.env.BENCH_COALESCE_MS;
   const coalesceOption =
     coalesce === undefined ? {} : { coalesceMs: coalesce === 'off' ? (false as const) : Number(coalesce) };
+  // BENCH_CAPTURE: the capture mode (notify, outbox, logical); unset = the default (notify).
+  const capture = process.env.BENCH_CAPTURE as 'notify' | 'outbox' | 'logical' | undefined;
   const server = await createServer({
     app: benchApp(),
+    ...(capture ? { capture } : {}),
     protocols: [ddp({ heartbeatInterval, ...coalesceOption })],
     port: 0,
     host: '127.0.0.1',
