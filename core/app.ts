@@ -104,7 +104,7 @@ export interface AppPlugin {
 /** Options of {@link App.publish}. */
 export interface PublicationOptions<P extends readonly StandardSchema[] = readonly StandardSchema[]>
   extends Guard {
-  /** One schema per positional parameter; failures become a `validation-error` on `nosub`. */
+  /** One schema per positional parameter; failures stop the subscription with a `validation-error`. */
   readonly params?: P;
 }
 

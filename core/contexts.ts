@@ -42,9 +42,9 @@ export interface PublicationContext {
   removed(collection: string, id: string | number): void;
   /** Low-level API: initial data sent. Ignored for universal publications and after the first call. */
   ready(): void;
-  /** Stops the subscription with an error (the client gets `nosub` with it). */
+  /** Stops the subscription with an error (the client is told it stopped, with the error). */
   error(error: unknown): void;
-  /** Stops the subscription (the client gets `nosub`). */
+  /** Stops the subscription (the client is told it stopped). */
   stop(): void;
   /** Registers a callback run once when the subscription stops for any reason. */
   onStop(callback: () => void | Promise<void>): void;

@@ -1,6 +1,6 @@
 /**
  * The database access of one method call. Nothing touches PostgreSQL until the handler runs its first statement:
- * a method that never queries costs no round trip, no transaction and no fence (its `updated` goes out at once).
+ * a method that never queries costs no round trip, no transaction and no fence (its `writesDelivered` goes out at once).
  * A transactional method's first statement opens the transaction; `finish` ends it, running the write-fence
  * statement last so its notification follows every change of the transaction.
  */

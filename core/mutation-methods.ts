@@ -3,7 +3,7 @@
  * Meteor client calls for `Todos.insert/update/remove` — `/<collection>/insert|update|remove` (Meteor 2 style)
  * and `/<collection>/insertAsync|updateAsync|removeAsync` (Meteor 3). `App.collection(name, {allow, deny})`
  * registers all six; without rules none exist (404, as in Meteor without `insecure`). They are ordinary methods:
- * one transaction, the write fence, `result` then `updated`.
+ * one transaction, the write fence, the result then `writesDelivered`.
  *
  * Wire contract, as Meteor:
  * - `insert(doc)` → the new document's `_id`. A client-chosen `_id` is kept; without one (a Meteor client's

@@ -4,7 +4,7 @@
  * {@link SessionOutput}; errors reach the output raw, and each adapter maps them to its wire (`toWireError`).
  *
  * Ordering contract: data messages produced by a method's writes reach the output before that method's
- * `updated` (write fence); `result` is sent when the handler has returned and its transaction committed.
+ * `writesDelivered` (write fence); `methodResult` when the handler has returned and its transaction committed.
  * In-order processing of a session's messages is the adapter's business (DDP needs it, WAMP does not); a
  * method's `unblock()` calls the `onUnblock` the adapter passed.
  *
@@ -35,16 +35,33 @@ export type MethodOutcome =
   | { readonly ok: true; readonly value: unknown }
   | { readonly ok: false; readonly error: unknown };
 
-/** Where a session's messages go (implemented by each protocol adapter). */
+/**
+ * Where a session's output goes, in the core's own words (implemented by each protocol adapter, which maps each
+ * call to its wire: DDP `ready`/`nosub`/`result`/`updated`, WAMP EVENTs on the private topic and RESULT/ERROR).
+ * Calls are synchronous and in order; arguments must not be kept or mutated (the merge box may hand the same
+ * `fields` object to several sessions).
+ */
 export interface SessionOutput {
+  /** The client gets a document it did not have. */
   added(collection: string, id: string, fields: Fields): void;
+  /** A document the client has changed: `fields` set, `cleared` removed. */
   changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void;
+  /** A document the client has is gone from its view. */
   removed(collection: string, id: string): void;
-  ready(subIds: readonly string[]): void;
-  /** The subscription ended; `error` is raw (map it with the adapter's toWireError). */
-  nosub(subId: string, error?: unknown): void;
-  result(methodId: string, outcome: MethodOutcome): void;
-  updated(methodIds: readonly string[]): void;
+  /** These subscriptions sent their initial data. */
+  subscriptionsReady(subIds: readonly string[]): void;
+  /**
+   * The subscription ended — the client unsubscribed, the publication stopped, or it failed (`error`, raw: map
+   * it with the adapter's toWireError). Also sent for an unknown id the client unsubscribes from.
+   */
+  subscriptionStopped(subId: string, error?: unknown): void;
+  /** The method returned (or threw) and its transaction committed (or rolled back). */
+  methodResult(methodId: string, outcome: MethodOutcome): void;
+  /**
+   * Every change these methods' writes caused has been sent to this session before this call (the write fence
+   * passed); immediately after the result for a method that wrote nothing or rolled back.
+   */
+  writesDelivered(methodIds: readonly string[]): void;
   /**
    * The server ends the client's connection (its login token was revoked: core/accounts): close it after what is
    * queued, and do not keep the session for resumption. Meteor closes such connections; its client reconnects,
@@ -160,7 +177,7 @@ export class Session {
           reruns.push(next);
         }
       }
-      // run() does not reject: a failing publication ends with nosub, as on first run.
+      // run() does not reject: a failing publication stops with its error, as on first run.
       await Promise.all(reruns.map((sub) => sub.run()));
     } finally {
       const ready = this.#pendingReady;
@@ -168,7 +185,7 @@ export class Session {
       if (!this.#closed) {
         this.mergeBox.endRerun(before);
         const live = ready.filter((subId) => this.#subs?.has(subId) === true);
-        if (live.length > 0) this.output.ready(live);
+        if (live.length > 0) this.output.subscriptionsReady(live);
       }
     }
   }
@@ -176,7 +193,7 @@ export class Session {
   /** Sends `ready` for a subscription, or holds it until a rerun in progress has sent its differences. */
   sendReady(subId: string): void {
     if (this.#pendingReady) this.#pendingReady.push(subId);
-    else this.output.ready([subId]);
+    else this.output.subscriptionsReady([subId]);
   }
 
   /** Starts every universal publication (call once, after the handshake). */
@@ -199,12 +216,12 @@ export class Session {
     if (this.#closed || this.#subs?.has(subId)) return;
     const definition = this.core.app.publications.get(name);
     if (!definition) {
-      this.output.nosub(subId, new NotFoundError(404, `Subscription '${name}' not found`));
+      this.output.subscriptionStopped(subId, new NotFoundError(404, `Subscription '${name}' not found`));
       return;
     }
     const limited = this.#rateLimited('subscription', name);
     if (limited) {
-      this.output.nosub(subId, limited);
+      this.output.subscriptionStopped(subId, limited);
       return;
     }
     const sub = new Subscription(this, definition, subId, params);
@@ -213,25 +230,25 @@ export class Session {
     await sub.run();
   }
 
-  /** The client unsubscribed: withdraw its documents, then `nosub` (also for unknown ids, as Meteor does). */
+  /** The client unsubscribed: withdraw its documents, then say it stopped (also for unknown ids, as Meteor does). */
   unsubscribe(subId: string): void {
     const sub = this.#subs?.get(subId);
     if (sub) {
       this.#subs?.delete(subId);
       sub.unsubscribe();
     }
-    this.output.nosub(subId);
+    this.output.subscriptionStopped(subId);
   }
 
   /** Called by a subscription that stopped or failed on its own. */
   endSubscription(subId: string, error?: unknown): void {
     this.#subs?.delete(subId);
-    if (!this.#closed) this.output.nosub(subId, error);
+    if (!this.#closed) this.output.subscriptionStopped(subId, error);
   }
 
   /**
-   * Calls method `name`. Sends `result` once the handler returned (and its transaction committed) and
-   * `updated` once its writes reached this session. Resolves when the result is sent.
+   * Calls method `name`. Outputs its result once the handler returned (and its transaction committed) and
+   * `writesDelivered` once its writes reached this session. Resolves when the result is out.
    */
   async call(
     methodId: string,
@@ -241,17 +258,17 @@ export class Session {
   ): Promise<void> {
     const definition = this.core.app.methods.get(name);
     if (!definition) {
-      this.output.result(methodId, {
+      this.output.methodResult(methodId, {
         ok: false,
         error: new NotFoundError(404, `Method '${name}' not found`),
       });
-      this.output.updated([methodId]);
+      this.output.writesDelivered([methodId]);
       return;
     }
     const limited = this.#rateLimited('method', name);
     if (limited) {
-      this.output.result(methodId, { ok: false, error: limited });
-      this.output.updated([methodId]);
+      this.output.methodResult(methodId, { ok: false, error: limited });
+      this.output.writesDelivered([methodId]);
       return;
     }
     const started = performance.now();
@@ -261,17 +278,17 @@ export class Session {
     if (outcome.ok && outcome.newUserId) await this.setUserId(outcome.newUserId.value);
     if (this.#closed) return;
     if (!outcome.ok) this.#logMethodError(name, outcome.error);
-    this.output.result(methodId, outcome);
+    this.output.methodResult(methodId, outcome);
     this.#logger.debug(
       { method: name, ms: +(performance.now() - started).toFixed(2), ok: outcome.ok },
       'method',
     );
     if (outcome.fence) {
       void outcome.fence.then(() => {
-        if (!this.#closed) this.output.updated([methodId]);
+        if (!this.#closed) this.output.writesDelivered([methodId]);
       });
     } else {
-      this.output.updated([methodId]);
+      this.output.writesDelivered([methodId]);
     }
   }
 

@@ -69,7 +69,7 @@ export class Subscription implements PublicationContext {
     return this.session.connection;
   }
 
-  /** Runs the handler and publishes what it returns. Errors end the subscription with `nosub` + error. */
+  /** Runs the handler and publishes what it returns. Errors stop the subscription with the error. */
   async run(): Promise<void> {
     try {
       await checkGuard(
@@ -182,7 +182,7 @@ export class Subscription implements PublicationContext {
     else void Promise.resolve().then(callback);
   }
 
-  /** Client unsubscribed: withdraw documents and release everything; the session sends `nosub`. */
+  /** Client unsubscribed: withdraw documents and release everything; the session reports it stopped. */
   unsubscribe(): void {
     if (!this.#active) return;
     this.#withdrawAll();

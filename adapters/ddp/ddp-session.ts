@@ -240,11 +240,12 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#send({ msg: 'removed', collection, id });
   }
 
-  ready(subIds: readonly string[]): void {
+  subscriptionsReady(subIds: readonly string[]): void {
     this.#send({ msg: 'ready', subs: subIds });
   }
 
-  nosub(subId: string, error?: unknown): void {
+  /** DDP `nosub`, with the error in Meteor's shape. */
+  subscriptionStopped(subId: string, error?: unknown): void {
     this.#send(
       error === undefined
         ? { msg: 'nosub', id: subId }
@@ -252,7 +253,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     );
   }
 
-  result(methodId: string, outcome: MethodOutcome): void {
+  methodResult(methodId: string, outcome: MethodOutcome): void {
     this.#send(
       outcome.ok
         ? { msg: 'result', id: methodId, result: outcome.value }
@@ -260,7 +261,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     );
   }
 
-  updated(methodIds: readonly string[]): void {
+  /** DDP `updated`: the client may now run the methods' callbacks. */
+  writesDelivered(methodIds: readonly string[]): void {
     this.#send({ msg: 'updated', methods: methodIds });
   }
 

@@ -140,11 +140,11 @@ class CoreChannel implements SessionOutput {
     if (!this.#retired) this.emit({ msg: 'removed', collection, id });
   }
 
-  ready(subIds: readonly string[]): void {
+  subscriptionsReady(subIds: readonly string[]): void {
     if (!this.#retired) this.emit({ msg: 'ready', subs: [...subIds] });
   }
 
-  nosub(subId: string, error?: unknown): void {
+  subscriptionStopped(subId: string, error?: unknown): void {
     if (this.#retired) return;
     this.emit(
       error === undefined
@@ -153,12 +153,13 @@ class CoreChannel implements SessionOutput {
     );
   }
 
-  result(methodId: string, outcome: MethodOutcome): void {
+  /** Kept until the writes are delivered: RESULT follows the data its writes caused. */
+  methodResult(methodId: string, outcome: MethodOutcome): void {
     const pending = this.#pending.get(methodId);
     if (pending) pending.outcome = outcome;
   }
 
-  updated(methodIds: readonly string[]): void {
+  writesDelivered(methodIds: readonly string[]): void {
     for (const id of methodIds) {
       const outcome = this.#pending.get(id)?.outcome;
       if (outcome) this.#finish(id, outcome);

@@ -11,7 +11,7 @@
  *   another requery follows. The requery's result is diffed against what listeners hold, so they only see the
  *   net difference.
  * - `settled(seq)` resolves once every event with sequence ≤ seq is reflected in what listeners were sent;
- *   the write fence waits on it before sending DDP `updated`.
+ *   the write fence waits on it before `writesDelivered`.
  */
 import type { BusEvent } from '../bus/change-bus.js';
 import type { Fields } from '../contexts.js';

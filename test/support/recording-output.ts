@@ -1,7 +1,8 @@
 /**
  * A {@link SessionOutput} for core-level tests: records every message and keeps the client's view
  * (collection → id → fields) exactly as a strict Meteor client would, failing loudly on a duplicate `added`
- * or a `changed`/`removed` for a document the client lacks.
+ * or a `changed`/`removed` for a document the client lacks. Messages are recorded in DDP's shorthand: `ready`,
+ * `nosub`, `result`, `updated` for `subscriptionsReady`, `subscriptionStopped`, `methodResult`, `writesDelivered`.
  */
 import type { Fields } from '../../core/contexts.js';
 import type { MethodOutcome, SessionOutput } from '../../core/session.js';
@@ -45,19 +46,19 @@ export class RecordingOutput implements SessionOutput {
     this.#record({ msg: 'removed', collection, id });
   }
 
-  ready(subs: readonly string[]): void {
+  subscriptionsReady(subs: readonly string[]): void {
     this.#record({ msg: 'ready', subs });
   }
 
-  nosub(id: string, error?: unknown): void {
+  subscriptionStopped(id: string, error?: unknown): void {
     this.#record(error === undefined ? { msg: 'nosub', id } : { msg: 'nosub', id, error });
   }
 
-  result(id: string, outcome: MethodOutcome): void {
+  methodResult(id: string, outcome: MethodOutcome): void {
     this.#record({ msg: 'result', id, outcome });
   }
 
-  updated(methods: readonly string[]): void {
+  writesDelivered(methods: readonly string[]): void {
     this.#record({ msg: 'updated', methods });
   }
 

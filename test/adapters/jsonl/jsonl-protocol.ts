@@ -6,7 +6,7 @@
  * Client → server: `{"op":"sub","id","name","params"?}`, `{"op":"unsub","id"}`, `{"op":"call","id","method",
  * "params"?}`. Server → client: `added`/`changed`/`removed` (`collection`, `id`, `fields`, `cleared`), `{"op":
  * "ready","subs"}`, `{"op":"stopped","sub","error"?}`, and `{"op":"result","id","result"|"error"}` — sent once
- * the call's writes reached this client (core: result and writesDelivered). Bad lines get `{"op":"error",
+ * the call's writes reached this client (core: methodResult, then writesDelivered). Bad lines get `{"op":"error",
  * "reason"}` and the connection stays open. Errors are `{code, message}` (client errors only; others are 500).
  */
 
@@ -161,21 +161,21 @@ class JsonlConnection implements ConnectionListener, SessionOutput {
     this.#send({ op: 'removed', collection, id });
   }
 
-  ready(subIds: readonly string[]): void {
+  subscriptionsReady(subIds: readonly string[]): void {
     this.#send({ op: 'ready', subs: subIds });
   }
 
-  nosub(subId: string, error?: unknown): void {
+  subscriptionStopped(subId: string, error?: unknown): void {
     this.#send(
       error === undefined ? { op: 'stopped', sub: subId } : { op: 'stopped', sub: subId, error: wire(error) },
     );
   }
 
-  result(methodId: string, outcome: MethodOutcome): void {
+  methodResult(methodId: string, outcome: MethodOutcome): void {
     this.#results.set(methodId, outcome);
   }
 
-  updated(methodIds: readonly string[]): void {
+  writesDelivered(methodIds: readonly string[]): void {
     for (const id of methodIds) {
       const outcome = this.#results.get(id);
       if (!outcome) continue;
