@@ -152,7 +152,7 @@ export {
   type RateLimitOptions,
   type RateLimitRule,
 } from './core/rate-limit.js';
+export { ServerMetrics, type ServerMetricsOptions } from './server/metrics.js';
 export { createServer, type PgrtServer, type ServerOptions } from './server.js';
 export type { TransportLimits } from './transports/connection-guard.js';
 export type { Classified, Classifier } from './transports/frame-classifier.js';
-export { ServerMetrics, type ServerMetricsOptions } from './transports/metrics.js';

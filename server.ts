@@ -37,10 +37,10 @@ import { probeDedicatedConnections, TRANSACTION_POOLER_ADVICE } from './core/dat
 import { ConfigurationError } from './core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
+import { ServerMetrics } from './server/metrics.js';
 import { routeHandler } from './transports/app-routes.js';
 import type { TransportLimits } from './transports/connection-guard.js';
 import { type CompressionOptions, HttpHost } from './transports/http-host.js';
-import { ServerMetrics } from './transports/metrics.js';
 
 /** The built-in protocols' public API (`ddp()`, `wamp()`, …), for callers importing `createServer` from here. */
 export * from './adapters/builtin.js';

@@ -15,8 +15,8 @@ import type {
 } from '../adapters/protocol-adapter.js';
 import type { PgrtConfig } from '../config/config-schema.js';
 import type { Logger } from '../core/logger.js';
+import { METRICS_PATH } from '../server/metrics.js';
 import type { PgrtServer, ServerOptions } from '../server.js';
-import { METRICS_PATH } from '../transports/metrics.js';
 import type { AppModule } from './app-module.js';
 import { UsageError } from './output.js';
 

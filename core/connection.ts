@@ -34,6 +34,8 @@ export interface Connection {
   readonly protocol: string;
   /** The transport when it is not a WebSocket or SockJS: `rawsocket` (WAMP RawSocket). */
   readonly transportKind?: 'rawsocket' | undefined;
+  /** True once the transport terminated the connection because its client did not read (a slow consumer). */
+  readonly overflowed?: boolean | undefined;
   /** Bytes queued but not yet written to the socket (for backpressure). */
   readonly bufferedAmount: number;
   /**

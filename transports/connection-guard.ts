@@ -69,8 +69,8 @@ export abstract class CappedConnection extends TransportConnection {
     this.#onOverflow = onOverflow;
   }
 
-  /** True once the cap terminated the connection: sends are dropped. */
-  protected get overflowed(): boolean {
+  /** True once the cap terminated the connection (a slow consumer): sends are dropped. */
+  get overflowed(): boolean {
     return this.#overflowed;
   }
 

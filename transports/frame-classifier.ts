@@ -1,5 +1,5 @@
 /**
- * What a protocol tells the connection metrics about its frames (transports/metrics.ts): a frame classifier. Each
+ * What a protocol tells the connection metrics about its frames (transports/connection-metrics.ts): a frame classifier. Each
  * protocol adapter supplies its own (adapters/<name>/wire-classifier.ts); the metrics only count what it says.
  * Classifiers only look: they never change or reject a frame (the adapters own parsing and validation).
  */
