@@ -1,7 +1,7 @@
 /**
- * The composition root: builds a running pgrt server from an {@link App} and the protocols the user picks.
- * This is the only place that wires concrete parts together (tsyringe, per STYLE.md); `core` classes take plain
- * constructor arguments and know nothing of the container.
+ * The composition root: builds a running pgrt server from an {@link App} and the protocols the user picks. The
+ * parts are wired by tsyringe in server/composition.ts (swap one by registering its token in `options.container`);
+ * this file starts the database, attaches the protocols, and starts and stops the whole.
  *
  * ```ts
  * const server = await createServer({ app, protocols: [ddp()], port: 3000 });
@@ -10,24 +10,17 @@
  * Database: `databaseUrl` (or env `DATABASE_URL`); without either, an embedded PostgreSQL is started under
  * `.pgrt/pgdata` (with `wal_level=logical`, so every capture mode runs on it) and stopped on close.
  */
-import 'reflect-metadata';
-import { type DependencyContainer, instanceCachingFactory, container as rootContainer } from 'tsyringe';
-import { builtinAdapters } from './adapters/builtin.js';
+import type { DependencyContainer } from 'tsyringe';
 import type {
   Protocol,
   ProtocolContext,
   ProtocolHandle,
   ProtocolListener,
-  SectionValues,
 } from './adapters/protocol-adapter.js';
 import type { Accounts } from './core/accounts/accounts.js';
 import type { App } from './core/app.js';
-import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from './core/bus/change-bus.js';
-import { PgNotificationBus } from './core/bus/pg-notification-bus.js';
-import { type CaptureMode, CaptureModeToken } from './core/capture/capture-mode.js';
-import { captureMode } from './core/capture/capture-modes.js';
 import type { Connection, ConnectionHandler } from './core/connection.js';
-import { type Database, DatabaseToken, PgDatabase } from './core/database/database.js';
+import { type Database, PgDatabase } from './core/database/database.js';
 import {
   APP_EMBEDDED_SETTINGS,
   type EmbeddedPostgresHandle,
@@ -36,11 +29,12 @@ import {
 import { probeDedicatedConnections, TRANSACTION_POOLER_ADVICE } from './core/database/pooler-probe.js';
 import { ConfigurationError } from './core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
-import { type CoreOptions, RealtimeCore } from './core/realtime-core.js';
+import type { CoreOptions, RealtimeCore } from './core/realtime-core.js';
+import { HttpHostToken, ProtocolsToken, RealtimeCoreToken, registerServer } from './server/composition.js';
 import { ServerMetrics } from './server/metrics.js';
 import { routeHandler } from './transports/app-routes.js';
 import type { TransportLimits } from './transports/connection-guard.js';
-import { type CompressionOptions, HttpHost } from './transports/http-host.js';
+import type { CompressionOptions, HttpHost } from './transports/http-host.js';
 
 /** The built-in protocols' public API (`ddp()`, `wamp()`, …), for callers importing `createServer` from here. */
 export * from './adapters/builtin.js';
@@ -50,25 +44,17 @@ export type {
   ProtocolHandle,
   ProtocolListener,
 } from './adapters/protocol-adapter.js';
-
-/** Injection tokens of the composition root's own parts. */
-export const AppToken = Symbol('pgrt.App');
-export const RealtimeCoreToken = Symbol('pgrt.RealtimeCore');
-export const HttpHostToken = Symbol('pgrt.HttpHost');
-export const ServerOptionsToken = Symbol('pgrt.ServerOptions');
-
-/** The protocols served when `protocols` is not given: the built-in adapters enabled by default (DDP), as configured by default. */
-export function defaultProtocols(host = '0.0.0.0'): Protocol[] {
-  return builtinAdapters
-    .filter((adapter) => adapter.enabledByDefault)
-    .map((adapter) => {
-      const sections: Record<string, unknown> = {};
-      for (const [key, schema] of Object.entries(adapter.config)) sections[key] = schema.parse(undefined);
-      return (
-        adapter.fromConfig as (config: SectionValues<typeof adapter.config>, shared: unknown) => Protocol
-      )(sections as SectionValues<typeof adapter.config>, { host, rootUrl: undefined, forwardedCount: 0 });
-    });
-}
+export { CaptureModeToken } from './core/capture/capture-mode.js';
+export {
+  AppToken,
+  defaultProtocols,
+  HttpHostToken,
+  ProtocolsToken,
+  RealtimeCoreToken,
+  registerServer,
+  SERVER_TOKENS,
+  ServerOptionsToken,
+} from './server/composition.js';
 
 /** Options of {@link createServer}. */
 export interface ServerOptions extends CoreOptions {
@@ -164,66 +150,6 @@ export interface PgrtServer {
   close(): Promise<void>;
 }
 
-/**
- * Registers the server's parts in a child container. Exported so tests can resolve the whole production graph.
- * Every part is one instance per container (`instanceCachingFactory`): the host's readiness must read the same
- * core that `createServer` starts.
- */
-export function registerServer(
-  options: ServerOptions,
-  db: Database,
-  parent: DependencyContainer = rootContainer,
-  /** Set when the server can never be ready as configured (a transaction pooler on the LISTEN URL): `/readyz` says it. */
-  notReadyReason?: string,
-) {
-  const c = parent.createChildContainer();
-  c.register(ServerOptionsToken, { useValue: options });
-  c.register(AppToken, { useValue: options.app });
-  c.register(LoggerToken, { useValue: options.logger ?? silentLogger });
-  c.register(DatabaseToken, { useValue: db });
-  c.register(CaptureModeToken, { useValue: captureMode(options.capture ?? 'notify') });
-  c.register(ChangeBusToken, {
-    useFactory: instanceCachingFactory(
-      (r) =>
-        new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
-          channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
-          // Modes that fill pgrt.outbox: replay gaps from it.
-          outbox: r.resolve<CaptureMode>(CaptureModeToken).outbox,
-          logger: r.resolve<Logger>(LoggerToken),
-          ...(options.busReconnect ? { backoff: options.busReconnect } : {}),
-        }),
-    ),
-  });
-  c.register(RealtimeCoreToken, {
-    useFactory: instanceCachingFactory(
-      (r) =>
-        new RealtimeCore(
-          r.resolve<App>(AppToken),
-          r.resolve<Database>(DatabaseToken),
-          r.resolve<ChangeBus>(ChangeBusToken),
-          {
-            ...options,
-            capture: r.resolve<CaptureMode>(CaptureModeToken),
-            logger: r.resolve<Logger>(LoggerToken),
-          },
-        ),
-    ),
-  });
-  c.register(HttpHostToken, {
-    useFactory: instanceCachingFactory((r) => {
-      const core = r.resolve<RealtimeCore>(RealtimeCoreToken);
-      return new HttpHost({
-        ...(options.tls ? { tls: options.tls } : {}),
-        ...(options.compression ? { compression: options.compression } : {}),
-        ...(options.limits ? { limits: options.limits } : {}),
-        logger: r.resolve<Logger>(LoggerToken),
-        ready: () => notReadyReason ?? core.ready,
-      });
-    }),
-  });
-  return c;
-}
-
 /** Builds, starts and returns a server. */
 export async function createServer(options: ServerOptions): Promise<PgrtServer> {
   const logger = options.logger ?? silentLogger;
@@ -257,35 +183,30 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     const c = registerServer(
       pooler ? { ...options, outboxPump: false } : options,
       db,
-      options.container ?? rootContainer,
+      options.container,
       pooler,
     );
     const core = c.resolve<RealtimeCore>(RealtimeCoreToken);
     const host = c.resolve<HttpHost>(HttpHostToken);
+    const log = c.resolve<Logger>(LoggerToken);
     const metrics = options.metrics === true ? new ServerMetrics() : options.metrics || undefined;
     metrics?.observe(core);
     if (metrics) host.addRequestHandler(metrics.handler);
     // Connection logs (debug) whenever a logger is given; traffic counts when metrics are on.
     const instrument = metrics ?? (options.logger ? new ServerMetrics({ processMetrics: false }) : undefined);
     const protocols = new Map<string, ProtocolHandle>();
-    const configured = options.protocols ?? defaultProtocols(options.host);
-    // Protocols' swappable parts: the default unless the app registered its own (parent containers included).
-    for (const part of configured.flatMap((protocol) => protocol.parts ?? [])) {
-      if (!c.isRegistered(part.token, true))
-        c.register(part.token, { useFactory: instanceCachingFactory(() => part.create(core)) });
-    }
-    for (const protocol of configured) {
+    for (const protocol of c.resolve<readonly Protocol[]>(ProtocolsToken)) {
       if (protocols.has(protocol.name))
         throw new ConfigurationError(`protocol "${protocol.name}" is given twice`);
       const classifier = protocol.classifier?.bind(protocol);
       const wrap = instrument
         ? (connection: Connection) =>
-            instrument.instrument(connection, protocol.name, logger, metrics !== undefined, classifier)
+            instrument.instrument(connection, protocol.name, log, metrics !== undefined, classifier)
         : undefined;
       const context: ProtocolContext = {
         core,
         host,
-        logger,
+        logger: log,
         accept: (handler) => (wrap ? observed(handler, wrap) : handler),
         resolve: (token) => c.resolve(token),
       };

@@ -219,3 +219,13 @@ export class RateLimiter {
     return wait > 0 ? new TooManyRequestsError(wait) : undefined;
   }
 }
+
+/** Injection token for the {@link RateLimiter} every session checks. */
+export const RateLimiterToken = Symbol('pgrt.RateLimiter');
+
+/** The limiter `rateLimits` describes: Meteor's defaults when absent, no limits at all when false. */
+export function rateLimiterFor(options: false | RateLimitOptions | undefined): RateLimiter {
+  return options === false
+    ? new RateLimiter({ accounts: false, perConnection: false })
+    : new RateLimiter(options);
+}

@@ -29,7 +29,7 @@ import { CollectionBinding } from './live/collection-binding.js';
 import { ObserverPool } from './live/observer-pool.js';
 import { type Logger, silentLogger } from './logger.js';
 import type { PublicationStrategy } from './merge-box.js';
-import { RateLimiter, type RateLimitOptions } from './rate-limit.js';
+import { type RateLimiter, type RateLimitOptions, rateLimiterFor } from './rate-limit.js';
 import { Session, type SessionOutput } from './session.js';
 import { WriteFences } from './write-fence.js';
 
@@ -65,6 +65,8 @@ export interface CoreOptions {
    * limiting"). Default: Meteor's accounts rule and 1000 per 10 s per connection; false: no limits at all.
    */
   readonly rateLimits?: false | RateLimitOptions;
+  /** The rate limiter itself (the composition root's, swappable); absent: one made from `rateLimits`. */
+  readonly rateLimiter?: RateLimiter;
   readonly logger?: Logger;
 }
 
@@ -98,10 +100,7 @@ export class RealtimeCore implements PluginHost {
     this.logger = options.logger ?? silentLogger;
     this.captureMode = captureMode(options.capture ?? 'notify');
     this.capture = this.captureMode.name;
-    this.rateLimiter =
-      options.rateLimits === false
-        ? new RateLimiter({ accounts: false, perConnection: false })
-        : new RateLimiter(options.rateLimits);
+    this.rateLimiter = options.rateLimiter ?? rateLimiterFor(options.rateLimits);
     this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
   }
 

@@ -4,8 +4,9 @@
  * layer and the CLI use (adapters/builtin.ts lists it).
  */
 import { defineAdapter, type Protocol, type ProtocolAdapter } from '../protocol-adapter.js';
+import { type Authenticator, anonymousAuthenticator } from './authentication.js';
 import { wampConfig, wampOptionsOf } from './config.js';
-import { type WampOptions, WampProtocol } from './wamp-protocol.js';
+import { WampAuthenticatorsToken, type WampOptions, WampProtocol } from './wamp-protocol.js';
 import { wampClassifier } from './wire-classifier.js';
 
 export {
@@ -40,7 +41,12 @@ export {
   staticAuthorizer,
 } from './authorization.js';
 export { AuthenticationError as WampAuthenticationError, WampError } from './errors.js';
-export type { WampOptions, WampRawSocketOptions, WampRealmOptions } from './wamp-protocol.js';
+export {
+  WampAuthenticatorsToken,
+  type WampOptions,
+  type WampRawSocketOptions,
+  type WampRealmOptions,
+} from './wamp-protocol.js';
 
 /**
  * WAMP v2 at `/ws`: a router for Autobahn|JS, Wampy and other WAMP clients, bridged to the core (methods are
@@ -50,8 +56,12 @@ export function wamp(options: WampOptions = {}): Protocol {
   return {
     name: 'wamp',
     classifier: wampClassifier,
-    attach({ core, host, logger, accept }) {
-      const protocol = new WampProtocol(core, options, logger);
+    parts: [
+      { token: WampAuthenticatorsToken, create: (): readonly Authenticator[] => [anonymousAuthenticator()] },
+    ],
+    attach({ core, host, logger, accept, resolve }) {
+      const authenticators = resolve<readonly Authenticator[]>(WampAuthenticatorsToken);
+      const protocol = new WampProtocol(core, options, logger, authenticators);
       protocol.attach(host, accept);
       return protocol;
     },

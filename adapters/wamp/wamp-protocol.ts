@@ -36,7 +36,10 @@ export interface WampRealmOptions {
   readonly name: string;
   /** URI checking of topics and procedures (default `strict`, Crossbar's default). */
   readonly uriCheck?: UriCheck;
-  /** Authentication methods offered, tried in the client's order (default: anonymous only). */
+  /**
+   * Authentication methods offered, tried in the client's order (default: the adapter's default authenticators —
+   * {@link WampAuthenticatorsToken} on a server, anonymous only otherwise).
+   */
   readonly authenticators?: readonly Authenticator[];
   /** Crossbar-style permissions per role (see authorization.ts); ignored when `authorizer` is given. */
   readonly roles?: Readonly<Record<string, readonly Permission[]>>;
@@ -99,6 +102,13 @@ export interface WampRawSocketOptions {
   readonly tls?: boolean;
 }
 
+/**
+ * Injection token of the authenticators (`readonly Authenticator[]`) a realm offers when its options name none;
+ * default: anonymous only. An app swaps them for every such realm (the one `pgrt serve` configures too) by
+ * registering this token in the container it gives `createServer({ container })`.
+ */
+export const WampAuthenticatorsToken = Symbol('pgrt.wamp.Authenticators');
+
 /** Serves WAMP on the host. */
 export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolHandle {
   readonly #realms = new Map<string, Realm>();
@@ -117,6 +127,8 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
     core: RealtimeCore | null,
     private readonly options: WampOptions = {},
     private readonly logger: Logger = core?.logger ?? silentLogger,
+    /** What a realm without `authenticators` offers. */
+    defaultAuthenticators: readonly Authenticator[] = [anonymousAuthenticator()],
   ) {
     this.#settings = {
       maxMessageBytes: options.maxMessageBytes ?? 1024 * 1024,
@@ -135,7 +147,7 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
         {
           name: realmOptions.name,
           uriCheck: realmOptions.uriCheck ?? 'strict',
-          authenticators: realmOptions.authenticators ?? [anonymousAuthenticator()],
+          authenticators: realmOptions.authenticators ?? defaultAuthenticators,
           authorizer:
             realmOptions.authorizer ?? (realmOptions.roles ? staticAuthorizer(realmOptions.roles) : allowAll),
           skipSendsError: realmOptions.skipSendsError ?? false,
