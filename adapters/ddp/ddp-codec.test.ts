@@ -29,9 +29,11 @@ describe('DDP codec', () => {
 
   it('parses params as EJSON and reports what Meteor calls Bad request and Parse error', () => {
     const parsed = parseClientMessage('{"msg":"method","id":"1","method":"m","params":[{"$date":7}]}');
-    assert.ok(parsed.kind === 'message');
-    assert.ok((parsed.message.params as unknown[])[0] instanceof Date);
+    assert.ok(parsed.kind === 'message' && parsed.message.msg === 'method');
+    assert.ok(parsed.message.params[0] instanceof Date);
     assert.equal(parseClientMessage('{nope').kind, 'bad-request');
+    assert.equal(parseClientMessage('{"id":"1"}').kind, 'no-msg');
+    assert.equal(parseClientMessage('[1,2]').kind, 'no-msg');
     assert.equal(parseClientMessage('42').kind, 'bad-request');
     assert.equal(parseClientMessage('null').kind, 'bad-request');
     assert.equal(

@@ -7,14 +7,15 @@
 import type { Fields } from '../../core/contexts.js';
 import * as EJSON from '../../core/ejson.js';
 import { DEFAULT_MAX_NESTING_DEPTH, exceedsNestingDepth } from '../../core/nesting-depth.js';
+import { type ClientMessage, toClientMessage } from './client-messages.js';
 import type { WireError } from './to-wire-error.js';
-
-/** A parsed client message: the raw JSON object with `params` EJSON-decoded. */
-export type ClientMessage = Record<string, unknown> & { readonly msg?: unknown };
 
 /** Outcome of {@link parseClientMessage}. */
 export type ParseOutcome =
+  /** A message, typed (client-messages.ts); `raw` is the JSON as received (echoed by handshake errors). */
   | { readonly kind: 'message'; readonly message: ClientMessage; readonly raw: Record<string, unknown> }
+  /** A JSON object (or array) without a usable `msg`: Meteor answers `Bad request` echoing it. */
+  | { readonly kind: 'no-msg'; readonly raw: unknown }
   /** Not JSON, or JSON that is not an object: Meteor answers `Bad request` without offendingMessage. */
   | { readonly kind: 'bad-request' }
   /** EJSON decoding failed (e.g. an unregistered custom type): Meteor answers `Parse error`. */
@@ -37,7 +38,7 @@ export function parseClientMessage(text: string, maxDepth = DEFAULT_MAX_NESTING_
   if (exceedsNestingDepth(raw, maxDepth))
     return Array.isArray(raw) ? { kind: 'bad-request' } : { kind: 'too-deep' };
   const object = raw as Record<string, unknown>;
-  let message: ClientMessage = object;
+  let message: Record<string, unknown> = object;
   try {
     for (const field of EJSON_FIELDS) {
       if (Object.hasOwn(object, field)) {
@@ -48,7 +49,8 @@ export function parseClientMessage(text: string, maxDepth = DEFAULT_MAX_NESTING_
   } catch {
     return { kind: 'parse-error' };
   }
-  return { kind: 'message', message, raw: object };
+  if (!message.msg) return { kind: 'no-msg', raw };
+  return { kind: 'message', message: toClientMessage(message), raw: object };
 }
 
 /** Server → client messages. */

@@ -16,12 +16,8 @@ import type { Connection, ConnectionListener } from '../../core/connection.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
-import {
-  type ClientMessage,
-  encodeServerMessage,
-  parseClientMessage,
-  type ServerMessage,
-} from './ddp-codec.js';
+import type { ClientMessage, ConnectMessage } from './client-messages.js';
+import { encodeServerMessage, parseClientMessage, type ServerMessage } from './ddp-codec.js';
 import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
 import { Heartbeat, type HeartbeatClock, type HeartbeatTarget } from './heartbeat.js';
 
@@ -82,29 +78,32 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
       return;
     }
     const parsed = parseClientMessage(text, this.settings.maxNestingDepth);
-    if (parsed.kind === 'bad-request') {
-      this.#sendError('Bad request');
-      return;
-    }
-    if (parsed.kind === 'parse-error') {
-      this.#sendError('Parse error');
-      return;
-    }
-    if (parsed.kind === 'too-deep') {
-      this.#sendError('Message too deeply nested');
-      return;
-    }
-    const { message, raw } = parsed;
-    if (!message.msg) {
-      this.#sendError('Bad request', raw);
-      return;
-    }
-    if (message.msg === 'connect') {
-      if (this.#state === 'open') {
-        this.#sendError('Already connected', raw);
+    switch (parsed.kind) {
+      case 'bad-request':
+        this.#sendError('Bad request');
         return;
-      }
-      this.#connect(message);
+      case 'no-msg':
+        this.#sendError('Bad request', parsed.raw);
+        return;
+      case 'parse-error':
+        this.#sendError('Parse error');
+        return;
+      case 'too-deep':
+        this.#sendError('Message too deeply nested');
+        return;
+      case 'message':
+        this.#dispatch(parsed.message, parsed.raw);
+        return;
+      default:
+        unreachable(parsed);
+    }
+  }
+
+  /** Acts on one typed message: the handshake here, everything else in the session's in-order queue. */
+  #dispatch(message: ClientMessage, raw: Record<string, unknown>): void {
+    if (message.msg === 'connect') {
+      if (this.#state === 'open') this.#sendError('Already connected', raw);
+      else this.#connect(message);
       return;
     }
     const session = this.#session;
@@ -112,34 +111,38 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
       this.#sendError('Must connect first', raw);
       return;
     }
-    if (message.msg === 'disconnect') {
-      this.#disconnect();
-      return;
-    }
-    if (this.#version !== 'pre1') {
-      if (message.msg === 'ping') {
-        if (this.settings.respondToPings)
+    switch (message.msg) {
+      case 'disconnect':
+        this.#disconnect();
+        return;
+      case 'ping':
+      case 'pong':
+        // DDP pre1 has no heartbeats: its pings and pongs are unknown messages, answered in turn (`Bad request`).
+        if (this.#version === 'pre1')
+          session.enqueue({ msg: 'malformed', reason: 'Bad request', offending: raw });
+        else if (message.msg === 'ping' && this.settings.respondToPings)
           session.sendUncounted({ msg: 'pong', ...(message.id === undefined ? {} : { id: message.id }) });
         return;
-      }
-      if (message.msg === 'pong') return;
+      case 'sub':
+      case 'unsub':
+      case 'method':
+      case 'malformed':
+        session.enqueue(message);
+        return;
+      default:
+        unreachable(message);
     }
-    session.enqueue(message);
   }
 
-  #connect(message: ClientMessage): void {
-    const { version, support } = message;
-    const valid =
-      typeof version === 'string' &&
-      Array.isArray(support) &&
-      support.every((v) => typeof v === 'string') &&
-      support.includes(version);
-    if (!valid) {
+  #connect(message: ConnectMessage): void {
+    const negotiation = message.negotiation;
+    if (!negotiation) {
       this.#fail(SUPPORTED_DDP_VERSIONS[0]);
       return;
     }
+    const { version, support } = negotiation;
     const supported: readonly string[] = SUPPORTED_DDP_VERSIONS;
-    const chosen = (support as string[]).find((v) => supported.includes(v)) ?? SUPPORTED_DDP_VERSIONS[0];
+    const chosen = support.find((v) => supported.includes(v)) ?? SUPPORTED_DDP_VERSIONS[0];
     if (chosen !== version) {
       this.#fail(chosen);
       return;
@@ -181,13 +184,13 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
    * Resumes the parked session named by `connect.session` if `connect.receivedCount` is a count it can serve;
    * otherwise ends that session (the client starts over with a new one) and returns undefined.
    */
-  #resume(message: ClientMessage): DdpSession | undefined {
+  #resume(message: ConnectMessage): DdpSession | undefined {
     const parked = this.settings.parked;
     const { session: id, receivedCount } = message;
-    if (!parked || typeof id !== 'string') return undefined;
+    if (!parked || id === undefined) return undefined;
     const session = parked.take(id);
     if (!session) return undefined;
-    if (typeof receivedCount === 'number' && session.resume(this.connection, receivedCount)) return session;
+    if (receivedCount !== undefined && session.resume(this.connection, receivedCount)) return session;
     this.settings.logger.debug(
       { session: id, receivedCount, sent: session.sentCount },
       'DDP resumption refused: receivedCount does not match',
@@ -251,4 +254,8 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   #send(message: ServerMessage): void {
     this.connection.send(encodeServerMessage(message));
   }
+}
+
+function unreachable(value: never): never {
+  throw new Error(`unhandled DDP message ${JSON.stringify(value)}`);
 }

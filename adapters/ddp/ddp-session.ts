@@ -16,9 +16,13 @@ import type { Logger } from '../../core/logger.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
 import type { CoalescedWriter, WriteCoalescer } from '../../transports/write-coalescer.js';
-import { type ClientMessage, encodeServerMessage, type ServerMessage } from './ddp-codec.js';
+import type { ClientMessage } from './client-messages.js';
+import { encodeServerMessage, type ServerMessage } from './ddp-codec.js';
 import { OutboundLog, type ParkedSessions, type Resumable } from './resumption.js';
 import { toWireError } from './to-wire-error.js';
+
+/** The messages a session processes in order, one at a time. */
+export type QueuedMessage = Extract<ClientMessage, { msg: 'sub' | 'unsub' | 'method' | 'malformed' }>;
 
 /** What every DDP session of an adapter shares, in one object: settings from the adapter's options, and parts. */
 export interface DdpSessionSettings {
@@ -44,7 +48,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   #log: OutboundLog | undefined;
   readonly #settings: DdpSessionSettings;
   /** Client messages waiting for their turn (made on the first one). */
-  #queue: ClientMessage[] | undefined;
+  #queue: QueuedMessage[] | undefined;
   #processing = false;
   #socket: Connection | undefined;
   #bufferedWhileDetached = 0;
@@ -143,8 +147,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
 
   // ---- inbound: strictly in order, one at a time unless a method unblocks ------------------------------------
 
-  /** Queues a client message (not `connect`, `ping`, `pong` or `disconnect`: the connection handles those). */
-  enqueue(message: ClientMessage): void {
+  /** Queues a client message (`connect`, `ping`, `pong` and `disconnect` are the connection's). */
+  enqueue(message: QueuedMessage): void {
     if (this.ended) return;
     if (this.#queue) this.#queue.push(message);
     else this.#queue = [message];
@@ -167,50 +171,33 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   }
 
   /** Processes one queued message; resolves when the next one may start. */
-  async #process(message: ClientMessage): Promise<void> {
+  async #process(message: QueuedMessage): Promise<void> {
     const session = this.session;
     switch (message.msg) {
-      case 'sub': {
-        const { id, name, params } = message;
-        if (
-          typeof id !== 'string' ||
-          typeof name !== 'string' ||
-          ('params' in message && !Array.isArray(params))
-        ) {
-          this.sendError('Malformed subscription', message);
-          return;
-        }
-        await session.subscribe(id, name, (params as unknown[] | undefined) ?? []);
+      case 'sub':
+        await session.subscribe(message.id, message.name, message.params);
         return;
-      }
       case 'unsub':
+        // Meteor does not check the id: whatever it names is stopped, and echoed in `nosub`.
         session.unsubscribe(message.id as string);
         return;
       case 'method': {
-        const { id, method, params, randomSeed } = message;
-        if (
-          typeof id !== 'string' ||
-          typeof method !== 'string' ||
-          ('params' in message && !Array.isArray(params)) ||
-          ('randomSeed' in message && typeof randomSeed !== 'string')
-        ) {
-          this.sendError('Malformed method invocation', message);
-          return;
-        }
         let unblock: () => void = () => {};
         const unblocked = new Promise<void>((resolve) => {
           unblock = resolve;
         });
-        const done = session.call(id, method, (params as unknown[] | undefined) ?? [], {
-          randomSeed: randomSeed as string | undefined,
+        const done = session.call(message.id, message.method, message.params, {
+          randomSeed: message.randomSeed,
           onUnblock: unblock,
         });
         await Promise.race([done, unblocked]);
         return;
       }
-      default:
-        this.sendError('Bad request', message);
+      case 'malformed':
+        this.sendError(message.reason, message.offending);
         return;
+      default:
+        unreachable(message);
     }
   }
 
@@ -316,4 +303,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#corked = undefined;
     socket?.uncork?.();
   }
+}
+
+function unreachable(value: never): never {
+  throw new Error(`unhandled DDP message ${JSON.stringify(value)}`);
 }
