@@ -112,7 +112,7 @@ function defaultProtocols(adapters: readonly AnyProtocolAdapter[]): string {
     .join(',');
 }
 
-/** The commander attribute of an adapter's flag (`--jsonl-path <path>` → `jsonlPath`). */
+/** The commander attribute of an adapter's flag (`--wamp-realm <name>` → `wampRealm`). */
 function attributeOf(flag: AdapterFlag): string {
   return new Option(flag.flag).attributeName();
 }
