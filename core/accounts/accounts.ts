@@ -143,7 +143,7 @@ export class Accounts implements AppPlugin {
       ambiguousErrorMessages: errors.ambiguous,
     });
     this.#helpers = new UserHelpers(this.#users, this.#documents, this.#creation, errors);
-    this.#pipeline = new LoginPipeline((userId) => this.#documents.find(this.db, userId));
+    this.#pipeline = new LoginPipeline((userId, db) => this.#documents.find(db ?? this.db, userId));
     this.#pipeline.registerLoginHandler('resume', resumeLoginHandler(settings));
     this.#pipeline.registerLoginHandler('password', passwordLoginHandler(this.#users, errors, settings));
     this.#logins = new ConnectionLogins(database);

@@ -119,6 +119,7 @@ export class LoginMethods {
       connection: ctx.connection,
       methodName: 'login',
       methodArguments: [options],
+      db: ctx,
       ...(typeof user === 'string' ? { identity: user } : {}),
     };
     return await this.#throttled(call, async () => {
@@ -133,7 +134,7 @@ export class LoginMethods {
     methodArguments: readonly unknown[],
     result: LoginHandlerResult,
   ): Promise<LoginResult> {
-    const call: LoginCall = { connection: ctx.connection, methodName, methodArguments };
+    const call: LoginCall = { connection: ctx.connection, methodName, methodArguments, db: ctx };
     return await this.pipeline.attempt(call, result, (allowed) => this.#logIn(ctx, allowed));
   }
 

@@ -21,6 +21,7 @@
  * (Meteor's `debugPrintExceptions`), so a broken hook never changes a login's outcome.
  */
 import type { ConnectionInfo, MethodContext } from '../contexts.js';
+import type { Queryable } from '../database/database.js';
 import { ClientError, ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { UserDocument } from './user-documents.js';
@@ -88,6 +89,11 @@ export interface LoginCall {
    * absent: limited per client address only.
    */
   readonly identity?: string;
+  /**
+   * Where the hooks' user document is read: the login's own transaction (a method's context), so a user the
+   * handler created in it (an external-service login) is seen; absent: the pool.
+   */
+  readonly db?: Queryable;
 }
 
 /** An allowed attempt: who, and the handler's result. */
@@ -99,7 +105,7 @@ export interface AllowedLogin {
 }
 
 /** Loads a user document for the hooks (defaultFieldSelector applied), or undefined. */
-export type LoadUser = (userId: string) => Promise<UserDocument | undefined>;
+export type LoadUser = (userId: string, db?: Queryable) => Promise<UserDocument | undefined>;
 
 /** 403 "Login forbidden": a `validateLoginAttempt` hook returned a falsy value (Meteor's error). */
 export class LoginForbiddenError extends ClientError {
@@ -221,7 +227,7 @@ export class LoginPipeline {
     // Only hooks read the user. When there are any, it is loaded even without a user id (finding nothing), so a
     // login naming no user costs what one naming a user does: failures must not tell which users exist.
     const hooked = this.#validate.size + this.#onLogin.size + this.#onLoginFailure.size > 0;
-    const user = hooked ? await this.loadUser(result.userId ?? '') : undefined;
+    const user = hooked ? await this.loadUser(result.userId ?? '', call.db) : undefined;
     const attempt: LoginAttempt = {
       type: result.type || 'unknown',
       allowed: Boolean(result.userId) && result.error === undefined,

@@ -143,9 +143,9 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
     const login = `ida_${randomUUID().slice(0, 6)}`;
     const { token, back } = await signIn(login);
     const { credentialSecret } = pageConfig(await (await fetch(back)).text());
-    const attempts: { type: string; allowed: boolean }[] = [];
+    const attempts: { type: string; allowed: boolean; userId: string | undefined }[] = [];
     const hook = users.onLogin((attempt) => {
-      attempts.push({ type: attempt.type, allowed: attempt.allowed });
+      attempts.push({ type: attempt.type, allowed: attempt.allowed, userId: attempt.user?._id });
     });
     const client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
     const oauthLogin = { oauth: { credentialToken: token, credentialSecret } };
@@ -153,7 +153,12 @@ describe('OAuth login with a real OpenID Connect provider (HTTP)', function () {
     assert.equal(result.type, 'corp');
     await waitUntil(() => attempts.length > 0, { what: () => 'the onLogin hook' });
     hook.stop();
-    assert.deepEqual(attempts, [{ type: 'corp', allowed: true }], 'the login pipeline ran (onLogin)');
+    // onLogin sees the user the login just created (read in the login's own transaction, as Meteor passes it).
+    assert.deepEqual(
+      attempts,
+      [{ type: 'corp', allowed: true, userId: result.id }],
+      'the login pipeline ran (onLogin) with the new user',
+    );
     assert.match(result.token, /^[A-Za-z0-9_-]{43}$/);
     const user = await users.findUserById(result.id);
     const services = user?.services as Record<string, Record<string, unknown>> | undefined;
