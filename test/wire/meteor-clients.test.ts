@@ -9,9 +9,12 @@
  *   {resume}`, type `resume` in the server's `onLogin`).
  * - simpleddp-plugin-login: `login` fires `login`; after a reconnection its automatic `login {resume}` fires
  *   `loginResume`, which it decides by the result's `type`.
+ * - @rocket.chat/ddp-client (Rocket.Chat's DDPSDK): `createUser` with an extra field, `loginWithPassword` (it sends
+ *   the SHA-256 digest its caller computed), the user's published document through `onCollection`, a private
+ *   method seeing the user, the automatic `login {resume}` after a reconnection, `logout`.
  */
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createRequire } from 'node:module';
 import simpleDDP from 'simpleddp';
 import WebSocket from 'ws';
@@ -22,6 +25,23 @@ import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 const clients = createRequire(new URL('../clients/package.json', import.meta.url));
+
+/** The parts of Rocket.Chat's DDPSDK (@rocket.chat/ddp-client) this test uses. */
+interface RocketChatSdk {
+  readonly connection: { connect(): Promise<unknown>; close(): void; readonly status: string };
+  readonly client: {
+    callAsync(method: string, ...params: unknown[]): Promise<unknown>;
+    onCollection(
+      name: string,
+      callback: (data: { msg: string; id?: string; fields?: Record<string, unknown> }) => void,
+    ): () => void;
+  };
+  readonly account: {
+    readonly uid: string | undefined;
+    loginWithPassword(username: string, digest: string): Promise<void>;
+    logout(): Promise<void>;
+  };
+}
 
 /** The parts of @meteorrn/core's API this test uses. */
 interface MeteorRn {
@@ -36,7 +56,7 @@ interface MeteorRn {
   call(name: string, ...args: unknown[]): void;
 }
 
-describe('real Meteor clients: @meteorrn/core and simpleddp-plugin-login', function () {
+describe('real Meteor clients: @meteorrn/core, simpleddp-plugin-login, @rocket.chat/ddp-client', function () {
   this.timeout(30_000);
   const tag = randomUUID().slice(0, 8);
   let server: PgrtServer;
@@ -45,8 +65,13 @@ describe('real Meteor clients: @meteorrn/core and simpleddp-plugin-login', funct
   const created: Record<string, unknown>[] = [];
   const logins: Pick<LoginAttempt, 'type' | 'methodName'>[] = [];
 
+  const logouts: (string | undefined)[] = [];
+
   before(async () => {
     store = accounts({ bcryptRounds: 4 });
+    store.onLogout(({ user }) => {
+      logouts.push(user?._id);
+    });
     store.onCreateUser((options, user) => {
       created.push({ ...options });
       return { ...user, profile: { referrer: options.referrer ?? null } };
@@ -55,7 +80,7 @@ describe('real Meteor clients: @meteorrn/core and simpleddp-plugin-login', funct
       logins.push({ type: attempt.type, methodName: attempt.methodName });
     });
     server = await createServer({
-      app: new App().use(store),
+      app: new App().use(store).method('whoami', async (ctx) => ctx.userId),
       accounts: store,
       protocols: [ddp()],
       port: 0,
@@ -154,6 +179,55 @@ describe('real Meteor clients: @meteorrn/core and simpleddp-plugin-login', funct
       assert.deepEqual(events, ['login', 'loginResume']);
     } finally {
       await client.disconnect();
+    }
+  });
+
+  it('@rocket.chat/ddp-client: createUser with extra fields, password login, the published user, resume after a reconnect, logout', async () => {
+    const { DDPSDK } = (await import(clients.resolve('@rocket.chat/ddp-client'))) as {
+      DDPSDK: { createAndConnect(url: string): Promise<RocketChatSdk> };
+    };
+    // The SDK builds its socket with the global WebSocket (browsers, React Native); Node 20 has none.
+    const global = globalThis as { WebSocket?: unknown };
+    const hadWebSocket = 'WebSocket' in global;
+    global.WebSocket ??= WebSocket;
+    const sdk = await DDPSDK.createAndConnect(`http://127.0.0.1:${server.port}`);
+    try {
+      const username = `rc_${tag}`;
+      const digest = createHash('sha256').update('rc-pw').digest('hex');
+      const password = { digest, algorithm: 'sha-256' };
+      const published = new Map<string, Record<string, unknown>>();
+      sdk.client.onCollection('users', (data) => {
+        if (data.msg === 'added' && data.id) published.set(data.id, { ...data.fields });
+      });
+      const made = (await sdk.client.callAsync('createUser', { username, password, team: 'ops' })) as {
+        id: string;
+        type: string;
+      };
+      assert.equal(made.type, 'password');
+      assert.equal(created.at(-1)?.team, 'ops', 'the extra field reached onCreateUser');
+      await sdk.client.callAsync('logout');
+      logins.length = 0;
+      await sdk.account.loginWithPassword(username, digest);
+      assert.equal(sdk.account.uid, made.id);
+      assert.deepEqual(logins, [{ type: 'password', methodName: 'login' }]);
+      assert.equal(await sdk.client.callAsync('whoami'), made.id);
+      await waitUntil(() => published.get(made.id)?.username === username, {
+        what: () => 'the published user',
+      });
+      // A new connection: the SDK logs in again with its token by itself (`login {resume}`).
+      logins.length = 0;
+      sdk.connection.close();
+      await waitUntil(() => sdk.connection.status === 'closed', { what: () => 'closed' });
+      await sdk.connection.connect();
+      await waitUntil(() => logins.some((l) => l.type === 'resume'), { what: () => 'resumed on the server' });
+      assert.equal(await sdk.client.callAsync('whoami'), made.id);
+      await sdk.account.logout();
+      assert.equal(sdk.account.uid, undefined);
+      await waitUntil(() => logouts.includes(made.id), { what: () => 'onLogout ran' });
+      assert.equal(await sdk.client.callAsync('whoami'), null);
+    } finally {
+      sdk.connection.close();
+      if (!hadWebSocket) delete global.WebSocket;
     }
   });
 });
