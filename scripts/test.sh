@@ -4,8 +4,10 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 status=0
-# The third-party Meteor clients of test/wire/meteor-clients.test.ts are a package of their own (test/clients/).
-if [ ! -d test/clients/node_modules ]; then
+# The third-party Meteor clients of test/wire/meteor-clients.test.ts are a package of their own (test/clients/),
+# installed when missing or older than its lock file.
+if [ ! -f test/clients/node_modules/.package-lock.json ] ||
+  [ test/clients/package-lock.json -nt test/clients/node_modules/.package-lock.json ]; then
   echo "== installing test/clients"; npm ci --prefix test/clients --no-audit --no-fund --ignore-scripts || status=1
 fi
 echo "== typecheck"; npx tsc --noEmit -p tsconfig.json || status=1
