@@ -235,9 +235,17 @@ export class Broker {
 
   /**
    * Publishes to `topic` (validated and authorized by the caller); `publisher` null for the router's own events.
-   * Returns the publication id.
+   * `accept`, when given, is asked for every subscriber (`pattern`: reached through a prefix or wildcard
+   * subscription) and filters on top of the options: the realm keeps router events on reserved topics from pattern
+   * subscriptions that an exact subscription could not see. Returns the publication id.
    */
-  publish(publisher: Peer | null, topic: string, options: PublishOptions, payload: Payload): number {
+  publish(
+    publisher: Peer | null,
+    topic: string,
+    options: PublishOptions,
+    payload: Payload,
+    accept?: (peer: Peer, pattern: boolean) => boolean,
+  ): number {
     const publication = randomId();
     const publisherDetails: Dict =
       options.discloseMe && publisher
@@ -253,6 +261,7 @@ export class Broker {
       for (const peer of subscription.subscribers) {
         if (peer === publisher && options.excludeMe) continue;
         if (!isEligible(peer, options)) continue;
+        if (accept && !accept(peer, pattern)) continue;
         encoded ??= new Map();
         let data = encoded.get(peer.serializer.name);
         if (data === undefined) {

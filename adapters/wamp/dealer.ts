@@ -130,6 +130,14 @@ export interface DealerSettings {
   readonly skipSendsError: boolean;
 }
 
+/** How the realm lets a call be routed. */
+export interface CallRoute {
+  /** Pattern registrations may take the call (false for URIs in a reserved namespace). */
+  readonly patterns: boolean;
+  /** The caller's identity may be disclosed to the callee, if the call or the registration asks for it. */
+  readonly mayDisclose: boolean;
+}
+
 type CancelMode = 'skip' | 'kill' | 'killnowait';
 
 interface PendingCall {
@@ -220,10 +228,13 @@ export class Dealer {
     }
   }
 
-  /** The registration a call to `procedure` reaches: exact, then longest prefix, then best wildcard. */
-  resolve(procedure: string): Registration | undefined {
+  /**
+   * The registration a call to `procedure` reaches: exact, then longest prefix, then best wildcard (`patterns`
+   * false: exact only, for URIs in a reserved namespace).
+   */
+  resolve(procedure: string, patterns = true): Registration | undefined {
     const exact = this.#table.exact.get(procedure);
-    if (exact) return exact;
+    if (exact || !patterns) return exact;
     let best: Registration | undefined;
     for (const registration of this.#table.prefix.values()) {
       if (procedure.startsWith(registration.uri) && (!best || registration.uri.length > best.uri.length)) {
@@ -245,10 +256,17 @@ export class Dealer {
   }
 
   /**
-   * Routes a CALL (procedure validated and authorized by the caller).
+   * Routes a CALL (procedure validated and authorized by the caller, who also decided the `route`).
    * @throws WampError `no_such_procedure` or `invalid_argument` (bad options); the realm answers with ERROR.
    */
-  call(caller: Peer, request: number, procedure: string, options: Dict, payload: Payload): void {
+  call(
+    caller: Peer,
+    request: number,
+    procedure: string,
+    options: Dict,
+    payload: Payload,
+    route: CallRoute,
+  ): void {
     const timeout = options.timeout;
     if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0)) {
       throw new WampError(WampUri.invalidArgument, 'option timeout must be a non-negative integer (ms)');
@@ -260,7 +278,7 @@ export class Dealer {
       this.#callInternal(caller, request, procedure, options, payload, callee, receiveProgress, timeout);
       return;
     }
-    const registration = this.resolve(procedure);
+    const registration = this.resolve(procedure, route.patterns);
     const callee = registration?.pick();
     if (!registration || !callee) throw new WampError(WampUri.noSuchProcedure);
     if (callee.kind === 'internal') {
@@ -283,7 +301,7 @@ export class Dealer {
     const details: Dict = {};
     if (registration.match !== 'exact') details.procedure = procedure;
     if (receiveProgress) details.receive_progress = true;
-    if (options.disclose_me === true || callee.discloseCaller) {
+    if (route.mayDisclose && (options.disclose_me === true || callee.discloseCaller)) {
       details.caller = caller.session;
       details.caller_authid = caller.authid;
       details.caller_authrole = caller.authrole;

@@ -1,14 +1,20 @@
 /** Wire tests: the session, subscription and registration meta API, and testaments. */
 import assert from 'node:assert/strict';
 import { delay, RawWampClient } from './fixtures/raw-client.js';
-import { type AutobahnHandle, openAutobahn, startRouter, type TestRouter } from './fixtures/router.js';
+import {
+  type AutobahnHandle,
+  OPEN_REALM,
+  openAutobahn,
+  startRouter,
+  type TestRouter,
+} from './fixtures/router.js';
 
 describe('WAMP meta API', () => {
   let router: TestRouter;
   let observer: AutobahnHandle;
   const events: [string, unknown[] | undefined][] = [];
   before(async () => {
-    router = await startRouter();
+    router = await startRouter({ realms: [OPEN_REALM] });
     observer = await openAutobahn(router.url, { serializer: 'msgpack' });
     for (const topic of [
       'wamp.session.on_join',
@@ -116,6 +122,34 @@ describe('WAMP meta API', () => {
     >;
     assert.deepEqual([info.uri, info.match, info.invoke], ['com.meta.proc', 'exact', 'single']);
     client.close();
+  });
+
+  it('refuses testaments on wamp. and pgrt. topics: a forged on_leave never reaches subscribers', async () => {
+    const forger = await openAutobahn(router.url);
+    const id = forger.session.id;
+    for (const [topic, uri] of [
+      ['wamp.session.on_leave', 'wamp.error.invalid_uri'],
+      ['wamp.session.on_join', 'wamp.error.invalid_uri'],
+      [`pgrt.session.${observer.session.id}`, 'wamp.error.not_authorized'],
+    ]) {
+      await assert.rejects(
+        Promise.resolve(
+          forger.session.call('wamp.session.add_testament', [topic!, [1, 'root', 'admin'], {}]),
+        ),
+        (e: { error?: string }) => e.error === uri,
+      );
+    }
+    await forger.close();
+    const leaves = () => events.filter(([t]) => t === 'wamp.session.on_leave').map(([, args]) => args);
+    await new Promise<void>((resolve) => {
+      const check = () => (leaves().some((a) => a?.[0] === id) ? resolve() : setImmediate(check));
+      check();
+    });
+    await observer.session.call('wamp.session.count'); // anything still in flight to the observer has arrived
+    assert.deepEqual(
+      leaves().filter((a) => a?.[0] === id || a?.[0] === 1),
+      [[id, String(id), 'anonymous']],
+    );
   });
 
   it('publishes a testament when its session drops, and none after flush_testaments', async () => {

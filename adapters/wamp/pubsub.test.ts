@@ -4,6 +4,7 @@ import type autobahn from 'autobahn';
 import { delay, RawWampClient } from './fixtures/raw-client.js';
 import {
   type AutobahnHandle,
+  OPEN_REALM,
   openAutobahn,
   openWampy,
   startRouter,
@@ -38,7 +39,7 @@ describe('WAMP publish/subscribe', () => {
   let msgpack: AutobahnHandle;
   let cbor: AutobahnHandle;
   before(async () => {
-    router = await startRouter();
+    router = await startRouter({ realms: [OPEN_REALM] });
     [json, msgpack, cbor] = await Promise.all([
       openAutobahn(router.url),
       openAutobahn(router.url, { serializer: 'msgpack' }),
@@ -145,6 +146,52 @@ describe('WAMP publish/subscribe', () => {
     assert.deepEqual(event[3], { retained: true });
     assert.deepEqual(event[4], ['state']);
     client.close();
+  });
+
+  it('delivers meta events to a prefix "" subscription only where the role may use the meta API', async () => {
+    const closed = await startRouter();
+    const routers = [
+      { router, granted: true },
+      { router: closed, granted: false },
+    ];
+    for (const { router: r, granted } of routers) {
+      const { client } = await RawWampClient.join(r.url);
+      client.send([32, 1, { match: 'prefix' }, '']);
+      const all = (await client.next((m) => m[0] === 33))[2];
+      const other = await openAutobahn(r.url);
+      await other.session.subscribe('com.test.meta.subscribed', () => {});
+      await other.session.publish('com.test.meta.marker', [], {}, { acknowledge: true });
+      await client.next(
+        (m) => m[0] === 36 && (m[3] as Record<string, unknown>).topic === 'com.test.meta.marker',
+      );
+      const topics = client.received
+        .filter((m) => m[0] === 36 && m[1] === all)
+        .map((m) => (m[3] as Record<string, unknown>).topic);
+      const created = ['wamp.subscription.on_create', 'wamp.subscription.on_subscribe'];
+      // Own subscription's events first (sent after SUBSCRIBED), then the other session's; the marker was taken.
+      const expected = granted ? [...created, 'wamp.session.on_join', ...created] : [];
+      assert.deepEqual(topics, expected, granted ? 'meta role' : 'no meta role');
+      await other.close();
+      client.close();
+    }
+    await closed.close();
+  });
+
+  it('discloses the publisher only when the role may be', async () => {
+    const closed = await startRouter();
+    const [subscriber, publisher] = await Promise.all([openAutobahn(closed.url), openAutobahn(closed.url)]);
+    const events = await collect(subscriber, 'com.test.who');
+    await publisher.session.publish('com.test.who', [], {}, { disclose_me: true, acknowledge: true });
+    await publisher.session.publish('com.test.who', ['last'], {}, { acknowledge: true });
+    await new Promise<void>((resolve) => {
+      const check = () => (events.length === 2 ? resolve() : setImmediate(check));
+      check();
+    });
+    const details = events[0]!.details as unknown as Record<string, unknown>;
+    for (const key of ['publisher', 'publisher_authid', 'publisher_authrole'])
+      assert.equal(details[key], undefined, key);
+    await Promise.all([subscriber.close(), publisher.close()]);
+    await closed.close();
   });
 
   it('works with Wampy: acknowledged publish, subscribe, and events from Autobahn', async () => {

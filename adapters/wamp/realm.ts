@@ -1,19 +1,20 @@
 /**
  * One realm: its sessions, broker and dealer, URI checking, authorization and the meta API events. Connections
  * hand it the messages of established sessions ({@link Realm.handle}); it validates each (URI syntax for the
- * realm's `uriCheck`, reserved namespaces, authorization), routes it, and answers interaction errors with ERROR.
+ * realm's `uriCheck`, then the {@link AccessPolicy}: reserved namespaces, grants, the authorizer), routes it, and
+ * answers interaction errors with ERROR.
  *
- * Fixed rules, before the configurable authorizer:
- * - `wamp.*` may not be registered or published by clients (`wamp.error.invalid_uri`);
- * - `pgrt.session.<id>` may be subscribed (exact match) only by session `<id>`, and nothing under
- *   `pgrt.session.` may be published by clients (`wamp.error.not_authorized`): the private topics carry the core
- *   bridge's data (core-bridge.ts).
+ * Every path that publishes goes through the same rules: a client's PUBLISH and its testaments
+ * (`wamp.session.add_testament`) are checked by the policy as PUBLISH; the router's own events (meta events, the
+ * core bridge's private topics) are published only on reserved topics ({@link Realm.publish}) and reach only the
+ * sessions the policy lets receive them.
  *
  * Listeners (the core bridge) hear joins, leaves and (un)subscriptions, after the client was answered.
  */
 import type { Logger } from '../../core/logger.js';
+import { AccessPolicy, type RealmGrants, reservedNamespace } from './access-policy.js';
 import type { Authenticator } from './authentication.js';
-import type { Action, Authorizer } from './authorization.js';
+import type { Authorizer } from './authorization.js';
 import { Broker, type PublishOptions, parsePublishOptions, type Subscription } from './broker.js';
 import { Dealer, type InternalProcedure, parseInvoke, type Registration } from './dealer.js';
 import { ProtocolViolation, ReportedInternalError, WampError, WampUri } from './errors.js';
@@ -23,13 +24,7 @@ import type { Peer } from './peer.js';
 import { toWireError, type WireError } from './to-wire-error.js';
 import { isValidUri, type MatchPolicy, parseMatch, type UriCheck } from './uri.js';
 
-/** Prefix of the per-session private topics. */
-export const PRIVATE_TOPIC_PREFIX = 'pgrt.session.';
-
-/** The private topic of a session: `pgrt.session.<id>`. */
-export function privateTopic(session: number): string {
-  return `${PRIVATE_TOPIC_PREFIX}${session}`;
-}
+export { PRIVATE_TOPIC_PREFIX, privateTopic } from './access-policy.js';
 
 /** Settings of a realm (resolved from the adapter's options). */
 export interface RealmSettings {
@@ -37,6 +32,8 @@ export interface RealmSettings {
   readonly uriCheck: UriCheck;
   readonly authenticators: readonly Authenticator[];
   readonly authorizer: Authorizer;
+  /** What the realm opens to which roles (meta API, pattern registrations, disclosure). */
+  readonly grants: RealmGrants;
   /** Send ERROR after a `skip` cancel (default false, Crossbar's behaviour). */
   readonly skipSendsError: boolean;
   /** Retained events kept at most (oldest topic dropped first). */
@@ -88,6 +85,7 @@ export class Realm {
   readonly sessions = new Map<number, Peer>();
   readonly broker: Broker;
   readonly dealer: Dealer;
+  readonly policy: AccessPolicy;
   readonly #listeners: RealmListener[] = [];
   readonly #testaments = new Map<Peer, Testament[]>();
 
@@ -97,6 +95,7 @@ export class Realm {
     private readonly logger: Logger,
   ) {
     this.name = settings.name;
+    this.policy = new AccessPolicy(settings.grants, settings.authorizer);
     this.broker = new Broker(
       ids,
       {
@@ -146,9 +145,16 @@ export class Realm {
     return wire;
   }
 
-  /** Publishes a router event (meta API, core bridge) with `options`. */
+  /**
+   * Publishes a router event (meta API, core bridge) with `options`. Only reserved topics (`wamp.`, `pgrt.`) carry
+   * router events; each subscriber must pass {@link AccessPolicy.mayReceiveRouterEvent}.
+   * @throws Error for a topic outside the reserved namespaces (a bug: clients' topics are theirs).
+   */
   publish(topic: string, payload: Payload, options: PublishOptions = META_OPTIONS): void {
-    this.broker.publish(null, topic, options, payload);
+    if (reservedNamespace(topic) === undefined) throw new Error(`router event on a client topic: ${topic}`);
+    this.broker.publish(null, topic, options, payload, (peer, pattern) =>
+      this.policy.mayReceiveRouterEvent(peer, topic, pattern),
+    );
   }
 
   #subscriptionMeta(event: string, peer: Peer, subscription: Subscription, args: unknown[]): void {
@@ -182,14 +188,24 @@ export class Realm {
     this.publish('wamp.session.on_leave', { args: [peer.session, peer.authid, peer.authrole] });
   }
 
-  /** Stores a testament of `peer` (`wamp.session.add_testament`). */
+  /**
+   * Stores a testament of `peer` (`wamp.session.add_testament`): checked now exactly as a PUBLISH of `peer` to
+   * `topic` would be (URI, reserved namespaces, authorization, disclosure), so it cannot publish what `peer`
+   * could not publish itself.
+   */
   addTestament(peer: Peer, topic: string, options: Dict, payload: Payload): void {
-    if (!isValidUri(topic, this.settings.uriCheck)) throw new WampError(WampUri.invalidUri);
-    this.#check(peer, topic, 'publish', options);
-    const parsed = parsePublishOptions(options);
+    const parsed = this.#publishOptions(peer, topic, options);
     const list = this.#testaments.get(peer) ?? [];
     list.push({ topic, options: { ...parsed, acknowledge: false }, payload });
     this.#testaments.set(peer, list);
+  }
+
+  /** Validates and authorizes a publication of `peer`; the parsed options, disclosure decided. */
+  #publishOptions(peer: Peer, topic: string, options: Dict): PublishOptions {
+    const parsed = parsePublishOptions(options);
+    this.#uri(topic);
+    const { disclose } = this.policy.check(peer, topic, 'publish', 'exact', options);
+    return parsed.discloseMe && !disclose ? { ...parsed, discloseMe: false } : parsed;
   }
 
   /** Drops `peer`'s testaments; returns how many there were. */
@@ -197,20 +213,6 @@ export class Realm {
     const n = this.#testaments.get(peer)?.length ?? 0;
     this.#testaments.delete(peer);
     return n;
-  }
-
-  /** The fixed rules, then the authorizer. */
-  authorize(peer: Peer, uri: string, action: Action, options: Dict): boolean {
-    if (uri.startsWith(PRIVATE_TOPIC_PREFIX)) {
-      if (action === 'publish') return false;
-      if (action === 'subscribe' && (options.match ?? 'exact') === 'exact')
-        return uri === privateTopic(peer.session);
-    }
-    return this.settings.authorizer.authorize(peer, uri, action, options);
-  }
-
-  #check(peer: Peer, uri: string, action: Action, options: Dict): void {
-    if (!this.authorize(peer, uri, action, options)) throw new WampError(WampUri.notAuthorized);
   }
 
   #uri(uri: string, match: MatchPolicy = 'exact'): void {
@@ -234,7 +236,7 @@ export class Realm {
         this.#answer(peer, MessageCode.SUBSCRIBE, message.request, () => {
           const match = this.#match(message.options);
           this.#uri(message.topic, match);
-          this.#check(peer, message.topic, 'subscribe', message.options);
+          this.policy.check(peer, message.topic, 'subscribe', match, message.options);
           const { subscription } = this.broker.subscribe(peer, message.topic, match, (s) =>
             peer.send(Out.subscribed(message.request, s.id)),
           );
@@ -254,10 +256,7 @@ export class Realm {
           MessageCode.PUBLISH,
           message.request,
           () => {
-            const options = parsePublishOptions(message.options);
-            this.#uri(message.topic);
-            if (message.topic.startsWith('wamp.')) throw new WampError(WampUri.invalidUri);
-            this.#check(peer, message.topic, 'publish', message.options);
+            const options = this.#publishOptions(peer, message.topic, message.options);
             const publication = this.broker.publish(peer, message.topic, options, message);
             if (acknowledge) peer.send(Out.published(message.request, publication));
           },
@@ -271,8 +270,7 @@ export class Realm {
           const invoke = parseInvoke(message.options.invoke);
           if (!invoke) throw new WampError(WampUri.invalidArgument, 'unknown invoke policy');
           this.#uri(message.procedure, match);
-          if (message.procedure.startsWith('wamp.')) throw new WampError(WampUri.invalidUri);
-          this.#check(peer, message.procedure, 'register', message.options);
+          this.policy.check(peer, message.procedure, 'register', match, message.options);
           const registration: Registration = this.dealer.register(
             { kind: 'remote', peer, discloseCaller: message.options.disclose_caller === true },
             message.procedure,
@@ -294,8 +292,11 @@ export class Realm {
         }
         this.#answer(peer, MessageCode.CALL, message.request, () => {
           this.#uri(message.procedure);
-          this.#check(peer, message.procedure, 'call', message.options);
-          this.dealer.call(peer, message.request, message.procedure, message.options, message);
+          const { disclose } = this.policy.check(peer, message.procedure, 'call', 'exact', message.options);
+          this.dealer.call(peer, message.request, message.procedure, message.options, message, {
+            patterns: reservedNamespace(message.procedure) === undefined,
+            mayDisclose: disclose,
+          });
         });
         return;
       case 'CANCEL':

@@ -8,6 +8,7 @@ import autobahn from 'autobahn';
 import { delay, RawWampClient } from './fixtures/raw-client.js';
 import {
   type AutobahnHandle,
+  OPEN_REALM,
   openAutobahn,
   openWampy,
   startRouter,
@@ -39,7 +40,7 @@ describe('WAMP remote procedure calls', () => {
   let msgpack: AutobahnHandle;
   let cbor: AutobahnHandle;
   before(async () => {
-    router = await startRouter();
+    router = await startRouter({ realms: [OPEN_REALM] });
     [json, msgpack, cbor] = await Promise.all([
       openAutobahn(router.url),
       openAutobahn(router.url, { serializer: 'msgpack' }),
@@ -197,7 +198,7 @@ describe('WAMP remote procedure calls', () => {
     callee2.close();
   });
 
-  it('discloses the caller on disclose_me and on disclose_caller registrations', async () => {
+  it('discloses the caller on disclose_me and on disclose_caller registrations, only when the role may be', async () => {
     const seen: (number | undefined)[] = [];
     await cbor.session.register(
       'com.rpc.who',
@@ -209,6 +210,25 @@ describe('WAMP remote procedure calls', () => {
     );
     await json.session.call('com.rpc.who');
     assert.deepEqual(seen, [json.session.id]);
+
+    const closed = await startRouter();
+    const [callee, caller] = await Promise.all([openAutobahn(closed.url), openAutobahn(closed.url)]);
+    const details: autobahn.IInvocation[] = [];
+    await callee.session.register(
+      'com.rpc.who',
+      (_a?: unknown, _k?: unknown, d?: autobahn.IInvocation) => {
+        details.push(d!);
+        return null;
+      },
+      { disclose_caller: true },
+    );
+    await caller.session.call('com.rpc.who', [], {}, { disclose_me: true });
+    assert.equal(details.length, 1);
+    const disclosed = details[0] as unknown as Record<string, unknown>;
+    for (const key of ['caller', 'caller_authid', 'caller_authrole'])
+      assert.equal(disclosed[key], undefined, key);
+    await Promise.all([callee.close(), caller.close()]);
+    await closed.close();
   });
 
   it('routes exact before prefix before wildcard, naming the concrete procedure', async () => {
@@ -226,6 +246,51 @@ describe('WAMP remote procedure calls', () => {
     assert.equal(await json.session.call('com.pat.a.b'), 'exact');
     assert.equal(await json.session.call('com.pat.a.x.y'), 'prefix com.pat.a.x.y');
     assert.equal(await json.session.call('com.pat.z.c'), 'wildcard com.pat.z.c');
+  });
+
+  it('never routes a call under wamp. or pgrt. to a pattern registration, not even the prefix ""', async () => {
+    const procedures: string[] = [];
+    const catchAll = await openAutobahn(router.url, { serializer: 'msgpack' });
+    await catchAll.session.register(
+      '',
+      (_a?: unknown, _k?: unknown, d?: autobahn.IInvocation) => {
+        procedures.push(d!.procedure!);
+        return 'caught';
+      },
+      pattern('prefix'),
+    );
+    for (const procedure of ['wamp.session.get_events', 'wamp.x', 'pgrt.x']) {
+      await assert.rejects(
+        Promise.resolve(json.session.call(procedure)),
+        failsWith('wamp.error.no_such_procedure'),
+      );
+    }
+    assert.equal(
+      await json.session.call('wamp.session.count'),
+      router.protocol.realm('realm1')!.sessions.size,
+    );
+    assert.equal(await json.session.call('com.rpc.unregistered'), 'caught');
+    assert.deepEqual(procedures, ['com.rpc.unregistered']);
+    await catchAll.close();
+  });
+
+  it('refuses pattern registrations to roles the realm does not grant them', async () => {
+    const closed = await startRouter();
+    const handle = await openAutobahn(closed.url);
+    for (const [uri, match] of [
+      ['', 'prefix'],
+      ['com.rpc', 'prefix'],
+      ['com..x', 'wildcard'],
+    ] as const) {
+      await assert.rejects(
+        Promise.resolve(handle.session.register(uri, () => null, pattern(match))),
+        failsWith('wamp.error.not_authorized'),
+      );
+    }
+    await handle.session.register('com.rpc.exact', () => 'exact');
+    assert.equal(await handle.session.call('com.rpc.exact'), 'exact');
+    await handle.close();
+    await closed.close();
   });
 
   it('shares registrations: roundrobin alternates, first sticks to the first until it leaves', async () => {

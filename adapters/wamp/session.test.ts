@@ -22,6 +22,7 @@ describe('WAMP sessions', () => {
       realms: [
         {
           name: 'realm1',
+          metaApiRoles: ['anonymous'],
           roles: {
             anonymous: [
               {

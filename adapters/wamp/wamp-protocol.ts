@@ -20,6 +20,7 @@ import {
   type ProtocolHandle,
   type ProtocolListener,
 } from '../protocol-adapter.js';
+import type { RealmGrants } from './access-policy.js';
 import { type Authenticator, anonymousAuthenticator } from './authentication.js';
 import { type Authorizer, allowAll, type Permission, staticAuthorizer } from './authorization.js';
 import { CoreBridge } from './core-bridge.js';
@@ -43,8 +44,25 @@ export interface WampRealmOptions {
   readonly authenticators?: readonly Authenticator[];
   /** Crossbar-style permissions per role (see authorization.ts); ignored when `authorizer` is given. */
   readonly roles?: Readonly<Record<string, readonly Permission[]>>;
-  /** Decides every action (default: everything allowed, or `roles` when given). */
+  /**
+   * Decides every action the router's fixed rules leave open (default: everything allowed, or `roles` when
+   * given). It can narrow the grants below, never widen them (access-policy.ts).
+   */
   readonly authorizer?: Authorizer;
+  /**
+   * Roles that may call the meta API (`wamp.session.*` — list, get, kill… —, `wamp.subscription.*`,
+   * `wamp.registration.*`) and receive its events (`wamp.session.on_join`, …), as far as the authorizer allows
+   * (default none: a trusted/admin role must be named; `add_testament` and `flush_testaments` stay open to all).
+   */
+  readonly metaApiRoles?: readonly string[];
+  /** Roles that may register `prefix`/`wildcard` procedures, never inside `wamp.`/`pgrt.` (default none). */
+  readonly patternRegistrationRoles?: readonly string[];
+  /**
+   * Roles whose identity (session id, authid, authrole) is disclosed to callees and subscribers when a call or
+   * publication asks for it (`disclose_me`, `disclose_caller`); default none, as Crossbar. A permission's
+   * `disclose` (or an authorizer answering `{allow, disclose}`) grants it per URI.
+   */
+  readonly disclosureRoles?: readonly string[];
   /** Bridge the pgrt core into this realm: methods as procedures, publications via `pgrt.subscribe` (default true). */
   readonly bridge?: boolean;
   /** Send ERROR `wamp.error.canceled` on a `skip` cancel (default false, as Crossbar). */
@@ -57,7 +75,10 @@ export interface WampRealmOptions {
 export interface WampOptions {
   /** WebSocket path (default `/ws`). */
   readonly path?: string;
-  /** Realms (default: one realm `realm1`, anonymous, strict URIs, everything allowed, bridged). */
+  /**
+   * Realms (default: one realm `realm1`, anonymous, strict URIs, bridged; every action allowed except what the
+   * router keeps closed unless granted: the meta API, pattern registrations, identity disclosure).
+   */
   readonly realms?: readonly WampRealmOptions[];
   /** Serializers in server preference order (default `['json', 'msgpack', 'cbor']`). */
   readonly serializers?: readonly SerializerName[];
@@ -109,6 +130,15 @@ export interface WampRawSocketOptions {
  */
 export const WampAuthenticatorsToken = Symbol('pgrt.wamp.Authenticators');
 
+/** The grants of a realm's options (every set empty by default). */
+function grantsOf(options: WampRealmOptions): RealmGrants {
+  return {
+    metaApiRoles: new Set(options.metaApiRoles),
+    patternRegistrationRoles: new Set(options.patternRegistrationRoles),
+    disclosureRoles: new Set(options.disclosureRoles),
+  };
+}
+
 /** Serves WAMP on the host. */
 export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolHandle {
   readonly #realms = new Map<string, Realm>();
@@ -150,12 +180,19 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
           authenticators: realmOptions.authenticators ?? defaultAuthenticators,
           authorizer:
             realmOptions.authorizer ?? (realmOptions.roles ? staticAuthorizer(realmOptions.roles) : allowAll),
+          grants: grantsOf(realmOptions),
           skipSendsError: realmOptions.skipSendsError ?? false,
           maxRetained: realmOptions.maxRetained ?? 10_000,
         },
         ids,
         this.logger.child({ realm: realmOptions.name }),
       );
+      if (realmOptions.metaApiRoles?.includes('anonymous')) {
+        this.logger.warn(
+          { realm: realm.name },
+          'role anonymous may use the WAMP meta API: anyone can list and kill sessions',
+        );
+      }
       installMetaApi(realm);
       if (core && realmOptions.bridge !== false) new CoreBridge(core, realm, this.logger).install();
       this.#realms.set(realm.name, realm);

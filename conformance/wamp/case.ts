@@ -22,6 +22,7 @@ export type CaseGroup =
   | 'advanced'
   | 'meta'
   | 'compat'
+  | 'secure'
   | 'pgrt';
 
 /** Every group, in run order. */
@@ -35,6 +36,7 @@ export const CASE_GROUPS: readonly CaseGroup[] = [
   'advanced',
   'meta',
   'compat',
+  'secure',
   'pgrt',
 ];
 
@@ -76,6 +78,11 @@ export interface SuiteOptions {
   readonly deniedTopic?: string;
   readonly ticket?: TicketAuth;
   readonly cra?: CraAuth;
+  /**
+   * A realm whose anonymous sessions have the router's secure defaults: no meta API, no pattern registrations, no
+   * identity disclosure (the `secure` group; skipped without).
+   */
+  readonly closedRealm?: string;
 }
 
 /** A feature flag as announced in WELCOME: `broker.pattern_based_subscription`, `dealer.call_canceling`. */

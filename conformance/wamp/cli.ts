@@ -25,7 +25,7 @@ const USAGE = `usage: tsx conformance/wamp/cli.ts <ws-url> [options]
   --realm <r>               realm to join (default realm1)
   --serializer <s>          json, msgpack or cbor (repeatable; default all three)
   --group <g>               run only this group (repeatable): transport, session, violations, uri, broker,
-                            dealer, advanced, meta, compat, pgrt
+                            dealer, advanced, meta, compat, secure, pgrt
   --case <id>               run only this case (repeatable): broker.47, or one run: broker.47@msgpack
   --pgrt                    the router is pgrt serving conformance/wamp/fixtures (runs the pgrt group)
   --uri-check <mode>        strict (default) or loose: what the router enforces (case uri.43)
@@ -33,6 +33,8 @@ const USAGE = `usage: tsx conformance/wamp/cli.ts <ws-url> [options]
   --denied-topic <uri>      a topic anonymous sessions may not publish or subscribe (broker.51, broker.52)
   --ticket <realm:authid:ticket>   a ticket-auth realm (session.20-22, 24)
   --cra <realm:authid:secret>      a WAMP-CRA realm (session.23)
+  --closed-realm <r>        a realm granting anonymous sessions nothing (meta API, patterns, disclosure):
+                            runs the secure group
   --rawsocket <host:port>   the router's RawSocket listener (transport.08-13; skipped without)
   --wait-ms <n>             wait for each expected message (default ${DEFAULT_WAIT_MS})
   --case-timeout-ms <n>     whole-case timeout (default ${DEFAULT_CASE_TIMEOUT_MS})
@@ -82,6 +84,7 @@ function parse() {
       'denied-topic': { type: 'string' },
       ticket: { type: 'string' },
       cra: { type: 'string' },
+      'closed-realm': { type: 'string' },
       rawsocket: { type: 'string' },
       'wait-ms': { type: 'string' },
       'case-timeout-ms': { type: 'string' },
@@ -132,6 +135,7 @@ async function main(): Promise<void> {
       : {}),
     ...(cra ? { cra: { realm: cra[0], authid: cra[1], secret: cra[2] } satisfies CraAuth } : {}),
     ...(rawSocket ? { rawSocket } : {}),
+    ...(values['closed-realm'] ? { closedRealm: values['closed-realm'] } : {}),
   };
   const ids = values.case ?? [];
   let runs: ReturnType<typeof expandRuns>;

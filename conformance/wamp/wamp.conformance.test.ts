@@ -1,6 +1,7 @@
 /**
  * Mocha entry of the WAMP conformance suite (`npm test`): starts pgrt's fixture server (`fixtures/server.ts`: DDP
- * and WAMP on port 0, the fixture app, a ticket realm, a WAMP-CRA realm and a denied topic), probes its WELCOME
+ * and WAMP on port 0, the fixture app, a ticket realm, a WAMP-CRA realm, a closed realm and a denied topic), probes
+ * its WELCOME
  * features, and registers one `it` per case × serializer, run through the same {@link executeCase} as the CLI.
  * Always-skipped cases appear as pending with their reason in the title; cases needing a feature the router does
  * not announce skip themselves with that reason.
@@ -25,7 +26,9 @@ describe('WAMP conformance (pgrt fixture server)', () => {
 
   before(async function () {
     this.timeout(60000);
-    const { startFixtureServer, DENIED_PREFIX, TICKET, CRA } = await import('./fixtures/server.js');
+    const { startFixtureServer, DENIED_PREFIX, TICKET, CRA, CLOSED_REALM } = await import(
+      './fixtures/server.js'
+    );
     const server = await startFixtureServer();
     close = () => server.close();
     options = {
@@ -41,6 +44,7 @@ describe('WAMP conformance (pgrt fixture server)', () => {
       deniedTopic: `${DENIED_PREFIX}.t`,
       ticket: TICKET,
       cra: CRA,
+      closedRealm: CLOSED_REALM,
     };
     router = await probeRouter(options);
     started = performance.now();

@@ -1,5 +1,6 @@
 /**
- * Every conformance case, in run order: wamp.md checklist order by group, then the pgrt bridge cases.
+ * Every conformance case, in run order: wamp.md checklist order by group, then the secure defaults and the pgrt
+ * bridge cases.
  */
 import type { ConformanceCase } from '../case.js';
 import { advancedCases } from './advanced.js';
@@ -8,6 +9,7 @@ import { compatCases } from './compat.js';
 import { dealerCases } from './dealer.js';
 import { metaCases } from './meta.js';
 import { pgrtCases } from './pgrt.js';
+import { secureCases } from './secure.js';
 import { sessionCases } from './session.js';
 import { transportCases } from './transport.js';
 import { uriCases } from './uri.js';
@@ -24,5 +26,6 @@ export const allCases: readonly ConformanceCase[] = [
   ...advancedCases,
   ...metaCases,
   ...compatCases,
+  ...secureCases,
   ...pgrtCases,
 ];

@@ -4,13 +4,14 @@
  * ClientErrors become `pgrt.error.<code>` with kwargs `{error, reason, details}` and anything else
  * `pgrt.error.internal` without the message; each session's private topic `pgrt.session.<id>` carries its
  * publication data (`pgrt.subscribe [name, ...params]` → `[subId]`, then `added`…`ready` or `nosub` EVENTs with
- * kwargs only) and refuses every other session.
+ * kwargs only) and refuses every other session. The reserved namespaces hold: nothing is registered or published
+ * under `pgrt.` or `wamp.`, testaments included, and pattern registrations and subscriptions never reach them.
  */
 import assert from 'node:assert/strict';
 import { type CaseContext, type ConformanceCase, pgrtOnly } from '../case.js';
 import { isDict, render, type WampMessage, type WampPeer } from '../client.js';
 import { FIXTURE } from '../fixtures/app.js';
-import { argsAt, assertError, assertResult, eventOf } from '../helpers.js';
+import { argsAt, assertError, assertResult, detailsOf, eventOf } from '../helpers.js';
 import { MSG, URI } from '../messages.js';
 import type { WampDict } from '../serializers.js';
 
@@ -168,6 +169,97 @@ export const pgrtCases: ConformanceCase[] = [
       const peer = await ctx.join();
       const request = peer.sendCall('pgrt.subscribe', [FIXTURE.items]);
       assertError(await peer.callOutcome(request), MSG.CALL, request, 'pgrt.error.no_session_topic');
+    },
+  ),
+  pgrtCase(
+    'reserved_register',
+    'REGISTER under pgrt. (exact, prefix) → not_authorized; under wamp. (prefix, wildcard) → invalid_uri',
+    async (ctx) => {
+      const peer = await ctx.join();
+      for (const [procedure, match, uri] of [
+        ['pgrt.conformance', 'exact', URI.notAuthorized],
+        ['pgrt.', 'prefix', URI.notAuthorized],
+        ['pgrt.session.', 'prefix', URI.notAuthorized],
+        ['wamp.', 'prefix', URI.invalidUri],
+        ['wamp.session.', 'prefix', URI.invalidUri],
+        ['wamp..get', 'wildcard', URI.invalidUri],
+      ] as const) {
+        const request = peer.nextRequestId();
+        const options = match === 'exact' ? {} : { match };
+        const reply = await peer.request(MSG.REGISTER, MSG.REGISTERED, [
+          MSG.REGISTER,
+          request,
+          options,
+          procedure,
+        ]);
+        assertError(reply, MSG.REGISTER, request, uri);
+      }
+    },
+  ),
+  pgrtCase(
+    'reserved_routing',
+    'a prefix "" registration gets calls to other procedures, never to wamp.*, pgrt.* or core methods',
+    async (ctx) => {
+      const callee = await ctx.join({ label: 'callee' });
+      const all = await callee.register('', { match: 'prefix' });
+      const caller = await ctx.join({ label: 'caller' });
+      for (const procedure of ['wamp.session.get_events', 'wamp.conformance.x', 'pgrt.conformance.x']) {
+        const request = caller.sendCall(procedure, [1]);
+        assertError(await caller.callOutcome(request), MSG.CALL, request, URI.noSuchProcedure);
+      }
+      const echo = caller.sendCall(FIXTURE.echo, [7]);
+      const result = await caller.callOutcome(echo);
+      assertResult(result, echo);
+      assert.deepEqual(argsAt(result, 3), [[7]], 'the core method answered');
+      caller.sendCall(ctx.uri('anything'), ['x']);
+      const invocation = await callee.invocation(all);
+      assert.deepEqual(
+        argsAt(invocation, 4),
+        ['x'],
+        `the catch-all got only its call: ${render(invocation)}`,
+      );
+    },
+  ),
+  pgrtCase(
+    'reserved_subscribe',
+    'SUBSCRIBE prefix pgrt. → not_authorized; a prefix "" subscription gets no private-topic event',
+    async (ctx) => {
+      const peer = await ctx.join();
+      for (const topic of ['pgrt.', 'pgrt.session.']) {
+        const request = peer.nextRequestId();
+        const reply = await peer.request(MSG.SUBSCRIBE, MSG.SUBSCRIBED, [
+          MSG.SUBSCRIBE,
+          request,
+          { match: 'prefix' },
+          topic,
+        ]);
+        assertError(reply, MSG.SUBSCRIBE, request, URI.notAuthorized);
+      }
+      const all = await peer.subscribe('', { match: 'prefix' });
+      const channel = await peer.subscribe(privateTopic(peer.session));
+      await peer.callArgs('pgrt.subscribe', [FIXTURE.items]);
+      await channelEvent(peer, channel, 'ready');
+      const other = await ctx.join();
+      const marker = ctx.uri('marker');
+      other.publish(marker, ['marker']);
+      await peer.next((m: WampMessage) => eventOf(all)(m) && isDict(m[3]) && m[3].topic === marker);
+      // Meta events may reach "" (this realm grants anonymous the meta API); private-topic events never.
+      const leaked = peer
+        .received(eventOf(all))
+        .filter((m) => String(detailsOf(m, 3).topic).startsWith('pgrt.'));
+      assert.deepEqual(leaked, [], 'no private-topic event on the "" subscription');
+    },
+  ),
+  pgrtCase(
+    'reserved_testament',
+    'wamp.session.add_testament to a private topic (another session’s or the own) → not_authorized',
+    async (ctx) => {
+      const c1 = await ctx.join();
+      const c2 = await ctx.join();
+      for (const topic of [privateTopic(c2.session), privateTopic(c1.session), 'pgrt.conformance']) {
+        const request = c1.sendCall('wamp.session.add_testament', [topic, [], { msg: 'removed' }]);
+        assertError(await c1.callOutcome(request), MSG.CALL, request, URI.notAuthorized);
+      }
     },
   ),
   pgrtCase('unsubscribe', 'pgrt.unsubscribe [subId] → RESULT, then removed i1, i2 and nosub', async (ctx) => {
