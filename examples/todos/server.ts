@@ -8,7 +8,7 @@
 import type { DdpOptions } from '../../adapters/ddp/ddp-protocol.js';
 import { accountsAuthenticators } from '../../adapters/wamp/accounts-authentication.js';
 import { anonymousAuthenticator } from '../../adapters/wamp/authentication.js';
-import type { WampOptions } from '../../adapters/wamp/wamp-protocol.js';
+import type { WampOptions, WampRealmOptions } from '../../adapters/wamp/wamp-protocol.js';
 import { type Accounts, type AccountsOptions, accounts } from '../../core/accounts/accounts.js';
 import type { Logger } from '../../core/logger.js';
 import { createServer, ddp, type PgrtServer, type ServerOptions, wamp } from '../../server.js';
@@ -22,6 +22,8 @@ export interface TodosServerOptions
   readonly ddp?: DdpOptions;
   /** WAMP adapter options besides the realm, which is always `realm1` with the accounts authenticators. */
   readonly wamp?: Omit<WampOptions, 'realms'>;
+  /** More options of `realm1` (grants such as `metaApiRoles`, `roles`, …); default: the router's defaults. */
+  readonly wampRealm?: Omit<WampRealmOptions, 'name' | 'authenticators'>;
   /** Accounts options (defaults: core/accounts). */
   readonly accounts?: AccountsOptions;
 }
@@ -34,7 +36,13 @@ export interface TodosServer {
 
 /** Starts the todos example and seeds it on its first start. */
 export async function startTodosServer(options: TodosServerOptions): Promise<TodosServer> {
-  const { ddp: ddpOptions, wamp: wampOptions, accounts: accountsOptions, ...serverOptions } = options;
+  const {
+    ddp: ddpOptions,
+    wamp: wampOptions,
+    wampRealm,
+    accounts: accountsOptions,
+    ...serverOptions
+  } = options;
   const users = accounts(accountsOptions);
   const server = await createServer({
     ...serverOptions,
@@ -44,7 +52,11 @@ export async function startTodosServer(options: TodosServerOptions): Promise<Tod
       wamp({
         ...wampOptions,
         realms: [
-          { name: 'realm1', authenticators: [...accountsAuthenticators(users), anonymousAuthenticator()] },
+          {
+            ...wampRealm,
+            name: 'realm1',
+            authenticators: [...accountsAuthenticators(users), anonymousAuthenticator()],
+          },
         ],
       }),
     ],

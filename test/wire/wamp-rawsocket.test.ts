@@ -41,7 +41,12 @@ describe('WAMP over RawSocket', function () {
   before(async () => {
     server = await createServer({
       app: presentationsApp().method('blob', (_ctx, bytes: unknown) => 'x'.repeat(Number(bytes))),
-      protocols: [wamp({ rawSocket: { port: 0, host: '127.0.0.1' } })],
+      protocols: [
+        wamp({
+          rawSocket: { port: 0, host: '127.0.0.1' },
+          realms: [{ name: 'realm1', metaApiRoles: ['anonymous'] }], // wamp.session.get below
+        }),
+      ],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
@@ -193,7 +198,12 @@ describe('WAMP over RawSocket', function () {
   it('shutdown closes RawSocket sessions (no GOODBYE) and stops accepting', async () => {
     const other = await createServer({
       app: presentationsApp(),
-      protocols: [wamp({ rawSocket: { port: 0, host: '127.0.0.1' } })],
+      protocols: [
+        wamp({
+          rawSocket: { port: 0, host: '127.0.0.1' },
+          realms: [{ name: 'realm1', metaApiRoles: ['anonymous'] }], // wamp.session.get below
+        }),
+      ],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
