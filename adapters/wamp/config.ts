@@ -8,6 +8,7 @@ import type { SectionValues, SharedConfig } from '../protocol-adapter.js';
 import type { WampOptions } from './wamp-protocol.js';
 
 const positiveInt = () => z.number().int().min(1);
+const roles = () => z.array(z.string().min(1)).default([]);
 
 /** Section `wamp`. */
 export const wampSection = z
@@ -35,19 +36,36 @@ export const wampSection = z
       .min(1)
       .optional()
       .describe('Also serve WAMP RawSocket on this Unix socket path (instead of rawSocketPort).'),
+    metaApiRoles: roles().describe(
+      'Roles that may call the WAMP meta API (wamp.session.* list/get/kill, wamp.subscription.*, wamp.registration.*) and receive its events; empty: nobody. `pgrt serve` sessions are anonymous: ["anonymous"] opens it to everyone.',
+    ),
+    patternRegistrationRoles: roles().describe(
+      'Roles that may register prefix/wildcard procedures (never under wamp. or pgrt.); empty: nobody.',
+    ),
+    disclosureRoles: roles().describe(
+      "Roles whose identity (session, authid, authrole) callees and subscribers see when a call or publication asks (disclose_me, disclose_caller); empty: nobody's.",
+    ),
   })
-  .default({ path: '/ws', realm: 'realm1', maxMessageBytes: 1024 * 1024 })
+  .default({
+    path: '/ws',
+    realm: 'realm1',
+    maxMessageBytes: 1024 * 1024,
+    metaApiRoles: [],
+    patternRegistrationRoles: [],
+    disclosureRoles: [],
+  })
   .describe('The WAMP v2 router (used when protocols includes "wamp").');
 
 /** The WAMP adapter's sections. */
 export const wampConfig = { wamp: wampSection } as const;
 
-/** {@link WampOptions} for the effective configuration. */
+/** {@link WampOptions} for the effective configuration: one realm with its grants, RawSocket. */
 export function wampOptionsOf(config: SectionValues<typeof wampConfig>, shared: SharedConfig): WampOptions {
   const { wamp } = config;
+  const { metaApiRoles, patternRegistrationRoles, disclosureRoles } = wamp;
   return {
     path: wamp.path,
-    realms: [{ name: wamp.realm }],
+    realms: [{ name: wamp.realm, metaApiRoles, patternRegistrationRoles, disclosureRoles }],
     maxMessageBytes: wamp.maxMessageBytes,
     forwardedCount: shared.forwardedCount,
     ...rawSocketOf(config, shared),

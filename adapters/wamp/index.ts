@@ -34,8 +34,10 @@ export {
 } from './authentication.js';
 export {
   type Action as WampAction,
+  type Authorization as WampAuthorization,
   type Authorizer as WampAuthorizer,
   allowAll,
+  type Disclosure as WampDisclosure,
   type Permission as WampPermission,
   type SessionIdentity as WampSessionIdentity,
   staticAuthorizer,

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { wampOptionsOf } from '../../adapters/wamp/config.js';
 import { loadConfigFromFlags } from '../../cli/config-options.js';
 import { serverOptionsOf } from '../../cli/server-options.js';
 import { configJsonSchema } from '../../config/config-schema.js';
@@ -153,6 +154,34 @@ describe('configuration', () => {
     assert.throws(
       () => loadConfig({ file: false, env: { PGRT_LISTEN_DATABASE_URL: 'mysql://x' } }),
       /listenDatabaseUrl \(from env PGRT_LISTEN_DATABASE_URL\)/,
+    );
+  });
+
+  it('grants the WAMP realm nothing by default; wamp.*Roles keys (file, env lists) reach its options', () => {
+    const realmsOf = (config: ReturnType<typeof loadConfig>['config']) =>
+      wampOptionsOf(config, { host: config.host, rootUrl: config.rootUrl, forwardedCount: 0 }).realms;
+    const defaults = { realms: realmsOf(loadConfig({ file: false, env: {} }).config) };
+    assert.deepEqual(defaults.realms, [
+      { name: 'realm1', metaApiRoles: [], patternRegistrationRoles: [], disclosureRoles: [] },
+    ]);
+    write({ wamp: { realm: 'app', metaApiRoles: ['admin'] } });
+    const { config, sources } = loadConfig({
+      cwd: dir,
+      env: { PGRT_WAMP_PATTERN_REGISTRATION_ROLES: 'backend, worker', PGRT_WAMP_DISCLOSURE_ROLES: 'backend' },
+    });
+    assert.equal(sources.get('wamp.patternRegistrationRoles'), 'env PGRT_WAMP_PATTERN_REGISTRATION_ROLES');
+    assert.deepEqual(realmsOf(config), [
+      {
+        name: 'app',
+        metaApiRoles: ['admin'],
+        patternRegistrationRoles: ['backend', 'worker'],
+        disclosureRoles: ['backend'],
+      },
+    ]);
+    write({ wamp: { metaApiRoles: 'admin' } });
+    assert.deepEqual(
+      issuesOf(() => loadConfig({ cwd: dir, env: {} })).map((i) => i.key),
+      ['wamp.metaApiRoles'],
     );
   });
 
