@@ -23,8 +23,11 @@ const SCENARIOS = [
   'peer',
   'sockjs-flood',
 ] as const;
-/** Long scenarios, run only when named (`npm run bench -- faults ingest`): minutes each at their defaults. */
-const ON_REQUEST = ['faults', 'ingest', 'capture-latency'] as const;
+/**
+ * Run only when named (`npm run bench -- faults ingest`): long (faults, ingest, capture-latency: minutes each at
+ * their defaults) or A/B tools (wamp-router).
+ */
+const ON_REQUEST = ['faults', 'ingest', 'capture-latency', 'wamp-router'] as const;
 const SCENARIO_TIMEOUT_MS = 180_000;
 /** Per-scenario deadlines above the default (faults: fault kinds × ~45 s at BENCH_FAULT_SECONDS=30). */
 const TIMEOUTS: Readonly<Record<string, number>> = {

@@ -139,6 +139,10 @@ describe('WAMP access policy', () => {
       assert.equal(policy.mayReceiveRouterEvent(user, privateTopic(7), true), false);
       assert.equal(policy.mayReceiveRouterEvent(user, privateTopic(8), false), false);
       assert.equal(policy.mayReceiveRouterEvent(user, 'com.app.x', true), true);
+      const privateFilter = policy.routerEventFilter(privateTopic(7));
+      assert.deepEqual([privateFilter(user, false), privateFilter(user, true)], [true, false]);
+      const metaFilter = policy.routerEventFilter('wamp.session.on_join');
+      assert.deepEqual([metaFilter(user, false), metaFilter(user, true)], [false, false]);
     });
   });
 

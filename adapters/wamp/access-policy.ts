@@ -102,9 +102,16 @@ export interface Permit {
   readonly disclose: boolean;
 }
 
+const NO_DISCLOSURE: Permit = Object.freeze({ disclose: false });
+const DISCLOSURE: Permit = Object.freeze({ disclose: true });
+
 const DENIED_META = 'the WAMP meta API is open only to the roles the realm grants it (metaApiRoles)';
 const DENIED_PATTERN =
   'pattern registrations are open only to the roles the realm grants them (patternRegistrationRoles)';
+
+function exactOnly(_session: SessionIdentity, pattern: boolean): boolean {
+  return !pattern;
+}
 
 /** The fixed rules and grants of one realm, in front of its authorizer. */
 export class AccessPolicy {
@@ -121,14 +128,29 @@ export class AccessPolicy {
   check(session: SessionIdentity, uri: string, action: Action, match: MatchPolicy, options: Dict): Permit {
     this.#fixedRules(session, uri, action, match);
     if (action === 'subscribe' && match === 'exact' && uri === privateTopic(session.session)) {
-      return { disclose: false };
+      return NO_DISCLOSURE;
     }
     const answer = normalizeAuthorization(this.authorizer.authorize(session, uri, action, options));
     if (!answer.allow) throw new WampError(WampUri.notAuthorized);
-    const discloses = action === 'call' || action === 'publish';
-    return {
-      disclose: discloses && (answer.disclose || this.grants.disclosureRoles.has(session.authrole)),
-    };
+    if (action !== 'call' && action !== 'publish') return NO_DISCLOSURE;
+    return answer.disclose || this.grants.disclosureRoles.has(session.authrole) ? DISCLOSURE : NO_DISCLOSURE;
+  }
+
+  /**
+   * The delivery filter of router events on `topic` (see {@link mayReceiveRouterEvent}), for the broker; cheap
+   * for the core bridge's private topics, which reach only exact subscriptions (whose only possible subscriber
+   * is the owner).
+   * @throws Error for a topic outside the reserved namespaces: router events never go to clients' topics.
+   */
+  routerEventFilter(topic: string): (session: SessionIdentity, pattern: boolean) => boolean {
+    switch (reservedNamespace(topic)) {
+      case 'pgrt':
+        return exactOnly;
+      case 'wamp':
+        return (session, pattern) => this.mayReceiveRouterEvent(session, topic, pattern);
+      case undefined:
+        throw new Error(`router event on a client topic: ${topic}`);
+    }
   }
 
   /**

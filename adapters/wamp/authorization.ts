@@ -68,11 +68,14 @@ export interface Permission {
  */
 export const allowAll: Authorizer = { authorize: () => true };
 
-/** An authorizer's answer as `{allow, disclose}` (a boolean never discloses). */
+const ALLOWED: Required<Authorization> = Object.freeze({ allow: true, disclose: false });
+const DENIED: Required<Authorization> = Object.freeze({ allow: false, disclose: false });
+
+/** An authorizer's answer as `{allow, disclose}` (a boolean never discloses; nothing is disclosed when denied). */
 export function normalizeAuthorization(answer: boolean | Authorization): Required<Authorization> {
-  return typeof answer === 'boolean'
-    ? { allow: answer, disclose: false }
-    : { allow: answer.allow === true, disclose: answer.allow === true && answer.disclose === true };
+  if (typeof answer === 'boolean') return answer ? ALLOWED : DENIED;
+  if (answer.allow !== true) return DENIED;
+  return answer.disclose === true ? { allow: true, disclose: true } : ALLOWED;
 }
 
 interface CompiledRule {

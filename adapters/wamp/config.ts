@@ -45,6 +45,9 @@ export const wampSection = z
     disclosureRoles: roles().describe(
       "Roles whose identity (session, authid, authrole) callees and subscribers see when a call or publication asks (disclose_me, disclose_caller); empty: nobody's.",
     ),
+    maxTestaments: positiveInt()
+      .default(16)
+      .describe('Testaments (wamp.session.add_testament) a session may hold at once; one more is refused.'),
   })
   .default({
     path: '/ws',
@@ -53,6 +56,7 @@ export const wampSection = z
     metaApiRoles: [],
     patternRegistrationRoles: [],
     disclosureRoles: [],
+    maxTestaments: 16,
   })
   .describe('The WAMP v2 router (used when protocols includes "wamp").');
 
@@ -62,10 +66,10 @@ export const wampConfig = { wamp: wampSection } as const;
 /** {@link WampOptions} for the effective configuration: one realm with its grants, RawSocket. */
 export function wampOptionsOf(config: SectionValues<typeof wampConfig>, shared: SharedConfig): WampOptions {
   const { wamp } = config;
-  const { metaApiRoles, patternRegistrationRoles, disclosureRoles } = wamp;
+  const { metaApiRoles, patternRegistrationRoles, disclosureRoles, maxTestaments } = wamp;
   return {
     path: wamp.path,
-    realms: [{ name: wamp.realm, metaApiRoles, patternRegistrationRoles, disclosureRoles }],
+    realms: [{ name: wamp.realm, metaApiRoles, patternRegistrationRoles, disclosureRoles, maxTestaments }],
     maxMessageBytes: wamp.maxMessageBytes,
     forwardedCount: shared.forwardedCount,
     ...rawSocketOf(config, shared),

@@ -128,14 +128,11 @@ export interface DealerHooks {
 export interface DealerSettings {
   /** Send ERROR `wamp.error.canceled` to the caller on a `skip` cancel (spec: yes; Crossbar: no; default false). */
   readonly skipSendsError: boolean;
-}
-
-/** How the realm lets a call be routed. */
-export interface CallRoute {
-  /** Pattern registrations may take the call (false for URIs in a reserved namespace). */
-  readonly patterns: boolean;
-  /** The caller's identity may be disclosed to the callee, if the call or the registration asks for it. */
-  readonly mayDisclose: boolean;
+  /**
+   * True for procedures only exact registrations may serve (the realm's reserved namespaces): pattern
+   * registrations never see calls to them. Asked only when no exact registration matched.
+   */
+  readonly exactOnly: (procedure: string) => boolean;
 }
 
 type CancelMode = 'skip' | 'kill' | 'killnowait';
@@ -229,12 +226,12 @@ export class Dealer {
   }
 
   /**
-   * The registration a call to `procedure` reaches: exact, then longest prefix, then best wildcard (`patterns`
-   * false: exact only, for URIs in a reserved namespace).
+   * The registration a call to `procedure` reaches: exact, then longest prefix, then best wildcard (exact only for
+   * the procedures {@link DealerSettings.exactOnly} names).
    */
-  resolve(procedure: string, patterns = true): Registration | undefined {
+  resolve(procedure: string): Registration | undefined {
     const exact = this.#table.exact.get(procedure);
-    if (exact || !patterns) return exact;
+    if (exact || this.settings.exactOnly(procedure)) return exact;
     let best: Registration | undefined;
     for (const registration of this.#table.prefix.values()) {
       if (procedure.startsWith(registration.uri) && (!best || registration.uri.length > best.uri.length)) {
@@ -256,7 +253,8 @@ export class Dealer {
   }
 
   /**
-   * Routes a CALL (procedure validated and authorized by the caller, who also decided the `route`).
+   * Routes a CALL (procedure validated and authorized by the caller, who also decided whether the caller's
+   * identity may be disclosed to the callee: `mayDisclose`, if the call or the registration asks for it).
    * @throws WampError `no_such_procedure` or `invalid_argument` (bad options); the realm answers with ERROR.
    */
   call(
@@ -265,7 +263,7 @@ export class Dealer {
     procedure: string,
     options: Dict,
     payload: Payload,
-    route: CallRoute,
+    mayDisclose: boolean,
   ): void {
     const timeout = options.timeout;
     if (timeout !== undefined && (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 0)) {
@@ -278,7 +276,7 @@ export class Dealer {
       this.#callInternal(caller, request, procedure, options, payload, callee, receiveProgress, timeout);
       return;
     }
-    const registration = this.resolve(procedure, route.patterns);
+    const registration = this.resolve(procedure);
     const callee = registration?.pick();
     if (!registration || !callee) throw new WampError(WampUri.noSuchProcedure);
     if (callee.kind === 'internal') {
@@ -301,7 +299,7 @@ export class Dealer {
     const details: Dict = {};
     if (registration.match !== 'exact') details.procedure = procedure;
     if (receiveProgress) details.receive_progress = true;
-    if (route.mayDisclose && (options.disclose_me === true || callee.discloseCaller)) {
+    if (mayDisclose && (options.disclose_me === true || callee.discloseCaller)) {
       details.caller = caller.session;
       details.caller_authid = caller.authid;
       details.caller_authrole = caller.authrole;

@@ -152,6 +152,19 @@ describe('WAMP meta API', () => {
     );
   });
 
+  it('holds at most maxTestaments testaments per session (16): one more gets testament_error', async () => {
+    const handle = await openAutobahn(router.url);
+    const add = () => handle.session.call('wamp.session.add_testament', ['com.meta.many', [], {}]);
+    for (let i = 0; i < 16; i++) await add();
+    await assert.rejects(
+      Promise.resolve(add()),
+      (e: { error?: string }) => e.error === 'wamp.error.testament_error',
+    );
+    assert.equal(await handle.session.call('wamp.session.flush_testaments'), 16);
+    await add();
+    await handle.close();
+  });
+
   it('publishes a testament when its session drops, and none after flush_testaments', async () => {
     const got: unknown[] = [];
     await observer.session.subscribe('com.meta.testament', (args?: unknown[]) => {

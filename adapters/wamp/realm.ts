@@ -38,6 +38,8 @@ export interface RealmSettings {
   readonly skipSendsError: boolean;
   /** Retained events kept at most (oldest topic dropped first). */
   readonly maxRetained: number;
+  /** Testaments a session may hold at once; one more is refused with `wamp.error.testament_error`. */
+  readonly maxTestaments: number;
 }
 
 /** Hears session lifecycle events of a realm (the core bridge). */
@@ -71,6 +73,9 @@ const META_OPTIONS: PublishOptions = {
   discloseMe: false,
   retain: false,
 };
+
+/** The error of a refused testament (Crossbar's URI for testament errors). */
+export const TESTAMENT_ERROR = 'wamp.error.testament_error';
 
 /** A testament: an event published when its session leaves. */
 interface Testament {
@@ -117,7 +122,10 @@ export class Realm {
         onUnregister: (peer, r) => this.#registrationMeta('on_unregister', [peer?.session ?? null, r.id]),
         onDelete: (peer, r) => this.#registrationMeta('on_delete', [peer?.session ?? null, r.id]),
       },
-      { skipSendsError: settings.skipSendsError },
+      {
+        skipSendsError: settings.skipSendsError,
+        exactOnly: (procedure) => reservedNamespace(procedure) !== undefined,
+      },
       (error) => this.mapError(error),
     );
   }
@@ -151,10 +159,7 @@ export class Realm {
    * @throws Error for a topic outside the reserved namespaces (a bug: clients' topics are theirs).
    */
   publish(topic: string, payload: Payload, options: PublishOptions = META_OPTIONS): void {
-    if (reservedNamespace(topic) === undefined) throw new Error(`router event on a client topic: ${topic}`);
-    this.broker.publish(null, topic, options, payload, (peer, pattern) =>
-      this.policy.mayReceiveRouterEvent(peer, topic, pattern),
-    );
+    this.broker.publish(null, topic, options, payload, this.policy.routerEventFilter(topic));
   }
 
   #subscriptionMeta(event: string, peer: Peer, subscription: Subscription, args: unknown[]): void {
@@ -184,7 +189,8 @@ export class Realm {
     this.broker.removeSession(peer);
     const testaments = this.#testaments.get(peer);
     this.#testaments.delete(peer);
-    for (const t of testaments ?? []) this.broker.publish(null, t.topic, t.options, t.payload);
+    // Published as the leaving session, which was checked as their publisher when they were added.
+    for (const t of testaments ?? []) this.broker.publish(peer, t.topic, t.options, t.payload);
     this.publish('wamp.session.on_leave', { args: [peer.session, peer.authid, peer.authrole] });
   }
 
@@ -196,6 +202,12 @@ export class Realm {
   addTestament(peer: Peer, topic: string, options: Dict, payload: Payload): void {
     const parsed = this.#publishOptions(peer, topic, options);
     const list = this.#testaments.get(peer) ?? [];
+    if (list.length >= this.settings.maxTestaments) {
+      throw new WampError(
+        TESTAMENT_ERROR,
+        `a session holds at most ${this.settings.maxTestaments} testaments (flush_testaments drops them)`,
+      );
+    }
     list.push({ topic, options: { ...parsed, acknowledge: false }, payload });
     this.#testaments.set(peer, list);
   }
@@ -293,10 +305,7 @@ export class Realm {
         this.#answer(peer, MessageCode.CALL, message.request, () => {
           this.#uri(message.procedure);
           const { disclose } = this.policy.check(peer, message.procedure, 'call', 'exact', message.options);
-          this.dealer.call(peer, message.request, message.procedure, message.options, message, {
-            patterns: reservedNamespace(message.procedure) === undefined,
-            mayDisclose: disclose,
-          });
+          this.dealer.call(peer, message.request, message.procedure, message.options, message, disclose);
         });
         return;
       case 'CANCEL':

@@ -69,6 +69,11 @@ export interface WampRealmOptions {
   readonly skipSendsError?: boolean;
   /** Retained events kept at most; the oldest topic is dropped first (default 10000). */
   readonly maxRetained?: number;
+  /**
+   * Testaments (`wamp.session.add_testament`) a session may hold at once, each at most `maxMessageBytes`; one more
+   * gets `ERROR wamp.error.testament_error` (default 16).
+   */
+  readonly maxTestaments?: number;
 }
 
 /** Options of the WAMP adapter. */
@@ -183,6 +188,7 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
           grants: grantsOf(realmOptions),
           skipSendsError: realmOptions.skipSendsError ?? false,
           maxRetained: realmOptions.maxRetained ?? 10_000,
+          maxTestaments: realmOptions.maxTestaments ?? 16,
         },
         ids,
         this.logger.child({ realm: realmOptions.name }),

@@ -157,17 +157,27 @@ describe('configuration', () => {
     );
   });
 
-  it('grants the WAMP realm nothing by default; wamp.*Roles keys (file, env lists) reach its options', () => {
+  it('grants the WAMP realm nothing by default; wamp.*Roles and maxTestaments (file, env) reach its options', () => {
     const realmsOf = (config: ReturnType<typeof loadConfig>['config']) =>
       wampOptionsOf(config, { host: config.host, rootUrl: config.rootUrl, forwardedCount: 0 }).realms;
     const defaults = { realms: realmsOf(loadConfig({ file: false, env: {} }).config) };
     assert.deepEqual(defaults.realms, [
-      { name: 'realm1', metaApiRoles: [], patternRegistrationRoles: [], disclosureRoles: [] },
+      {
+        name: 'realm1',
+        metaApiRoles: [],
+        patternRegistrationRoles: [],
+        disclosureRoles: [],
+        maxTestaments: 16,
+      },
     ]);
     write({ wamp: { realm: 'app', metaApiRoles: ['admin'] } });
     const { config, sources } = loadConfig({
       cwd: dir,
-      env: { PGRT_WAMP_PATTERN_REGISTRATION_ROLES: 'backend, worker', PGRT_WAMP_DISCLOSURE_ROLES: 'backend' },
+      env: {
+        PGRT_WAMP_PATTERN_REGISTRATION_ROLES: 'backend, worker',
+        PGRT_WAMP_DISCLOSURE_ROLES: 'backend',
+        PGRT_WAMP_MAX_TESTAMENTS: '2',
+      },
     });
     assert.equal(sources.get('wamp.patternRegistrationRoles'), 'env PGRT_WAMP_PATTERN_REGISTRATION_ROLES');
     assert.deepEqual(realmsOf(config), [
@@ -176,6 +186,7 @@ describe('configuration', () => {
         metaApiRoles: ['admin'],
         patternRegistrationRoles: ['backend', 'worker'],
         disclosureRoles: ['backend'],
+        maxTestaments: 2,
       },
     ]);
     write({ wamp: { metaApiRoles: 'admin' } });
