@@ -28,11 +28,11 @@ import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { MethodOutcome, Session, SessionOutput } from '../../core/session.js';
 import { ACCOUNTS_AUTHPROVIDER } from './accounts-authentication.js';
 import type { PublishOptions, Subscription } from './broker.js';
-import type { InternalCall, InternalProcedure } from './dealer.js';
 import { ReportedInternalError, WampError, WampUri } from './errors.js';
 import { type Dict, isDict } from './messages.js';
 import type { Peer } from './peer.js';
 import { privateTopic, type Realm, type RealmListener } from './realm.js';
+import type { InternalCall, InternalProcedure } from './registration.js';
 import { toWireError } from './to-wire-error.js';
 import { isValidUri } from './uri.js';
 

@@ -5,12 +5,13 @@
  * are callable (subject to `call` authorization) but are not registrations, so they never show in
  * `wamp.registration.list`.
  */
-import type { InternalCall, InternalProcedure } from './dealer.js';
+
 import { WampError, WampUri } from './errors.js';
 import { isWampId } from './ids.js';
 import { type Dict, isDict } from './messages.js';
 import type { Peer } from './peer.js';
 import type { Realm } from './realm.js';
+import type { InternalCall, InternalProcedure } from './registration.js';
 import { parseMatch } from './uri.js';
 
 function arg(call: InternalCall, index: number): unknown {

@@ -16,11 +16,12 @@ import { AccessPolicy, type RealmGrants, reservedNamespace } from './access-poli
 import type { Authenticator } from './authentication.js';
 import type { Authorizer } from './authorization.js';
 import { Broker, type PublishOptions, parsePublishOptions, type Subscription } from './broker.js';
-import { Dealer, type InternalProcedure, parseInvoke, type Registration } from './dealer.js';
+import { Dealer } from './dealer.js';
 import { ProtocolViolation, ReportedInternalError, WampError, WampUri } from './errors.js';
 import type { IdSequence } from './ids.js';
 import { type ClientMessage, type Dict, MessageCode, Out, type Payload } from './messages.js';
 import type { Peer } from './peer.js';
+import { type InternalProcedure, parseInvoke, type Registration } from './registration.js';
 import { toWireError, type WireError } from './to-wire-error.js';
 import { isValidUri, type MatchPolicy, parseMatch, type UriCheck } from './uri.js';
 
