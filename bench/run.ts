@@ -5,7 +5,7 @@
  * itself crashed.
  *
  * Usage: npm run bench [-- rpc latency …]   env: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json,
- *   BENCH_PEER_DIR (peer), BENCH_FOXWAMP_DIR (wamp's fox-wamp side)
+ *   BENCH_PEER_DIR (peer, and memory's peer side), BENCH_FOXWAMP_DIR (wamp's fox-wamp side)
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
@@ -17,6 +17,7 @@ const SCENARIOS = [
   'latency',
   'fanout',
   'idle',
+  'memory',
   'reconnect-storm',
   'writer-overhead',
   'wamp',
@@ -35,6 +36,7 @@ const TIMEOUTS: Readonly<Record<string, number>> = {
   ingest: 300_000,
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
+  memory: 600_000, // 3,000 sessions × 1,000 documents on two servers (3 M frames each), peer connections 2 ms apart
 };
 
 interface Outcome {

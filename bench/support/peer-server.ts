@@ -3,13 +3,16 @@
  * own process with the same IPC protocol as ./server.ts so peer.ts measures it the same way. It is loaded
  * from the scratch directory in env `BENCH_PEER_DIR` (installed there, never into this repo).
  *
- * It serves method `bench.echo` and publication `fan` (one document). `burst` makes `count` changes to that
- * document in-process (there is no database to write to), yielding to the event loop every 10 changes as
- * perf-scripts/ddp-bench.js did.
+ * It serves method `bench.echo`, publication `fan` (one document) and publication `docs` (env `BENCH_PEER_DOCS`
+ * documents of bench/memory.ts, default none). `burst` makes `count` changes to the `fan` document in-process
+ * (there is no database to write to), yielding to the event loop every 10 changes as perf-scripts/ddp-bench.js
+ * did. `mem` forces garbage collections first, as the pgrt server does (the process runs with --expose-gc).
  */
 import { createServer } from 'node:http';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { benchDocument, benchDocumentId } from './documents.js';
+import { collectGarbage } from './server-ipc.js';
 import type { BurstRequest, ServerReply, ServerRequest } from './server-protocol.js';
 
 interface ReactiveServer {
@@ -36,6 +39,9 @@ async function main(): Promise<void> {
   const fan = server.publish('fan');
   const pad = 'p'.repeat(150);
   fan.a = { v: -1, pad };
+  const docs = server.publish('docs');
+  const docCount = Number(process.env.BENCH_PEER_DOCS ?? 0);
+  for (let i = 0; i < docCount; i++) docs[benchDocumentId(i)] = { ...benchDocument(i) };
 
   process.on('message', (raw: unknown) => {
     const request = raw as ServerRequest | BurstRequest;
@@ -47,8 +53,9 @@ async function main(): Promise<void> {
           return;
         }
         case 'mem': {
+          const gc = await collectGarbage();
           const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
-          send({ id: request.id, op: 'mem', rss, heapUsed, heapTotal, external, arrayBuffers, gc: false });
+          send({ id: request.id, op: 'mem', rss, heapUsed, heapTotal, external, arrayBuffers, gc });
           return;
         }
         case 'stats':

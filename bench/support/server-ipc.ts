@@ -4,6 +4,8 @@
  * {@link startServerProcess} starts any of them and measures CPU time and memory the same way. A server process
  * exits when its parent goes away.
  */
+import { join } from 'node:path';
+import { writeHeapSnapshot } from 'node:v8';
 import type { Logger } from '../../core/logger.js';
 import type { ServerReply, ServerRequest } from './server-protocol.js';
 
@@ -22,12 +24,14 @@ export function sendToScenario(message: ServerReply): void {
   process.send?.(message);
 }
 
-async function collectGarbage(): Promise<void> {
-  if (!gc) return;
+/** Forces full garbage collections (3, 50 ms apart) when the process runs with --expose-gc; else does nothing. */
+export async function collectGarbage(): Promise<boolean> {
+  if (!gc) return false;
   for (let i = 0; i < 3; i++) {
     gc();
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+  return true;
 }
 
 /** Answers the scenario's requests (`cpu`, `mem`, `stats`, `close`) and reports `ready` with the port. */
@@ -44,6 +48,7 @@ export function serveScenario(port: number, hooks: RouterHooks, label = 'router'
         case 'mem': {
           await collectGarbage();
           const { rss, heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+          snapshotHeap(label);
           sendToScenario({
             id: request.id,
             op: 'mem',
@@ -70,6 +75,19 @@ export function serveScenario(port: number, hooks: RouterHooks, label = 'router'
   });
   process.on('disconnect', () => process.exit(0));
   sendToScenario({ type: 'ready', port });
+}
+
+let snapshots = 0;
+
+/**
+ * With env `BENCH_HEAP_SNAPSHOT=<dir>`, writes a V8 heap snapshot of this process there (after the forced GCs of
+ * a `mem` request, once its figures were read): `<label>-<pid>-<n>.heapsnapshot`, n counting the requests.
+ */
+function snapshotHeap(label: string): void {
+  const dir = process.env.BENCH_HEAP_SNAPSHOT;
+  if (!dir) return;
+  const file = writeHeapSnapshot(join(dir, `${label}-${process.pid}-${++snapshots}.heapsnapshot`));
+  process.stderr.write(`[${label}] heap snapshot ${file}\n`);
 }
 
 /** Reports a failed start to the scenario and exits. */
