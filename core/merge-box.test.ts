@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
-import { clone, equals } from './ejson.js';
+import { clone } from './ejson.js';
+import { deepFreeze, RecordingSink, ReferenceView, replay } from './fixtures/merge-box-reference.js';
 import {
-  type DataSink,
   diffSnapshots,
   type Fields,
   MergeBox,
@@ -10,36 +10,6 @@ import {
   type Snapshot,
 } from './merge-box.js';
 import { createWithSeeds } from './random/alea.js';
-
-/** A sink call, with `changed` in Meteor's collector form (`undefined` = cleared) so ported cases read alike. */
-type Call =
-  | { fun: 'added'; collection: string; id: string; fields: Fields }
-  | { fun: 'changed'; collection: string; id: string; changed: Fields }
-  | { fun: 'removed'; collection: string; id: string };
-
-class RecordingSink implements DataSink {
-  calls: Call[] = [];
-  added(collection: string, id: string, fields: Fields): void {
-    this.calls.push({ fun: 'added', collection, id, fields: { ...fields } });
-  }
-  changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
-    assert.ok(Object.keys(fields).length > 0 || cleared.length > 0, 'changed with nothing in it');
-    const changed: Fields = { ...fields };
-    for (const key of cleared) {
-      assert.ok(!(key in fields), `${key} both set and cleared`);
-      changed[key] = undefined;
-    }
-    this.calls.push({ fun: 'changed', collection, id, changed });
-  }
-  removed(collection: string, id: string): void {
-    this.calls.push({ fun: 'removed', collection, id });
-  }
-  drain(): Call[] {
-    const calls = this.calls;
-    this.calls = [];
-    return calls;
-  }
-}
 
 /** Meteor's `newView` helper from session_view_tests.js, over one collection 'test'. */
 function newView(strategy: PublicationStrategy = 'SERVER_MERGE') {
@@ -692,121 +662,6 @@ describe('snapshot and diffSnapshots', () => {
     assert.ok(client.get('c')?.has('kept'));
   });
 });
-
-/** Applies sink calls to a client-side view, checking that each is legal for a Meteor client. */
-function replay(calls: readonly Call[], view: Snapshot = new Map()): Snapshot {
-  for (const call of calls) {
-    let docs = view.get(call.collection);
-    if (docs === undefined) {
-      docs = new Map();
-      view.set(call.collection, docs);
-    }
-    const current = docs.get(call.id);
-    switch (call.fun) {
-      case 'added':
-        assert.equal(current, undefined, `added for existing ${call.id}`);
-        assert.ok(!('_id' in call.fields));
-        docs.set(call.id, { ...call.fields });
-        break;
-      case 'changed': {
-        assert.ok(current !== undefined, `changed for missing ${call.id}`);
-        for (const [key, value] of Object.entries(call.changed)) {
-          assert.notEqual(key, '_id');
-          if (value === undefined) {
-            assert.ok(Object.hasOwn(current, key), `cleared missing field ${key} of ${call.id}`);
-            delete current[key];
-          } else {
-            assert.ok(!equals(current[key], value), `changed ${key} of ${call.id} to the value it had`);
-            current[key] = value;
-          }
-        }
-        break;
-      }
-      case 'removed':
-        assert.ok(current !== undefined, `removed missing ${call.id}`);
-        docs.delete(call.id);
-        break;
-    }
-    if (docs.size === 0) view.delete(call.collection);
-  }
-  return view;
-}
-
-/** `value` with every plain object and array in it frozen (typed arrays cannot be). */
-function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === 'object' && (Array.isArray(value) || value.constructor === Object)) {
-    for (const inner of Object.values(value)) deepFreeze(inner);
-    Object.freeze(value);
-  }
-  return value;
-}
-
-/**
- * A deliberately naive transcription of Meteor's SessionDocumentView rules: the reference the randomized test
- * compares against.
- */
-class ReferenceView {
-  readonly docs = new Map<
-    string,
-    { existsIn: Set<string>; data: Map<string, { sub: string; value: unknown }[]> }
-  >();
-
-  added(sub: string, id: string, fields: Fields): void {
-    let doc = this.docs.get(id);
-    if (doc === undefined) {
-      doc = { existsIn: new Set(), data: new Map() };
-      this.docs.set(id, doc);
-    }
-    doc.existsIn.add(sub);
-    for (const [key, value] of Object.entries(fields)) {
-      const list = doc.data.get(key);
-      if (list) list.push({ sub, value: clone(value) });
-      else doc.data.set(key, [{ sub, value: clone(value) }]);
-    }
-  }
-
-  changed(sub: string, id: string, fields: Fields, cleared: readonly string[]): void {
-    const doc = this.docs.get(id);
-    assert.ok(doc);
-    for (const [key, value] of Object.entries(fields)) {
-      const list = doc.data.get(key);
-      if (!list) {
-        doc.data.set(key, [{ sub, value: clone(value) }]);
-        continue;
-      }
-      const entry = list.find((candidate) => candidate.sub === sub);
-      if (entry) entry.value = clone(value);
-      else list.push({ sub, value: clone(value) });
-    }
-    for (const key of cleared) this.clear(doc.data, sub, key);
-  }
-
-  removed(sub: string, id: string): void {
-    const doc = this.docs.get(id);
-    assert.ok(doc);
-    doc.existsIn.delete(sub);
-    if (doc.existsIn.size === 0) this.docs.delete(id);
-    else for (const key of [...doc.data.keys()]) this.clear(doc.data, sub, key);
-  }
-
-  private clear(data: Map<string, { sub: string; value: unknown }[]>, sub: string, key: string): void {
-    const list = data.get(key);
-    if (!list) return;
-    const index = list.findIndex((entry) => entry.sub === sub);
-    if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) data.delete(key);
-  }
-
-  view(collection: string): Snapshot {
-    const docs = new Map<string, Fields>();
-    for (const [id, doc] of this.docs) {
-      const fields: Fields = {};
-      for (const [key, list] of doc.data) fields[key] = list[0]?.value;
-      docs.set(id, fields);
-    }
-    return docs.size === 0 ? new Map() : new Map([[collection, docs]]);
-  }
-}
 
 describe('MergeBox: randomized against a reference', () => {
   const configurations = [

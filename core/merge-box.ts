@@ -15,79 +15,45 @@
  * - values are `EJSON.clone`d on the way in, so the publisher may mutate its objects afterwards (unless the
  *   publishers promise never to: {@link MergeBoxOptions.keepInput}).
  *
+ * Documents once per process (DESIGN.md decision 15). A subscription whose documents are kept by a shared live
+ * observer passes it as the {@link PublishedDocuments} source of its `added` calls: the merge box then stores
+ * nothing of those documents and asks the source what the subscription holds. A collection published by one such
+ * subscription costs the session nothing per document; overlapping subscriptions cost nothing either while they
+ * added each document in the order they first published to the collection (core/merged-collection.ts).
+ *
  * Publication strategies (per collection, Meteor 2.4+): `SERVER_MERGE` is the above. `NO_MERGE_MULTI` tracks only
  * which subscriptions hold each document (no fields, no diffing). `NO_MERGE` and `NO_MERGE_NO_HISTORY` pass every
  * message straight to the sink; on {@link MergeBox.removeSubscription}, `NO_MERGE` sends `removed` for the ids the
  * subscription published and `NO_MERGE_NO_HISTORY` sends nothing.
  *
  * Contract violations throw {@link MergeBoxError} without emitting anything: a subscription changing or removing a
- * document it does not hold, or adding one it already holds (the tracked strategies only). Not thread-safe, not
- * reentrant: a sink must not call back into the merge box that is calling it.
- *
- * Hot path: a document held by a single subscription (the common case) keeps only its visible values, no
- * precedence lists; they are built when a second subscription joins and dropped when it is alone again. A document
- * that the collection's first subscription added and nobody touched since is kept as nothing but the fields object
- * the client was sent `added` with (with `keepInput`, the publisher's own, shared by every session it reached): in a
- * fan-out a session pays one map entry per document, no object, no copy.
+ * document it does not hold, or adding one it already holds (the tracked strategies only; calls backed by a source
+ * are trusted). Not thread-safe, not reentrant: a sink must not call back into the merge box that is calling it.
  */
-import { clone, equals } from './ejson.js';
+import { equals } from './ejson.js';
+import {
+  type DataSink,
+  type Fields,
+  hasKeys,
+  MergeBoxError,
+  NO_CLEARED,
+  NO_FIELDS,
+  type PublicationStrategy,
+  type PublishedDocuments,
+  type Snapshot,
+  setField,
+} from './merge-box-types.js';
+import { type MergeContext, MergedCollection } from './merged-collection.js';
 
-/** A document's fields, EJSON values by name. Never contains `_id` (the merge box drops it). Treat as read-only. */
-export type Fields = Record<string, unknown>;
-
-/**
- * Where the merge box's output goes: the session, which turns the calls into DDP messages. Objects and arrays
- * passed in are read-only; for the tracked strategies their values are the merge box's own copies and may be kept,
- * for the pass-through ones they are the publisher's.
- */
-export interface DataSink {
-  /** The client gets a new document. */
-  added(collection: string, id: string, fields: Fields): void;
-  /** Fields of a document the client holds change (`fields`) or disappear (`cleared`); never both empty. */
-  changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void;
-  /** A document the client holds disappears. */
-  removed(collection: string, id: string): void;
-}
-
-/** Meteor's publication strategies (`DDPServer.publicationStrategies`), chosen per collection. */
-export type PublicationStrategy = 'SERVER_MERGE' | 'NO_MERGE_NO_HISTORY' | 'NO_MERGE' | 'NO_MERGE_MULTI';
-
-/** What the client holds: collection → id → merged fields. */
-export type Snapshot = Map<string, Map<string, Fields>>;
-
-/** Machine codes of {@link MergeBoxError}. */
-export type MergeBoxErrorCode = 'unknown-document' | 'not-held' | 'already-held';
-
-/**
- * A subscription broke the merge box's contract (a bug in the publication or its driver, never the client's):
- * - `unknown-document`: `changed`/`removed` for a document no subscription holds;
- * - `not-held`: `changed`/`removed` by a subscription that does not hold the document;
- * - `already-held`: `added` by a subscription that already holds the document.
- */
-export class MergeBoxError extends Error {
-  override readonly name = 'MergeBoxError';
-  readonly code: MergeBoxErrorCode;
-  readonly subscription: string;
-  readonly collection: string;
-  readonly id: string;
-
-  constructor(code: MergeBoxErrorCode, subscription: string, collection: string, id: string) {
-    const what =
-      code === 'unknown-document'
-        ? 'is not in the view'
-        : code === 'not-held'
-          ? `is not held by subscription ${subscription}`
-          : `is already held by subscription ${subscription}`;
-    super(`Document ${id} of ${collection} ${what}`);
-    this.code = code;
-    this.subscription = subscription;
-    this.collection = collection;
-    this.id = id;
-  }
-}
-
-const NO_CLEARED: readonly string[] = Object.freeze([]);
-const NO_FIELDS: Fields = Object.freeze({}) as Fields;
+export {
+  type DataSink,
+  type Fields,
+  MergeBoxError,
+  type MergeBoxErrorCode,
+  type PublicationStrategy,
+  type PublishedDocuments,
+  type Snapshot,
+} from './merge-box-types.js';
 
 const NULL_SINK: DataSink = {
   added() {},
@@ -95,153 +61,36 @@ const NULL_SINK: DataSink = {
   removed() {},
 };
 
-/** Sets an own property, also for the key `__proto__` (which plain assignment would treat as the prototype). */
-function setField(target: Fields, key: string, value: unknown): void {
-  if (key === '__proto__') {
-    Object.defineProperty(target, key, { value, enumerable: true, writable: true, configurable: true });
-  } else {
-    target[key] = value;
-  }
-}
-
-/** True if `fields` has an own enumerable key. */
-function hasKeys(fields: Fields): boolean {
-  for (const key in fields) if (Object.hasOwn(fields, key)) return true;
-  return false;
-}
-
 function unreachable(value: never): never {
   throw new TypeError(`Unexpected value: ${String(value)}`);
 }
 
-/** One subscription's value for a field of a document held by several subscriptions. */
-interface PrecedenceEntry {
-  readonly sub: string;
-  value: unknown;
-}
-
-/** A SERVER_MERGE document. */
-class MergedDocument {
-  /** The sole holder, while `holders` is null. */
-  owner: string;
-  /** Every holder, once a second subscription joined; null again when one is left. */
-  holders: Set<string> | null = null;
-  /**
-   * The visible values as first added: the fields object the sink was given (shared with it and, with
-   * `keepInput`, with the publisher), never mutated. Null once {@link own} moved them into `#values`.
-   */
-  #added: Fields | null;
-  /** The visible value of each field (the head of its precedence list), in Meteor's key order; see {@link own}. */
-  #values: Map<string, unknown> | null = null;
-  /** Per field, every holder's value, first come first; non-null exactly when `holders` is. */
-  lists: Map<string, PrecedenceEntry[]> | null = null;
-
-  constructor(owner: string, added: Fields) {
-    this.owner = owner;
-    this.#added = added;
-  }
-
-  holds(sub: string): boolean {
-    return this.holders === null ? this.owner === sub : this.holders.has(sub);
-  }
-
-  /** The visible values as a fresh object. */
-  fields(): Fields {
-    const fields: Fields = {};
-    const added = this.#added;
-    if (added !== null) for (const key of Object.keys(added)) setField(fields, key, added[key]);
-    else if (this.#values !== null) for (const [key, value] of this.#values) setField(fields, key, value);
-    return fields;
-  }
-
-  /** The visible values, to change: made into a map of the document's own on the first change. */
-  own(): Map<string, unknown> {
-    if (this.#values !== null) return this.#values;
-    const values = new Map<string, unknown>();
-    const added = this.#added as Fields;
-    for (const key of Object.keys(added)) values.set(key, added[key]);
-    this.#added = null;
-    this.#values = values;
-    return values;
-  }
-
-  /** Adds a second or later holder; builds the precedence lists from the sole holder's values. */
-  join(sub: string): Map<string, PrecedenceEntry[]> {
-    if (this.holders !== null && this.lists !== null) {
-      this.holders.add(sub);
-      return this.lists;
-    }
-    const lists = new Map<string, PrecedenceEntry[]>();
-    for (const [key, value] of this.own()) lists.set(key, [{ sub: this.owner, value }]);
-    this.holders = new Set([this.owner, sub]);
-    this.lists = lists;
-    return lists;
-  }
-}
-
-/**
- * SERVER_MERGE state of one collection. A document is a {@link MergedDocument}, or just its fields object when
- * `first` holds it alone and it has not changed since it was added (see {@link docOf}).
- */
-interface MergeState {
-  readonly kind: 'merge';
-  readonly docs: Map<string, MergedDocument | Fields>;
-  /** The first subscription that added a document since the collection was last emptied. */
-  first: string | undefined;
-}
-
-/** Document `id` as a {@link MergedDocument} (made from a plain entry, in place), or undefined. */
-function docOf(state: MergeState, id: string): MergedDocument | undefined {
-  const entry = state.docs.get(id);
-  if (entry === undefined || entry instanceof MergedDocument) return entry;
-  const doc = new MergedDocument(state.first as string, entry);
-  state.docs.set(id, doc);
-  return doc;
-}
-
-/** True if subscription `sub` holds document `id`. */
-function holds(state: MergeState, id: string, sub: string): boolean {
-  const entry = state.docs.get(id);
-  if (entry === undefined) return false;
-  return entry instanceof MergedDocument ? entry.holds(sub) : sub === state.first;
+/** NO_MERGE_MULTI state: the holders of each document, a single subscription handle or a set of two or more. */
+interface MultiState {
+  readonly kind: 'multi';
+  readonly docs: Map<string, string | Set<string>>;
 }
 
 /** Tracked state of one collection, by strategy. */
 type CollectionState =
-  | MergeState
-  // Holders of each document: a single subscription handle, or a set of two or more.
-  | { readonly kind: 'multi'; readonly docs: Map<string, string | Set<string>> }
+  | MergedCollection
+  | MultiState
   | { readonly kind: 'direct'; readonly removeOnStop: boolean };
-
-function createState(strategy: PublicationStrategy): CollectionState {
-  switch (strategy) {
-    case 'SERVER_MERGE':
-      return { kind: 'merge', docs: new Map(), first: undefined };
-    case 'NO_MERGE_MULTI':
-      return { kind: 'multi', docs: new Map() };
-    case 'NO_MERGE':
-      return { kind: 'direct', removeOnStop: true };
-    case 'NO_MERGE_NO_HISTORY':
-      return { kind: 'direct', removeOnStop: false };
-    default:
-      return unreachable(strategy);
-  }
-}
 
 /** Options of {@link MergeBox}. */
 export interface MergeBoxOptions {
   /**
    * Pass the publisher's own `fields`/`cleared` objects to the sink when the output is exactly them (the
-   * common case of a document held by one subscription). Only for sinks that consume synchronously and keep
-   * nothing (a protocol encoder): it lets them cache one encoding per observer emission for all sessions.
-   * Default false: the sink gets the merge box's own copies, which it may keep.
+   * common case of a document held by one subscription). It lets the sink (a protocol encoder) cache one encoding
+   * per observer emission for all sessions. Default false: the sink gets the merge box's own objects.
    */
   readonly reuseInput?: boolean;
   /**
    * The publishers never mutate the `fields` objects they pass in, nor the values in them, after the call (the
    * session's subscriptions guarantee it: observers emit fresh objects, low-level publications are copied on the
    * way in). The merge box then keeps their values instead of cloning them, and a document added with exactly
-   * the publisher's object keeps that object as its visible values. Default false: everything is cloned.
+   * the publisher's object keeps that object. Default false: everything is cloned. (Sources' documents are never
+   * copied: they promise the same.)
    */
   readonly keepInput?: boolean;
 }
@@ -257,13 +106,8 @@ export class MergeBox {
   /** The collection of the last call and its state. */
   private lastCollection: string | undefined;
   private lastState: CollectionState | undefined;
-  /** Output of the tracked strategies: the sink, or a null sink during a rerun. */
-  private out: DataSink;
-  // Output of the `changed` being computed, built lazily (most calls change a field or two, or nothing).
-  private outFields: Fields | null = null;
-  private readonly reuseInput: boolean;
-  private readonly keepInput: boolean;
-  private outCleared: string[] | null = null;
+  /** Shared with the collections: the output of the tracked strategies (a null sink during a rerun). */
+  private readonly context: MergeContext;
 
   /**
    * @param sink where the client's messages go.
@@ -275,28 +119,32 @@ export class MergeBox {
     strategyFor: (collection: string) => PublicationStrategy = () => 'SERVER_MERGE',
     options: MergeBoxOptions = {},
   ) {
-    this.reuseInput = options.reuseInput ?? false;
-    this.keepInput = options.keepInput ?? false;
     this.sink = sink;
-    this.out = sink;
     this.strategyFor = strategyFor;
+    this.context = {
+      out: sink,
+      reuseInput: options.reuseInput ?? false,
+      keepInput: options.keepInput ?? false,
+    };
   }
 
   /**
-   * Subscription `sub` publishes document `id` with `fields` (`_id` and `undefined` values are ignored).
-   * @throws MergeBoxError `already-held` if `sub` already holds it (tracked strategies).
+   * Subscription `sub` publishes document `id` with `fields` (`_id` and `undefined` values are ignored). With
+   * `source` (SERVER_MERGE), the subscription's documents of this collection are kept there, not here, from its
+   * first `added` on; see {@link PublishedDocuments} for what it promises.
+   * @throws MergeBoxError `already-held` if `sub` already holds it (tracked strategies, no source).
    */
-  added(sub: string, collection: string, id: string, fields: Fields): void {
+  added(sub: string, collection: string, id: string, fields: Fields, source?: PublishedDocuments): void {
     const state = this.state(collection);
     switch (state.kind) {
       case 'merge':
-        this.mergeAdded(state, sub, collection, id, fields);
+        state.added(sub, id, fields, source);
         return;
       case 'multi':
         this.multiAdded(state.docs, sub, collection, id, fields);
         return;
       case 'direct':
-        this.sink.added(collection, id, this.passFields(fields));
+        this.sink.added(collection, id, passFields(fields));
         return;
       default:
         unreachable(state);
@@ -312,13 +160,13 @@ export class MergeBox {
     const state = this.state(collection);
     switch (state.kind) {
       case 'merge':
-        this.mergeChanged(state, sub, collection, id, fields, cleared);
+        state.changed(sub, id, fields, cleared);
         return;
       case 'multi':
         this.multiChanged(state.docs, sub, collection, id, fields, cleared);
         return;
       case 'direct':
-        this.passChanged(this.sink, collection, id, fields, cleared);
+        passChanged(this.sink, collection, id, fields, cleared);
         return;
       default:
         unreachable(state);
@@ -333,7 +181,7 @@ export class MergeBox {
     const state = this.state(collection);
     switch (state.kind) {
       case 'merge':
-        this.mergeRemoved(state, sub, collection, id);
+        state.removed(sub, id);
         return;
       case 'multi':
         this.multiRemoved(state.docs, sub, collection, id);
@@ -349,17 +197,16 @@ export class MergeBox {
   /**
    * Removes everything subscription `sub` contributed, as Meteor's `_removeAllDocuments` on unsub, stop and error:
    * documents only it held are removed, shared ones reveal the next subscription's values. `docs` are the ids it
-   * published, per collection (the subscription's own accounting). Ids it does not hold are skipped; for
-   * `NO_MERGE` collections each id is sent as `removed`, for `NO_MERGE_NO_HISTORY` nothing is sent.
+   * published, per collection (the subscription's own accounting): SERVER_MERGE collections withdraw what the
+   * subscription holds there (its source's documents, or its own) and forget it; `NO_MERGE_MULTI` skips ids it
+   * does not hold; for `NO_MERGE` collections each id is sent as `removed`, for `NO_MERGE_NO_HISTORY` nothing is.
    */
   removeSubscription(sub: string, docs: ReadonlyMap<string, Iterable<string>>): void {
     for (const [collection, ids] of docs) {
       const state = this.state(collection);
       switch (state.kind) {
         case 'merge':
-          for (const id of ids) {
-            if (holds(state, id, sub)) this.mergeRemoved(state, sub, collection, id);
-          }
+          state.removeHolder(sub);
           break;
         case 'multi':
           for (const id of ids) {
@@ -378,10 +225,21 @@ export class MergeBox {
     }
   }
 
+  /**
+   * Subscription `sub`'s documents of `collection` stop being its source's alone (the low-level API publishes
+   * there too): the merge box keeps them itself from now on (its source's objects, not copies) and checks its
+   * calls like any low-level publisher's. No-op for other strategies or a subscription that published nothing.
+   */
+  takeOver(sub: string, collection: string): void {
+    const state = this.collections.get(collection);
+    if (state?.kind === 'merge') state.takeOver(sub);
+  }
+
   /** True if the client holds document `id` (as far as the merge box tracks it: false for `NO_MERGE*`). */
   has(collection: string, id: string): boolean {
     const state = this.collections.get(collection);
-    return state !== undefined && state.kind !== 'direct' && state.docs.has(id);
+    if (state === undefined || state.kind === 'direct') return false;
+    return state.kind === 'merge' ? state.has(id) : state.docs.has(id);
   }
 
   /**
@@ -391,16 +249,15 @@ export class MergeBox {
   snapshot(): Snapshot {
     const result: Snapshot = new Map();
     for (const [collection, state] of this.collections) {
-      if (state.kind === 'direct' || state.docs.size === 0) continue;
-      const docs = new Map<string, Fields>();
+      if (state.kind === 'direct') continue;
+      let docs: Map<string, Fields>;
       if (state.kind === 'merge') {
-        for (const [id, entry] of state.docs) {
-          docs.set(id, entry instanceof MergedDocument ? entry.fields() : copyOf(entry));
-        }
+        docs = state.snapshot();
       } else {
+        docs = new Map();
         for (const id of state.docs.keys()) docs.set(id, {});
       }
-      result.set(collection, docs);
+      if (docs.size > 0) result.set(collection, docs);
     }
     return result;
   }
@@ -415,17 +272,16 @@ export class MergeBox {
   beginRerun(): Snapshot {
     const before = this.snapshot();
     for (const state of this.collections.values()) {
-      if (state.kind === 'direct') continue;
-      state.docs.clear();
-      if (state.kind === 'merge') state.first = undefined;
+      if (state.kind === 'merge') state.clear();
+      else if (state.kind === 'multi') state.docs.clear();
     }
-    this.out = NULL_SINK;
+    this.context.out = NULL_SINK;
     return before;
   }
 
   /** Ends a rerun: sends the client only the differences between `before` and the rebuilt view. */
   endRerun(before: Snapshot): void {
-    this.out = this.sink;
+    this.context.out = this.sink;
     diffSnapshots(before, this.snapshot(), this.sink);
   }
 
@@ -434,7 +290,7 @@ export class MergeBox {
     if (collection === this.lastCollection) return this.lastState as CollectionState;
     let state = this.collections.get(collection);
     if (state === undefined) {
-      state = createState(this.strategyFor(collection));
+      state = this.createState(collection, this.strategyFor(collection));
       this.collections.set(collection, state);
     }
     this.lastCollection = collection;
@@ -442,162 +298,18 @@ export class MergeBox {
     return state;
   }
 
-  // SERVER_MERGE
-
-  private mergeAdded(state: MergeState, sub: string, collection: string, id: string, fields: Fields): void {
-    const docs = state.docs;
-    const entry = docs.get(id);
-    if (entry === undefined) {
-      // A publisher that keeps its objects as they are lends its own when it has nothing to drop: the document
-      // then costs no copy at all. Otherwise one pass copies (each value read once) and tells whether the copy
-      // says the same as the input.
-      let kept = fields;
-      let verbatim = true;
-      if (!this.keepInput || !isVerbatim(fields)) {
-        kept = {};
-        for (const key of Object.keys(fields)) {
-          const value = fields[key];
-          if (key === '_id' || value === undefined) verbatim = false;
-          else setField(kept, key, this.keep(value));
-        }
-      }
-      state.first ??= sub;
-      docs.set(id, sub === state.first ? kept : new MergedDocument(sub, kept));
-      // Hand the publisher's own object on when it says the same thing: adapters cache its encoding, so one
-      // observer emission is serialized once for every session it reaches (sinks never mutate what they get).
-      this.out.added(collection, id, verbatim && this.reuseInput ? fields : kept);
-      return;
-    }
-    const doc = docOf(state, id) as MergedDocument;
-    if (doc.holds(sub)) throw new MergeBoxError('already-held', sub, collection, id);
-    this.resetOut();
-    const lists = doc.join(sub);
-    const values = doc.own();
-    for (const key of Object.keys(fields)) {
-      const value = fields[key];
-      if (key === '_id' || value === undefined) continue;
-      const copy = this.keep(value);
-      const list = lists.get(key);
-      if (list !== undefined) {
-        list.push({ sub, value: copy });
-      } else {
-        // Added becomes changed: only keys the client lacks are sent.
-        lists.set(key, [{ sub, value: copy }]);
-        values.set(key, copy);
-        this.setOut(key, copy);
-      }
-    }
-    this.flushChanged(collection, id);
-  }
-
-  private mergeChanged(
-    state: MergeState,
-    sub: string,
-    collection: string,
-    id: string,
-    fields: Fields,
-    cleared: readonly string[],
-  ): void {
-    const doc = docOf(state, id);
-    if (doc === undefined) throw new MergeBoxError('unknown-document', sub, collection, id);
-    if (!doc.holds(sub)) throw new MergeBoxError('not-held', sub, collection, id);
-    this.resetOut();
-    const values = doc.own();
-    const lists = doc.lists;
-    for (const key of Object.keys(fields)) {
-      if (key === '_id') continue;
-      const value = fields[key];
-      if (value === undefined) {
-        this.clearField(doc, sub, key);
-      } else if (lists === null) {
-        const previous = values.get(key);
-        if (previous !== undefined && equals(previous, value)) continue;
-        const copy = this.keep(value);
-        values.set(key, copy);
-        this.setOut(key, copy);
-      } else {
-        const list = lists.get(key);
-        if (list === undefined) {
-          const copy = this.keep(value);
-          lists.set(key, [{ sub, value: copy }]);
-          values.set(key, copy);
-          this.setOut(key, copy);
-          continue;
-        }
-        const entry = list.find((candidate) => candidate.sub === sub);
-        if (entry === undefined) {
-          // This subscription newly cares about the field: it waits behind the current holders.
-          list.push({ sub, value: this.keep(value) });
-        } else if (!equals(entry.value, value)) {
-          const copy = this.keep(value);
-          entry.value = copy;
-          if (entry === list[0]) {
-            values.set(key, copy);
-            this.setOut(key, copy);
-          }
-        }
-      }
-    }
-    for (const key of cleared) {
-      if (key === '_id' || (Object.hasOwn(fields, key) && fields[key] !== undefined)) continue;
-      this.clearField(doc, sub, key);
-    }
-    this.flushChanged(collection, id, fields, cleared);
-  }
-
-  private mergeRemoved(state: MergeState, sub: string, collection: string, id: string): void {
-    const docs = state.docs;
-    const entry = docs.get(id);
-    if (entry === undefined) throw new MergeBoxError('unknown-document', sub, collection, id);
-    if (!(entry instanceof MergedDocument)) {
-      if (sub !== state.first) throw new MergeBoxError('not-held', sub, collection, id);
-      docs.delete(id);
-      this.out.removed(collection, id);
-      return;
-    }
-    const doc = entry;
-    if (!doc.holds(sub)) throw new MergeBoxError('not-held', sub, collection, id);
-    const holders = doc.holders;
-    if (holders === null) {
-      docs.delete(id);
-      this.out.removed(collection, id);
-      return;
-    }
-    holders.delete(sub);
-    this.resetOut();
-    if (doc.lists !== null) for (const key of doc.lists.keys()) this.clearField(doc, sub, key);
-    if (holders.size === 1) {
-      // Alone again: every remaining precedence entry is the last holder's, so the visible values say it all.
-      for (const last of holders) doc.owner = last;
-      doc.holders = null;
-      doc.lists = null;
-    }
-    this.flushChanged(collection, id);
-  }
-
-  /** `sub` stops contributing `key` to `doc`; records what the client sees change. */
-  private clearField(doc: MergedDocument, sub: string, key: string): void {
-    const lists = doc.lists;
-    if (lists === null) {
-      // Clearing a field that is not there is fine (Meteor: "clear undefined value").
-      if (doc.own().delete(key)) this.addCleared(key);
-      return;
-    }
-    const list = lists.get(key);
-    if (list === undefined) return;
-    const index = list.findIndex((entry) => entry.sub === sub);
-    if (index < 0) return;
-    const removed = list[index] as PrecedenceEntry;
-    list.splice(index, 1);
-    const head = list[0];
-    if (head === undefined) {
-      lists.delete(key);
-      doc.own().delete(key);
-      this.addCleared(key);
-    } else if (index === 0) {
-      // Only the holder of the visible value can change what the client sees.
-      doc.own().set(key, head.value);
-      if (!equals(removed.value, head.value)) this.setOut(key, head.value);
+  private createState(collection: string, strategy: PublicationStrategy): CollectionState {
+    switch (strategy) {
+      case 'SERVER_MERGE':
+        return new MergedCollection(collection, this.context);
+      case 'NO_MERGE_MULTI':
+        return { kind: 'multi', docs: new Map() };
+      case 'NO_MERGE':
+        return { kind: 'direct', removeOnStop: true };
+      case 'NO_MERGE_NO_HISTORY':
+        return { kind: 'direct', removeOnStop: false };
+      default:
+        return unreachable(strategy);
     }
   }
 
@@ -613,7 +325,7 @@ export class MergeBox {
     const holders = docs.get(id);
     if (holders === undefined) {
       docs.set(id, sub);
-      this.out.added(collection, id, this.passFields(fields));
+      this.context.out.added(collection, id, passFields(fields));
       return;
     }
     if (holders === sub || (typeof holders === 'object' && holders.has(sub))) {
@@ -622,8 +334,8 @@ export class MergeBox {
     if (typeof holders === 'string') docs.set(id, new Set([holders, sub]));
     else holders.add(sub);
     // No merging: the client gets all of the new subscription's fields, overwriting (Meteor's dummy view).
-    const passed = this.passFields(fields);
-    if (hasKeys(passed)) this.out.changed(collection, id, passed, NO_CLEARED);
+    const passed = passFields(fields);
+    if (hasKeys(passed)) this.context.out.changed(collection, id, passed, NO_CLEARED);
   }
 
   private multiChanged(
@@ -639,7 +351,7 @@ export class MergeBox {
     if (holders !== sub && !(typeof holders === 'object' && holders.has(sub))) {
       throw new MergeBoxError('not-held', sub, collection, id);
     }
-    this.passChanged(this.out, collection, id, fields, cleared);
+    passChanged(this.context.out, collection, id, fields, cleared);
   }
 
   private multiRemoved(
@@ -652,7 +364,7 @@ export class MergeBox {
     if (holders === undefined) throw new MergeBoxError('unknown-document', sub, collection, id);
     if (holders === sub) {
       docs.delete(id);
-      this.out.removed(collection, id);
+      this.context.out.removed(collection, id);
       return;
     }
     if (typeof holders === 'string' || !holders.delete(sub)) {
@@ -660,131 +372,48 @@ export class MergeBox {
     }
     if (holders.size === 1) for (const last of holders) docs.set(id, last);
   }
-
-  // Pass-through (NO_MERGE, NO_MERGE_NO_HISTORY, and NO_MERGE_MULTI's fields)
-
-  /** `fields` without `_id` and `undefined` values; the same object when it has neither. */
-  private passFields(fields: Fields): Fields {
-    let clean = true;
-    for (const key in fields) {
-      if (key === '_id' || fields[key] === undefined) {
-        clean = false;
-        break;
-      }
-    }
-    if (clean) return fields;
-    const out: Fields = {};
-    for (const key of Object.keys(fields)) {
-      const value = fields[key];
-      if (key !== '_id' && value !== undefined) setField(out, key, value);
-    }
-    return out;
-  }
-
-  /**
-   * Forwards a change as given, except that `_id` is dropped and keys with `undefined` values move to `cleared`;
-   * sends nothing when both end up empty.
-   */
-  private passChanged(
-    sink: DataSink,
-    collection: string,
-    id: string,
-    fields: Fields,
-    cleared: readonly string[],
-  ): void {
-    const passed = this.passFields(fields);
-    let allCleared = cleared;
-    if (passed !== fields || cleared.includes('_id')) {
-      const keys = new Set<string>();
-      for (const key of cleared) if (key !== '_id') keys.add(key);
-      for (const key of Object.keys(fields)) if (key !== '_id' && fields[key] === undefined) keys.add(key);
-      allCleared = [...keys];
-    }
-    if (allCleared.length > 0 || hasKeys(passed)) sink.changed(collection, id, passed, allCleared);
-  }
-
-  /** A value as the merge box keeps it: the publisher's own with `keepInput`, else a clone. */
-  private keep(value: unknown): unknown {
-    return this.keepInput ? value : clone(value);
-  }
-
-  // Output of `changed`
-
-  /** Starts collecting a `changed` (dropping leftovers of a call that threw halfway, e.g. in a custom `clone`). */
-  private resetOut(): void {
-    this.outFields = null;
-    this.outCleared = null;
-  }
-
-  private setOut(key: string, value: unknown): void {
-    if (this.outFields === null) this.outFields = {};
-    setField(this.outFields, key, value);
-  }
-
-  private addCleared(key: string): void {
-    if (this.outCleared === null) this.outCleared = [];
-    this.outCleared.push(key);
-  }
-
-  /**
-   * Sends the collected `changed`, if anything changed, and resets the collector. When the collected output is
-   * exactly the caller's `input` (same keys set, same keys cleared), the caller's objects are passed on instead,
-   * so adapters can reuse one encoding across sessions (see mergeAdded).
-   */
-  private flushChanged(
-    collection: string,
-    id: string,
-    input?: Fields,
-    inputCleared?: readonly string[],
-  ): void {
-    const fields = this.outFields;
-    const cleared = this.outCleared;
-    if (fields === null && cleared === null) return;
-    this.outFields = null;
-    this.outCleared = null;
-    if (
-      input !== undefined &&
-      inputCleared !== undefined &&
-      sameOutput(fields, cleared, input, inputCleared)
-    ) {
-      this.out.changed(collection, id, input, inputCleared);
-      return;
-    }
-    this.out.changed(collection, id, fields ?? NO_FIELDS, cleared ?? NO_CLEARED);
-  }
 }
 
-/** A fresh copy of a fields object (the values shared). */
-function copyOf(fields: Fields): Fields {
-  const copy: Fields = {};
-  for (const key of Object.keys(fields)) setField(copy, key, fields[key]);
-  return copy;
-}
+// Pass-through (NO_MERGE, NO_MERGE_NO_HISTORY, and NO_MERGE_MULTI's fields)
 
-/** True if `fields` has neither `_id` nor `undefined` values: the merge box would send it as it is. */
-function isVerbatim(fields: Fields): boolean {
-  for (const key in fields) if (key === '_id' || fields[key] === undefined) return false;
-  return true;
-}
-
-/** True when the collected output sets exactly `input`'s keys (to its values) and clears exactly `inputCleared`. */
-function sameOutput(
-  fields: Fields | null,
-  cleared: string[] | null,
-  input: Fields,
-  inputCleared: readonly string[],
-): boolean {
-  let inputKeys = 0;
-  for (const key in input) {
-    if (key === '_id' || input[key] === undefined) return false;
-    inputKeys++;
+/** `fields` without `_id` and `undefined` values; the same object when it has neither. */
+function passFields(fields: Fields): Fields {
+  let clean = true;
+  for (const key in fields) {
+    if (key === '_id' || fields[key] === undefined) {
+      clean = false;
+      break;
+    }
   }
-  if ((fields === null ? 0 : Object.keys(fields).length) !== inputKeys) return false;
-  if (fields !== null) for (const key in fields) if (!Object.hasOwn(input, key)) return false;
-  if ((cleared === null ? 0 : cleared.length) !== inputCleared.length) return false;
-  if (cleared !== null)
-    for (let i = 0; i < cleared.length; i++) if (cleared[i] !== inputCleared[i]) return false;
-  return true;
+  if (clean) return fields;
+  const out: Fields = {};
+  for (const key of Object.keys(fields)) {
+    const value = fields[key];
+    if (key !== '_id' && value !== undefined) setField(out, key, value);
+  }
+  return out;
+}
+
+/**
+ * Forwards a change as given, except that `_id` is dropped and keys with `undefined` values move to `cleared`;
+ * sends nothing when both end up empty.
+ */
+function passChanged(
+  sink: DataSink,
+  collection: string,
+  id: string,
+  fields: Fields,
+  cleared: readonly string[],
+): void {
+  const passed = passFields(fields);
+  let allCleared = cleared;
+  if (passed !== fields || cleared.includes('_id')) {
+    const keys = new Set<string>();
+    for (const key of cleared) if (key !== '_id') keys.add(key);
+    for (const key of Object.keys(fields)) if (key !== '_id' && fields[key] === undefined) keys.add(key);
+    allCleared = [...keys];
+  }
+  if (allCleared.length > 0 || hasKeys(passed)) sink.changed(collection, id, passed, allCleared);
 }
 
 /**

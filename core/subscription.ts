@@ -7,6 +7,10 @@
  * become `added`) and then `ready` is sent. A handler that returns nothing must call `ready()` itself.
  * `stop()`, `error()` and an unsubscribe all withdraw every document this subscription published (the merge box
  * sends `removed`/`changed` as other subscriptions allow), run `onStop` callbacks once, and release observers.
+ *
+ * Documents once per process: what a cursor publishes is kept by its shared observer, and the subscription hands
+ * the merge box the cursor's listener as the {@link PublishedDocuments} source of those documents, so the session
+ * keeps no copy of them (nor their ids) unless the low-level API publishes to the same collection.
  */
 import type { PublicationDefinition } from './app.js';
 import type { ConnectionInfo, Fields, PublicationContext } from './contexts.js';
@@ -16,16 +20,17 @@ import { ConfigurationError } from './errors.js';
 import { checkGuard } from './guards.js';
 import { idStringify } from './ids.js';
 import type { LiveObserver, ObserverListener } from './live/live-observer.js';
+import type { PublishedDocuments } from './merge-box.js';
 import type { QueryOptions, Selector } from './query/compile.js';
 import { cryptoRandom as Random } from './random/random-stream.js';
 import { validateParams } from './schema-validation.js';
 import type { Session } from './session.js';
 
 /** A cursor's listener as its subscription sees it (Subscription.#CursorListener). */
-interface CursorFeed extends ObserverListener {
+interface CursorFeed extends ObserverListener, PublishedDocuments {
   readonly collection: string;
   /** The collection's id set once the low-level API also publishes to it; undefined while the cursor is alone. */
-  ids: Set<string> | undefined;
+  idSet: Set<string> | undefined;
   /** The ids the cursor published while alone. */
   held(): string[];
 }
@@ -214,16 +219,19 @@ export class Subscription implements PublicationContext {
    * Feeds one cursor's observer output into its subscription. One small object per cursor, not three closures:
    * an observer's loop over thousands of subscribers then touches one object and calls one method each.
    *
-   * While the cursor is its collection's only source in the subscription (`ids` undefined, the rule), it keeps no
+   * While the cursor is its collection's only source in the subscription (`idSet` undefined, the rule), it keeps no
    * ids: the observer never sends a listener a duplicate `added`, nor `changed`/`removed` for an id it did not
-   * send it, so every call goes straight to the merge box, and what the subscription published of the collection
-   * is the observer's {@link LiveObserver.documentIds} once attached (before: what attaching sent so far). When the
-   * low-level API publishes to the same collection ({@link Subscription.#idsOf}), the listener moves onto the
-   * collection's id set, seeded with those ids, and from then on filters exactly as the low-level API does.
+   * send it, so every call goes straight to the merge box, with this listener as the source of the documents
+   * (what it published is what its observer says it was sent: {@link LiveObserver.fieldsSeenBy} once attached,
+   * and while attaching, the ids sent so far). When the low-level API publishes to the same collection
+   * ({@link Subscription.#idsOf}), the listener moves onto the collection's id set, seeded with those ids, the
+   * merge box takes the documents over, and from then on it filters exactly as the low-level API does.
    */
   static readonly #CursorListener = class CursorListener implements CursorFeed {
     /** The subscription's id set of the collection, shared with the low-level API; undefined: sole source. */
-    ids: Set<string> | undefined;
+    idSet: Set<string> | undefined;
+    /** Written by the observer (ObserverListener.seen). */
+    seen = 0;
     /**
      * Ids sent while the observer attaches the listener (sole source); dropped once attached, when the observer's
      * documents say it. Kept if attaching failed halfway, so that exactly what was published is withdrawn.
@@ -235,12 +243,24 @@ export class Subscription implements PublicationContext {
       readonly collection: string,
       private readonly observer: LiveObserver,
     ) {
-      this.ids = sub.#documents.get(collection);
+      this.idSet = sub.#documents.get(collection);
     }
 
     /** The ids this listener published (sole source): the observer's documents once attached. */
     held(): string[] {
-      return this.#initial ?? this.observer.documentIds();
+      return this.#initial ?? this.observer.idsSeenBy(this);
+    }
+
+    // PublishedDocuments (the merge box asks while this listener is its collection's source in the subscription)
+
+    fieldsOf(id: string): Fields | undefined {
+      // While attaching, the ids sent so far (only a failed attach is ever asked: attaching is one synchronous run).
+      if (this.#initial !== undefined && !this.#initial.includes(id)) return undefined;
+      return this.observer.fieldsSeenBy(this, id);
+    }
+
+    ids(): string[] {
+      return this.held();
     }
 
     attached(): void {
@@ -250,23 +270,23 @@ export class Subscription implements PublicationContext {
     added(id: string, fields: Fields): void {
       const sub = this.sub;
       if (!sub.#active) return;
-      if (this.ids !== undefined) {
-        sub.#addTo(this.ids, this.collection, id, fields);
+      if (this.idSet !== undefined) {
+        sub.#addTo(this.idSet, this.collection, id, fields);
         return;
       }
       this.#initial?.push(id);
-      sub.session.mergeBox.added(sub.handle, this.collection, id, fields);
+      sub.session.mergeBox.added(sub.handle, this.collection, id, fields, this);
     }
 
     changed(id: string, fields: Fields, cleared: readonly string[]): void {
       const sub = this.sub;
-      if (!sub.#active || (this.ids !== undefined && !this.ids.has(id))) return;
+      if (!sub.#active || (this.idSet !== undefined && !this.idSet.has(id))) return;
       sub.session.mergeBox.changed(sub.handle, this.collection, id, fields, cleared);
     }
 
     removed(id: string): void {
       const sub = this.sub;
-      if (!sub.#active || (this.ids !== undefined && !this.ids.delete(id))) return;
+      if (!sub.#active || (this.idSet !== undefined && !this.idSet.delete(id))) return;
       sub.session.mergeBox.removed(sub.handle, this.collection, id);
     }
   };
@@ -280,9 +300,10 @@ export class Subscription implements PublicationContext {
     if (!ids) {
       ids = new Set();
       for (const { listener } of this.#observers) {
-        if (listener.collection !== collection || listener.ids !== undefined) continue;
+        if (listener.collection !== collection || listener.idSet !== undefined) continue;
         for (const id of listener.held()) ids.add(id);
-        listener.ids = ids;
+        listener.idSet = ids;
+        this.session.mergeBox.takeOver(this.handle, collection);
       }
       this.#documents.set(collection, ids);
     }
@@ -321,7 +342,7 @@ export class Subscription implements PublicationContext {
   #withdrawAll(): void {
     let published: Map<string, Iterable<string>> = this.#documents;
     for (const { listener } of this.#observers) {
-      if (listener.ids !== undefined) continue;
+      if (listener.idSet !== undefined) continue;
       if (published === this.#documents) published = new Map(this.#documents);
       published.set(listener.collection, listener.held());
     }

@@ -107,6 +107,15 @@ function encodes(
 }
 
 /**
+ * Encodings of `added` messages by their `fields` object. A document's fields object is its live observer's own,
+ * one per version, shared by every session holding it, whenever the session subscribed (attaching sends each
+ * current document as it is): so each is encoded once per process, and every session's frame of it, and every
+ * session's resumption log, holds the same string (core/live/live-observer.ts, DESIGN.md decision 15). The
+ * entries live as long as the fields objects.
+ */
+const addedTexts = new WeakMap<object, EncodedData>();
+
+/**
  * The last `removed` encoded: an observer hands the same collection and id to every session it reaches, one after
  * the other, so a removal fanned out is encoded once too.
  */
@@ -132,9 +141,12 @@ export function encodeServerMessage(message: ServerMessage): string {
       recentData = older;
       return older.text;
     }
+    const known = cleared === null ? addedTexts.get(message.fields) : undefined;
+    if (encodes(known, message, cleared)) return known.text;
     const text = encodeUncached(message);
     olderData = recent;
     recentData = { fields: message.fields, collection: message.collection, id: message.id, cleared, text };
+    if (cleared === null) addedTexts.set(message.fields, recentData);
     return text;
   }
   return encodeUncached(message);

@@ -68,10 +68,13 @@ export class CollectionBinding {
     return idStringify(id);
   }
 
-  /** A row's published fields: every column but the key (NULLs are already absent). */
+  /**
+   * A row's published fields: every column but the key (NULLs are already absent) and but a column named `_id`
+   * (the document's id is its key; the merge box would drop it anyway).
+   */
   fields(row: Row): Fields {
     const out: Fields = {};
-    for (const name in row) if (name !== this.#keyColumn) out[name] = row[name];
+    for (const name in row) if (name !== this.#keyColumn && name !== '_id') out[name] = row[name];
     return out;
   }
 }

@@ -12,6 +12,13 @@
  *   net difference.
  * - `settled(seq)` resolves once every event with sequence ≤ seq is reflected in what listeners were sent;
  *   the write fence waits on it before `writesDelivered`.
+ * - Documents are held once per process, here: each current document's row and its published fields, one
+ *   immutable fields object per version, handed as it is to every listener (and on, by the merge boxes, to the
+ *   protocol encoders, which then encode it once). Sessions keep no copy: a session's merge box asks the
+ *   observer what a listener holds ({@link LiveObserver.fieldsSeenBy}).
+ * - Changes reach `docs` one document at a time, and each is handed to every listener before the next: what a
+ *   listener holds differs from `docs` in at most the one document being emitted, and only until its turn in
+ *   that emission ({@link LiveObserver.fieldsSeenBy} answers exactly, also in the middle of an emission).
  */
 import type { BusEvent } from '../bus/change-bus.js';
 import type { Fields } from '../contexts.js';
@@ -19,16 +26,32 @@ import type { Row } from '../database/table-info.js';
 import type { Logger } from '../logger.js';
 import type { CollectionBinding } from './collection-binding.js';
 
-/** Receives an observer's output (a subscription, bridging into its session's merge box). */
+/**
+ * Receives an observer's output (a subscription, bridging into its session's merge box). `fields` objects are
+ * the observer's own, shared by every listener: never mutate them. They never contain `_id` or `undefined`
+ * values.
+ */
 export interface ObserverListener {
   added(id: string, fields: Fields): void;
   changed(id: string, fields: Fields, cleared: readonly string[]): void;
   removed(id: string): void;
   /**
    * Called once by {@link LiveObserver.attach}, right after the `added` of every current document: from then on
-   * the listener holds exactly the observer's {@link LiveObserver.documentIds} (also once the observer stopped).
+   * the listener holds exactly what {@link LiveObserver.fieldsSeenBy} and {@link LiveObserver.idsSeenBy} say
+   * (also once the observer stopped).
    */
   attached?(): void;
+  /**
+   * Written by the observer only: the number of the last emission this listener was handed in full (see
+   * {@link LiveObserver.fieldsSeenBy}). Start it at 0.
+   */
+  seen: number;
+}
+
+/** A current document: its row and its published fields (never mutated; a change makes a new one). */
+interface ObservedDocument {
+  readonly row: Row;
+  readonly fields: Fields;
 }
 
 /** A change event as observers receive it: the bus event plus the row decoded once for all observers. */
@@ -53,9 +76,15 @@ interface Waiter {
 
 /** Shared machinery of query and SQL observers. */
 export abstract class LiveObserver {
-  /** What listeners currently hold: wire id → full row (fields are derived per emission). */
-  protected docs = new Map<string, Row>();
+  /** What listeners currently hold (but for the document being emitted): wire id → row and published fields. */
+  #docs = new Map<string, ObservedDocument>();
   protected readonly listeners = new Set<ObserverListener>();
+  /** Number of the current (or last) emission; listeners record the last one they were handed in `seen`. */
+  #emission = 0;
+  /** The id of the document being emitted, while listeners are being called for it. */
+  #emittingId: string | undefined;
+  /** That document as it was before this emission (undefined: it is being added). */
+  #emittingBefore: ObservedDocument | undefined;
   /** Number of subscriptions using this observer (managed by the pool). */
   refCount = 0;
 
@@ -117,18 +146,73 @@ export abstract class LiveObserver {
   async attach(listener: ObserverListener): Promise<void> {
     await this.start();
     if (this.#stopped) throw new Error(`live query ${this.key} stopped`);
-    for (const [id, row] of this.docs) listener.added(id, this.fieldsOf(row));
+    listener.seen = this.#emission;
+    for (const [id, doc] of this.#docs) listener.added(id, doc.fields);
     this.listeners.add(listener);
     listener.attached?.();
   }
 
   /**
-   * The ids of the documents listeners currently hold. Synchronously consistent with what they were sent (the
-   * documents are replaced before a requery's differences go out, within one synchronous step), and frozen once
-   * the observer stopped.
+   * The fields of document `id` as attached `listener` was sent them: the current ones, except for the document
+   * being emitted, whose previous version a listener still holds until it has been handed the emission (so, in
+   * its own `changed`/`removed`, what it held before). Undefined if it holds no such document.
    */
-  documentIds(): string[] {
-    return [...this.docs.keys()];
+  fieldsSeenBy(listener: ObserverListener, id: string): Fields | undefined {
+    if (id === this.#emittingId && listener.seen !== this.#emission) return this.#emittingBefore?.fields;
+    return this.#docs.get(id)?.fields;
+  }
+
+  /** The ids of the documents attached `listener` holds (see {@link fieldsSeenBy}). */
+  idsSeenBy(listener: ObserverListener): string[] {
+    const ids = [...this.#docs.keys()];
+    const id = this.#emittingId;
+    if (id === undefined || listener.seen === this.#emission) return ids;
+    const now = this.#docs.has(id);
+    const before = this.#emittingBefore !== undefined;
+    if (now && !before) return ids.filter((other) => other !== id);
+    if (before && !now) ids.push(id);
+    return ids;
+  }
+
+  /** Number of current documents. */
+  protected get documentCount(): number {
+    return this.#docs.size;
+  }
+
+  /** The row of current document `id`. */
+  protected rowOf(id: string): Row | undefined {
+    return this.#docs.get(id)?.row;
+  }
+
+  /** The ids of the current documents, in their order. */
+  protected currentIds(): IterableIterator<string> {
+    return this.#docs.keys();
+  }
+
+  /** Document `id` becomes `row` (added, or changed if it was there): stored, then handed to every listener. */
+  protected put(id: string, row: Row): void {
+    const before = this.#docs.get(id);
+    const fields = this.fieldsOf(row);
+    if (before === undefined) {
+      const doc: ObservedDocument = { row, fields };
+      this.#docs.set(id, doc);
+      this.#emit(id, undefined, (listener) => listener.added(id, fields));
+      return;
+    }
+    const diff = diffFields(before.fields, fields);
+    // Nothing published changed: the document keeps its fields object (and encoders their encoding of it).
+    this.#docs.set(id, { row, fields: diff === undefined ? before.fields : fields });
+    if (diff === undefined) return;
+    const { fields: changed, cleared } = diff;
+    this.#emit(id, before, (listener) => listener.changed(id, changed, cleared));
+  }
+
+  /** Document `id` leaves the result: dropped, then `removed` is handed to every listener. No-op if absent. */
+  protected drop(id: string): void {
+    const before = this.#docs.get(id);
+    if (before === undefined) return;
+    this.#docs.delete(id);
+    this.#emit(id, before, (listener) => listener.removed(id));
   }
 
   /** Removes a listener (no messages are sent to it). */
@@ -254,42 +338,42 @@ export abstract class LiveObserver {
     this.#waiters = keep;
   }
 
-  /** Replaces the published state with `rows`, sending listeners only the differences. */
+  /**
+   * Replaces the published state with `rows`, sending listeners only the differences, one document at a time;
+   * at the end the documents are in the order of `rows`.
+   */
   #publishSnapshot(rows: readonly Row[]): void {
     const next = new Map<string, Row>();
     for (const row of rows) next.set(this.binding.wireId(row), row);
-    const previous = this.docs;
-    this.docs = next;
-    for (const [id, row] of next) {
-      const old = previous.get(id);
-      if (old === undefined) this.emitAdded(id, row);
-      else this.emitChanged(id, old, row);
-    }
-    for (const id of previous.keys()) if (!next.has(id)) this.emitRemoved(id);
+    for (const [id, row] of next) this.put(id, row);
+    for (const id of [...this.#docs.keys()]) if (!next.has(id)) this.drop(id);
+    const ordered = new Map<string, ObservedDocument>();
+    for (const id of next.keys()) ordered.set(id, this.#docs.get(id) as ObservedDocument);
+    this.#docs = ordered;
     this.afterSnapshot(rows);
   }
 
-  /** Hook for subclasses keeping extra state (a sorted window) in step with `docs`. */
+  /** Hook for subclasses keeping extra state (a sorted window) in step with the documents. */
   protected afterSnapshot(_rows: readonly Row[]): void {}
 
-  /** Sends `added` to every listener. */
-  protected emitAdded(id: string, row: Row): void {
+  /**
+   * Hands one emission about document `id` (which was `before`) to every listener, in order, each marked as
+   * having seen it once its call returned.
+   */
+  #emit(id: string, before: ObservedDocument | undefined, call: (listener: ObserverListener) => void): void {
     if (this.listeners.size === 0) return;
-    const fields = this.fieldsOf(row);
-    for (const listener of this.listeners) listener.added(id, fields);
-  }
-
-  /** Sends `changed` with the field-level difference between two rows, if any. */
-  protected emitChanged(id: string, before: Row, after: Row): void {
-    if (this.listeners.size === 0 || before === after) return;
-    const diff = diffFields(this.fieldsOf(before), this.fieldsOf(after));
-    if (!diff) return;
-    for (const listener of this.listeners) listener.changed(id, diff.fields, diff.cleared);
-  }
-
-  /** Sends `removed` to every listener. */
-  protected emitRemoved(id: string): void {
-    for (const listener of this.listeners) listener.removed(id);
+    const emission = ++this.#emission;
+    this.#emittingId = id;
+    this.#emittingBefore = before;
+    try {
+      for (const listener of this.listeners) {
+        call(listener);
+        listener.seen = emission;
+      }
+    } finally {
+      this.#emittingId = undefined;
+      this.#emittingBefore = undefined;
+    }
   }
 }
 
@@ -299,13 +383,13 @@ export function diffFields(before: Fields, after: Fields): { fields: Fields; cle
   let cleared: string[] | undefined;
   for (const name in after) {
     const value = after[name];
-    if (!(name in before) || !valuesEqual(before[name], value)) {
+    if (!Object.hasOwn(before, name) || !valuesEqual(before[name], value)) {
       fields ??= {};
       fields[name] = value;
     }
   }
   for (const name in before) {
-    if (!(name in after)) {
+    if (!Object.hasOwn(after, name)) {
       cleared ??= [];
       cleared.push(name);
     }

@@ -23,7 +23,7 @@ export class QueryObserver extends LiveObserver {
   readonly #db: Database;
   readonly #windowed: boolean;
   readonly #limit: number;
-  /** Sorted current result when windowed (same rows as `docs`). */
+  /** Sorted current result when windowed (the same rows as the documents). */
   #window: Row[] = [];
 
   constructor(
@@ -71,10 +71,8 @@ export class QueryObserver extends LiveObserver {
     if (event.kind === 'resync') return false;
     if (event.kind === 'truncate') {
       // The table is empty at this point of the commit order; later inserts arrive as their own events.
-      const ids = [...this.docs.keys()];
-      this.docs.clear();
       this.#window = [];
-      for (const id of ids) this.emitRemoved(id);
+      for (const id of [...this.currentIds()]) this.drop(id);
       return true;
     }
     return this.#windowed ? this.#applyWindowed(event) : this.#applyUnlimited(event);
@@ -82,16 +80,9 @@ export class QueryObserver extends LiveObserver {
 
   #applyUnlimited(event: Extract<ObserverEvent, { kind: 'change' }>): boolean {
     const { id, row } = event;
-    const old = this.docs.get(id);
     const matches = row !== undefined && event.op !== 'delete' && this.#query.matches(row);
-    if (matches) {
-      this.docs.set(id, row);
-      if (old) this.emitChanged(id, old, row);
-      else this.emitAdded(id, row);
-    } else if (old) {
-      this.docs.delete(id);
-      this.emitRemoved(id);
-    }
+    if (matches) this.put(id, row);
+    else this.drop(id);
     return true;
   }
 
@@ -99,7 +90,7 @@ export class QueryObserver extends LiveObserver {
     // Under `skip`, a change before the window (which we do not hold) shifts it: re-read on anything relevant.
     if (this.#query.skip > 0) return !this.relevant(event);
     const { id, row } = event;
-    const old = this.docs.get(id);
+    const old = this.rowOf(id);
     const matches = row !== undefined && event.op !== 'delete' && this.#query.matches(row);
     if (!old && !matches) return true;
     const compare = this.#query.compare;
@@ -107,8 +98,7 @@ export class QueryObserver extends LiveObserver {
     if (old && !matches) {
       if (full) return false; // something beyond the window may move in: re-read it
       this.#removeFromWindow(old);
-      this.docs.delete(id);
-      this.emitRemoved(id);
+      this.drop(id);
       return true;
     }
     if (!row) return true;
@@ -117,25 +107,20 @@ export class QueryObserver extends LiveObserver {
       if (full && last !== undefined && compare(row, last) > 0 && compare(row, old) > 0) return false;
       this.#removeFromWindow(old);
       this.#insertIntoWindow(row);
-      this.docs.set(id, row);
-      this.emitChanged(id, old, row);
+      this.put(id, row);
       return true;
     }
     if (!full) {
       this.#insertIntoWindow(row);
-      this.docs.set(id, row);
-      this.emitAdded(id, row);
+      this.put(id, row);
       return true;
     }
     const last = this.#window[this.#window.length - 1];
     if (last === undefined || compare(row, last) >= 0) return true; // sorts after the window
     this.#window.pop();
-    const lastId = this.binding.wireId(last);
-    this.docs.delete(lastId);
-    this.emitRemoved(lastId);
+    this.drop(this.binding.wireId(last));
     this.#insertIntoWindow(row);
-    this.docs.set(id, row);
-    this.emitAdded(id, row);
+    this.put(id, row);
     return true;
   }
 
