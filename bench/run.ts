@@ -16,6 +16,7 @@ const SCENARIOS = [
   'rpc',
   'latency',
   'fanout',
+  'fanout-core',
   'idle',
   'memory',
   'reconnect-storm',

@@ -68,7 +68,8 @@ class MemoryObserver extends LiveObserver {
 
   protected apply(event: ObserverEvent): boolean {
     if (event.kind !== 'change') return false;
-    if (event.row !== undefined && event.op !== 'delete' && this.where(event.row)) this.put(event.id, event.row);
+    if (event.row !== undefined && event.op !== 'delete' && this.where(event.row))
+      this.put(event.id, event.row);
     else this.drop(event.id);
     return true;
   }
@@ -148,7 +149,9 @@ describe('MergeBox with documents kept by live observers', () => {
     const row = { id: 'a', t: 'A2', n: 1 };
     rows.set('a', row);
     observer.handle({ kind: 'change', seq: 1, op: 'update', id: 'a', row });
-    assert.deepEqual(sink.drain().slice(1), [{ fun: 'changed', collection: 'c', id: 'a', changed: { t: 'A2' } }]);
+    assert.deepEqual(sink.drain().slice(1), [
+      { fun: 'changed', collection: 'c', id: 'a', changed: { t: 'A2' } },
+    ]);
     assert.deepEqual(box.snapshot(), new Map([['c', new Map([['a', { t: 'A2', n: 1 }]])]]));
   });
 
@@ -163,10 +166,18 @@ describe('MergeBox with documents kept by live observers', () => {
         seen: 0,
         added() {},
         changed() {
-          seen.push([name, observer.fieldsSeenBy(listeners[0]!, 'a'), observer.fieldsSeenBy(listeners[1]!, 'a')]);
+          seen.push([
+            name,
+            observer.fieldsSeenBy(listeners[0]!, 'a'),
+            observer.fieldsSeenBy(listeners[1]!, 'a'),
+          ]);
         },
         removed() {
-          seen.push([name, observer.fieldsSeenBy(listeners[0]!, 'a'), observer.fieldsSeenBy(listeners[1]!, 'a')]);
+          seen.push([
+            name,
+            observer.fieldsSeenBy(listeners[0]!, 'a'),
+            observer.fieldsSeenBy(listeners[1]!, 'a'),
+          ]);
         },
       });
     }
@@ -243,7 +254,8 @@ describe('MergeBox with documents kept by live observers', () => {
           } else {
             box.removeSubscription(sub, new Map([['c', feed.ids()]]));
             feed.observer.detach(feed);
-            for (const [doc, state] of reference.docs) if (state.existsIn.has(sub)) reference.removed(sub, doc);
+            for (const [doc, state] of reference.docs)
+              if (state.existsIn.has(sub)) reference.removed(sub, doc);
             feeds.delete(sub);
           }
         } else if (dice < 0.68) {
