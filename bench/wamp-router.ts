@@ -99,24 +99,24 @@ class BenchPeer implements Peer {
 
 /** One router's cases, set up once; each `run*` does `n` operations. */
 function setUp(router: Router) {
-  const realm = new router.realm.Realm(
-    {
-      name: 'realm1',
-      uriCheck: 'strict',
-      authenticators: [],
-      authorizer: { authorize: () => true },
-      grants: {
-        metaApiRoles: new Set(),
-        patternRegistrationRoles: new Set(),
-        disclosureRoles: new Set(),
-      },
-      skipSendsError: false,
-      maxRetained: 10_000,
-      maxTestaments: 16,
+  // Not a literal at the call: a baseline checkout's settings may lack or name keys differently.
+  const settings = {
+    name: 'realm1',
+    uriCheck: 'strict' as const,
+    authenticators: [],
+    authorizer: { authorize: () => true },
+    grants: {
+      metaApiRoles: new Set<string>(),
+      patternRegistrationRoles: new Set<string>(),
+      disclosureRoles: new Set<string>(),
     },
-    new router.ids.IdSequence(),
-    silentLogger,
-  );
+    skipSendsError: false,
+    retention: { events: 10_000, bytes: 16 * 1024 * 1024 },
+    // The same bound under its older name, for a baseline checkout from before the byte bound.
+    maxRetained: 10_000,
+    maxTestaments: 16,
+  };
+  const realm = new router.realm.Realm(settings, new router.ids.IdSequence(), silentLogger);
   const json = router.serializers.SERIALIZERS.json;
   let nextSession = 0;
   const peer = () => {

@@ -138,6 +138,31 @@ interface RetainedEvent {
   readonly options: PublishOptions;
   readonly publisherDetails: Dict;
   readonly payload: Payload;
+  /** {@link payloadBytes} of the payload plus the topic: what the event counts against the byte bound. */
+  readonly bytes: number;
+}
+
+/** How many retained events a realm keeps, in events and in bytes (the oldest topic goes first). */
+export interface RetentionLimits {
+  readonly events: number;
+  readonly bytes: number;
+}
+
+/**
+ * About how many bytes `value` takes once serialized (JSON's size for text, the byte length of binaries): what a
+ * retained event is charged. Walks the value once; nesting is already bounded by the transport's depth check.
+ */
+export function payloadBytes(value: unknown): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (value === null || typeof value !== 'object') return 8;
+  if (value instanceof Uint8Array) return value.byteLength;
+  let bytes = 2;
+  if (Array.isArray(value)) {
+    for (const item of value) bytes += payloadBytes(item) + 1;
+    return bytes;
+  }
+  for (const [key, item] of Object.entries(value)) bytes += key.length + 4 + payloadBytes(item);
+  return bytes;
 }
 
 /** The result of {@link Broker.subscribe}. */
@@ -151,12 +176,18 @@ export interface SubscribeOutcome {
 export class Broker {
   readonly #table = new UriTable<Subscription>();
   readonly #retained = new Map<string, RetainedEvent>();
+  #retainedBytes = 0;
 
   constructor(
     private readonly ids: IdSequence,
     private readonly hooks: BrokerHooks,
-    private readonly maxRetained = 10_000,
+    private readonly retention: RetentionLimits = { events: 10_000, bytes: 16 * 1024 * 1024 },
   ) {}
+
+  /** Retained events held now, and the bytes they are charged (the bound's bookkeeping; tests read it). */
+  get retainedSize(): { readonly events: number; readonly bytes: number } {
+    return { events: this.#retained.size, bytes: this.#retainedBytes };
+  }
 
   /**
    * Subscribes `peer` (uri and match already validated). `confirm` runs first (the realm sends SUBSCRIBED there),
@@ -255,7 +286,10 @@ export class Broker {
             publisher_authrole: publisher.authrole,
           }
         : {};
-    if (options.retain) this.#retain(topic, { publication, options, publisherDetails, payload });
+    if (options.retain) {
+      const bytes = topic.length + payloadBytes(payload.args ?? null) + payloadBytes(payload.kwargs ?? null);
+      this.#retain(topic, { publication, options, publisherDetails, payload, bytes });
+    }
     const deliver = (subscription: Subscription, pattern: boolean) => {
       let encoded: Map<string, string | Uint8Array> | undefined;
       for (const peer of subscription.subscribers) {
@@ -288,13 +322,28 @@ export class Broker {
     return publication;
   }
 
+  /**
+   * Keeps `event` as the topic's retained event (replacing the previous one), then drops the oldest topics until
+   * both bounds hold. An event larger than the whole byte bound is not kept (the topic then has none: the newer
+   * publication still supersedes the older one).
+   */
   #retain(topic: string, event: RetainedEvent): void {
-    this.#retained.delete(topic);
-    if (this.#retained.size >= this.maxRetained) {
-      const oldest = this.#retained.keys().next();
-      if (!oldest.done) this.#retained.delete(oldest.value);
-    }
+    this.#unretain(topic);
+    if (event.bytes > this.retention.bytes || this.retention.events < 1) return;
     this.#retained.set(topic, event);
+    this.#retainedBytes += event.bytes;
+    while (this.#retained.size > this.retention.events || this.#retainedBytes > this.retention.bytes) {
+      const oldest = this.#retained.keys().next();
+      if (oldest.done) break;
+      this.#unretain(oldest.value);
+    }
+  }
+
+  #unretain(topic: string): void {
+    const previous = this.#retained.get(topic);
+    if (!previous) return;
+    this.#retained.delete(topic);
+    this.#retainedBytes -= previous.bytes;
   }
 
   // ---- meta API ----------------------------------------------------------------------------------------------

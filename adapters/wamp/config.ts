@@ -48,6 +48,11 @@ export const wampSection = z
     maxTestaments: positiveInt()
       .default(16)
       .describe('Testaments (wamp.session.add_testament) a session may hold at once; one more is refused.'),
+    maxRetainedBytes: positiveInt()
+      .default(16 * 1024 * 1024)
+      .describe(
+        'Bytes the realm keeps of retained events in all (publish with retain); the oldest topics are dropped first, a larger event is not retained.',
+      ),
   })
   .default({
     path: '/ws',
@@ -57,6 +62,7 @@ export const wampSection = z
     patternRegistrationRoles: [],
     disclosureRoles: [],
     maxTestaments: 16,
+    maxRetainedBytes: 16 * 1024 * 1024,
   })
   .describe('The WAMP v2 router (used when protocols includes "wamp").');
 
@@ -66,10 +72,19 @@ export const wampConfig = { wamp: wampSection } as const;
 /** {@link WampOptions} for the effective configuration: one realm with its grants, RawSocket. */
 export function wampOptionsOf(config: SectionValues<typeof wampConfig>, shared: SharedConfig): WampOptions {
   const { wamp } = config;
-  const { metaApiRoles, patternRegistrationRoles, disclosureRoles, maxTestaments } = wamp;
+  const { metaApiRoles, patternRegistrationRoles, disclosureRoles, maxTestaments, maxRetainedBytes } = wamp;
   return {
     path: wamp.path,
-    realms: [{ name: wamp.realm, metaApiRoles, patternRegistrationRoles, disclosureRoles, maxTestaments }],
+    realms: [
+      {
+        name: wamp.realm,
+        metaApiRoles,
+        patternRegistrationRoles,
+        disclosureRoles,
+        maxTestaments,
+        maxRetainedBytes,
+      },
+    ],
     maxMessageBytes: wamp.maxMessageBytes,
     forwardedCount: shared.forwardedCount,
     ...rawSocketOf(config, shared),

@@ -15,7 +15,13 @@ import type { Logger } from '../../core/logger.js';
 import { AccessPolicy, type RealmGrants, reservedNamespace } from './access-policy.js';
 import type { Authenticator } from './authentication.js';
 import type { Authorizer } from './authorization.js';
-import { Broker, type PublishOptions, parsePublishOptions, type Subscription } from './broker.js';
+import {
+  Broker,
+  type PublishOptions,
+  parsePublishOptions,
+  type RetentionLimits,
+  type Subscription,
+} from './broker.js';
 import { Dealer } from './dealer.js';
 import { ProtocolViolation, ReportedInternalError, WampError, WampUri } from './errors.js';
 import type { IdSequence } from './ids.js';
@@ -37,8 +43,8 @@ export interface RealmSettings {
   readonly grants: RealmGrants;
   /** Send ERROR after a `skip` cancel (default false, Crossbar's behaviour). */
   readonly skipSendsError: boolean;
-  /** Retained events kept at most (oldest topic dropped first). */
-  readonly maxRetained: number;
+  /** Retained events kept at most, in events and bytes (oldest topic dropped first). */
+  readonly retention: RetentionLimits;
   /** Testaments a session may hold at once; one more is refused with `wamp.error.testament_error`. */
   readonly maxTestaments: number;
 }
@@ -113,7 +119,7 @@ export class Realm {
         },
         onDelete: (peer, s) => this.#subscriptionMeta('on_delete', peer, s, [peer.session, s.id]),
       },
-      settings.maxRetained,
+      settings.retention,
     );
     this.dealer = new Dealer(
       ids,

@@ -70,6 +70,12 @@ export interface WampRealmOptions {
   /** Retained events kept at most; the oldest topic is dropped first (default 10000). */
   readonly maxRetained?: number;
   /**
+   * Bytes the realm's retained events may take in all (payload and topic, as serialized); the oldest topics are
+   * dropped first and a larger event is not retained (default 16 MiB). Without it, 10,000 topics × 1-MiB events
+   * could hold 10 GB.
+   */
+  readonly maxRetainedBytes?: number;
+  /**
    * Testaments (`wamp.session.add_testament`) a session may hold at once, each at most `maxMessageBytes`; one more
    * gets `ERROR wamp.error.testament_error` (default 16).
    */
@@ -187,7 +193,10 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
             realmOptions.authorizer ?? (realmOptions.roles ? staticAuthorizer(realmOptions.roles) : allowAll),
           grants: grantsOf(realmOptions),
           skipSendsError: realmOptions.skipSendsError ?? false,
-          maxRetained: realmOptions.maxRetained ?? 10_000,
+          retention: {
+            events: realmOptions.maxRetained ?? 10_000,
+            bytes: realmOptions.maxRetainedBytes ?? 16 * 1024 * 1024,
+          },
           maxTestaments: realmOptions.maxTestaments ?? 16,
         },
         ids,

@@ -157,7 +157,7 @@ describe('configuration', () => {
     );
   });
 
-  it('grants the WAMP realm nothing by default; wamp.*Roles and maxTestaments (file, env) reach its options', () => {
+  it('grants the WAMP realm nothing by default; wamp.*Roles, maxTestaments and maxRetainedBytes (file, env) reach its options', () => {
     const realmsOf = (config: ReturnType<typeof loadConfig>['config']) =>
       wampOptionsOf(config, { host: config.host, rootUrl: config.rootUrl, forwardedCount: 0 }).realms;
     const defaults = { realms: realmsOf(loadConfig({ file: false, env: {} }).config) };
@@ -168,6 +168,7 @@ describe('configuration', () => {
         patternRegistrationRoles: [],
         disclosureRoles: [],
         maxTestaments: 16,
+        maxRetainedBytes: 16 * 1024 * 1024,
       },
     ]);
     write({ wamp: { realm: 'app', metaApiRoles: ['admin'] } });
@@ -177,6 +178,7 @@ describe('configuration', () => {
         PGRT_WAMP_PATTERN_REGISTRATION_ROLES: 'backend, worker',
         PGRT_WAMP_DISCLOSURE_ROLES: 'backend',
         PGRT_WAMP_MAX_TESTAMENTS: '2',
+        PGRT_WAMP_MAX_RETAINED_BYTES: '65536',
       },
     });
     assert.equal(sources.get('wamp.patternRegistrationRoles'), 'env PGRT_WAMP_PATTERN_REGISTRATION_ROLES');
@@ -187,6 +189,7 @@ describe('configuration', () => {
         patternRegistrationRoles: ['backend', 'worker'],
         disclosureRoles: ['backend'],
         maxTestaments: 2,
+        maxRetainedBytes: 65_536,
       },
     ]);
     write({ wamp: { metaApiRoles: 'admin' } });
