@@ -203,3 +203,48 @@ describe('session logs', () => {
     }
   });
 });
+
+describe('session: a client that leaves while its subscription starts', function () {
+  this.timeout(30_000);
+  const table = `sess_leave_${process.pid}`;
+
+  it('logs nothing at error level (a client could flood the log by subscribing and leaving)', async () => {
+    const errors: unknown[] = [];
+    const logger: Logger = {
+      debug: () => {},
+      info: () => {},
+      warn: () => {},
+      error: (fields, message) => errors.push({ ...fields, message }),
+      child: () => logger,
+    };
+    const app = new App().collection('notes', { table }).publish('notes', (ctx) => ctx.find('notes'));
+    const t = await startTestCore(
+      app,
+      async (db) => {
+        await db.query(`DROP TABLE IF EXISTS ${table}`);
+        await db.query(`CREATE TABLE ${table} (id text PRIMARY KEY, text text NOT NULL)`);
+      },
+      undefined,
+      { logger },
+    );
+    try {
+      // Close the session once its observer exists but before the observer's first read finished: the
+      // subscription's attach then fails because the observer stopped with its last listener gone.
+      for (let i = 0; i < 5; i++) {
+        const { session } = t.session();
+        const subscribed = session.subscribe(`s${i}`, 'notes', []);
+        while (t.core.pool.size === 0) await new Promise((resolve) => setImmediate(resolve));
+        session.close();
+        await subscribed;
+      }
+      // The last attach settles asynchronously: a fresh session's full round proves they all did.
+      const { session, out } = t.session();
+      await session.subscribe('last', 'notes', []);
+      await out.waitFor((m) => m.msg === 'ready');
+      session.close();
+      assert.deepEqual(errors, []);
+    } finally {
+      await t.close();
+    }
+  });
+});

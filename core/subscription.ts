@@ -107,6 +107,10 @@ export class Subscription implements PublicationContext {
       await Promise.all((cursors as Cursor[]).map((cursor) => this.#observe(cursor)));
       if (this.#active) this.ready();
     } catch (error) {
+      // Stopped meanwhile (the client unsubscribed or left while the first read ran, and the observer stopped with
+      // its last listener): nobody waits for this subscription, and an error-level line here is one any client
+      // could produce at will by subscribing and leaving.
+      if (!this.#active) return;
       this.session.logPublicationError(this.definition.name, error);
       this.error(error);
     }
