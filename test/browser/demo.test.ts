@@ -4,7 +4,7 @@
  * xhr-polling, and a changed bundle reloads open pages (hot code push). Leaves a screenshot at /tmp/pgrt-demo.png.
  *
  * Needs /usr/bin/chromium (`.ci/run` installs it; elsewhere `apt-get install chromium`, or set PGRT_CHROMIUM);
- * without it the suite is skipped.
+ * without it the suite is skipped, or fails under PGRT_REQUIRE_BROWSER=1 (as in CI).
  */
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
@@ -15,7 +15,7 @@ import { migratePresentations, presentationsApp } from '../../examples/presentat
 import { buildWebClient } from '../../examples/presentations/web-client.js';
 import { createServer, ddp, type PgrtServer } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
-import { hasChromium, launchChromium } from './support.js';
+import { launchChromium, requireChromium } from './support.js';
 
 const SCREENSHOT = '/tmp/pgrt-demo.png';
 const TAG = `browser-${process.pid}`;
@@ -31,9 +31,7 @@ describe('demo page in Chromium (SockJS, live edits, xhr-polling fallback, hot c
   const pageErrors: string[] = [];
 
   before(async function () {
-    if (!hasChromium()) {
-      this.skip();
-    }
+    requireChromium(this);
     this.timeout(60_000);
     dir = mkdtempSync(join(tmpdir(), 'pgrt-demo-web-'));
     await buildWebClient(dir);

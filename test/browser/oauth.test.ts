@@ -20,7 +20,7 @@ import { App } from '../../core/app.js';
 import { createServer, ddp, type PgrtServer } from '../../server.js';
 import { startOidcProvider, type TestProvider } from '../fixtures/oidc-provider.js';
 import { testDatabaseUrl } from '../support/database.js';
-import { hasChromium, launchChromium } from './support.js';
+import { launchChromium, requireChromium } from './support.js';
 
 /** `window.oauthTest` of the page (see the fixture). */
 interface PageState {
@@ -56,7 +56,7 @@ describe('OAuth login in Chromium, popup and redirect styles (Meteor client prot
   let base: string;
 
   before(async function () {
-    if (!hasChromium()) this.skip();
+    requireChromium(this);
     dir = mkdtempSync(join(tmpdir(), 'pgrt-oauth-'));
     writeFileSync(
       join(dir, 'index.html'),

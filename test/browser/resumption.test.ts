@@ -28,7 +28,7 @@ import type { Session } from '../../core/session.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
 import { createServer, ddp, type PgrtServer, type Protocol } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
-import { bundleForBrowser, DroppableProxy, hasChromium, launchChromium } from './support.js';
+import { bundleForBrowser, DroppableProxy, launchChromium, requireChromium } from './support.js';
 
 const TAG = `resume-${process.pid}`;
 const SHORT_GRACE_MS = 500;
@@ -321,9 +321,7 @@ describe('DDP session resumption in Chromium (SockJS, dropped connection)', func
   }
 
   before(async function () {
-    if (!hasChromium()) {
-      this.skip();
-    }
+    requireChromium(this);
     this.timeout(60_000);
     dir = mkdtempSync(join(tmpdir(), 'pgrt-resumption-web-'));
     // tsx compiles this file with esbuild's keepNames, which wraps named functions in `__name(fn, "name")`:

@@ -12,9 +12,24 @@ import { type Browser, chromium } from 'playwright-core';
 /** The Chromium binary (`.ci/run` installs Debian's; elsewhere `apt-get install chromium`, or set PGRT_CHROMIUM). */
 export const CHROMIUM = process.env.PGRT_CHROMIUM ?? '/usr/bin/chromium';
 
-/** True if {@link CHROMIUM} exists (the browser suites skip themselves otherwise). */
-export function hasChromium(): boolean {
-  return existsSync(CHROMIUM);
+/**
+ * Called in a browser suite's `before`: returns when the Chromium binary exists. Without it the suite skips itself,
+ * except when `PGRT_REQUIRE_BROWSER=1` (set by `.ci/run`): then it fails, so CI never reports a browser suite green
+ * that did not run.
+ */
+export function requireChromium(
+  context: Pick<Mocha.Context, 'skip'>,
+  env: NodeJS.ProcessEnv = process.env,
+  executable: string = CHROMIUM,
+): void {
+  if (existsSync(executable)) return;
+  if (env.PGRT_REQUIRE_BROWSER === '1') {
+    throw new Error(
+      `Chromium not found at ${executable} and PGRT_REQUIRE_BROWSER=1: install it (apt-get install chromium) ` +
+        'or point PGRT_CHROMIUM at one',
+    );
+  }
+  context.skip();
 }
 
 /** Launches headless Chromium with the flags every browser suite uses. */

@@ -10,7 +10,8 @@
  * handler added to the server under test, so the page and its WebSocket share one origin, as a deployed page's
  * would. (Not `page.route`: Chromium's Local Network Access checks treat a document fulfilled by Playwright as
  * public and block its WebSocket to 127.0.0.1 with `ERR_BLOCKED_BY_LOCAL_NETWORK_ACCESS_CHECKS`.)
- * Needs /usr/bin/chromium (or PGRT_CHROMIUM); without it the suite is skipped.
+ * Needs /usr/bin/chromium (or PGRT_CHROMIUM); without it the suite is skipped, or fails under
+ * PGRT_REQUIRE_BROWSER=1 (as in CI).
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -20,7 +21,7 @@ import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
 import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
 import { testDatabaseUrl } from '../support/database.js';
-import { hasChromium, launchChromium } from './support.js';
+import { launchChromium, requireChromium } from './support.js';
 
 const TAG = `wamp-browser-${process.pid}`;
 /** Longest wait for anything the server or a page should do promptly (a busy 2-core machine included). */
@@ -189,9 +190,7 @@ describe('WAMP in Chromium with Autobahn|JS (realm1, private topic, methods, SQL
   const pageErrors: string[] = [];
 
   before(async function () {
-    if (!hasChromium()) {
-      this.skip();
-    }
+    requireChromium(this);
     this.timeout(60_000);
     server = await createServer({
       app: presentationsApp(),

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Browser } from 'playwright-core';
-import { bundleForBrowser, hasChromium, launchChromium } from '../browser/support.js';
+import { bundleForBrowser, launchChromium, requireChromium } from '../browser/support.js';
 import { type AttackTarget, startTarget } from './fixtures/target.js';
 
 /** The page's client: sockjs-client 1.6.1 limited to the iframe transport, sending DDP `connect`. */
@@ -55,7 +55,7 @@ describe('attack: a CDN script in the SockJS iframe page', function () {
     let pageServer: Server | undefined;
 
     before(async function () {
-      if (!hasChromium()) this.skip();
+      requireChromium(this);
       const bundle = await bundleForBrowser(PAGE_SCRIPT);
       // The page comes from another origin, as a Meteor bundle served by a CDN or another host would.
       pageServer = createServer((_request, response) => {
