@@ -16,10 +16,13 @@
  */
 import { TooManyRequestsError } from './errors.js';
 
-/** What a rule is matched against: one method call or subscription. */
+/**
+ * What a rule is matched against: one method call or subscription, or one `message` a client sends to other clients
+ * (an adapter's broadcast or presence update, counted by the adapter).
+ */
 export interface RateLimitInput {
-  readonly type: 'method' | 'subscription';
-  /** The method or publication name. */
+  readonly type: 'method' | 'subscription' | 'message';
+  /** The method or publication name (for a message, the adapter's name of its kind, e.g. `broadcast`). */
   readonly name: string;
   /** The session's user, or null. */
   readonly userId: string | null;
@@ -34,7 +37,7 @@ export type RateLimitMatcherField<T> = T | ((value: T) => boolean) | null | unde
 
 /** Meteor's rule matcher: which requests a rule applies to, and (by the fields it names) how they are counted. */
 export interface RateLimitMatcher {
-  readonly type?: RateLimitMatcherField<'method' | 'subscription'>;
+  readonly type?: RateLimitMatcherField<'method' | 'subscription' | 'message'>;
   readonly name?: RateLimitMatcherField<string>;
   readonly userId?: RateLimitMatcherField<string | null>;
   readonly connectionId?: RateLimitMatcherField<string>;

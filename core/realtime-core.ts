@@ -17,6 +17,7 @@
  */
 import type { App, PluginHost } from './app.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './bus/change-bus.js';
+import { publishMessage } from './bus/messages.js';
 import type { CaptureMode, CaptureModeName } from './capture/capture-mode.js';
 import { captureMode } from './capture/capture-modes.js';
 import { OutboxPump, type OutboxPumpOptions } from './capture/outbox-pump.js';
@@ -218,6 +219,18 @@ export class RealtimeCore implements PluginHost {
    */
   async fenceAfterAutocommit(id: string): Promise<void> {
     await this.captureMode.emit(this.db, this.channel, JSON.stringify({ f: id }));
+  }
+
+  /**
+   * Publishes an application message on `topic` to every process on the database, this one included, as a
+   * `message` bus event (core/bus/messages.ts). Through `client` (a transaction's) it is delivered on commit;
+   * by default through the pool, at once.
+   */
+  async publish(topic: string, data: unknown, client: Queryable = this.db): Promise<void> {
+    await publishMessage(client, topic, data, {
+      channel: this.channel,
+      spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
+    });
   }
 
   /** Stops sessions, plug-ins (their start hooks' stop functions), observers and the bus (not the database). */

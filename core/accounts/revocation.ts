@@ -158,6 +158,7 @@ export class ConnectionLogins {
         this.#recheck((login) => login !== undefined);
         return;
       case 'fence':
+      case 'message':
         return;
     }
   }

@@ -17,6 +17,8 @@ export const DEFAULT_CHANGE_CHANNEL = 'pgrt_changes';
  * - `fence`: a write fence (`pgrt.fence`) passed: every change of its transaction was delivered before it.
  * - `resync`: changes may have been missed (the listener reconnected after a gap, or a spilled payload was lost);
  *   consumers must re-read their state.
+ * - `message`: an application message published on `topic` (core/bus/messages.ts) by any process or by SQL;
+ *   `data` is its JSON value. Messages are not changes: they are not replayed after a gap and carry no position.
  */
 export type BusEvent =
   | {
@@ -30,7 +32,8 @@ export type BusEvent =
     }
   | { kind: 'truncate'; seq: number; table: string; txid: string }
   | { kind: 'fence'; seq: number; id: string }
-  | { kind: 'resync'; seq: number };
+  | { kind: 'resync'; seq: number }
+  | { kind: 'message'; seq: number; topic: string; data: unknown };
 
 /** The change bus. */
 export interface ChangeBus {

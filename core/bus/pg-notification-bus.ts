@@ -604,6 +604,7 @@ const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;
 /** The event of a payload (see core/database/schema.ts for the format), or undefined if malformed. */
 function toEvent(p: Payload, seq: number): BusEvent | undefined {
   if (typeof p.f === 'string') return { kind: 'fence', seq, id: p.f };
+  if (typeof p.m === 'string') return { kind: 'message', seq, topic: p.m, data: p.d };
   if (p.resync === true) return { kind: 'resync', seq }; // the logical capture slot was lost (core/capture/logical/slot.ts)
   const { t: table, o, x: txid } = p;
   if (typeof table !== 'string' || typeof txid !== 'string') return undefined;

@@ -8,6 +8,8 @@
  * - truncate:      `{"t":"schema.table","o":"t","x":"<txid>","n":<seq>}`
  * - spilled:       the above without `r`, plus `"s":<pgrt.spill id>`; the full payload is that row's `payload`.
  * - write fence:   `{"f":"<id>"}` (from `pgrt.fence`).
+ * - message:       `{"m":"<topic>","n":<seq>,"d":<data>}` (an application message, core/bus/messages.ts; spilled
+ *                  like a change).
  * `r` is row-codec.ts `rowJsonSql`'s JSON (bigint/numeric as exact text); `k` is `r`'s key value. `n` numbers the
  * notifications of one transaction: PostgreSQL folds identical payloads within a transaction, which would drop
  * e.g. the second insert of insert/delete/insert of the same row. An update that changes the key notifies a

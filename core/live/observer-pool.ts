@@ -96,7 +96,7 @@ export class ObserverPool {
     for (const table of observer.tables) this.#byTable.get(table)?.delete(observer);
   }
 
-  /** Feeds one bus event (fences are not the pool's business and are ignored). */
+  /** Feeds one bus event (fences and messages are not the pool's business and are ignored). */
   handle(event: BusEvent): void {
     switch (event.kind) {
       case 'change':
@@ -115,6 +115,7 @@ export class ObserverPool {
         return;
       }
       case 'fence':
+      case 'message':
         return;
     }
   }
