@@ -27,6 +27,12 @@ export const ddpSection = z
       .boolean()
       .default(true)
       .describe('Also serve SockJS at <prefix>/sockjs (what Meteor browsers use).'),
+    sockjsWelcomeFrame: z
+      .boolean()
+      .default(false)
+      .describe(
+        'Send the legacy welcome frame {"server_id":"0"} when a SockJS session opens (Meteor before 2.3 did; the original ddptest waits for it).',
+      ),
     disconnectGracePeriod: ms()
       .default(15_000)
       .describe('Session resumption: ms a dropped session waits for its client; 0 disables resumption.'),
@@ -44,6 +50,7 @@ export const ddpSection = z
     heartbeatTimeout: 15_000,
     maxMessageBytes: 1024 * 1024,
     sockjs: true,
+    sockjsWelcomeFrame: false,
     disconnectGracePeriod: 15_000,
     maxMessageQueueLength: 100,
     coalesceMs: 0,
@@ -81,7 +88,11 @@ export function ddpOptionsOf(config: SectionValues<typeof ddpConfig>, shared: Sh
     disconnectGracePeriod: ddp.disconnectGracePeriod,
     maxMessageQueueLength: ddp.maxMessageQueueLength,
     coalesceMs: ddp.coalesceMs,
-    ...(ddp.sockjs ? {} : { sockjs: false as const }),
+    ...(!ddp.sockjs
+      ? { sockjs: false as const }
+      : ddp.sockjsWelcomeFrame
+        ? { sockjs: { welcomeFrame: true } }
+        : {}),
     ...(meteorClient
       ? {
           meteorClient: {
