@@ -15,6 +15,7 @@ import type { Figure } from './support/measure.js';
 const SCENARIOS = [
   'rpc',
   'latency',
+  'latency-floor',
   'fanout',
   'fanout-core',
   'idle',
@@ -37,6 +38,7 @@ const TIMEOUTS: Readonly<Record<string, number>> = {
   ingest: 300_000,
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
+  'latency-floor': 300_000, // 3 subscriber counts × 2 servers × BENCH_ROUNDS (3) × BENCH_SECONDS, 2,000 sockets
   memory: 600_000, // 3,000 sessions × 1,000 documents on two servers (3 M frames each), peer connections 2 ms apart
 };
 
