@@ -117,6 +117,17 @@ export interface ServerOptions extends CoreOptions {
    */
   readonly busReconnect?: { readonly initialMs?: number; readonly maxMs?: number };
   /**
+   * The change bus (default `'postgres'`): `'postgres'` is LISTEN/NOTIFY, one LISTEN connection per process, every
+   * change to every process; `'nats'` is NATS JetStream (docs/deployment-nats.md): the pump relays the outbox to a
+   * stream with one subject per table and each process consumes only its tables' subjects. `'nats'` needs capture
+   * `outbox` or `logical`.
+   */
+  readonly bus?: 'postgres' | 'nats';
+  /** NATS server URL(s), comma-separated, for `bus: 'nats'` (default `nats://127.0.0.1:4222`). */
+  readonly natsUrl?: string;
+  /** JetStream stream name and subject prefix for `bus: 'nats'` (default `pgrt`); one per database. */
+  readonly natsStream?: string;
+  /**
    * The tsyringe container the server's own child container is made from (default: the root container). Register
    * a token there to swap a part: the server uses what the container has and builds only what is missing.
    */

@@ -26,6 +26,8 @@ export interface ConfigFlagValues {
   readonly host?: string;
   readonly databaseUrl?: string;
   readonly listenDatabaseUrl?: string;
+  readonly bus?: string;
+  readonly natsUrl?: string;
   readonly drainDelayMs?: string;
   readonly rootUrl?: string;
   readonly protocols?: string;
@@ -45,6 +47,8 @@ const DIRECT: ReadonlyArray<readonly [keyof ConfigFlagValues, string]> = [
   ['host', 'host'],
   ['databaseUrl', 'databaseUrl'],
   ['listenDatabaseUrl', 'listenDatabaseUrl'],
+  ['bus', 'bus'],
+  ['natsUrl', 'natsUrl'],
   ['drainDelayMs', 'drainDelayMs'],
   ['rootUrl', 'rootUrl'],
   ['protocols', 'protocols'],
@@ -73,6 +77,11 @@ export function addConfigOptions(
     .option(
       '--listen-database-url <url>',
       'direct URL for LISTEN, replication and the pump lock when --database-url is a transaction pooler (env PGRT_LISTEN_DATABASE_URL)',
+    )
+    .option('--bus <bus>', 'change bus: postgres or nats (env PGRT_BUS; default postgres)')
+    .option(
+      '--nats-url <urls>',
+      'NATS server URL(s) for --bus nats (env PGRT_NATS_URL; default nats://127.0.0.1:4222)',
     )
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (env PGRT_LOG_LEVEL)')
     .option('--log-format <format>', 'auto, json or pretty (env PGRT_LOG_FORMAT)');

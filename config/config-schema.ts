@@ -119,6 +119,25 @@ const serverKeys = {
     .describe(
       "Capture mode: 'notify' (triggers NOTIFY in every writer's commit), 'outbox' (triggers append to pgrt.outbox; one elected pump notifies in batches) or 'logical' (no triggers: the pump decodes the WAL; needs wal_level=logical and the REPLICATION privilege). Every process on a database must use the same mode.",
     ),
+  bus: z
+    .enum(['postgres', 'nats'])
+    .default('postgres')
+    .describe(
+      "Change bus: 'postgres' (LISTEN/NOTIFY: one LISTEN connection per process, every change to every process) or 'nats' (NATS JetStream: the pump relays the outbox to a stream with one subject per table; each process consumes only its tables' subjects; needs capture 'outbox' or 'logical'). Every process on a database must use the same bus.",
+    ),
+  natsUrl: z
+    .string()
+    .regex(
+      /^(nats|tls|wss?):\/\/[^,\s]+(,(nats|tls|wss?):\/\/[^,\s]+)*$/,
+      'must be nats:// URLs, comma-separated',
+    )
+    .default('nats://127.0.0.1:4222')
+    .describe("NATS server URL(s), comma-separated, for bus 'nats'."),
+  natsStream: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be letters, digits, _ or -')
+    .default('pgrt')
+    .describe("JetStream stream (and subject prefix) of bus 'nats'; one per database feeding the fleet."),
   installTriggers: z
     .boolean()
     .default(true)

@@ -1,6 +1,6 @@
 /**
  * Secrets in a configuration, masked for display (`pgrt serve --print-config`, start-up logs): the password of
- * `databaseUrl` and `listenDatabaseUrl`, and the TLS key.
+ * `databaseUrl`, `listenDatabaseUrl` and `natsUrl`, and the TLS key.
  */
 import type { PgrtConfig } from './config-schema.js';
 
@@ -26,6 +26,7 @@ export function maskSecrets(config: PgrtConfig): PgrtConfig {
     ...(config.listenDatabaseUrl !== undefined
       ? { listenDatabaseUrl: maskUrl(config.listenDatabaseUrl) }
       : {}),
+    natsUrl: config.natsUrl.split(',').map(maskUrl).join(','),
     ...(config.tls ? { tls: { ...config.tls, key: MASK } } : {}),
   };
 }

@@ -164,6 +164,8 @@ export class RealtimeCore implements PluginHost {
     this.#bindings = bindings;
     this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger);
     this.#unsubscribe = this.bus.subscribe((event) => this.#dispatch(event));
+    // A bus that can filter (NATS) receives only the bound tables' changes.
+    this.bus.watchTables?.([...bindings.values()].map((binding) => binding.table.qualifiedName));
     await this.bus.start();
     const pump = this.options.outboxPump ?? true;
     if (mode.outbox && pump !== false) {
@@ -171,6 +173,7 @@ export class RealtimeCore implements PluginHost {
         ...(pump === true ? {} : pump),
         capture: mode,
         logger: this.logger,
+        ...(this.bus.pumpRelay ? { relay: this.bus.pumpRelay() } : {}),
         spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
         ...(this.options.outboxRetentionMs === undefined
           ? {}

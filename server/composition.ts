@@ -21,10 +21,12 @@ import { builtinAdapters } from '../adapters/builtin.js';
 import type { Protocol, SectionValues } from '../adapters/protocol-adapter.js';
 import type { App } from '../core/app.js';
 import { type ChangeBus, ChangeBusToken, DEFAULT_CHANGE_CHANNEL } from '../core/bus/change-bus.js';
+import { NatsChangeBus } from '../core/bus/nats/nats-change-bus.js';
 import { PgNotificationBus } from '../core/bus/pg-notification-bus.js';
 import { type CaptureMode, CaptureModeToken } from '../core/capture/capture-mode.js';
 import { captureMode } from '../core/capture/capture-modes.js';
 import { type Database, DatabaseToken } from '../core/database/database.js';
+import { ConfigurationError } from '../core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from '../core/logger.js';
 import { type RateLimiter, RateLimiterToken, rateLimiterFor } from '../core/rate-limit.js';
 import { RealtimeCore } from '../core/realtime-core.js';
@@ -103,10 +105,23 @@ export function registerServer(
   byDefault(
     ChangeBusToken,
     once((r) => {
+      const capture = r.resolve<CaptureMode>(CaptureModeToken);
+      if (options.bus === 'nats') {
+        if (!capture.outbox)
+          throw new ConfigurationError(
+            `bus 'nats' needs capture 'outbox' or 'logical' (the pump relays the outbox), not '${capture.name}'`,
+          );
+        return new NatsChangeBus({
+          channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
+          logger: r.resolve<Logger>(LoggerToken),
+          ...(options.natsUrl ? { url: options.natsUrl } : {}),
+          ...(options.natsStream ? { stream: options.natsStream } : {}),
+        });
+      }
       return new PgNotificationBus(r.resolve<Database>(DatabaseToken), {
         channel: options.channel ?? DEFAULT_CHANGE_CHANNEL,
         // Modes that fill pgrt.outbox: replay gaps from it.
-        outbox: r.resolve<CaptureMode>(CaptureModeToken).outbox,
+        outbox: capture.outbox,
         logger: r.resolve<Logger>(LoggerToken),
         ...(options.busReconnect ? { backoff: options.busReconnect } : {}),
       });

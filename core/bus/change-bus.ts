@@ -1,9 +1,12 @@
 /**
  * The change bus port: the stream of committed changes (and write fences) every server process receives, in
- * commit order. The implementation is PostgreSQL LISTEN/NOTIFY (pg-notification-bus.ts) in both capture modes: in
- * `outbox` mode the notifications come from the pump (core/capture/outbox-pump.ts) in outbox id order, which per row is commit
- * order, and the same bus replays a LISTEN gap from the outbox instead of emitting `resync`.
+ * commit order. The default implementation is PostgreSQL LISTEN/NOTIFY (pg-notification-bus.ts) in every capture
+ * mode: in `outbox` mode the notifications come from the pump (core/capture/outbox-pump.ts) in outbox id order, which
+ * per row is commit order, and the same bus replays a LISTEN gap from the outbox instead of emitting `resync`. The
+ * other is NATS JetStream (nats/nats-change-bus.ts, capture modes `outbox` and `logical`): the pump relays the outbox
+ * to a stream with one subject per table, and each process consumes only its tables' subjects.
  */
+import type { PumpRelay } from '../capture/pump-source.js';
 
 /** Default NOTIFY channel shared by every pgrt process on a database. */
 export const DEFAULT_CHANGE_CHANNEL = 'pgrt_changes';
@@ -50,6 +53,13 @@ export interface ChangeBus {
   readonly lastSeq: number;
   /** Stops listening for good (idempotent). */
   close(): Promise<void>;
+  /**
+   * The tables (`schema.table`) whose changes this process needs, told before `start()`; a bus that can filter
+   * (NATS: one subject per table) receives only those, and fences and resyncs. A bus without it delivers every table.
+   */
+  watchTables?(tables: readonly string[]): void;
+  /** The pump's other half for a bus fed from the outbox by a relay (NATS); undefined for PostgreSQL's own. */
+  pumpRelay?(): PumpRelay;
 }
 
 /** Injection token for {@link ChangeBus}. */

@@ -593,7 +593,7 @@ function parsePayloads(text: string): Payload[] | undefined {
  * logical pump) holds its payload under its position `id`; a row of the logical pump holding several is the array
  * it notified, whose elements carry their positions (the last one is `id`). Undefined if malformed.
  */
-function rowPayloads(row: { readonly id: number; readonly payload: string }): Payload[] | undefined {
+export function rowPayloads(row: { readonly id: number; readonly payload: string }): Payload[] | undefined {
   if (row.payload.charCodeAt(0) === 0x5b) return parsePayloads(row.payload);
   const payload = parsePayload(row.payload);
   return payload ? [{ ...payload, p: row.id }] : undefined;
@@ -602,7 +602,7 @@ function rowPayloads(row: { readonly id: number; readonly payload: string }): Pa
 const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;
 
 /** The event of a payload (see core/database/schema.ts for the format), or undefined if malformed. */
-function toEvent(p: Payload, seq: number): BusEvent | undefined {
+export function toEvent(p: Payload, seq: number): BusEvent | undefined {
   if (typeof p.f === 'string') return { kind: 'fence', seq, id: p.f };
   if (typeof p.m === 'string') return { kind: 'message', seq, topic: p.m, data: p.d };
   if (p.resync === true) return { kind: 'resync', seq }; // the logical capture slot was lost (core/capture/logical/slot.ts)

@@ -55,7 +55,7 @@ import type pg from 'pg';
 import type { Database } from '../database/database.js';
 import { type Logger, silentLogger } from '../logger.js';
 import type { CaptureMode } from './capture-mode.js';
-import type { PumpSource } from './pump-source.js';
+import type { PumpRelay, PumpSource } from './pump-source.js';
 import { outboxCapture } from './trigger-capture.js';
 
 /** Advisory lock key of the pump ('pgrtpump' in ASCII), distinct from the DDL lock. */
@@ -98,6 +98,11 @@ export interface OutboxPumpOptions {
    * mode's triggers' rows, or the logical mode's WAL.
    */
   readonly capture?: CaptureMode;
+  /**
+   * Where the changes go besides NOTIFY (the NATS bus's relay, core/bus/nats/nats-relay.ts): stepped after each
+   * source step while leading; retention keeps every row it has not relayed.
+   */
+  readonly relay?: PumpRelay;
 }
 
 /** One process's candidate pump. */
@@ -111,6 +116,7 @@ export class OutboxPump {
   readonly #gcIntervalMs: number;
   readonly #gcChunkRows: number;
   readonly #source: PumpSource;
+  readonly #relay: PumpRelay | undefined;
 
   #closed = false;
   #started = false;
@@ -158,6 +164,7 @@ export class OutboxPump {
     });
     if (!source) throw new RangeError(`capture mode '${capture.name}' has no pump`);
     this.#source = source;
+    this.#relay = options.relay;
   }
 
   /** True while this process is the pump. */
@@ -197,6 +204,7 @@ export class OutboxPump {
     await this.#running?.catch(() => {});
     this.#leading = false;
     await this.#source.stop().catch(() => {});
+    await this.#relay?.close().catch(() => {});
     const client = this.#client;
     this.#client = undefined;
     if (client) await client.end().catch(() => {});
@@ -246,6 +254,7 @@ export class OutboxPump {
     const step = await this.#source.step(client);
     this.#sent += step.sent;
     this.#delayMs = step.delayMs;
+    if (this.#relay && (await this.#relay.step(client, step.sent > 0))) this.#delayMs = 0;
     if (Date.now() - this.#lastGc >= this.#gcIntervalMs) await this.#collect(client);
   }
 
@@ -274,6 +283,7 @@ export class OutboxPump {
     this.#pumped = Number(state.rows[0]?.pumped ?? 0);
     this.#deletedThrough = Number(state.rows[0]?.deleted ?? 0);
     await this.#source.lead(client);
+    await this.#relay?.lead(client);
     // Rows before the takeover were notified by a predecessor at unknown times: count them as notified now.
     this.#samples = [{ at: Date.now(), position: this.#pumped }];
     this.#lastGc = Date.now();
@@ -295,6 +305,9 @@ export class OutboxPump {
     while (this.#samples.length > 1 && this.#samples[1]!.at <= now - this.#retentionMs) this.#samples.shift();
     const oldest = this.#samples[0]!;
     if (oldest.at <= now - this.#retentionMs) cutoff = Math.max(cutoff, oldest.position);
+    // A relay's transport may be behind: its rows stay (all of them while it does not know where it is).
+    if (this.#relay)
+      cutoff = Math.min(cutoff, Math.max(this.#deletedThrough, this.#relay.relayedThrough ?? 0));
     while (cutoff > this.#deletedThrough && !this.#closed) {
       const through = Math.min(cutoff, this.#deletedThrough + this.#gcChunkRows);
       await client.query('BEGIN');
@@ -335,6 +348,7 @@ export class OutboxPump {
     this.#source
       .stop()
       .catch((stopError: unknown) => this.#logger.warn({ err: stopError }, 'pump source stop failed'));
+    this.#relay?.stop().catch(() => {});
     this.#delayMs = this.#electionMs;
   }
 }

@@ -47,3 +47,24 @@ export interface PumpSource {
   /** Leadership ended (lost, or the pump closes): stop reading and drop what is not appended (idempotent). */
   stop(): Promise<void>;
 }
+
+/**
+ * What the pump hands its changes to besides NOTIFY: a change bus that is not PostgreSQL (core/bus/nats/) relays the
+ * outbox rows the pump has passed to its own transport. It runs on the pump's connection after each step, only in the
+ * leading process.
+ */
+export interface PumpRelay {
+  /** This process just became the pump: forget any position (another relay may have moved on). */
+  lead(client: pg.Client): Promise<void>;
+  /**
+   * Relays rows up to the pump's position; `moved`: the pump's step sent changes. Resolves whether rows remain (step
+   * again at once). Never rejects: failures are the relay's to log and retry.
+   */
+  step(client: pg.Client, moved: boolean): Promise<boolean>;
+  /** The last outbox position relayed, when known: retention deletes no row past it (none at all while unknown). */
+  readonly relayedThrough: number | undefined;
+  /** Leadership ended (idempotent). */
+  stop(): Promise<void>;
+  /** The pump closes: release the transport (idempotent). */
+  close(): Promise<void>;
+}

@@ -3,6 +3,8 @@
  * sessions whose output is recorded (no sockets).
  */
 import type { App } from '../../core/app.js';
+import type { ChangeBus } from '../../core/bus/change-bus.js';
+import { NatsChangeBus } from '../../core/bus/nats/nats-change-bus.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import { captureMode } from '../../core/capture/capture-modes.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
@@ -27,19 +29,25 @@ let counter = 0;
 
 /**
  * Starts a core for `app` after running `setup` (create tables) on the test database. `options` go to the core
- * (e.g. `capture: 'outbox'`, whose bus then replays gaps from the outbox); `url`: another database than the run's.
+ * (e.g. `capture: 'outbox'`, whose bus then replays gaps from the outbox); `url`: another database than the run's;
+ * `nats`: the NATS bus on that server and stream instead of LISTEN/NOTIFY.
  */
 export async function startTestCore(
   app: App,
   setup: (db: PgDatabase) => Promise<void>,
   channel = `pgrt_test_${process.pid}_${++counter}`,
-  options: Omit<CoreOptions, 'channel'> & { readonly url?: string } = {},
+  options: Omit<CoreOptions, 'channel'> & {
+    readonly url?: string;
+    readonly nats?: { readonly url: string; readonly stream: string };
+  } = {},
 ): Promise<TestCore> {
-  const { url, ...coreOptions } = options;
+  const { url, nats, ...coreOptions } = options;
   const db = new PgDatabase(url ?? testDatabaseUrl(), { poolSize: 8 });
   await setup(db);
   const outbox = captureMode(options.capture ?? 'notify').outbox;
-  const bus = new PgNotificationBus(db, { channel, outbox });
+  const bus: ChangeBus = nats
+    ? new NatsChangeBus({ channel, url: nats.url, stream: nats.stream })
+    : new PgNotificationBus(db, { channel, outbox });
   const core = new RealtimeCore(app, db, bus, { ...coreOptions, channel });
   await core.start();
   let methodCounter = 0;

@@ -4,12 +4,14 @@
  * transactions for a few seconds (so transactions wait on each other's row locks, commit in an order unlike their
  * ids, deadlock and roll back). A session subscribed to the table must then hold exactly the committed table as
  * soon as a method's write fence passes (the fence is appended after every earlier commit, so nothing may still be
- * in flight), without any resync and without an invalid message sequence.
+ * in flight), without any resync and without an invalid message sequence. Also on the NATS bus (outbox capture; the
+ * pump relays the outbox to a JetStream stream): same test, same expectations.
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
 import { App } from '../../core/app.js';
 import type { BusEvent } from '../../core/bus/change-bus.js';
+import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
 import { PrivatePostgres } from '../fixtures/private-postgres.js';
 import { startTestCore, type TestCore } from '../support/core.js';
 import { testDatabaseUrl } from '../support/database.js';
@@ -32,8 +34,14 @@ function random(seed: number): () => number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-for (const capture of ['outbox', 'logical'] as const) {
-  describe(`${capture} mode: concurrent writers converge to the committed table`, function () {
+const VARIANTS = [
+  { capture: 'outbox', bus: 'postgres' },
+  { capture: 'logical', bus: 'postgres' },
+  { capture: 'outbox', bus: 'nats' },
+] as const;
+
+for (const { capture, bus } of VARIANTS) {
+  describe(`${capture} mode, ${bus} bus: concurrent writers converge to the committed table`, function () {
     this.timeout(60_000);
     const table = `outbox_conv_${process.pid}`;
     let t: TestCore;
@@ -41,6 +49,7 @@ for (const capture of ['outbox', 'logical'] as const) {
     let url: string;
     const writers: pg.Client[] = [];
     const events: BusEvent[] = [];
+    const nats = bus === 'nats' ? { url: testNatsUrl(), stream: testStreamName() } : undefined;
 
     before(async () => {
       if (capture === 'logical') logical = await PrivatePostgres.create('logical');
@@ -56,7 +65,7 @@ for (const capture of ['outbox', 'logical'] as const) {
           await db.query(`INSERT INTO ${table} SELECT 'r' || g, 0, NULL FROM generate_series(1, ${ROWS}) g`);
         },
         undefined,
-        { capture, url },
+        { capture, url, ...(nats ? { nats } : {}) },
       );
       t.core.bus.subscribe((event) => events.push(event));
       for (let i = 0; i < WRITERS; i++) {
@@ -73,6 +82,7 @@ for (const capture of ['outbox', 'logical'] as const) {
       await Promise.all(writers.map((c) => c.end().catch(() => {})));
       await t?.close();
       await logical?.destroy();
+      if (nats) await deleteStream(nats.url, nats.stream);
     });
 
     it('a live query equals the table once a write fence passes', async () => {

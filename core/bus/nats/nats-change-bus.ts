@@ -1,0 +1,301 @@
+/**
+ * {@link ChangeBus} over NATS JetStream, for fleets (docs/deployment-nats.md): the elected pump relays the outbox to a
+ * stream (nats-relay.ts, capture modes `outbox` and `logical`), and each process reads only the subjects of the tables
+ * its collections are bound to, plus its channel's control subject (fences, resyncs): no LISTEN connection, no
+ * PostgreSQL work per process and change.
+ *
+ * Contracts (those of the PostgreSQL bus, change-bus.ts):
+ * - One ordered consumer per subject, starting after the stream's last message at `start()`; changes of one table
+ *   reach handlers in stream order, which is outbox order, which per row is commit order. Tables are independent
+ *   streams of events; only fences need an order across them.
+ * - A fence carries, per table, the position of the last change published before it (`w`); it is delivered once
+ *   every change at or below those positions of the tables this process consumes was delivered (fences in their
+ *   own order). So `updated` follows every change the method's transaction made, on every protocol.
+ * - Lost connection, NATS restart: the client reconnects and each ordered consumer resumes after the last message it
+ *   delivered (JetStream replaces the outbox replay). A message at or below a subject's last delivered position is a
+ *   duplicate and dropped. A message whose predecessor on its subject (`q`) is past the last delivered one means
+ *   messages were lost (the stream's retention deleted them while this process was away): `resync` is delivered
+ *   before it.
+ * - `connected` is false while NATS is unreachable (readiness says so). After `close()` nothing is delivered.
+ */
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  type JsMsg,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { PumpRelay } from '../../capture/pump-source.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from '../change-bus.js';
+import { toEvent } from '../pg-notification-bus.js';
+import { NatsRelay } from './nats-relay.js';
+import {
+  checkStreamName,
+  controlSubject,
+  DEFAULT_NATS_STREAM,
+  DEFAULT_NATS_URL,
+  ensureStream,
+  tableSubject,
+} from './nats-stream.js';
+
+/** Options of {@link NatsChangeBus}. */
+export interface NatsChangeBusOptions {
+  /** NATS server URL(s), comma-separated (default `nats://127.0.0.1:4222`). */
+  readonly url?: string;
+  /** Stream name and subject prefix (default `pgrt`): one per database. */
+  readonly stream?: string;
+  /** The channel (default `pgrt_changes`): the capture's. */
+  readonly channel?: string;
+  /** Stream retention when this process creates the stream, in ms (default 1 h). */
+  readonly retentionMs?: number;
+  readonly logger?: Logger;
+}
+
+type Payload = Record<string, unknown>;
+
+type State = 'idle' | 'starting' | 'started' | 'closed';
+
+/** The JetStream change bus. */
+export class NatsChangeBus implements ChangeBus {
+  readonly #url: string;
+  readonly #stream: string;
+  readonly #channel: string;
+  readonly #retentionMs: number | undefined;
+  readonly #logger: Logger;
+  readonly #control: string;
+  #tables: readonly string[] = [];
+  /** Watched table → its subject. */
+  #subjects = new Map<string, string>();
+  #handlers: ReadonlyArray<(event: BusEvent) => void> = [];
+  #state: State = 'idle';
+  #up = false;
+  #nc: NatsConnection | undefined;
+  #consumers: ConsumerMessages[] = [];
+  /** Subject → position of the last message delivered from it (at start: the stream's last position). */
+  #delivered = new Map<string, number>();
+  /** Control payloads not yet delivered (a fence waits for its tables' changes). */
+  #pending: Payload[] = [];
+  #seq = 0;
+
+  constructor(options: NatsChangeBusOptions = {}) {
+    this.#url = options.url ?? DEFAULT_NATS_URL;
+    this.#stream = options.stream ?? DEFAULT_NATS_STREAM;
+    checkStreamName(this.#stream);
+    this.#channel = options.channel ?? DEFAULT_CHANGE_CHANNEL;
+    this.#retentionMs = options.retentionMs;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'nats-change-bus' });
+    this.#control = controlSubject(this.#stream, this.#channel);
+  }
+
+  get connected(): boolean {
+    return this.#state === 'started' && this.#up;
+  }
+
+  get lastSeq(): number {
+    return this.#seq;
+  }
+
+  /** The subjects this bus consumes (diagnostics, tests). */
+  get subjects(): readonly string[] {
+    return [this.#control, ...this.#subjects.values()];
+  }
+
+  watchTables(tables: readonly string[]): void {
+    this.#tables = [...new Set([...this.#tables, ...tables])];
+  }
+
+  pumpRelay(): PumpRelay {
+    return new NatsRelay({
+      url: this.#url,
+      stream: this.#stream,
+      logger: this.#logger,
+      ...(this.#retentionMs === undefined ? {} : { retentionMs: this.#retentionMs }),
+    });
+  }
+
+  subscribe(handler: (event: BusEvent) => void): () => void {
+    this.#handlers = [...this.#handlers, handler];
+    return () => {
+      this.#handlers = this.#handlers.filter((h) => h !== handler);
+    };
+  }
+
+  async start(): Promise<void> {
+    if (this.#state === 'closed') throw new Error('NatsChangeBus is closed');
+    if (this.#state !== 'idle') return;
+    this.#state = 'starting';
+    try {
+      await this.#open();
+    } catch (error) {
+      const consumers = this.#consumers.splice(0);
+      for (const messages of consumers) await messages.close().catch(() => {});
+      await this.#nc?.close().catch(() => {});
+      this.#nc = undefined;
+      if (this.#now() === 'starting') this.#state = 'idle';
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#pending = [];
+    for (const messages of this.#consumers.splice(0)) await messages.close().catch(() => {});
+    const nc = this.#nc;
+    this.#nc = undefined;
+    await nc?.close().catch(() => {});
+  }
+
+  /** The state, read afresh (TypeScript would keep a narrowing across awaits). */
+  #now(): State {
+    return this.#state;
+  }
+
+  async #open(): Promise<void> {
+    const nc = await connect({
+      servers: this.#url.split(','),
+      name: 'pgrt-bus',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    });
+    this.#nc = nc;
+    this.#up = true;
+    this.#watchStatus(nc);
+    const jsm = await jetstreamManager(nc);
+    await ensureStream(jsm, this.#stream, this.#retentionMs);
+    const info = await jsm.streams.info(this.#stream);
+    let position = 0;
+    if (info.state.messages > 0) {
+      const last = await jsm.streams.getMessage(this.#stream, { seq: info.state.last_seq });
+      const p = last ? parse(last.data)?.p : undefined;
+      if (typeof p === 'number') position = p;
+    }
+    this.#subjects = new Map(this.#tables.map((t) => [t, tableSubject(this.#stream, this.#channel, t)]));
+    const js = jetstream(nc);
+    for (const subject of [this.#control, ...this.#subjects.values()]) {
+      this.#delivered.set(subject, position);
+      const consumer = await js.consumers.get(this.#stream, {
+        filter_subjects: subject,
+        deliver_policy: DeliverPolicy.StartSequence,
+        opt_start_seq: info.state.last_seq + 1,
+      });
+      if (this.#now() === 'closed') return;
+      const messages = await consumer.consume({ callback: (message) => this.#receive(subject, message) });
+      this.#consumers.push(messages);
+      this.#watchConsumer(subject, messages);
+    }
+    if (this.#now() === 'closed') return;
+    this.#state = 'started';
+    this.#logger.info(
+      { stream: this.#stream, subjects: this.#subjects.size + 1, from: info.state.last_seq + 1 },
+      'consuming',
+    );
+  }
+
+  /** Follows the connection's state (`connected`), logging losses and recoveries. */
+  #watchStatus(nc: NatsConnection): void {
+    const follow = async (): Promise<void> => {
+      for await (const status of nc.status()) {
+        if (status.type === 'disconnect') {
+          this.#up = false;
+          if (this.#state !== 'closed') this.#logger.warn({ server: status.server }, 'NATS connection lost');
+        } else if (status.type === 'reconnect') {
+          this.#up = true;
+          this.#logger.info({ server: status.server }, 'NATS connection back');
+        }
+      }
+    };
+    follow().catch((error: unknown) => this.#logger.warn({ err: error }, 'NATS status watch ended'));
+  }
+
+  /** Logs a consumer's notable notifications (recreated after a reset or a server restart). */
+  #watchConsumer(subject: string, messages: ConsumerMessages): void {
+    const follow = async (): Promise<void> => {
+      for await (const status of messages.status()) {
+        if (status.type === 'ordered_consumer_recreated')
+          this.#logger.info({ subject, consumer: status.name }, 'consumer recreated; resuming');
+      }
+    };
+    follow().catch((error: unknown) =>
+      this.#logger.warn({ err: error, subject }, 'consumer status watch ended'),
+    );
+  }
+
+  #receive(subject: string, message: JsMsg): void {
+    if (this.#state === 'closed') return;
+    const payload = parse(message.data);
+    const p = payload?.p;
+    if (!payload || typeof p !== 'number') {
+      this.#logger.warn({ subject, seq: message.seq }, 'malformed message skipped');
+      return;
+    }
+    const last = this.#delivered.get(subject);
+    if (last !== undefined && p <= last) return; // a duplicate (a relay retried)
+    const q = payload.q;
+    if (typeof q === 'number' && last !== undefined && q > last) {
+      this.#logger.warn(
+        { subject, after: last, missing: q },
+        'messages lost (past the stream retention); resyncing',
+      );
+      this.#deliver({ kind: 'resync', seq: this.#seq + 1 });
+    }
+    this.#delivered.set(subject, p);
+    if (subject === this.#control) this.#pending.push(payload);
+    else this.#deliverPayload(payload);
+    this.#flushControl();
+  }
+
+  /** Delivers control payloads in order while the head's fence has every change it waits for. */
+  #flushControl(): void {
+    while (this.#pending.length > 0 && this.#state !== 'closed') {
+      const head = this.#pending[0]!;
+      if (!this.#fenceReady(head)) return;
+      this.#pending.shift();
+      this.#deliverPayload(head);
+    }
+  }
+
+  #fenceReady(payload: Payload): boolean {
+    const w = payload.w;
+    if (typeof w !== 'object' || w === null) return true;
+    for (const [table, position] of Object.entries(w as Record<string, unknown>)) {
+      const subject = this.#subjects.get(table);
+      if (subject === undefined || typeof position !== 'number') continue;
+      if ((this.#delivered.get(subject) ?? 0) < position) return false;
+    }
+    return true;
+  }
+
+  #deliverPayload(payload: Payload): void {
+    const event = toEvent(payload, this.#seq + 1);
+    if (!event) {
+      this.#logger.warn({ position: payload.p }, 'malformed payload skipped');
+      return;
+    }
+    this.#deliver(event);
+  }
+
+  #deliver(event: BusEvent): void {
+    this.#seq = event.seq;
+    for (const handler of this.#handlers) {
+      try {
+        handler(event);
+      } catch (error) {
+        this.#logger.error({ err: error, seq: event.seq, kind: event.kind }, 'bus handler threw');
+      }
+    }
+  }
+}
+
+function parse(data: Uint8Array): Payload | undefined {
+  try {
+    const value: unknown = JSON.parse(new TextDecoder().decode(data));
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Payload)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}

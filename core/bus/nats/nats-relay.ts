@@ -1,0 +1,274 @@
+/**
+ * The publishing side of the NATS change bus: runs inside the elected pump (core/capture/outbox-pump.ts, as its
+ * {@link PumpRelay}) and moves the rows the pump has passed (`id <= pumped_through`, so every one is final and in
+ * commit order per row) from `pgrt.outbox` to the JetStream stream, one message per payload, on the subject of its
+ * table or its channel's control subject (nats-stream.ts). Both capture modes that fill the outbox (`outbox`,
+ * `logical`) are relayed alike: the outbox is the order, the stream is the transport.
+ *
+ * Position. The relay keeps no state in PostgreSQL: the stream is the truth. On taking over (and after any failed
+ * publish) it reads the stream's last message and continues after its position; with an empty stream (new, or every
+ * message past the stream's retention) it starts after `deleted_through`, i.e. relays every row the outbox still
+ * holds (none was relayed: the pump's retention never deletes a row the relay has not published, and the stream keeps
+ * messages longer than the outbox keeps rows). Each publish expects the previous message as the stream's last one and
+ * carries its position as `Nats-Msg-Id`: a relay that failed half-way, or a deposed one, can neither reorder nor
+ * duplicate the stream.
+ *
+ * Failures (NATS down, a rejected publish) are logged and retried after a delay; they never fail the pump's step: the
+ * pump keeps moving the outbox, the rows wait (retention keeps them), and consumers resume from the stream once
+ * NATS is back. After `close()` nothing is published.
+ */
+import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type pg from 'pg';
+import type { PumpRelay } from '../../capture/pump-source.js';
+import { type Logger, silentLogger } from '../../logger.js';
+import { rowPayloads } from '../pg-notification-bus.js';
+import {
+  controlSubject,
+  DEFAULT_NATS_STREAM,
+  DEFAULT_NATS_URL,
+  ensureStream,
+  tableSubject,
+} from './nats-stream.js';
+
+/** Options of {@link NatsRelay}. */
+export interface NatsRelayOptions {
+  /** NATS server URL(s), comma-separated (default `nats://127.0.0.1:4222`). */
+  readonly url?: string;
+  /** Stream name and subject prefix (default `pgrt`): one per database. */
+  readonly stream?: string;
+  /** Stream retention when the relay creates it, in ms (default 1 h). */
+  readonly retentionMs?: number;
+  /** Outbox rows read per step (default 1000). */
+  readonly batchRows?: number;
+  /** Delay before retrying after a failure, in ms (default 500). */
+  readonly retryMs?: number;
+  readonly logger?: Logger;
+}
+
+type Payload = Record<string, unknown>;
+
+/** Where the relay continues: the last position published and, per subject, the last position on it. */
+interface Cursor {
+  position: number;
+  /** The stream's last message id (its position) when known: the next publish expects it. */
+  lastMsgId: string | undefined;
+  /** Per subject: the position of its last message. */
+  readonly last: Map<string, number>;
+  /** Per channel: table → the position of its last change (a fence's `w`). */
+  readonly tables: Map<string, Map<string, number>>;
+}
+
+/** The JetStream relay of one pump. */
+export class NatsRelay implements PumpRelay {
+  readonly #url: string;
+  readonly #stream: string;
+  readonly #retentionMs: number | undefined;
+  readonly #batchRows: number;
+  readonly #retryMs: number;
+  readonly #logger: Logger;
+  #nc: NatsConnection | undefined;
+  #connecting: Promise<NatsConnection> | undefined;
+  #js: JetStreamClient | undefined;
+  #jsm: JetStreamManager | undefined;
+  #cursor: Cursor | undefined;
+  /** Rows may be waiting (a full batch, a failure, a takeover): step even if the pump moved nothing. */
+  #pending = true;
+  #retryAt = 0;
+  #failures = 0;
+  #closed = false;
+  #published = 0;
+
+  constructor(options: NatsRelayOptions = {}) {
+    this.#url = options.url ?? DEFAULT_NATS_URL;
+    this.#stream = options.stream ?? DEFAULT_NATS_STREAM;
+    this.#retentionMs = options.retentionMs;
+    this.#batchRows = options.batchRows ?? 1000;
+    this.#retryMs = options.retryMs ?? 500;
+    this.#logger = (options.logger ?? silentLogger).child({ component: 'nats-relay' });
+  }
+
+  /** The last position published (undefined until known): the pump's retention deletes nothing past it. */
+  get relayedThrough(): number | undefined {
+    return this.#cursor?.position;
+  }
+
+  /** Messages published (diagnostics, tests). */
+  get published(): number {
+    return this.#published;
+  }
+
+  async lead(): Promise<void> {
+    this.#cursor = undefined;
+    this.#pending = true;
+    this.#retryAt = 0;
+  }
+
+  async step(client: pg.Client, moved: boolean): Promise<boolean> {
+    if (this.#closed || (!moved && !this.#pending) || performance.now() < this.#retryAt) return false;
+    try {
+      const more = await this.#relay(client);
+      this.#pending = more;
+      if (this.#failures > 0)
+        this.#logger.info({ position: this.#cursor?.position }, 'relaying to NATS again');
+      this.#failures = 0;
+      return more;
+    } catch (error) {
+      if (this.#closed) return false;
+      this.#failures++;
+      this.#pending = true;
+      this.#cursor = undefined; // re-read the stream's end before the next publish
+      this.#retryAt = performance.now() + this.#retryMs;
+      if (this.#failures === 1 || this.#failures % 20 === 0)
+        this.#logger.warn({ err: error, failures: this.#failures }, 'relaying to NATS failed; retrying');
+      return false;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#cursor = undefined;
+    this.#pending = true;
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    const nc = this.#nc ?? (await this.#connecting?.catch(() => undefined));
+    this.#nc = undefined;
+    await nc?.close().catch(() => {});
+  }
+
+  async #connection(): Promise<NatsConnection> {
+    if (this.#nc && !this.#nc.isClosed()) return this.#nc;
+    this.#connecting ??= connect({
+      servers: this.#url.split(','),
+      name: 'pgrt-relay',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 250,
+    }).finally(() => {
+      this.#connecting = undefined;
+    });
+    const nc = await this.#connecting;
+    if (this.#closed) {
+      await nc.close().catch(() => {});
+      throw new Error('NatsRelay is closed');
+    }
+    this.#nc = nc;
+    this.#js = jetstream(nc);
+    this.#jsm = await jetstreamManager(nc);
+    return nc;
+  }
+
+  /** Publishes one batch; resolves whether rows remain past it. */
+  async #relay(client: pg.Client): Promise<boolean> {
+    await this.#connection();
+    const cursor = this.#cursor ?? (await this.#seek(client));
+    this.#cursor = cursor;
+    const result = await client.query<{ id: string; channel: string; payload: string }>(
+      `SELECT o.id, o.channel, o.payload FROM pgrt.outbox o
+        WHERE o.id > $1 AND o.id <= (SELECT pumped_through FROM pgrt.outbox_state) ORDER BY o.id LIMIT $2`,
+      [cursor.position, this.#batchRows],
+    );
+    if (result.rows.length === 0) return false;
+    const js = this.#js!;
+    const acks: Promise<unknown>[] = [];
+    let through = cursor.position;
+    for (const row of result.rows) {
+      const id = Number(row.id);
+      for (const payload of rowPayloads({ id, payload: row.payload }) ?? []) {
+        const p = payload.p;
+        if (typeof p !== 'number' || p <= through) continue;
+        const { subject, body } = this.#message(cursor, row.channel, payload, p);
+        const expect = cursor.lastMsgId === undefined ? {} : { expect: { lastMsgID: cursor.lastMsgId } };
+        acks.push(js.publish(subject, body, { msgID: String(p), ...expect }));
+        cursor.lastMsgId = String(p);
+        through = p;
+      }
+      through = Math.max(through, id);
+    }
+    const settled = await Promise.allSettled(acks);
+    const failed = settled.find((s) => s.status === 'rejected');
+    if (failed) throw (failed as PromiseRejectedResult).reason;
+    cursor.position = through;
+    this.#published += acks.length;
+    return result.rows.length >= this.#batchRows;
+  }
+
+  /** The subject and body of one payload; updates the cursor's per-subject positions. */
+  #message(cursor: Cursor, channel: string, payload: Payload, p: number): { subject: string; body: string } {
+    const table = typeof payload.t === 'string' ? payload.t : undefined;
+    const subject =
+      table === undefined
+        ? controlSubject(this.#stream, channel)
+        : tableSubject(this.#stream, channel, table);
+    const q = cursor.last.get(subject);
+    cursor.last.set(subject, p);
+    const tables = tablesOf(cursor, channel);
+    const message: Payload = { ...payload, ...(q === undefined ? {} : { q }) };
+    if (table !== undefined) tables.set(table, p);
+    else if (typeof payload.f === 'string') message.w = Object.fromEntries(tables);
+    const body = JSON.stringify(message);
+    const max = this.#nc?.info?.max_payload ?? 1024 * 1024;
+    // Too big for NATS: consumers of the subject resync instead (the hole is said, never skipped).
+    if (Buffer.byteLength(body) > max - 512)
+      return { subject, body: JSON.stringify({ p, ...(q === undefined ? {} : { q }), resync: true }) };
+    return { subject, body };
+  }
+
+  /** Where to continue: after the stream's last message, or (empty stream) after the outbox's retention horizon. */
+  async #seek(client: pg.Client): Promise<Cursor> {
+    const jsm = this.#jsm!;
+    await ensureStream(jsm, this.#stream, this.#retentionMs);
+    const info = await jsm.streams.info(this.#stream, { subjects_filter: `${this.#stream}.>` });
+    const cursor: Cursor = { position: 0, lastMsgId: undefined, last: new Map(), tables: new Map() };
+    if (info.state.messages > 0) {
+      const last = await jsm.streams.getMessage(this.#stream, { seq: info.state.last_seq });
+      const lastP = last ? positionOf(last.data) : undefined;
+      if (lastP !== undefined) {
+        cursor.position = lastP;
+        cursor.lastMsgId = String(lastP);
+        for (const subject of Object.keys(info.state.subjects ?? {})) {
+          const message = await jsm.streams.getMessage(this.#stream, { last_by_subj: subject });
+          const text = message ? new TextDecoder().decode(message.data) : undefined;
+          const parsed = text ? (JSON.parse(text) as Payload) : undefined;
+          if (typeof parsed?.p !== 'number') continue;
+          cursor.last.set(subject, parsed.p);
+          if (typeof parsed.t === 'string') {
+            tablesOf(cursor, subject.split('.')[1] ?? '').set(parsed.t, parsed.p);
+          }
+        }
+        this.#logger.info(
+          { position: lastP, subjects: cursor.last.size },
+          'relay continues after the stream',
+        );
+        return cursor;
+      }
+    }
+    const state = await client.query<{ deleted: string }>(
+      'SELECT deleted_through AS deleted FROM pgrt.outbox_state',
+    );
+    cursor.position = Number(state.rows[0]?.deleted ?? 0);
+    this.#logger.info({ position: cursor.position }, 'stream empty: relaying every row the outbox holds');
+    return cursor;
+  }
+}
+
+/** The table → position map of `channel` in `cursor`. */
+function tablesOf(cursor: Cursor, channel: string): Map<string, number> {
+  let tables = cursor.tables.get(channel);
+  if (!tables) {
+    tables = new Map();
+    cursor.tables.set(channel, tables);
+  }
+  return tables;
+}
+
+/** The position `p` of a message body, or undefined. */
+function positionOf(data: Uint8Array): number | undefined {
+  try {
+    const value = JSON.parse(new TextDecoder().decode(data)) as Payload;
+    return typeof value.p === 'number' ? value.p : undefined;
+  } catch {
+    return undefined;
+  }
+}
