@@ -43,7 +43,7 @@ const VARIANTS = [
 for (const { capture, bus } of VARIANTS) {
   describe(`${capture} mode, ${bus} bus: concurrent writers converge to the committed table`, function () {
     this.timeout(60_000);
-    const table = `outbox_conv_${process.pid}`;
+    const table = `outbox_conv_${bus}_${process.pid}`;
     let t: TestCore;
     let logical: PrivatePostgres | undefined;
     let url: string;
