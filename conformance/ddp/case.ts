@@ -3,7 +3,9 @@
  * grouped by file under `cases/`; the runner (`runner.ts`) and the mocha entry (`ddp.conformance.test.ts`) both
  * execute them through `executeCase`.
  */
+import { weakestLevel } from '../support/citation.js';
 import type { ClientOptions, DdpTestClient, SockJsClientOptions } from './client.js';
+import { DDP_CHECKLIST, DDP_LEVELS, type DdpCitation, type DdpLevel } from './spec.js';
 
 /** Case groups; ids are `<group>.<ddp.md checklist number>` (`handshake.10`) or `ddptest.<nn>`. */
 export type CaseGroup =
@@ -102,14 +104,39 @@ export interface ConformanceCase {
   readonly id: string;
   readonly group: CaseGroup;
   readonly title: string;
-  /** ddp.md "(b) Black-box DDP conformance checklist" numbers this case covers. */
+  /** ddp.md "(b) Black-box DDP conformance checklist" numbers this case covers (their citations: spec.ts). */
   readonly checklist: readonly number[];
+  /** What the case checks, when its checklist numbers do not say it (e.g. the ddptest cases). */
+  readonly cite?: DdpCitation;
+  /** How binding the case is, when not the weakest level of its citations. */
+  readonly level?: DdpLevel;
   /** A reason to skip, fixed or depending on the options; undefined (or returning undefined) runs the case. */
   readonly skip?: string | ((options: SuiteOptions) => string | undefined);
   /** Case timeout in ms (default {@link DEFAULT_CASE_TIMEOUT_MS}), fixed or depending on the options. */
   readonly timeoutMs?: number | ((options: SuiteOptions) => number);
   /** Runs the case; resolves on success, rejects with an assertion error on failure. */
   readonly run: (ctx: CaseContext) => Promise<void>;
+}
+
+/** The sentences `testCase` checks: its own citation, else those of its checklist numbers. */
+export function citationsOf(testCase: ConformanceCase): DdpCitation[] {
+  if (testCase.cite) return [testCase.cite];
+  return testCase.checklist.flatMap((n) => {
+    const citation = DDP_CHECKLIST[n];
+    return citation ? [citation] : [];
+  });
+}
+
+/** How binding `testCase` is: its own level, else the weakest of its citations' (`meteor` if it cites none). */
+export function levelOf(testCase: ConformanceCase): DdpLevel {
+  return (
+    testCase.level ??
+    weakestLevel(
+      citationsOf(testCase).map((c) => c.level),
+      DDP_LEVELS,
+      'meteor',
+    )
+  );
 }
 
 /** Default whole-case timeout, ms. */

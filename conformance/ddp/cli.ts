@@ -2,14 +2,14 @@
  * Command line for the DDP conformance suite (`npm run conformance -- <ws-url> …`):
  *
  *   tsx conformance/ddp/cli.ts <ws-url> [--group g]… [--case id]… [--heartbeat-ms n] [--slow] [--wait-ms n] [--bail]
- *                              [--sockjs-heartbeat-ms n] [--no-sockjs-welcome]
+ *                              [--sockjs-heartbeat-ms n] [--no-sockjs-welcome] [--strict]
  *
- * Exit code 0 when nothing failed, 1 when a case failed, 2 on bad usage.
+ * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
 import type { SuiteOptions } from './case.js';
 import { allCases } from './cases/index.js';
-import { runCases, selectCases } from './runner.js';
+import { runCases, selectCases, summaryFailed } from './runner.js';
 
 const USAGE = `usage: tsx conformance/ddp/cli.ts <ws-url> [options]
 
@@ -25,6 +25,7 @@ const USAGE = `usage: tsx conformance/ddp/cli.ts <ws-url> [options]
   --sockjs-heartbeat-ms <n>  the server's SockJS heartbeat delay (default 45000, Meteor's)
   --no-sockjs-welcome the server sends no {"server_id":"0"} on SockJS open (skips sockjs.08; SockJS
                       ddptest cases then speak first)
+  --strict            count failures of every level (should, meteor, pgrt), not only MUST
 `;
 
 function fail(message: string): never {
@@ -69,8 +70,11 @@ async function main(): Promise<void> {
     fail(error instanceof Error ? error.message : String(error));
   }
   process.stdout.write(`DDP conformance against ${url} (heartbeat ${options.heartbeatMs} ms)\n\n`);
-  const summary = await runCases(cases, options, { bail: values.bail ?? false });
-  process.exitCode = summary.failed > 0 ? 1 : 0;
+  const summary = await runCases(cases, options, {
+    bail: values.bail ?? false,
+    strict: values.strict ?? false,
+  });
+  process.exitCode = summaryFailed(summary) ? 1 : 0;
 }
 
 function parse() {
@@ -85,6 +89,7 @@ function parse() {
       'no-sockjs-welcome': { type: 'boolean' },
       slow: { type: 'boolean' },
       bail: { type: 'boolean' },
+      strict: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });

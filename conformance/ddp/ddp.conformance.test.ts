@@ -5,7 +5,7 @@
  * the heartbeat-timing cases skip themselves when the fixture's heartbeat is long (set PGRT_CONFORMANCE_SLOW=1
  * to run them anyway).
  */
-import { caseTimeout, type SuiteOptions, skipReason } from './case.js';
+import { caseTimeout, levelOf, type SuiteOptions, skipReason } from './case.js';
 import { allCases } from './cases/index.js';
 import { type CaseResult, ddptestTimings, executeCase } from './runner.js';
 
@@ -40,7 +40,8 @@ describe('DDP conformance (pgrt fixture server)', () => {
   });
 
   for (const testCase of allCases) {
-    const title = `${testCase.id} ${testCase.title}`;
+    // Every level must pass against pgrt (the CLI's --strict); the level is in the title.
+    const title = `${testCase.id} [${levelOf(testCase)}] ${testCase.title}`;
     if (typeof testCase.skip === 'string') {
       it.skip(`${title} (skipped: ${testCase.skip})`);
       continue;

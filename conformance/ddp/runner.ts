@@ -1,16 +1,19 @@
 /**
  * Runs conformance cases against a DDP server URL: one at a time, each with its own timeout and its own clients
  * (closed afterwards, pass or fail), printing `✔ id title (12 ms)` / `✖ …` with the error / `- … (skipped: …)`
- * per case and then the wall time and `N passed, N failed, N skipped`. Used by `cli.ts`; the mocha entry uses
- * {@link executeCase} directly.
+ * per case (with its level when beyond MUST: `✖ subscriptions.85 (meteor) …`), then the wall time, one line per
+ * level (`MUST: …`, `METEOR: … (beyond MUST: counted only with --strict)`) and `N passed, N failed, N skipped`.
+ * Used by `cli.ts`; the mocha entry uses {@link executeCase} directly.
  */
 
+import { countByLevel, formatLevels } from '../support/citation.js';
 import { formatOutcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type CaseContext,
   type ConformanceCase,
   caseTimeout,
+  levelOf,
   type OpenOptions,
   type SockJsOpenOptions,
   type SuiteOptions,
@@ -18,6 +21,7 @@ import {
   sockjsBaseUrl,
 } from './case.js';
 import { DdpTestClient } from './client.js';
+import { DDP_LEVELS } from './spec.js';
 
 /** Outcome of one case. */
 export type CaseResult =
@@ -36,7 +40,11 @@ export interface RunSummary {
   readonly passed: number;
   readonly failed: number;
   readonly skipped: number;
+  /** Failed cases of level `must`: what decides the exit code unless strict. */
+  readonly mustFailed: number;
   readonly wallMs: number;
+  /** Whether every level counted (`--strict`). */
+  readonly strict: boolean;
 }
 
 /** Options of {@link runCases}. */
@@ -45,6 +53,8 @@ export interface RunOptions {
   readonly bail?: boolean;
   /** Where report lines go (default: stdout). */
   readonly write?: (line: string) => void;
+  /** Count failures of every level, not only `must` (`--strict`). */
+  readonly strict?: boolean;
 }
 
 /** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
@@ -108,7 +118,14 @@ export function selectCases(cases: readonly ConformanceCase[], selection: Select
 
 /** One report line for a result (a failure's error follows, indented). */
 export function formatResult(result: CaseResult): string {
-  return formatOutcome(result.case.id, result.case.title, result, '/conformance/ddp/cases/');
+  const level = levelOf(result.case);
+  const id = level === 'must' ? result.case.id : `${result.case.id} (${level})`;
+  return formatOutcome(id, result.case.title, result, '/conformance/ddp/cases/');
+}
+
+/** Whether `summary` fails: a `must` case failed, or with `strict` any case. */
+export function summaryFailed(summary: RunSummary): boolean {
+  return (summary.strict ? summary.failed : summary.mustFailed) > 0;
 }
 
 /**
@@ -132,12 +149,17 @@ export function ddptestTimings(results: readonly CaseResult[]): string[] {
   return lines;
 }
 
-/** The closing lines: ddptest timings, wall time and `N passed, N failed, N skipped`. */
+/** The closing lines: ddptest timings, wall time, the lines per level and `N passed, N failed, N skipped`. */
 export function formatSummary(summary: RunSummary): string {
   const timings = ddptestTimings(summary.results);
+  const levels = formatLevels(
+    countByLevel(summary.results, DDP_LEVELS, (result) => levelOf(result.case)),
+    summary.strict,
+  );
   return (
     `${timings.length > 0 ? `\n${timings.join('\n')}` : ''}` +
     `\n${summary.results.length} cases in ${(summary.wallMs / 1000).toFixed(2)} s\n` +
+    `${levels.join('\n')}\n` +
     `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`
   );
 }
@@ -167,7 +189,9 @@ export async function runCases(
     passed: count('passed'),
     failed: count('failed'),
     skipped: count('skipped'),
+    mustFailed: results.filter((r) => r.status === 'failed' && levelOf(r.case) === 'must').length,
     wallMs: performance.now() - started,
+    strict: runOptions.strict ?? false,
   };
   write(formatSummary(summary));
   return summary;

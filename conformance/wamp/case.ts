@@ -7,9 +7,18 @@
  * flags it `requires`, and is skipped with that reason when the router under test does not announce them.
  */
 
+import { weakestLevel } from '../support/citation.js';
 import type { HelloOptions, PeerOptions, WampPeer } from './client.js';
 import type { RawSocketAddress } from './rawsocket-client.js';
 import type { SerializerName } from './serializers.js';
+import {
+  PGRT_CITATION,
+  SECURE_CITATION,
+  WAMP_CHECKLIST,
+  WAMP_LEVELS,
+  type WampCitation,
+  type WampLevel,
+} from './spec.js';
 
 /** Case groups, after the headings of wamp.md "(b) Black-box router conformance checklist". */
 export type CaseGroup =
@@ -70,7 +79,10 @@ export interface SuiteOptions {
   readonly waitMs: number;
   /** Whole-case timeout, ms. */
   readonly caseTimeoutMs: number;
-  /** The router's URI check (checklist 43): `strict` (Crossbar's default) or `loose`. */
+  /**
+   * The URI rule the router enforces (checklist 43): `loose` (the spec's MUST rules only; Crossbar.io's effective
+   * default, and the suite's) or `strict` (the recommended lower-case rule).
+   */
   readonly uriCheck: 'strict' | 'loose';
   /** The router creates unknown realms on HELLO (checklist 16 is then skipped). */
   readonly autoRealms: boolean;
@@ -127,8 +139,12 @@ export interface ConformanceCase {
   readonly id: string;
   readonly group: CaseGroup;
   readonly title: string;
-  /** wamp.md "(b) Black-box router conformance checklist" numbers this case covers. */
+  /** wamp.md "(b) Black-box router conformance checklist" numbers this case covers (their citations: spec.ts). */
   readonly checklist: readonly number[];
+  /** What the case checks, when its checklist numbers (or its group) do not say it. */
+  readonly cite?: WampCitation;
+  /** How binding the case is, when not the weakest level of its citations. */
+  readonly level?: WampLevel;
   /** Features the router must announce, else the case is skipped. */
   readonly requires?: readonly Feature[];
   /** Only these serializers (default: every one the suite runs). */
@@ -139,6 +155,29 @@ export interface ConformanceCase {
   readonly timeoutMs?: number;
   /** Runs the case; resolves on success, rejects with an assertion error on failure. */
   readonly run: (ctx: CaseContext) => Promise<void>;
+}
+
+/** The sentences `testCase` checks: its own citation, its group's (`secure`, `pgrt`), or its checklist numbers'. */
+export function citationsOf(testCase: ConformanceCase): WampCitation[] {
+  if (testCase.cite) return [testCase.cite];
+  if (testCase.group === 'pgrt') return [PGRT_CITATION];
+  if (testCase.group === 'secure') return [SECURE_CITATION];
+  return testCase.checklist.flatMap((n) => {
+    const citation = WAMP_CHECKLIST[n];
+    return citation ? [citation] : [];
+  });
+}
+
+/** How binding `testCase` is: its own level, else the weakest of its citations' (`practice` if it cites none). */
+export function levelOf(testCase: ConformanceCase): WampLevel {
+  return (
+    testCase.level ??
+    weakestLevel(
+      citationsOf(testCase).map((c) => c.level),
+      WAMP_LEVELS,
+      'practice',
+    )
+  );
 }
 
 /** One case over one serializer: what the runner executes and reports. */

@@ -2,22 +2,26 @@
  * Runs WAMP conformance cases against a router URL: first a probe session reads the router's announced features
  * ({@link probeRouter}), then each case × serializer runs one at a time with its own timeout and its own peers
  * (closed afterwards, pass or fail), printing `✔ id title (12 ms)` / `✖ …` with the error and transcripts /
- * `- … (skipped: …)`, and at the end the wall time and `N passed, N failed, N skipped`. Used by `cli.ts`; the
- * mocha entry uses {@link executeCase} directly.
+ * `- … (skipped: …)` (with the case's level when beyond MUST: `✖ advanced.79@json (practice) …`), and at the end
+ * the wall time, one line per level and `N passed, N failed, N skipped`. Only MUST failures fail a run unless
+ * strict. Used by `cli.ts`; the mocha entry uses {@link executeCase} directly.
  */
 
+import { countByLevel, formatLevels } from '../support/citation.js';
 import { formatOutcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type CaseContext,
   type CaseRun,
   type ConformanceCase,
+  levelOf,
   type OpenOptions,
   type RouterInfo,
   type SuiteOptions,
   skipReason,
 } from './case.js';
 import { isDict, WampPeer } from './client.js';
+import { WAMP_LEVELS } from './spec.js';
 
 /** Outcome of one case run. */
 export type CaseResult =
@@ -31,7 +35,11 @@ export interface RunSummary {
   readonly passed: number;
   readonly failed: number;
   readonly skipped: number;
+  /** Failed runs of level `must`: what decides the exit code unless strict. */
+  readonly mustFailed: number;
   readonly wallMs: number;
+  /** Whether every level counted (`--strict`). */
+  readonly strict: boolean;
 }
 
 /** Options of {@link runCases}. */
@@ -40,6 +48,8 @@ export interface RunOptions {
   readonly bail?: boolean;
   /** Where report lines go (default: stdout). */
   readonly write?: (line: string) => void;
+  /** Count failures of every level, not only `must` (`--strict`). */
+  readonly strict?: boolean;
 }
 
 /** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
@@ -149,13 +159,25 @@ export function selectCases(cases: readonly ConformanceCase[], selection: Select
 
 /** One report line for a result (a failure's error follows, indented). */
 export function formatResult(result: CaseResult): string {
-  return formatOutcome(result.run.id, result.run.case.title, result, '/conformance/wamp/cases/');
+  const level = levelOf(result.run.case);
+  const id = level === 'must' ? result.run.id : `${result.run.id} (${level})`;
+  return formatOutcome(id, result.run.case.title, result, '/conformance/wamp/cases/');
 }
 
-/** The closing lines: wall time and `N passed, N failed, N skipped`. */
+/** Whether `summary` fails: a `must` run failed, or with `strict` any run. */
+export function summaryFailed(summary: RunSummary): boolean {
+  return (summary.strict ? summary.failed : summary.mustFailed) > 0;
+}
+
+/** The closing lines: wall time, one line per level and `N passed, N failed, N skipped`. */
 export function formatSummary(summary: RunSummary): string {
+  const levels = formatLevels(
+    countByLevel(summary.results, WAMP_LEVELS, (result) => levelOf(result.run.case)),
+    summary.strict,
+  );
   return (
     `\n${summary.results.length} case runs in ${(summary.wallMs / 1000).toFixed(2)} s\n` +
+    `${levels.join('\n')}\n` +
     `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`
   );
 }
@@ -184,7 +206,9 @@ export async function runCases(
     passed: count('passed'),
     failed: count('failed'),
     skipped: count('skipped'),
+    mustFailed: results.filter((r) => r.status === 'failed' && levelOf(r.run.case) === 'must').length,
     wallMs: performance.now() - started,
+    strict: runOptions.strict ?? false,
   };
   write(formatSummary(summary));
   return summary;

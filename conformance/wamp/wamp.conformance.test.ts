@@ -10,6 +10,7 @@ import {
   DEFAULT_CASE_TIMEOUT_MS,
   DEFAULT_WAIT_MS,
   expandRuns,
+  levelOf,
   type RouterInfo,
   type SuiteOptions,
   skipReason,
@@ -59,7 +60,8 @@ describe('WAMP conformance (pgrt fixture server)', () => {
   });
 
   for (const run of expandRuns(allCases, SERIALIZERS)) {
-    const title = `${run.id} ${run.case.title}`;
+    // Every level must pass against pgrt (the CLI's --strict); the level is in the title.
+    const title = `${run.id} [${levelOf(run.case)}] ${run.case.title}`;
     if (typeof run.case.skip === 'string') {
       it.skip(`${title} (skipped: ${run.case.skip})`);
       continue;

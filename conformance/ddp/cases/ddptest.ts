@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import type { CaseContext, ConformanceCase } from '../case.js';
 import { caseNumber } from '../case.js';
 import type { DdpTestClient } from '../client.js';
+import { DDPTEST_CITATION } from '../spec.js';
 
 /** A random 17-character id, as ddptest's `Random.id()`. */
 function randomId(): string {
@@ -31,7 +32,14 @@ async function expectReason(client: DdpTestClient, raw: string, reason: string):
 }
 
 function ddptest(n: number, title: string, run: (ctx: CaseContext) => Promise<void>): ConformanceCase {
-  return { id: `ddptest.${caseNumber(n)}`, group: 'ddptest', title, checklist: [], run };
+  return {
+    id: `ddptest.${caseNumber(n)}`,
+    group: 'ddptest',
+    title,
+    checklist: [],
+    cite: DDPTEST_CITATION,
+    run,
+  };
 }
 
 async function connectsWith17(ctx: CaseContext, raw: string): Promise<void> {

@@ -46,6 +46,11 @@ export const ejsonCases: ConformanceCase[] = [
     group: 'ejson',
     title: 'unregistered custom type in params → error "Parse error", no result',
     checklist: [60],
+    cite: {
+      level: 'meteor',
+      source: "reference/ddp.md §1.3 (Meteor's ddp-server)",
+      text: 'The separate "Parse error" reason is reached only when `parseDDP` itself throws during EJSON adjustment, e.g. `params` containing an unregistered custom type.',
+    },
     async run(ctx) {
       const client = await ctx.connected();
       client.send({ msg: 'method', id: 'unreg', method: 'echo', params: [{ $type: 'nope', $value: 1 }] });

@@ -1,12 +1,14 @@
 /**
  * Protocol violations (wamp.md checklist 30–40, §1.7). Each must get ABORT `wamp.error.protocol_violation`
- * (nothing else first) and then the transport closes; case 30 also checks that the violator's registration is
- * freed. Case 37 checks a repeated (not increasing) request id; the optional strict "no gaps" rule is not asserted.
+ * (nothing else first); case 30 also checks that the violator's registration is freed. That the transport is
+ * dropped afterwards is the spec's SHOULD, checked once by `violations.drop`. Case 37 checks a repeated (not
+ * increasing) request id; the optional strict "no gaps" rule is not asserted.
  */
 import type { CaseContext, ConformanceCase } from '../case.js';
 import type { WampPeer } from '../client.js';
 import { expectViolation } from '../helpers.js';
 import { MSG } from '../messages.js';
+import { DROP_AFTER_VIOLATION } from '../spec.js';
 
 /** Opens a peer (joined unless `joined` is false), sends `message` and expects the violation outcome. */
 async function violate(
@@ -41,9 +43,27 @@ function violation(
 /** Violation cases. */
 export const violationCases: ConformanceCase[] = [
   {
+    id: 'violations.drop',
+    group: 'violations',
+    title: 'after ABORT protocol_violation (a second HELLO, an unknown type) the router drops the transport',
+    checklist: [30, 34],
+    cite: DROP_AFTER_VIOLATION,
+    async run(ctx) {
+      for (const message of [
+        [MSG.HELLO, ctx.options.realm, { roles: { caller: {} } }],
+        [99, {}],
+      ]) {
+        const peer = await ctx.join();
+        peer.send(message);
+        await expectViolation(peer);
+        await peer.waitClose();
+      }
+    },
+  },
+  {
     id: 'violations.30',
     group: 'violations',
-    title: 'a second HELLO after WELCOME → ABORT protocol_violation, close; its registration is freed',
+    title: 'a second HELLO after WELCOME → ABORT protocol_violation; its registration is freed',
     checklist: [30],
     async run(ctx) {
       const c1 = await ctx.join();
