@@ -3,7 +3,7 @@
  * (a malformed `sub` or `method`, an unknown `msg`), kept with the message to echo.
  */
 import assert from 'node:assert/strict';
-import { toClientMessage } from './client-messages.js';
+import { MAX_DDP_ID_LENGTH, toClientMessage } from './client-messages.js';
 
 describe('DDP client messages (typed)', () => {
   it('types connect, with or without a usable negotiation and a session to resume', () => {
@@ -78,5 +78,25 @@ describe('DDP client messages (typed)', () => {
     for (const [message, reason] of cases) {
       assert.deepEqual(toClientMessage(message), { msg: 'malformed', reason, offending: message });
     }
+  });
+
+  it(`refuses ids and names longer than ${MAX_DDP_ID_LENGTH} characters with Meteor's reasons, echoing nothing`, () => {
+    const long = 'x'.repeat(MAX_DDP_ID_LENGTH + 1);
+    const limit = 'x'.repeat(MAX_DDP_ID_LENGTH);
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ msg: 'method', id: long, method: 'm' }, 'Malformed method invocation'],
+      [{ msg: 'method', id: '1', method: long }, 'Malformed method invocation'],
+      [{ msg: 'sub', id: long, name: 'tasks' }, 'Malformed subscription'],
+      [{ msg: 'sub', id: '1', name: long }, 'Malformed subscription'],
+      [{ msg: 'unsub', id: long }, 'Bad request'],
+      [{ msg: 'ping', id: long }, 'Bad request'],
+    ];
+    for (const [message, reason] of cases) {
+      assert.deepEqual(toClientMessage(message), { msg: 'malformed', reason, offending: undefined });
+    }
+    assert.equal(toClientMessage({ msg: 'method', id: limit, method: limit }).msg, 'method');
+    assert.equal(toClientMessage({ msg: 'sub', id: limit, name: limit }).msg, 'sub');
+    assert.equal(toClientMessage({ msg: 'unsub', id: limit }).msg, 'unsub');
+    assert.equal(toClientMessage({ msg: 'ping', id: limit }).msg, 'ping');
   });
 });

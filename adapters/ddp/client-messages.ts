@@ -4,7 +4,23 @@
  * exhaustively. Checks are Meteor's: a `sub` or `method` with a wrong field is not refused here but becomes a
  * {@link MalformedMessage}, answered in its turn in the session's in-order queue with Meteor's exact reason, as
  * Meteor's `processMessage` does; so is an unknown `msg`.
+ *
+ * Ids and names are at most {@link MAX_DDP_ID_LENGTH} characters (Meteor has no limit): a longer method id or
+ * method name is a malformed method invocation, a longer sub id or publication name a malformed subscription, a
+ * longer `unsub` or `ping` id a bad request — each answered with Meteor's reason but without echoing the message,
+ * so that an oversized id costs the server no frame of its size (a `result`, `updated`, `nosub` or `pong` repeats
+ * the id; the replay log of resumption.ts would hold it).
  */
+
+/**
+ * The longest method id, sub id, method name or publication name a client may send, in UTF-16 code units.
+ * Meteor's clients send method ids counting up from "1", sub ids of 17 characters (`Random.id()`), and names a
+ * developer wrote (`/todos/insert`, `lists.public`); 256 leaves room for generated namespaced names and UUID-based
+ * ids many times over, and bounds what each `result`/`updated`/`nosub` frame repeats to 256 characters.
+ */
+export const MAX_DDP_ID_LENGTH = 256;
+
+const tooLong = (value: unknown): boolean => typeof value === 'string' && value.length > MAX_DDP_ID_LENGTH;
 
 /** `connect`: `negotiation` is undefined when `version`/`support` are unusable (the server answers `failed`). */
 export interface ConnectMessage {
@@ -61,8 +77,8 @@ export type MalformedReason = 'Malformed subscription' | 'Malformed method invoc
 export interface MalformedMessage {
   readonly msg: 'malformed';
   readonly reason: MalformedReason;
-  /** The message as parsed (echoed as `offendingMessage`). */
-  readonly offending: Readonly<Record<string, unknown>>;
+  /** The message as parsed (echoed as `offendingMessage`); undefined: not echoed (an oversized id or name). */
+  readonly offending: Readonly<Record<string, unknown>> | undefined;
 }
 
 /** Every inbound DDP message. */
@@ -97,6 +113,7 @@ export function toClientMessage(message: Readonly<Record<string, unknown>>): Cli
       };
     }
     case 'ping':
+      if (tooLong(message.id)) return { msg: 'malformed', reason: 'Bad request', offending: undefined };
       return { msg: 'ping', id: message.id };
     case 'pong':
       return { msg: 'pong' };
@@ -110,9 +127,12 @@ export function toClientMessage(message: Readonly<Record<string, unknown>>): Cli
         ('params' in message && !Array.isArray(params))
       )
         return { msg: 'malformed', reason: 'Malformed subscription', offending: message };
+      if (tooLong(id) || tooLong(name))
+        return { msg: 'malformed', reason: 'Malformed subscription', offending: undefined };
       return { msg: 'sub', id, name, params: (params as unknown[] | undefined) ?? [] };
     }
     case 'unsub':
+      if (tooLong(message.id)) return { msg: 'malformed', reason: 'Bad request', offending: undefined };
       return { msg: 'unsub', id: message.id };
     case 'method': {
       const { id, method, params, randomSeed } = message;
@@ -123,6 +143,8 @@ export function toClientMessage(message: Readonly<Record<string, unknown>>): Cli
         ('randomSeed' in message && typeof randomSeed !== 'string')
       )
         return { msg: 'malformed', reason: 'Malformed method invocation', offending: message };
+      if (tooLong(id) || tooLong(method))
+        return { msg: 'malformed', reason: 'Malformed method invocation', offending: undefined };
       return {
         msg: 'method',
         id,

@@ -39,6 +39,11 @@ export const ddpSection = z
     maxMessageQueueLength: positiveInt()
       .default(100)
       .describe('Session resumption: frames kept per session for replay.'),
+    maxMessageQueueBytes: positiveInt()
+      .default(1024 * 1024)
+      .describe(
+        'Session resumption: bytes of frames kept per session for replay; a dropped session needing more ends.',
+      ),
     coalesceMs: ms()
       .default(0)
       .describe(
@@ -53,6 +58,7 @@ export const ddpSection = z
     sockjsWelcomeFrame: false,
     disconnectGracePeriod: 15_000,
     maxMessageQueueLength: 100,
+    maxMessageQueueBytes: 1024 * 1024,
     coalesceMs: 0,
   })
   .describe('The DDP adapter (`/websocket`, `/sockjs`).');
@@ -87,6 +93,7 @@ export function ddpOptionsOf(config: SectionValues<typeof ddpConfig>, shared: Sh
     forwardedCount: shared.forwardedCount,
     disconnectGracePeriod: ddp.disconnectGracePeriod,
     maxMessageQueueLength: ddp.maxMessageQueueLength,
+    maxMessageQueueBytes: ddp.maxMessageQueueBytes,
     coalesceMs: ddp.coalesceMs,
     ...(!ddp.sockjs
       ? { sockjs: false as const }

@@ -59,6 +59,11 @@ export interface DdpOptions {
    */
   readonly maxMessageQueueLength?: number;
   /**
+   * Session resumption: bytes (UTF-8) of outbound frames kept per session for replay; older frames are forgotten
+   * to stay under it, and a dropped session that would need a forgotten frame is ended (default 1 MiB).
+   */
+  readonly maxMessageQueueBytes?: number;
+  /**
    * Outbound coalescing: a session's frames are held for a window and written together (several WebSocket
    * frames in one socket write; several messages in one SockJS `a[…]` frame; each still one DDP message).
    * `0` (default): until the end of the current event-loop turn — no timer delay; `n > 0`: up to n ms;
@@ -72,6 +77,9 @@ export interface DdpOptions {
    */
   readonly meteorClient?: MeteorClientOptions;
 }
+
+/** Default of {@link DdpOptions.maxMessageQueueBytes}: 1 MiB per session. */
+export const DEFAULT_MAX_MESSAGE_QUEUE_BYTES = 1024 * 1024;
 
 /** SockJS settings of the DDP adapter (see {@link SockJsEndpointOptions}; defaults are Meteor's). */
 export interface DdpSockJsOptions
@@ -120,6 +128,7 @@ export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
       maxNestingDepth: options.maxNestingDepth ?? DEFAULT_MAX_NESTING_DEPTH,
       respondToPings: options.respondToPings ?? true,
       maxMessageQueueLength: options.maxMessageQueueLength ?? 100,
+      maxMessageQueueBytes: options.maxMessageQueueBytes ?? DEFAULT_MAX_MESSAGE_QUEUE_BYTES,
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
       connections: new Set(),
     };

@@ -6,7 +6,8 @@
  * the log, queued messages keep being processed) and parked for the grace period; a `connect` with its id and a
  * matching `receivedCount` attaches it to the new socket, which first gets `connected` and then every message the
  * client lacks, in order, before anything new (all synchronously, so nothing can slip in between). A detached
- * session that buffers more than `maxMessageQueueLength` messages cannot be resumed any more and ends at once.
+ * session whose log had to forget a message sent since the drop (more than `maxMessageQueueLength` messages or
+ * `maxMessageQueueBytes` bytes, or one frame larger than that) cannot be resumed any more and ends at once.
  *
  * Sockets are owned by {@link DdpConnection}; this class never closes one.
  */
@@ -32,6 +33,11 @@ export interface DdpSessionSettings {
    * `maxMessageQueueLength`).
    */
   readonly maxMessageQueueLength: number;
+  /**
+   * Bytes (UTF-8) of frames kept for replay: older frames are forgotten to stay under it; a detached session
+   * whose log forgets a frame sent since the drop is ended.
+   */
+  readonly maxMessageQueueBytes: number;
   /** Holds each socket's frames for a short window and writes them together; undefined: one write per frame. */
   readonly coalescer: WriteCoalescer | undefined;
   /** Sessions waiting out their grace period; undefined disables resumption (sessions then keep no log). */
@@ -51,7 +57,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   #queue: QueuedMessage[] | undefined;
   #processing = false;
   #socket: Connection | undefined;
-  #bufferedWhileDetached = 0;
+  /** While detached: the count when the socket dropped (every message after it must stay kept). */
+  #detachedAt = 0;
   #onOverflow: (() => void) | undefined;
   /** The socket this session corked for the coalescer's current window (uncorked by {@link releaseCork}). */
   #corked: Connection | undefined;
@@ -95,11 +102,12 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
 
   /**
    * The socket dropped ungracefully: buffer output from now on. `onOverflow` runs (once) if more than
-   * `maxMessageQueueLength` messages pile up before a resumption; the session has ended by then.
+   * `maxMessageQueueLength` messages or `maxMessageQueueBytes` bytes pile up before a resumption; the session
+   * has ended by then.
    */
   detach(onOverflow: () => void): void {
     this.#socket = undefined;
-    this.#bufferedWhileDetached = 0;
+    this.#detachedAt = this.sentCount;
     this.#onOverflow = onOverflow;
   }
 
@@ -257,13 +265,13 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   #send(message: ServerMessage): void {
     if (this.ended) return;
     const text = encodeServerMessage(message);
-    if (this.#settings.parked) this.#logged().record(text);
+    const log = this.#settings.parked ? this.#logged() : undefined;
+    log?.record(text);
     if (this.#socket) {
       this.#write(this.#socket, text);
       return;
     }
-    this.#bufferedWhileDetached += 1;
-    if (this.#bufferedWhileDetached > this.#settings.maxMessageQueueLength) {
+    if (log && !log.keepsAfter(this.#detachedAt)) {
       const onOverflow = this.#onOverflow;
       this.#settings.logger.debug(
         { session: this.id },
@@ -277,7 +285,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   /** The log, made on first need with the opening `connected` counted (see {@link #log}). */
   #logged(): OutboundLog {
     if (this.#log === undefined) {
-      this.#log = new OutboundLog(this.#settings.maxMessageQueueLength);
+      this.#log = new OutboundLog(this.#settings.maxMessageQueueLength, this.#settings.maxMessageQueueBytes);
       this.#log.recordConnected();
     }
     return this.#log;

@@ -57,6 +57,31 @@ describe('DDP resumption bookkeeping', () => {
       assert.equal(log.sent, 4);
       assert.deepEqual(log.resume(2), ['b', 'c']);
     });
+
+    it('keeps at most maxBytes bytes (UTF-8) of frames, forgetting the oldest', () => {
+      const log = new OutboundLog(100, 10);
+      recordAll(log, ['C1', 'aaaa', 'bbbb', 'éé']); // 4 + 4 + 4 bytes: 'aaaa' is forgotten
+      assert.equal(log.sent, 4);
+      assert.equal(log.kept, 2);
+      assert.equal(log.keptBytes, 8);
+      assert.equal(log.canResume(1), false);
+      assert.deepEqual(log.resume(2), ['bbbb', 'éé']);
+      assert.equal(log.keptBytes, 8);
+      assert.ok(log.keepsAfter(2) && !log.keepsAfter(1));
+    });
+
+    it('forgets a frame larger than maxBytes at once, with everything before it', () => {
+      const log = new OutboundLog(100, 10);
+      recordAll(log, ['C1', 'a', 'x'.repeat(11)]);
+      assert.equal(log.kept, 0);
+      assert.equal(log.keptBytes, 0);
+      assert.equal(log.sent, 3);
+      // Only a client that received the large frame can resume; one that did not, cannot.
+      assert.equal(log.canResume(2), false);
+      assert.deepEqual(log.resume(3), []);
+      log.record('b');
+      assert.deepEqual(log.resume(4), ['b']);
+    });
   });
 
   describe('ParkedSessions', () => {

@@ -11,7 +11,9 @@
  * was lost in flight, or was buffered while the client was away.
  *
  * **Positions.** Message `n` of a session is at position `n`. A client that received `receivedCount = c` messages
- * holds positions 1…c and lacks c+1…sent. The log keeps the last `capacity` frames; a resumption is possible iff
+ * holds positions 1…c and lacks c+1…sent. The log keeps the last frames, at most `capacity` of them and at most
+ * `maxBytes` bytes (UTF-8) in all, forgetting the oldest first; a frame larger than `maxBytes` is forgotten at once
+ * (with every frame before it), so only a client that received it can still resume. A resumption is possible iff
  * every lacking frame is still kept (`first kept − 1 ≤ c ≤ sent`). On resumption the new `connected` takes
  * position c+1 and the lacking frames follow it, renumbered, in their original order (an earlier resumption's
  * `connected` among them is dropped, never replayed), so the client's count after the replay is again the
@@ -19,8 +21,9 @@
  */
 
 /**
- * The counted outbound messages of one session and the last `capacity` of their frames. A kept `connected` is
- * only a place (no text): it is never replayed, a fresh one is sent instead.
+ * The counted outbound messages of one session and the last of their frames (at most `capacity` frames and
+ * `maxBytes` bytes). A kept `connected` is only a place (no text, no bytes): it is never replayed, a fresh one is
+ * sent instead.
  */
 export class OutboundLog {
   /**
@@ -29,12 +32,22 @@ export class OutboundLog {
    * a `connected`.
    */
   #frames: (string | undefined)[] = [];
+  /** UTF-8 size of each entry of `#frames`, index for index (0 for a `connected`). */
+  #sizes: number[] = [];
+  /** Bytes of the kept frames. */
+  #bytes = 0;
   #first = 0;
   /** Position of the frame before the first kept one (frames[first + i] is at position base + 1 + i). */
   #base = 0;
 
-  /** @param capacity how many of the last frames to keep (Meteor's `maxMessageQueueLength`). */
-  constructor(readonly capacity: number) {}
+  /**
+   * @param capacity how many of the last frames to keep (Meteor's `maxMessageQueueLength`).
+   * @param maxBytes how many bytes of frames to keep (`maxMessageQueueBytes`); default unlimited.
+   */
+  constructor(
+    readonly capacity: number,
+    readonly maxBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
   /** Messages counted so far (the `receivedCount` of a client that got everything). */
   get sent(): number {
@@ -46,14 +59,27 @@ export class OutboundLog {
     return this.#frames.length - this.#first;
   }
 
+  /** Bytes (UTF-8) of the frames kept. */
+  get keptBytes(): number {
+    return this.#bytes;
+  }
+
+  /**
+   * True while every message after position `position` is still kept (a client that received `position`
+   * messages could resume). A session detached at `sent = position` overflows when this turns false.
+   */
+  keepsAfter(position: number): boolean {
+    return this.#base <= position;
+  }
+
   /** Counts one sent message other than `connected` and keeps its frame. */
   record(text: string): void {
-    this.#keep(text);
+    this.#keep(text, Buffer.byteLength(text, 'utf8'));
   }
 
   /** Counts one sent `connected` (kept as a place only). */
   recordConnected(): void {
-    this.#keep(undefined);
+    this.#keep(undefined, 0);
   }
 
   /** True if a client that received `receivedCount` messages can be given every message it lacks. */
@@ -68,22 +94,35 @@ export class OutboundLog {
    */
   resume(receivedCount: number): string[] | undefined {
     if (!this.canResume(receivedCount)) return undefined;
-    const lacking = this.#frames
-      .splice(this.#first + receivedCount - this.#base)
-      .filter((text): text is string => text !== undefined);
+    const from = this.#first + receivedCount - this.#base;
+    const frames = this.#frames.splice(from);
+    const sizes = this.#sizes.splice(from);
+    const lacking: string[] = [];
     this.recordConnected();
-    for (const text of lacking) this.record(text);
+    for (let i = 0; i < frames.length; i++) {
+      const text = frames[i];
+      if (text === undefined) continue;
+      const size = sizes[i] as number;
+      this.#bytes -= size;
+      this.#keep(text, size);
+      lacking.push(text);
+    }
     return lacking;
   }
 
-  /** Keeps one frame, forgetting the oldest beyond `capacity`. */
-  #keep(text: string | undefined): void {
+  /** Keeps one frame of `size` bytes, forgetting the oldest beyond `capacity` frames or `maxBytes` bytes. */
+  #keep(text: string | undefined, size: number): void {
     this.#frames.push(text);
-    if (this.kept <= this.capacity) return;
-    this.#first += 1;
-    this.#base += 1;
-    if (this.#first >= this.capacity) {
+    this.#sizes.push(size);
+    this.#bytes += size;
+    while (this.kept > this.capacity || this.#bytes > this.maxBytes) {
+      this.#bytes -= this.#sizes[this.#first] as number;
+      this.#first += 1;
+      this.#base += 1;
+    }
+    if (this.#first >= this.capacity || this.#first >= this.#frames.length) {
       this.#frames = this.#frames.slice(this.#first);
+      this.#sizes = this.#sizes.slice(this.#first);
       this.#first = 0;
     }
   }

@@ -13,6 +13,7 @@ import { testDatabaseUrl } from '../support/database.js';
 const TABLE = 'resumption_tasks';
 const GRACE_MS = 400;
 const QUEUE = 5;
+const QUEUE_BYTES = 64 * 1024;
 
 type Message = Record<string, unknown>;
 
@@ -148,7 +149,12 @@ describe('DDP session resumption (wire)', function () {
     server = await createServer({
       app: app(),
       protocols: [
-        ddp({ disconnectGracePeriod: GRACE_MS, maxMessageQueueLength: QUEUE, heartbeatInterval: 0 }),
+        ddp({
+          disconnectGracePeriod: GRACE_MS,
+          maxMessageQueueLength: QUEUE,
+          maxMessageQueueBytes: QUEUE_BYTES,
+          heartbeatInterval: 0,
+        }),
       ],
       port: 0,
       host: '127.0.0.1',
@@ -247,6 +253,28 @@ describe('DDP session resumption (wire)', function () {
     assert.ok(!live(session), 'ended on overflow, before the grace period');
     const back = await open({ session, receivedCount: count });
     assert.notEqual(back.session, session);
+  });
+
+  it(`more than maxMessageQueueBytes (${QUEUE_BYTES}) while away end the session, even in one frame`, async () => {
+    const { session, count } = await dropped();
+    const writer = await open();
+    await writer.call('insertTaskWithId', 'big', { title: 'x'.repeat(QUEUE_BYTES) });
+    assert.ok(!live(session), 'ended on overflow, before the grace period');
+    const back = await open({ session, receivedCount: count });
+    assert.notEqual(back.session, session);
+  });
+
+  it('frames under maxMessageQueueBytes while away are replayed', async () => {
+    const { session, count } = await dropped();
+    const writer = await open();
+    await writer.call('insertTaskWithId', 'big', { title: 'x'.repeat(QUEUE_BYTES / 2) });
+    const back = await open({ session, receivedCount: count });
+    assert.equal(back.session, session);
+    await back.call('echo', 'barrier');
+    assert.deepEqual(
+      back.messages.filter((m) => m.msg === 'added').map((m) => m.id),
+      ['big'],
+    );
   });
 
   it(`up to maxMessageQueueLength messages while away are all replayed`, async () => {
