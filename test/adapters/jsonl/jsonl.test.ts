@@ -183,7 +183,7 @@ describe('a protocol adapter of its own (the toy JSON-lines adapter)', function 
       await assert.rejects(program.parseAsync(['node', 'pgrt', 'serve', '--help']));
       const help = written.join('');
       assert.match(help, /--jsonl-path <path>/);
-      assert.match(help, /comma-separated: ddp, wamp, jsonl/);
+      assert.match(help, /comma-separated: ddp, wamp, supabase, jsonl/);
     });
 
     it('is served by `pgrt serve` from an app module that exports it', async () => {

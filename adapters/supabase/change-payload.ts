@@ -1,0 +1,117 @@
+/**
+ * A captured row change rendered as Supabase Realtime renders it (realtime.apply_rls, then the replication poller's
+ * NewRecord/UpdatedRecord/DeletedRecord): the `data` of a `postgres_changes` push,
+ * `{columns, commit_timestamp, errors, schema, table, type, record?, old_record?}`:
+ * - `columns`: `[{name, type}]` in column order, `type` the column's pg_type name (`int4`, `text`, `_int4`,
+ *   `timestamptz`); realtime-js needs it to convert values;
+ * - `record` (INSERT, UPDATE): the row as `to_jsonb` renders it: numbers (bigint and numeric too, exact), booleans,
+ *   timestamps as ISO text, json as JSON. The bus carries bigint/numeric as decimal text; they are written back as
+ *   JSON numbers here (money stays the decimal text, where Supabase writes `$1.00`);
+ * - `old_record` (UPDATE, DELETE): the primary key (what Supabase sends for the default replica identity; pgrt's
+ *   capture does not carry old rows, so tables with replica identity full get the key too);
+ * - `commit_timestamp`: `YYYY-MM-DDTHH:MM:SS.mmmZ`, the time this process received the change (the bus does not
+ *   carry the commit time);
+ * - `errors`: null, or `["Error 413: Payload Too Large"]` when the row's JSON exceeds `maxRecordBytes`: then only
+ *   values of 64 bytes or less are sent, as Supabase does.
+ */
+import type { ColumnInfo, TableInfo } from '../../core/database/table-info.js';
+
+/** A table as postgres_changes renders it. */
+export interface RenderedTable {
+  readonly info: TableInfo;
+  /** `columns` of the payload, serialized once. */
+  readonly columnsJson: string;
+  /** Columns in jsonb key order (length, then bytes), how Supabase's jsonb record lists them. */
+  readonly recordOrder: readonly ColumnInfo[];
+}
+
+/** The payload's `type`. */
+export type ChangeType = 'INSERT' | 'UPDATE' | 'DELETE';
+
+/** Makes a {@link RenderedTable} from the table and its columns' type names (attnum order). */
+export function renderedTable(info: TableInfo, typeNames: ReadonlyMap<string, string>): RenderedTable {
+  const columns = [...info.columns.values()];
+  const columnsJson = JSON.stringify(
+    columns.map((column) => ({ name: column.name, type: typeNames.get(column.name) ?? 'text' })),
+  );
+  const recordOrder = [...columns].sort((a, b) => jsonbKeyOrder(a.name, b.name));
+  return { info, columnsJson, recordOrder };
+}
+
+/** jsonb's key order: shorter keys first, then bytewise. */
+function jsonbKeyOrder(a: string, b: string): number {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length - y.length || Buffer.compare(x, y);
+}
+
+/** Options of {@link renderChange}. */
+export interface RenderOptions {
+  readonly maxRecordBytes: number;
+  /** The commit timestamp to write (ms). */
+  readonly receivedAt: number;
+}
+
+/**
+ * The `data` JSON of a change. `row` is the new row's JSON as the bus carries it (undefined for DELETE); `key` the
+ * row's key as the bus carries it.
+ */
+export function renderChange(
+  table: RenderedTable,
+  type: ChangeType,
+  row: Readonly<Record<string, unknown>> | undefined,
+  key: unknown,
+  options: RenderOptions,
+): string {
+  const info = table.info;
+  let errors = 'null';
+  let record = '';
+  if (row !== undefined) {
+    let json = recordJson(table, row, Number.POSITIVE_INFINITY);
+    if (Buffer.byteLength(json) > options.maxRecordBytes) {
+      json = recordJson(table, row, 64);
+      errors = '["Error 413: Payload Too Large"]';
+    }
+    record = `,"record":${json}`;
+  }
+  const old =
+    type === 'INSERT' ? '' : `,"old_record":{${JSON.stringify(info.key.name)}:${valueJson(info.key, key)}}`;
+  return (
+    `{"columns":${table.columnsJson},"commit_timestamp":${JSON.stringify(new Date(options.receivedAt).toISOString())}` +
+    `,"errors":${errors},"schema":${JSON.stringify(info.schema)},"table":${JSON.stringify(info.name)}` +
+    `,"type":"${type}"${record}${old}}`
+  );
+}
+
+/** The record's JSON: its columns in jsonb order; values whose JSON is longer than `maxValueBytes` left out. */
+function recordJson(
+  table: RenderedTable,
+  row: Readonly<Record<string, unknown>>,
+  maxValueBytes: number,
+): string {
+  const parts: string[] = [];
+  for (const column of table.recordOrder) {
+    if (!(column.name in row)) continue;
+    const value = valueJson(column, row[column.name]);
+    if (maxValueBytes !== Number.POSITIVE_INFINITY && Buffer.byteLength(value) > maxValueBytes) continue;
+    parts.push(`${JSON.stringify(column.name)}:${value}`);
+  }
+  for (const name in row) {
+    // Columns added after introspection: passed as the bus carries them.
+    if (!table.info.columns.has(name))
+      parts.push(`${JSON.stringify(name)}:${JSON.stringify(row[name] ?? null)}`);
+  }
+  return `{${parts.join(',')}}`;
+}
+
+const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
+
+/** One value's JSON: bigint and numeric decimal text back to a JSON number (exact); the rest as carried. */
+function valueJson(column: ColumnInfo, value: unknown): string {
+  if (value === undefined || value === null) return 'null';
+  if ((column.kind === 'bigint' || column.kind === 'numeric') && typeof value === 'string') {
+    const money = column.pgType === 'money';
+    if (!money && JSON_NUMBER.test(value)) return value;
+  }
+  return JSON.stringify(value);
+}

@@ -1,0 +1,131 @@
+/**
+ * The Supabase Realtime protocol attached to a server: the Phoenix socket endpoint at `path` (default
+ * `/realtime/v1/websocket`, where supabase-js connects for a project URL), the sockets, and what their channels
+ * share (authorization, the token verifier, postgres_changes, the channel features).
+ */
+import type { Connection, ConnectionHandler } from '../../core/connection.js';
+import type { ConnectionInfo } from '../../core/contexts.js';
+import type { Logger } from '../../core/logger.js';
+import { cryptoRandom } from '../../core/random/random-stream.js';
+import type { RealtimeCore } from '../../core/realtime-core.js';
+import type { HttpHost } from '../../transports/http-host.js';
+import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
+import type { Endpoint, EndpointBase, ProtocolHandle } from '../protocol-adapter.js';
+import { qualifiedName, type SupabaseAccess, tableRules } from './access.js';
+import type { ChannelServices } from './channel.js';
+import type { ChannelFeature } from './channel-feature.js';
+import type { TokenVerifier } from './identity.js';
+import { PostgresChanges } from './postgres-changes.js';
+import { SupabaseSocket } from './supabase-socket.js';
+import { TableCatalog } from './table-catalog.js';
+
+/** Options of the Supabase Realtime adapter. */
+export interface SupabaseOptions {
+  /** WebSocket path (default `/realtime/v1/websocket`). */
+  readonly path?: string;
+  /** Which tables clients may receive changes of, and per-user rules (closed by default: access.ts). */
+  readonly access?: SupabaseAccess;
+  /** HS256 secret of the JWTs clients send (`sub` = user id); absent: JWTs are refused. */
+  readonly jwtSecret?: string;
+  /** Larger incoming frames close the connection with 1009 (default 1 MiB). */
+  readonly maxMessageBytes?: number;
+  /** Channels one socket may have joined at once (default 100). */
+  readonly maxChannels?: number;
+  /** Rows whose JSON is larger are sent with their small values only and an error (default 1 MiB). */
+  readonly maxRecordBytes?: number;
+  /**
+   * The channel features (broadcast, presence); default: the built-in ones (features.ts). `[]`: postgres_changes
+   * only.
+   */
+  readonly features?: readonly ChannelFeature[];
+  /** Trusted X-Forwarded-For hops. */
+  readonly forwardedCount?: number;
+}
+
+/** The protocol on a server. */
+export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
+  readonly #sockets = new Set<SupabaseSocket>();
+  readonly #services: ChannelServices;
+  readonly changes: PostgresChanges;
+
+  constructor(
+    private readonly core: RealtimeCore,
+    private readonly options: SupabaseOptions,
+    verifier: TokenVerifier,
+    features: readonly ChannelFeature[],
+    private readonly logger: Logger,
+  ) {
+    const captured = new Set<string>();
+    for (const collection of core.app.collections.values()) captured.add(qualifiedName(collection.table));
+    const rules = tableRules(options.access);
+    for (const name of rules.keys())
+      if (!captured.has(name))
+        logger.warn(
+          { table: name },
+          'supabase: opted-in table is not a registered collection: its changes are not captured',
+        );
+    const catalog = new TableCatalog(core.db, rules, captured);
+    this.changes = new PostgresChanges(
+      core,
+      catalog,
+      { maxRecordBytes: options.maxRecordBytes ?? 1024 * 1024 },
+      logger,
+    );
+    this.#services = { access: options.access, features, changes: this.changes, verifier, logger };
+    for (const feature of features) feature.attach?.({ core, logger });
+  }
+
+  /** Registers the WebSocket endpoint, every connection through `accept`. */
+  attach(host: HttpHost, accept: (handler: ConnectionHandler) => ConnectionHandler): void {
+    const path = this.#path;
+    host.addEndpoint(
+      new WebSocketEndpoint(accept(this), {
+        matches: (pathname) => pathname === path,
+        maxPayload: this.options.maxMessageBytes ?? 1024 * 1024,
+        forwardedCount: this.options.forwardedCount ?? 0,
+      }),
+    );
+  }
+
+  get #path(): string {
+    return this.options.path ?? '/realtime/v1/websocket';
+  }
+
+  /** Open sockets. */
+  get connectionCount(): number {
+    return this.#sockets.size;
+  }
+
+  handleConnection(connection: Connection): void {
+    const info: ConnectionInfo = {
+      id: cryptoRandom.id(),
+      protocol: 'supabase',
+      clientAddress: connection.remoteAddress,
+      httpHeaders: connection.headers,
+    };
+    const socket = new SupabaseSocket(
+      this.core,
+      connection,
+      info,
+      this.#services,
+      { maxChannels: this.options.maxChannels ?? 100 },
+      this.logger,
+    );
+    this.#sockets.add(socket);
+    connection.onClose(() => this.#sockets.delete(socket));
+  }
+
+  closeAll(): void {
+    for (const socket of this.#sockets) socket.close(1001, 'server shutting down');
+    this.changes.close();
+    for (const feature of this.#services.features) {
+      Promise.resolve(feature.close?.()).catch((error: unknown) => {
+        this.logger.error({ err: error, feature: feature.name }, 'supabase feature failed to close');
+      });
+    }
+  }
+
+  endpoints(base: EndpointBase): Endpoint[] {
+    return [{ name: 'Supabase Realtime', url: `${base.ws}${this.#path}` }];
+  }
+}

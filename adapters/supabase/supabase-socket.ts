@@ -1,0 +1,190 @@
+/**
+ * One Phoenix socket (a supabase-js client's WebSocket): decodes its frames, answers heartbeats, and routes
+ * each message to its channel by topic, as Phoenix.Socket does:
+ * - `heartbeat` on topic `phoenix` → `phx_reply` ok `{}`;
+ * - `phx_join` on `realtime:<name>` → a new {@link Channel} (a join of a topic already joined first closes the old
+ *   one with `phx_close`); on `realtime:` alone → `TopicNameRequired`; on any other topic → `phx_reply` error
+ *   `{reason: 'unmatched topic'}`; past `maxChannels` → `ChannelRateLimitReached`;
+ * - `phx_leave` on a topic not joined → `phx_reply` ok `{}`; any other event on a topic not joined →
+ *   `{reason: 'unmatched topic'}`; a message whose `join_ref` is not the channel's current one is stale: ignored;
+ * - an undecodable frame is logged and dropped, and the connection stays open (Phoenix would close it).
+ *
+ * Messages are handled one after the other: a message arriving while a join is still being decided (token check,
+ * the app's rules) waits for it, so a client's events always follow its join.
+ */
+import type { Connection, ConnectionListener } from '../../core/connection.js';
+import type { ConnectionInfo, Fields } from '../../core/contexts.js';
+import type { Logger } from '../../core/logger.js';
+import type { RealtimeCore } from '../../core/realtime-core.js';
+import type { Session, SessionOutput } from '../../core/session.js';
+import { Channel, type ChannelServices, type ChannelSocket } from './channel.js';
+import { ChannelError, tooManyChannels, topicNameRequired, toWireReason } from './errors.js';
+import type { Identity } from './identity.js';
+import { parseJoinPayload } from './join-config.js';
+import { decodeFrame, encodeReply, type PhoenixMessage, type Vsn } from './serializer.js';
+
+/** Per-socket limits. */
+export interface SocketLimits {
+  readonly maxChannels: number;
+}
+
+/** A client socket. */
+export class SupabaseSocket implements ConnectionListener, ChannelSocket, SessionOutput {
+  /** The serializer version, read off the client's first text frame (2.0.0, realtime-js's default, until then). */
+  vsn: Vsn = '2.0.0';
+  #vsnKnown = false;
+  readonly #channels = new Map<string, Channel>();
+  readonly #session: Session;
+  /** The message being handled when it is asynchronous (a join); later ones chain behind it. */
+  #busy: Promise<void> | undefined;
+  #closed = false;
+
+  constructor(
+    core: RealtimeCore,
+    private readonly connectionHandle: Connection,
+    readonly connection: ConnectionInfo,
+    private readonly services: ChannelServices,
+    private readonly limits: SocketLimits,
+    private readonly logger: Logger,
+  ) {
+    this.#session = core.openSession(connection, this);
+    connectionHandle.attach(this);
+  }
+
+  /** Joined channels. */
+  get channelCount(): number {
+    return this.#channels.size;
+  }
+
+  send(frame: string | Uint8Array): void {
+    if (!this.#closed) this.connectionHandle.send(frame);
+  }
+
+  close(code: number, reason: string): void {
+    this.connectionHandle.close(code, reason);
+  }
+
+  receive(data: string | Uint8Array): void {
+    const decoded = decodeFrame(data);
+    if (!decoded.ok) {
+      this.logger.debug(
+        { session: this.connection.id, reason: decoded.reason },
+        'supabase: bad frame dropped',
+      );
+      return;
+    }
+    if (!this.#vsnKnown && typeof data === 'string') {
+      this.vsn = decoded.vsn;
+      this.#vsnKnown = true;
+    }
+    const message = decoded.message;
+    if (this.#busy) {
+      this.#busy = this.#busy.then(() => this.#handle(message));
+      return;
+    }
+    const pending = this.#handle(message);
+    if (pending) {
+      const busy: Promise<void> = pending.finally(() => {
+        if (this.#busy === busy) this.#busy = undefined;
+      });
+      this.#busy = busy;
+    }
+  }
+
+  /** Handles one message; returns a promise only when it completes later (a join, a channel event). */
+  #handle(message: PhoenixMessage): Promise<void> | undefined {
+    if (this.#closed) return undefined;
+    const { topic, event, ref, joinRef } = message;
+    if (topic === 'phoenix' && event === 'heartbeat') {
+      this.send(encodeReply(this.vsn, 'phoenix', null, ref, 'ok', {}));
+      return undefined;
+    }
+    if (event === 'phx_join') return this.#join(message);
+    const channel = this.#channels.get(topic);
+    if (!channel) {
+      if (event === 'phx_leave') this.send(encodeReply(this.vsn, topic, joinRef, ref, 'ok', {}));
+      else this.send(encodeReply(this.vsn, topic, null, ref, 'error', { reason: 'unmatched topic' }));
+      return undefined;
+    }
+    if (joinRef !== null && joinRef !== channel.joinRef) return undefined; // stale: for an earlier join
+    return channel.handle(event, message.payload, ref).catch((error: unknown) => {
+      this.logger.error({ err: error, topic }, 'supabase channel message failed');
+    });
+  }
+
+  #join(message: PhoenixMessage): Promise<void> | undefined {
+    const { topic, ref, joinRef } = message;
+    if (!topic.startsWith('realtime:')) {
+      this.send(encodeReply(this.vsn, topic, null, ref, 'error', { reason: 'unmatched topic' }));
+      return undefined;
+    }
+    this.#channels.get(topic)?.replaced();
+    if (topic === 'realtime:') {
+      this.send(encodeReply(this.vsn, topic, joinRef, ref, 'error', { reason: topicNameRequired().reason }));
+      return undefined;
+    }
+    if (this.#channels.size >= this.limits.maxChannels) {
+      this.send(encodeReply(this.vsn, topic, joinRef, ref, 'error', { reason: tooManyChannels().reason }));
+      return undefined;
+    }
+    const join = parseJoinPayload(message.payload);
+    if (join.problems.length > 0)
+      this.logger.debug({ topic, problems: join.problems }, 'supabase: invalid join payload, defaults used');
+    return this.#verifiedJoin(message, join.accessToken).then(async (identity) => {
+      if (identity === undefined || this.#closed) return;
+      const channel = new Channel(
+        this,
+        this.services,
+        topic,
+        joinRef,
+        join.config,
+        identity,
+        join.accessToken,
+      );
+      this.#channels.set(topic, channel);
+      await channel.join(ref);
+    });
+  }
+
+  /** The join's identity, or undefined after replying with the token's refusal. */
+  async #verifiedJoin(message: PhoenixMessage, token: string | undefined): Promise<Identity | undefined> {
+    try {
+      return await this.services.verifier.verify(token);
+    } catch (error) {
+      if (!(error instanceof ChannelError))
+        this.logger.error({ err: error, topic: message.topic }, 'supabase token verification failed');
+      this.send(
+        encodeReply(this.vsn, message.topic, message.joinRef, message.ref, 'error', {
+          reason: toWireReason(error),
+        }),
+      );
+      return undefined;
+    }
+  }
+
+  channelEnded(channel: Channel): void {
+    if (this.#channels.get(channel.topic) === channel) this.#channels.delete(channel.topic);
+  }
+
+  connectionClosed(): void {
+    this.#closed = true;
+    for (const channel of [...this.#channels.values()]) channel.disconnected();
+    this.#channels.clear();
+    this.#session.close();
+  }
+
+  // ---- SessionOutput: Supabase clients neither subscribe to publications nor call methods -------------------
+
+  added(_collection: string, _id: string, _fields: Fields): void {}
+  changed(_collection: string, _id: string, _fields: Fields, _cleared: readonly string[]): void {}
+  removed(_collection: string, _id: string): void {}
+  subscriptionsReady(_subIds: readonly string[]): void {}
+  subscriptionStopped(_subId: string, _error?: unknown): void {}
+  methodResult(): void {}
+  writesDelivered(_methodIds: readonly string[]): void {}
+
+  /** The user's login was revoked: the socket is closed (clients reconnect and join again). */
+  closeConnection(reason: string): void {
+    this.connectionHandle.close(1008, reason);
+  }
+}
