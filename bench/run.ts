@@ -27,14 +27,15 @@ const SCENARIOS = [
   'sockjs-flood',
 ] as const;
 /**
- * Run only when named (`npm run bench -- faults ingest`): long (faults, ingest, capture-latency: minutes each at
- * their defaults) or A/B tools (wamp-router).
+ * Run only when named (`npm run bench -- faults ingest`): long (faults, ingest, capture-latency, rolling-deploy:
+ * minutes each at their defaults) or A/B tools (wamp-router).
  */
-const ON_REQUEST = ['faults', 'ingest', 'capture-latency', 'wamp-router'] as const;
+const ON_REQUEST = ['faults', 'ingest', 'capture-latency', 'wamp-router', 'rolling-deploy'] as const;
 const SCENARIO_TIMEOUT_MS = 180_000;
 /** Per-scenario deadlines above the default (faults: fault kinds × ~45 s at BENCH_FAULT_SECONDS=30). */
 const TIMEOUTS: Readonly<Record<string, number>> = {
   faults: 900_000,
+  'rolling-deploy': 900_000, // 300 clients, three restarts of a child process behind HAProxy
   ingest: 300_000,
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers

@@ -135,7 +135,7 @@ describe('behind HAProxy (examples/deploy/haproxy.cfg)', function () {
     );
     const moved = connected.filter((c) => c.closeCodes.length > 0);
     assert.ok(moved.length > 0, 'the stopped process had clients');
-    for (const client of moved) assert.deepEqual(client.closeCodes, [1001]);
+    for (const client of moved) assert.deepEqual(client.closeCodes, ['1001']);
     await waitUntil(() => connected.every((c) => c.ready), { what: () => 'every client reconnected' });
     await db!.query('INSERT INTO presentations (id, title) VALUES ($1, $2)', [
       `drained-${process.pid}`,
