@@ -233,6 +233,7 @@ export class RealtimeCore implements PluginHost {
     await publishMessage(client, topic, data, {
       channel: this.channel,
       spillThresholdBytes: this.options.spillThresholdBytes ?? 7900,
+      mode: this.captureMode,
     });
   }
 

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
+import { OutboxPump } from '../capture/outbox-pump.js';
+import { outboxCapture } from '../capture/trigger-capture.js';
 import { PgDatabase } from '../database/database.js';
 import { ensureSchema } from '../database/schema.js';
 import type { BusEvent } from './change-bus.js';
@@ -112,6 +114,21 @@ describe('bus messages', () => {
       received[0]!.map((e) => [e.topic, e.data]),
       [['sql', { x: true }]],
     );
+  });
+
+  it('passes through the outbox in outbox mode, and the pump delivers it', async () => {
+    await listen(1, true);
+    const pump = new OutboxPump(db, { capture: outboxCapture, spillThresholdBytes: 7900 });
+    pump.start();
+    try {
+      await publishMessage(db, 'via-outbox', { big: 'y'.repeat(9000) }, { channel, mode: outboxCapture });
+      const rows = await db.query('SELECT 1 FROM pgrt.outbox WHERE channel = $1', [channel]);
+      assert.equal(rows.rowCount, 1);
+      await waitUntil(() => received[0]!.length === 1);
+      assert.deepEqual(received[0]![0]!.data, { big: 'y'.repeat(9000) });
+    } finally {
+      await pump.close();
+    }
   });
 
   it('refuses data without a JSON form', async () => {

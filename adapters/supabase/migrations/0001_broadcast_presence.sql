@@ -3,17 +3,23 @@
 
 -- Broadcasts `payload` as `event` to every subscriber of channel `topic` (the topic without its `realtime:` prefix,
 -- as supabase.channel('room1') names it) on every pgrt process, on commit. `channel` is the bus's NOTIFY channel
--- (the server's `channel` setting). The notification is a core application message (core/bus/messages.ts) on topic
--- `supabase.broadcast`, spilled to pgrt.spill when over 7900 bytes.
-CREATE FUNCTION pgrt.broadcast(topic text, event text, payload jsonb, channel text DEFAULT 'pgrt_changes')
+-- (the server's `channel` setting) and `capture` the server's capture mode: the message takes the changes' path
+-- (core/bus/messages.ts): in 'notify' mode a NOTIFY (spilled to pgrt.spill when over 7900 bytes; a PostgreSQL bus
+-- delivers it in the other modes too), in 'outbox'/'logical' mode the outbox (needed for the NATS bus). It is a
+-- core application message on topic `supabase.broadcast`.
+CREATE FUNCTION pgrt.broadcast(topic text, event text, payload jsonb, channel text DEFAULT 'pgrt_changes',
+                               capture text DEFAULT 'notify')
 RETURNS void LANGUAGE plpgsql AS $fn$
+DECLARE
+  data text := jsonb_build_object('t', topic, 'e', event, 'p', payload)::text;
 BEGIN
-  PERFORM pgrt.emit(
-    channel,
-    '"m":"supabase.broadcast"',
-    ',"d":' || jsonb_build_object('t', topic, 'e', event, 'p', payload)::text,
-    7900
-  );
+  IF capture = 'outbox' THEN
+    PERFORM pgrt.outbox_append(channel, '{"m":"supabase.broadcast","d":' || data || '}');
+  ELSIF capture = 'logical' THEN
+    PERFORM pgrt.logical_emit(channel, '{"m":"supabase.broadcast","d":' || data || '}');
+  ELSE
+    PERFORM pgrt.emit(channel, '"m":"supabase.broadcast"', ',"d":' || data, 7900);
+  END IF;
 END
 $fn$;
 
