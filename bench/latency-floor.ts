@@ -129,7 +129,7 @@ async function runRound(writer: pg.Client, side: Side, c: FloorCase, seconds: nu
     await insert();
   }
   const expected = total * c.subscribers;
-  await waitFor(() => samples.length >= expected, 10_000);
+  await waitFor(() => samples.length >= expected, 30_000);
   side.onRow = () => {};
   const [p50, p99] = samples.quantiles(0.5, 0.99);
   return { p50: p50!, p99: p99!, delivered: samples.length, expected };

@@ -66,7 +66,8 @@ async function settle(server: ServerProcess): Promise<MemReply> {
   return server.memory();
 }
 
-async function measure(subject: Subject, n: number, docs: number): Promise<void> {
+/** Measures one subject at `n` sessions; resolves with its heap bytes per session-document, one publication. */
+async function measure(subject: Subject, n: number, docs: number): Promise<number> {
   const server = await subject.start();
   const sessionDocs = n * docs;
   // Warm-up: load and compile the connection and subscription paths, then return to no sessions.
@@ -133,6 +134,7 @@ async function measure(subject: Subject, n: number, docs: number): Promise<void>
   }
   for (const { client } of clients) client.close();
   await stopServer(server);
+  return perSessionDoc(one, 'heapUsed');
 }
 
 async function body({ quick }: Knobs): Promise<void> {
@@ -189,7 +191,22 @@ async function body({ quick }: Knobs): Promise<void> {
     .map(Number)
     .filter((n) => n > 0);
   const sizes = args.length > 0 ? args : quick ? [100] : [300, 3000];
-  for (const n of sizes) for (const subject of subjects) await measure(subject, n, docs);
+  for (const n of sizes) {
+    const heap = new Map<string, number>();
+    for (const subject of subjects) heap.set(subject.prefix, await measure(subject, n, docs));
+    const ours = heap.get('');
+    const theirs = heap.get('reactive_');
+    if (ours === undefined || theirs === undefined) continue;
+    report({
+      scenario: SCENARIO,
+      metric: `one_heap_vs_reactive_${n}`,
+      value: ours / theirs,
+      unit: 'ratio',
+      target: null,
+      better: 'lower',
+      note: `heap per session-document, one publication: pgrt ${ours.toFixed(2)} B ÷ ddp-server-reactive ${theirs.toFixed(2)} B (same run)`,
+    });
+  }
 }
 
 runScenario(SCENARIO, body);

@@ -4,12 +4,16 @@
  * DESIGN.md target. Figures are printed, never asserted: the exit code is non-zero only when a scenario
  * itself crashed.
  *
- * Usage: npm run bench [-- rpc latency …]   env: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json,
+ * Usage: npm run bench [-- rpc latency …] [-- --compare] [-- --write-baseline]
+ *   env: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json,
  *   BENCH_PEER_DIR (peer, and memory's peer side), BENCH_FOXWAMP_DIR (wamp's fox-wamp side)
+ * `--compare`: the run's ratios against bench/baseline.json (support/baseline.ts); exit code 3 when one is worse by
+ * more than 10% (and no scenario crashed). `--write-baseline`: stores the run's ratios there, per scenario.
  */
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { compareWithBaseline, formatComparison, readBaseline, writeBaseline } from './support/baseline.js';
 import type { Figure } from './support/measure.js';
 
 const SCENARIOS = [
@@ -32,6 +36,9 @@ const SCENARIOS = [
  */
 const ON_REQUEST = ['faults', 'ingest', 'capture-latency', 'wamp-router', 'rolling-deploy'] as const;
 const SCENARIO_TIMEOUT_MS = 180_000;
+const BASELINE_FILE = fileURLToPath(new URL('./baseline.json', import.meta.url));
+/** Exit code of `--compare` when a ratio regressed (1 stays for a crashed scenario). */
+const EXIT_REGRESSED = 3;
 /** Per-scenario deadlines above the default (faults: fault kinds × ~45 s at BENCH_FAULT_SECONDS=30). */
 const TIMEOUTS: Readonly<Record<string, number>> = {
   faults: 900_000,
@@ -127,7 +134,10 @@ function table(figures: readonly Figure[]): string {
 }
 
 async function main(): Promise<void> {
-  const requested = process.argv.slice(2);
+  const args = process.argv.slice(2);
+  const compare = args.includes('--compare');
+  const storeBaseline = args.includes('--write-baseline');
+  const requested = args.filter((a) => a !== '--compare' && a !== '--write-baseline');
   const known: readonly string[] = [...SCENARIOS, ...ON_REQUEST];
   const unknown = requested.filter((n) => !known.includes(n));
   if (unknown.length > 0) {
@@ -149,7 +159,17 @@ async function main(): Promise<void> {
   }
   if (process.env.BENCH_OUT)
     writeFileSync(process.env.BENCH_OUT, `${JSON.stringify({ figures, outcomes }, null, 2)}\n`);
-  process.exit(outcomes.every((o) => o.code === 0) ? 0 : 1);
+  const base = readBaseline(BASELINE_FILE);
+  const rows = compare ? compareWithBaseline(base, figures) : [];
+  if (compare) process.stdout.write(`\n${formatComparison(base, rows)}\n`);
+  if (storeBaseline) {
+    const stored = writeBaseline(BASELINE_FILE, base, figures);
+    process.stdout.write(
+      `\nbaseline: ratios of ${stored.join(', ') || 'no scenario'} stored in ${BASELINE_FILE}\n`,
+    );
+  }
+  if (!outcomes.every((o) => o.code === 0)) process.exit(1);
+  process.exit(rows.some((r) => r.regressed) ? EXIT_REGRESSED : 0);
 }
 
 void main();

@@ -1,8 +1,8 @@
 /**
  * The latency floor of latency-floor.ts (issue 16 item 2): the least a server can do to bring a committed row
  * to WebSocket clients through PostgreSQL's NOTIFY. One `pg` connection LISTENs on channel `bench_floor` and
- * every notification's payload is written as it is to every open `ws` socket; no protocol, no sessions, no
- * parsing. Run in its own process with the IPC protocol of ./server.ts (server-ipc.ts), so it is pinned and
+ * every notification's payload is encoded once and written as it is to every open `ws` socket; no protocol, no
+ * sessions, no parsing. Run in its own process with the IPC protocol of ./server.ts (server-ipc.ts), so it is pinned and
  * measured exactly as pgrt's server is. Accepts WebSocket upgrades on any path.
  *
  * The trigger that notifies (floor-sql.ts) is created by the scenario, before this process starts.
@@ -20,8 +20,9 @@ async function main(): Promise<void> {
   await listener.connect();
   const sockets = new Set<WebSocket>();
   listener.on('notification', (notification) => {
-    const payload = notification.payload ?? '';
-    for (const socket of sockets) socket.send(payload);
+    // Encoded once, the same bytes framed as a text message on every socket.
+    const payload = Buffer.from(notification.payload ?? '');
+    for (const socket of sockets) socket.send(payload, { binary: false });
   });
   await listener.query(`LISTEN ${FLOOR_CHANNEL}`);
 

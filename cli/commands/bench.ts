@@ -1,6 +1,7 @@
 /**
- * `pgrt bench [scenario...]`: runs the benchmarks (bench/run.ts: rpc, latency, fanout, idle, peer), each scenario in
- * its own process, and prints their figures against DESIGN.md's targets. The bench is TypeScript run by tsx and
+ * `pgrt bench [scenario...]`: runs the benchmarks (bench/run.ts; its SCENARIOS), each scenario in its own process,
+ * and prints their figures against DESIGN.md's targets; `--compare` / `--write-baseline` check or store the run's
+ * ratios (bench/baseline.json). The bench is TypeScript run by tsx and
  * ships with the source repository, not the npm package; from a package install this command says so.
  */
 import { existsSync } from 'node:fs';
@@ -18,12 +19,20 @@ export function registerBench(program: Command): void {
     .command('bench')
     .summary('run the benchmarks (source checkout only)')
     .description(
-      'Run the benchmark scenarios (default: all of rpc, latency, fanout, idle, peer) and print each figure ' +
+      'Run the benchmark scenarios (default: every scenario bench/run.ts lists) and print each figure ' +
         'against its target. Environment: BENCH_SECONDS, BENCH_QUICK=1, BENCH_PIN=0, BENCH_OUT=file.json. ' +
-        'Needs the source repository (bench/ and tsx); figures are printed, never asserted.',
+        'Needs the source repository (bench/ and tsx); figures are printed, never asserted, except with ' +
+        '--compare (exit code 3 when a ratio is worse than bench/baseline.json by more than 10%).',
     )
     .argument('[scenarios...]', 'scenarios to run')
-    .action(async (scenarios: string[]) => {
+    .option('--compare', "compare the run's ratios with bench/baseline.json")
+    .option('--write-baseline', "store the run's ratios in bench/baseline.json (per scenario)")
+    .action(async (names: string[], options: { compare?: boolean; writeBaseline?: boolean }) => {
+      const scenarios = [
+        ...names,
+        ...(options.compare ? ['--compare'] : []),
+        ...(options.writeBaseline ? ['--write-baseline'] : []),
+      ];
       const root = packageRoot();
       const script = join(root, 'bench', 'run.ts');
       if (!existsSync(script))
