@@ -1,0 +1,173 @@
+/**
+ * The NATS JetStream change bus (core/bus/nats/) against the machine's nats-server and a real PostgreSQL:
+ * - each process consumes only the subjects of its bound tables (plus its channel's control subject), and a write
+ *   fence waits for the changes of every table it consumes that were published before it;
+ * - a subject's hole (a message the stream's retention deleted while the process was away: its successor names it as
+ *   `q`) becomes a `resync` before the next change; duplicates are dropped, malformed messages skipped;
+ * - bus `nats` with capture `notify` is refused at start with the fix.
+ * The NATS restart and pump kill cases are in test/faults/nats-restart.test.ts and test/faults/pump-kill.test.ts.
+ */
+import assert from 'node:assert/strict';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { App } from '../../core/app.js';
+import type { BusEvent } from '../../core/bus/change-bus.js';
+import { NatsChangeBus } from '../../core/bus/nats/nats-change-bus.js';
+import { controlSubject, tableSubject } from '../../core/bus/nats/nats-stream.js';
+import { createServer } from '../../index.js';
+import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
+import { waitUntil } from '../fixtures/wait.js';
+import { startTestCore, type TestCore } from '../support/core.js';
+import { testDatabaseUrl } from '../support/database.js';
+
+describe('NATS bus: subjects per table, fences across tables', function () {
+  this.timeout(30_000);
+  const url = testNatsUrl();
+  const stream = testStreamName();
+  const channel = `pgrt_nats_${process.pid}`;
+  const items = `nats_items_${process.pid}`;
+  const notes = `nats_notes_${process.pid}`;
+  let a: TestCore;
+  let b: TestCore;
+  const eventsA: BusEvent[] = [];
+  const eventsB: BusEvent[] = [];
+
+  before(async () => {
+    const appA = new App()
+      .collection('items', { table: items })
+      .collection('notes', { table: notes })
+      .publish('items', (ctx) => ctx.find('items'))
+      .publish('notes', (ctx) => ctx.find('notes'))
+      .method('both', async (ctx, n: unknown) => {
+        await ctx.insert('items', { id: `i${String(n)}`, v: Number(n) });
+        await ctx.insert('notes', { id: `n${String(n)}`, v: Number(n) });
+      });
+    const appB = new App().collection('items', { table: items }).publish('items', (ctx) => ctx.find('items'));
+    const setup = async (db: TestCore['db']): Promise<void> => {
+      await db.query(`CREATE TABLE IF NOT EXISTS ${items} (id text PRIMARY KEY, v int NOT NULL)`);
+      await db.query(`CREATE TABLE IF NOT EXISTS ${notes} (id text PRIMARY KEY, v int NOT NULL)`);
+    };
+    const nats = { url, stream };
+    a = await startTestCore(appA, setup, channel, { capture: 'outbox', nats });
+    b = await startTestCore(appB, setup, channel, { capture: 'outbox', nats, outboxPump: false });
+    a.core.bus.subscribe((event) => eventsA.push(event));
+    b.core.bus.subscribe((event) => eventsB.push(event));
+  });
+
+  after(async () => {
+    await b?.close();
+    await a?.close();
+    await deleteStream(url, stream);
+  });
+
+  it("consumes only its tables' subjects and the control subject", () => {
+    const busB = b.core.bus;
+    assert.ok(busB instanceof NatsChangeBus);
+    assert.deepEqual(busB.subjects, [
+      controlSubject(stream, channel),
+      tableSubject(stream, channel, `public.${items}`),
+    ]);
+    assert.equal((a.core.bus as NatsChangeBus).subjects.length, 3);
+  });
+
+  it("delivers a table's changes only to the processes bound to it; a fence follows every table's changes", async () => {
+    const { session, out } = a.session();
+    await session.subscribe('si', 'items', []);
+    await session.subscribe('sn', 'notes', []);
+    await out.waitFor((m) => m.msg === 'ready' && m.subs.includes('sn'));
+    for (let n = 1; n <= 20; n++) await a.call(session, out, 'both', n);
+    // `updated` came after both rows of each call: the session holds them all at once.
+    assert.equal(Object.keys(out.collection('items')).length, 20);
+    assert.equal(Object.keys(out.collection('notes')).length, 20);
+    await b.db.query(`INSERT INTO ${notes} VALUES ('external', 0)`);
+    await b.db.query(`INSERT INTO ${items} VALUES ('external', 0)`);
+    const seen = (events: BusEvent[], table: string): number =>
+      events.filter((e) => e.kind === 'change' && e.table === `public.${table}`).length;
+    await waitUntil(() => seen(eventsB, items) === 21 && seen(eventsA, notes) === 21, {
+      what: () => `B items ${seen(eventsB, items)}, A notes ${seen(eventsA, notes)}`,
+    });
+    assert.equal(seen(eventsB, notes), 0, 'B is bound to items only: no notes change reached it');
+    assert.equal(eventsB.filter((e) => e.kind === 'fence').length, 20, "B receives the channel's fences");
+    assert.equal([...eventsA, ...eventsB].filter((e) => e.kind === 'resync').length, 0);
+    session.close();
+  });
+});
+
+describe('NATS bus: holes, duplicates and malformed messages on a subject', function () {
+  this.timeout(20_000);
+  const url = testNatsUrl();
+  const stream = testStreamName();
+  const channel = 'pgrt_holes';
+  const table = 'public.holes';
+  let bus: NatsChangeBus;
+  let nc: NatsConnection;
+  const events: BusEvent[] = [];
+
+  before(async () => {
+    bus = new NatsChangeBus({ url, stream, channel });
+    bus.watchTables([table]);
+    bus.subscribe((event) => events.push(event));
+    await bus.start();
+    nc = await connect({ servers: url });
+  });
+
+  after(async () => {
+    await bus?.close();
+    await nc?.close();
+    await deleteStream(url, stream);
+  });
+
+  it('drops duplicates, skips malformed messages, resyncs before a change whose predecessor is missing', async () => {
+    const js = jetstream(nc);
+    const subject = tableSubject(stream, channel, table);
+    const change = (p: number, q?: number) =>
+      JSON.stringify({ p, ...(q === undefined ? {} : { q }), t: table, o: 'i', k: p, r: { id: p }, x: '7' });
+    await js.publish(subject, change(1));
+    await js.publish(subject, change(2, 1));
+    await js.publish(subject, change(2, 1)); // a relay's retry
+    await js.publish(subject, 'not json');
+    await js.publish(subject, change(5, 4)); // 3 and 4 were deleted by the stream's retention
+    await js.publish(subject, change(6, 5));
+    await waitUntil(() => events.length >= 5, { what: () => JSON.stringify(events) });
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'change' ? `change ${String(e.key)}` : e.kind)),
+      ['change 1', 'change 2', 'resync', 'change 5', 'change 6'],
+    );
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      [1, 2, 3, 4, 5],
+    );
+  });
+
+  it('holds a fence until the changes it names of the tables it consumes arrived', async () => {
+    const js = jetstream(nc);
+    const control = controlSubject(stream, channel);
+    const subject = tableSubject(stream, channel, table);
+    events.length = 0;
+    // The fence (published first, on its own subject) names change 9 of this table and one of an unwatched table.
+    await js.publish(control, JSON.stringify({ p: 10, f: 'F1', w: { [table]: 9, 'public.other': 8 } }));
+    await js.publish(control, JSON.stringify({ p: 11, q: 10, f: 'F2', w: { [table]: 9 } }));
+    await js.publish(subject, JSON.stringify({ p: 9, t: table, o: 'u', k: 1, r: { id: 1 }, x: '8' }));
+    await waitUntil(() => events.length >= 3, { what: () => JSON.stringify(events) });
+    assert.deepEqual(
+      events.map((e) => (e.kind === 'fence' ? `fence ${e.id}` : e.kind)),
+      ['change', 'fence F1', 'fence F2'],
+    );
+  });
+});
+
+describe("NATS bus: bus 'nats' needs a capture mode with an outbox", () => {
+  it("refuses capture 'notify' at start, naming the fix", async () => {
+    await assert.rejects(
+      createServer({
+        app: new App(),
+        port: 0,
+        host: '127.0.0.1',
+        databaseUrl: testDatabaseUrl(),
+        bus: 'nats',
+        natsUrl: testNatsUrl(),
+      }),
+      /bus 'nats' needs capture 'outbox' or 'logical'/,
+    );
+  });
+});
