@@ -46,7 +46,12 @@ export async function startTestCore(
   await setup(db);
   const outbox = captureMode(options.capture ?? 'notify').outbox;
   const bus: ChangeBus = nats
-    ? new NatsChangeBus({ channel, url: nats.url, stream: nats.stream })
+    ? new NatsChangeBus({
+        channel,
+        url: nats.url,
+        stream: nats.stream,
+        ...(coreOptions.logger ? { logger: coreOptions.logger } : {}),
+      })
     : new PgNotificationBus(db, { channel, outbox });
   const core = new RealtimeCore(app, db, bus, { ...coreOptions, channel });
   await core.start();

@@ -55,6 +55,11 @@ export interface NatsChangeBusOptions {
 
 type Payload = Record<string, unknown>;
 
+/** How long one pull request waits for messages, in ms (the client pulls again at once). */
+const PULL_EXPIRES_MS = 5000;
+/** The server's heartbeat on an idle pull, in ms: two missed ones reset the consumer after its last message. */
+const IDLE_HEARTBEAT_MS = 1000;
+
 type State = 'idle' | 'starting' | 'started' | 'closed';
 
 /** The JetStream change bus. */
@@ -182,7 +187,12 @@ export class NatsChangeBus implements ChangeBus {
         opt_start_seq: info.state.last_seq + 1,
       });
       if (this.#now() === 'closed') return;
-      const messages = await consumer.consume({ callback: (message) => this.#receive(subject, message) });
+      // Short pulls and heartbeats: a pull lost in a NATS restart is noticed within seconds, not the default 30 s.
+      const messages = await consumer.consume({
+        callback: (message) => this.#receive(subject, message),
+        expires: PULL_EXPIRES_MS,
+        idle_heartbeat: IDLE_HEARTBEAT_MS,
+      });
       this.#consumers.push(messages);
       this.#watchConsumer(subject, messages);
     }
@@ -216,6 +226,8 @@ export class NatsChangeBus implements ChangeBus {
       for await (const status of messages.status()) {
         if (status.type === 'ordered_consumer_recreated')
           this.#logger.info({ subject, consumer: status.name }, 'consumer recreated; resuming');
+        else if (status.type === 'heartbeats_missed')
+          this.#logger.warn({ subject, count: status.count }, 'consumer heartbeats missed; resetting');
       }
     };
     follow().catch((error: unknown) =>

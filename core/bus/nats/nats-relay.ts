@@ -48,6 +48,9 @@ export interface NatsRelayOptions {
 
 type Payload = Record<string, unknown>;
 
+/** How long a publish waits for the stream's acknowledgement, in ms (then the batch is retried from the stream). */
+const PUBLISH_TIMEOUT_MS = 2000;
+
 /** Where the relay continues: the last position published and, per subject, the last position on it. */
 interface Cursor {
   position: number;
@@ -180,7 +183,7 @@ export class NatsRelay implements PumpRelay {
         if (typeof p !== 'number' || p <= through) continue;
         const { subject, body } = this.#message(cursor, row.channel, payload, p);
         const expect = cursor.lastMsgId === undefined ? {} : { expect: { lastMsgID: cursor.lastMsgId } };
-        acks.push(js.publish(subject, body, { msgID: String(p), ...expect }));
+        acks.push(js.publish(subject, body, { msgID: String(p), timeout: PUBLISH_TIMEOUT_MS, ...expect }));
         cursor.lastMsgId = String(p);
         through = p;
       }
