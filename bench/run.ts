@@ -172,4 +172,7 @@ async function main(): Promise<void> {
   process.exit(rows.some((r) => r.regressed) ? EXIT_REGRESSED : 0);
 }
 
-void main();
+main().catch((error: unknown) => {
+  process.stderr.write(`bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  process.exit(1);
+});

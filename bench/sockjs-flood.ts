@@ -207,10 +207,16 @@ function attackersProcess(): void {
       return;
     }
     const running = message.paths.map((path, n) => attack(message.port, path, n, stop.signal, statuses));
-    void Promise.all(running).then(() => {
-      process.send?.(Object.fromEntries(statuses));
-      process.disconnect();
-    });
+    Promise.all(running).then(
+      () => {
+        process.send?.(Object.fromEntries(statuses));
+        process.disconnect();
+      },
+      (error: unknown) => {
+        process.stderr.write(`sockjs-flood attackers: ${String(error)}\n`);
+        process.exit(1);
+      },
+    );
   });
   process.send?.('loaded');
 }

@@ -284,9 +284,16 @@ export class Session {
       'method',
     );
     if (outcome.fence) {
-      void outcome.fence.then(() => {
-        if (!this.#closed) this.output.writesDelivered([methodId]);
-      });
+      outcome.fence
+        .then(() => {
+          if (!this.#closed) this.output.writesDelivered([methodId]);
+        })
+        .catch((error: unknown) => {
+          this.#logger.error(
+            { err: error, method: name },
+            "reporting the method's writes as delivered failed",
+          );
+        });
     } else {
       this.output.writesDelivered([methodId]);
     }

@@ -188,7 +188,7 @@ export class Subscription implements PublicationContext {
 
   onStop(callback: () => void | Promise<void>): void {
     if (this.#active) this.#stopCallbacks.push(callback);
-    else void Promise.resolve().then(callback);
+    else this.#runStopCallback(callback);
   }
 
   /** Client unsubscribed: withdraw documents and release everything; the session reports it stopped. */
@@ -362,11 +362,14 @@ export class Subscription implements PublicationContext {
       this.session.core.pool.release(observer);
     }
     this.#observers.length = 0;
-    for (const callback of this.#stopCallbacks.splice(0)) {
-      void Promise.resolve()
-        .then(callback)
-        .catch((error: unknown) => this.session.logPublicationError(this.definition.name, error));
-    }
+    for (const callback of this.#stopCallbacks.splice(0)) this.#runStopCallback(callback);
+  }
+
+  /** Runs an `onStop` callback on a later microtask; what it throws or rejects with is logged. */
+  #runStopCallback(callback: () => void | Promise<void>): void {
+    Promise.resolve()
+      .then(callback)
+      .catch((error: unknown) => this.session.logPublicationError(this.definition.name, error));
   }
 }
 

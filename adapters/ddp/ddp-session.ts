@@ -160,7 +160,11 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     if (this.ended) return;
     if (this.#queue) this.#queue.push(message);
     else this.#queue = [message];
-    if (!this.#processing) void this.#drain();
+    if (!this.#processing) {
+      this.#drain().catch((error: unknown) => {
+        this.#settings.logger.error({ err: error }, 'DDP message processing failed');
+      });
+    }
   }
 
   async #drain(): Promise<void> {
@@ -171,8 +175,6 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
         if (message === undefined) break;
         await this.#process(message);
       }
-    } catch (error) {
-      this.#settings.logger.error({ err: error }, 'DDP message processing failed');
     } finally {
       this.#processing = false;
     }

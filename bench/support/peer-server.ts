@@ -45,7 +45,7 @@ async function main(): Promise<void> {
 
   process.on('message', (raw: unknown) => {
     const request = raw as ServerRequest | BurstRequest;
-    void (async () => {
+    (async () => {
       switch (request.op) {
         case 'cpu': {
           const { user, system } = process.cpuUsage();
@@ -72,7 +72,9 @@ async function main(): Promise<void> {
           send({ id: request.id, op: 'close' });
           process.exit(0);
       }
-    })();
+    })().catch((error: unknown) => {
+      process.stderr.write(`[peer] request ${request.op} failed: ${String(error)}\n`);
+    });
   });
   process.on('disconnect', () => process.exit(0));
   const address = http.address();

@@ -37,11 +37,14 @@ send({ op: 'ready', leading: pump.leading });
 
 process.on('message', (message: { op?: string }) => {
   if (message.op !== 'stop') return;
-  void (async () => {
+  (async () => {
     await pump.close();
     await db.close();
     const cpu = process.cpuUsage(started);
     send({ op: 'stopped', sent: pump.sent, cpuMs: (cpu.user + cpu.system) / 1000 }, () => process.exit(0));
-  })();
+  })().catch((error: unknown) => {
+    process.stderr.write(`pump process: stopping failed: ${String(error)}\n`);
+    process.exit(1);
+  });
 });
 process.on('disconnect', () => process.exit(0));

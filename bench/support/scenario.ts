@@ -73,7 +73,8 @@ export function runScenario(
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
-      void stopAll().finally(() => process.exit(130));
+      const exit = () => process.exit(130);
+      stopAll().then(exit, exit);
     });
   }
   const run = async (): Promise<void> => {

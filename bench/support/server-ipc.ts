@@ -38,7 +38,7 @@ export async function collectGarbage(): Promise<boolean> {
 export function serveScenario(port: number, hooks: RouterHooks, label = 'router'): void {
   process.on('message', (raw: unknown) => {
     const request = raw as ServerRequest;
-    void (async () => {
+    (async () => {
       switch (request.op) {
         case 'cpu': {
           const { user, system } = process.cpuUsage();

@@ -218,10 +218,12 @@ export class OutboxPump {
       if (this.#closed) return;
       const run = this.#tick().catch((error: unknown) => this.#failed(error));
       this.#running = run;
-      void run.finally(() => {
-        if (this.#running === run) this.#running = undefined;
-        if (!this.#closed) this.#schedule(this.#delayMs);
-      });
+      run
+        .finally(() => {
+          if (this.#running === run) this.#running = undefined;
+          if (!this.#closed) this.#schedule(this.#delayMs);
+        })
+        .catch((error: unknown) => this.#failed(error));
     };
     // Due now: an immediate runs in this turn of the event loop; a 0-ms timer would wait ~1 ms, a wake-up more.
     if (delayMs <= 0) {

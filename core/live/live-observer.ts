@@ -270,11 +270,18 @@ export abstract class LiveObserver {
     if (wait > 0) {
       this.#timer = setTimeout(() => {
         this.#timer = undefined;
-        void this.#requeryNow(this.currentSeq());
+        this.#requeryInBackground();
       }, wait);
       return;
     }
-    void this.#requeryNow(this.currentSeq());
+    this.#requeryInBackground();
+  }
+
+  /** A re-read nobody awaits (the first one is awaited by `start`): what it throws goes to the logger. */
+  #requeryInBackground(): void {
+    this.#requeryNow(this.currentSeq()).catch((error: unknown) => {
+      this.logger.error({ err: error, observer: this.key }, 'live query failed');
+    });
   }
 
   async #requeryNow(startSeq: number): Promise<void> {

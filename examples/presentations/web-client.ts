@@ -39,7 +39,9 @@ export function watchWebClient(outDir: string, onError: (error: unknown) => void
   let timer: NodeJS.Timeout | undefined;
   const watcher = watch(WEB_SOURCE_DIR, { persistent: false }, () => {
     clearTimeout(timer);
-    timer = setTimeout(() => buildWebClient(outDir).catch(onError), 100);
+    timer = setTimeout(() => {
+      buildWebClient(outDir).catch(onError);
+    }, 100);
   });
   watcher.on('error', onError);
   return watcher;

@@ -151,6 +151,8 @@ function pageClient(SockJS: typeof SockJSClient, deadlineMs: number): void {
         if (!current) throw new Error(`removed for unknown ${collection}/${id}`);
         documents.delete(id);
         return;
+      default:
+        throw new Error(`not a data message: ${String(message.msg)}`);
     }
   };
 

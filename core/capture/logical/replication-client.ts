@@ -118,7 +118,9 @@ export class LogicalStream {
     );
     client.on('error', (error) => this.#end(error));
     client.on('end', () => this.#end(new Error('replication connection closed')));
-    client.query(this.#command as unknown as pg.QueryConfig);
+    // A submittable: pg hands it the connection and returns it (no promise); @types/pg's Connection lacks
+    // sendCopyFromChunk, hence the cast.
+    client.query(this.#command as unknown as pg.Submittable);
     const interval = options.statusIntervalMs ?? 10_000;
     this.#statusTimer = setInterval(() => this.#sendStatus(true), interval);
     this.#statusTimer.unref();

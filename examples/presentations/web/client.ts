@@ -65,13 +65,10 @@ function showError(reason: unknown): void {
   error.hidden = false;
 }
 
-async function call(method: string, ...params: unknown[]): Promise<void> {
+/** Calls a method without waiting; a failure is shown on the page, `onDone` runs after a success. */
+function call(method: string, params: unknown[], onDone?: () => void): void {
   error.hidden = true;
-  try {
-    await ddp.call(method, ...params);
-  } catch (reason) {
-    showError(reason);
-  }
+  ddp.call(method, ...params).then(() => onDone?.(), showError);
 }
 
 function text(value: unknown): string {
@@ -92,10 +89,10 @@ function row(doc: simpleDDP.Document): HTMLLIElement {
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       editing.delete(doc.id);
-      void call('presentations.update', doc.id, {
-        title: title?.value ?? '',
-        subtitle: subtitle?.value || null,
-      });
+      call('presentations.update', [
+        doc.id,
+        { title: title?.value ?? '', subtitle: subtitle?.value || null },
+      ]);
       render();
     });
     form.querySelector('button.quiet')?.addEventListener('click', () => {
@@ -125,7 +122,7 @@ function row(doc: simpleDDP.Document): HTMLLIElement {
   remove.className = 'quiet remove';
   remove.textContent = 'Delete';
   remove.setAttribute('aria-label', `Delete ${text(doc.title)}`);
-  remove.addEventListener('click', () => void call('presentations.remove', doc.id));
+  remove.addEventListener('click', () => call('presentations.remove', [doc.id]));
   li.append(body, edit, remove);
   return li;
 }
@@ -188,8 +185,8 @@ element<HTMLFormElement>('add').addEventListener('submit', (event) => {
   const form = event.currentTarget as HTMLFormElement;
   const data = new FormData(form);
   const subtitle = String(data.get('subtitle') ?? '');
-  void call('presentations.add', { title: String(data.get('title') ?? ''), subtitle: subtitle || null }).then(
-    () => form.reset(),
+  call('presentations.add', [{ title: String(data.get('title') ?? ''), subtitle: subtitle || null }], () =>
+    form.reset(),
   );
 });
 
