@@ -187,7 +187,8 @@ export class Channel implements FeatureChannel {
   /** A new `access_token`: verified, rules re-run; a refusal shuts the channel down. */
   async #accessToken(payload: unknown): Promise<void> {
     const token = (payload as { access_token?: unknown } | null)?.access_token;
-    if (typeof token !== 'string' || token === this.#token) return;
+    // Supabase ignores publishable/secret keys (`sb_…`) here: they name the project, not a user.
+    if (typeof token !== 'string' || token === this.#token || token.startsWith('sb_')) return;
     this.#token = token;
     try {
       const identity = await this.services.verifier.verify(token);

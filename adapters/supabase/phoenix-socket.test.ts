@@ -53,7 +53,21 @@ describe('supabase: the Phoenix socket, raw frames', function () {
     await alive('1');
   });
 
-  it('speaks 1.0.0 (JSON objects) to a client that sends objects', async () => {
+  it('reads the serializer off the first frame when the URL names none', async () => {
+    await socket.close();
+    socket = await RawPhoenix.open(url.replace('&vsn=2.0.0', ''));
+    socket.send({ topic: 'phoenix', event: 'heartbeat', payload: {}, ref: '5' });
+    assert.deepEqual(await socket.waitFor((f) => f.ref === '5'), {
+      topic: 'phoenix',
+      event: 'phx_reply',
+      payload: { status: 'ok', response: {} },
+      ref: '5',
+    });
+  });
+
+  it('speaks 1.0.0 (JSON objects) when the URL asks for it', async () => {
+    await socket.close();
+    socket = await RawPhoenix.open(url.replace('vsn=2.0.0', 'vsn=1.0.0'));
     socket.send({ topic: 'phoenix', event: 'heartbeat', payload: {}, ref: '7' });
     const reply = await socket.waitFor((f) => f.ref === '7');
     assert.deepEqual(reply, {

@@ -3,12 +3,16 @@
  * `/realtime/v1/websocket`, where supabase-js connects for a project URL), the sockets, and what their channels
  * share (authorization, the token verifier, postgres_changes, the channel features).
  */
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Connection, ConnectionHandler } from '../../core/connection.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
 import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
-import type { HttpHost } from '../../transports/http-host.js';
+import type { ConnectionGuard } from '../../transports/connection-guard.js';
+import type { HttpHost, UpgradeEndpoint } from '../../transports/http-host.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
 import type { Endpoint, EndpointBase, ProtocolHandle } from '../protocol-adapter.js';
 import { qualifiedName, type SupabaseAccess, tableRules } from './access.js';
@@ -16,6 +20,7 @@ import type { ChannelServices } from './channel.js';
 import type { ChannelFeature } from './channel-feature.js';
 import type { TokenVerifier } from './identity.js';
 import { PostgresChanges } from './postgres-changes.js';
+import type { Vsn } from './serializer.js';
 import { SupabaseSocket } from './supabase-socket.js';
 import { TableCatalog } from './table-catalog.js';
 
@@ -47,6 +52,7 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
   readonly #sockets = new Set<SupabaseSocket>();
   readonly #services: ChannelServices;
   readonly changes: PostgresChanges;
+  #endpoint: QueryEndpoint | undefined;
 
   constructor(
     private readonly core: RealtimeCore,
@@ -78,13 +84,14 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
   /** Registers the WebSocket endpoint, every connection through `accept`. */
   attach(host: HttpHost, accept: (handler: ConnectionHandler) => ConnectionHandler): void {
     const path = this.#path;
-    host.addEndpoint(
+    this.#endpoint = new QueryEndpoint(
       new WebSocketEndpoint(accept(this), {
         matches: (pathname) => pathname === path,
         maxPayload: this.options.maxMessageBytes ?? 1024 * 1024,
         forwardedCount: this.options.forwardedCount ?? 0,
       }),
     );
+    host.addEndpoint(this.#endpoint);
   }
 
   get #path(): string {
@@ -97,6 +104,7 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
   }
 
   handleConnection(connection: Connection): void {
+    const query = this.#endpoint?.query;
     const info: ConnectionInfo = {
       id: cryptoRandom.id(),
       protocol: 'supabase',
@@ -108,7 +116,11 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
       connection,
       info,
       this.#services,
-      { maxChannels: this.options.maxChannels ?? 100 },
+      {
+        maxChannels: this.options.maxChannels ?? 100,
+        apikey: query?.get('apikey') ?? undefined,
+        vsn: vsnOf(query?.get('vsn')),
+      },
       this.logger,
     );
     this.#sockets.add(socket);
@@ -127,5 +139,43 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
 
   endpoints(base: EndpointBase): Endpoint[] {
     return [{ name: 'Supabase Realtime', url: `${base.ws}${this.#path}` }];
+  }
+}
+
+/** The `vsn` URL parameter when it names a serializer this adapter speaks. */
+function vsnOf(value: string | null | undefined): Vsn | undefined {
+  return value === '1.0.0' || value === '2.0.0' ? value : undefined;
+}
+
+/**
+ * The WebSocket endpoint, keeping the upgrade request's query string while its connection is handed over:
+ * realtime-js puts `apikey` (the token joins without `access_token` use, as Supabase's socket token) and `vsn` in
+ * the URL, and a transport connection carries no URL. The WebSocket server completes an upgrade and hands the
+ * connection to the protocol synchronously within `handleUpgrade` (ws without `verifyClient`), so the query read
+ * in `handleConnection` is that request's; were it ever not, the socket would simply have no apikey.
+ */
+class QueryEndpoint implements UpgradeEndpoint {
+  /** The query of the upgrade being handled, during `handleUpgrade` only. */
+  query: URLSearchParams | undefined;
+
+  constructor(private readonly inner: WebSocketEndpoint) {}
+
+  matches(pathname: string): boolean {
+    return this.inner.matches(pathname);
+  }
+
+  useGuard(guard: ConnectionGuard): void {
+    this.inner.useGuard(guard);
+  }
+
+  handleUpgrade(request: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const url = request.url ?? '';
+    const at = url.indexOf('?');
+    this.query = at < 0 ? undefined : new URLSearchParams(url.slice(at + 1));
+    try {
+      this.inner.handleUpgrade(request, socket, head);
+    } finally {
+      this.query = undefined;
+    }
   }
 }

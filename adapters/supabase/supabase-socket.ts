@@ -23,9 +23,16 @@ import type { Identity } from './identity.js';
 import { parseJoinPayload } from './join-config.js';
 import { decodeFrame, encodeReply, type PhoenixMessage, type Vsn } from './serializer.js';
 
-/** Per-socket limits. */
-export interface SocketLimits {
+/** Per-socket settings. */
+export interface SocketOptions {
   readonly maxChannels: number;
+  /**
+   * The `apikey` URL parameter: the token of joins that carry no `access_token` (Supabase's socket token;
+   * realtime-js joins before its first `setAuth` completes).
+   */
+  readonly apikey: string | undefined;
+  /** The `vsn` URL parameter, when valid; absent: read off the client's first text frame. */
+  readonly vsn: Vsn | undefined;
 }
 
 /** A client socket. */
@@ -44,9 +51,13 @@ export class SupabaseSocket implements ConnectionListener, ChannelSocket, Sessio
     private readonly connectionHandle: Connection,
     readonly connection: ConnectionInfo,
     private readonly services: ChannelServices,
-    private readonly limits: SocketLimits,
+    private readonly options: SocketOptions,
     private readonly logger: Logger,
   ) {
+    if (options.vsn) {
+      this.vsn = options.vsn;
+      this.#vsnKnown = true;
+    }
     this.#session = core.openSession(connection, this);
     connectionHandle.attach(this);
   }
@@ -123,24 +134,20 @@ export class SupabaseSocket implements ConnectionListener, ChannelSocket, Sessio
       this.send(encodeReply(this.vsn, topic, joinRef, ref, 'error', { reason: topicNameRequired().reason }));
       return undefined;
     }
-    if (this.#channels.size >= this.limits.maxChannels) {
+    if (this.#channels.size >= this.options.maxChannels) {
       this.send(encodeReply(this.vsn, topic, joinRef, ref, 'error', { reason: tooManyChannels().reason }));
       return undefined;
     }
     const join = parseJoinPayload(message.payload);
     if (join.problems.length > 0)
       this.logger.debug({ topic, problems: join.problems }, 'supabase: invalid join payload, defaults used');
-    return this.#verifiedJoin(message, join.accessToken).then(async (identity) => {
+    // Supabase: a join without access_token uses the socket's token (the apikey of the URL).
+    // A publishable/secret key (`sb_…`) as access_token also means the socket's token.
+    const given = join.accessToken;
+    const token = given === undefined || given.startsWith('sb_') ? this.options.apikey : given;
+    return this.#verifiedJoin(message, token).then(async (identity) => {
       if (identity === undefined || this.#closed) return;
-      const channel = new Channel(
-        this,
-        this.services,
-        topic,
-        joinRef,
-        join.config,
-        identity,
-        join.accessToken,
-      );
+      const channel = new Channel(this, this.services, topic, joinRef, join.config, identity, token);
       this.#channels.set(topic, channel);
       await channel.join(ref);
     });
