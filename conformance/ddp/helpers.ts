@@ -82,6 +82,24 @@ export async function call(
   return { id, result, updated };
 }
 
+/**
+ * Sends a `method` and waits for its `result` only. DDP.md requires the `result`; `updated` is a "should", so cases
+ * that check a MUST use this and leave `updated` alone.
+ */
+export async function callResult(
+  client: DdpTestClient,
+  method: string,
+  params: JsonValue[] = [],
+  options: CallOptions = {},
+): Promise<DdpMessage> {
+  const id = options.id ?? client.nextMethodId();
+  const message: JsonObject = { msg: 'method', id, method };
+  if (!options.omitParams) message.params = params;
+  if (options.randomSeed !== undefined) message.randomSeed = options.randomSeed;
+  client.send(message);
+  return client.next({ msg: 'result', id });
+}
+
 /** Calls a method that must succeed and returns its `result` value (undefined when the key is absent). */
 export async function callValue(
   client: DdpTestClient,
@@ -89,6 +107,7 @@ export async function callValue(
   params: JsonValue[] = [],
   options: CallOptions = {},
 ): Promise<JsonValue | undefined> {
+  // Both replies: the fixture calls of a case's setup must be settled (`updated` too) before it goes on.
   const { result } = await call(client, method, params, options);
   assert.equal(result.error, undefined, `${method} failed: ${JSON.stringify(result.error)}`);
   return result.result;
@@ -106,8 +125,17 @@ export async function insertTasks(client: DdpTestClient, docs: Record<string, Js
 
 /**
  * A queue barrier: an `echo` call. The server processes a connection's messages in order, so once it answers,
- * everything sent before it has been handled (pings excepted: they are answered out of band).
+ * everything sent before it has been handled (pings excepted: they are answered out of band). This one waits for
+ * the echo's `result` only (no `updated`, a DDP "should"); the in-order processing it relies on is Meteor's
+ * behaviour (checklist 53), which every DDP server we know shares.
  */
+export async function echoBarrier(client: DdpTestClient): Promise<DdpMessage> {
+  const result = await callResult(client, 'echo', ['barrier']);
+  assert.deepEqual(result.result, ['barrier'], 'barrier echo');
+  return result;
+}
+
+/** {@link echoBarrier} that also waits for the echo's `updated` (both replies returned). */
 export async function barrier(client: DdpTestClient): Promise<CallReplies> {
   const replies = await call(client, 'echo', ['barrier']);
   assert.deepEqual(replies.result.result, ['barrier'], 'barrier echo');

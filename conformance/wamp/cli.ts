@@ -181,6 +181,9 @@ async function main(): Promise<void> {
     strict: values.strict ?? false,
   });
   process.exitCode = summaryFailed(summary) ? 1 : 0;
+  // Done: exit once the report is flushed, even if a router keeps a half-closed socket of a failed case open
+  // (fox-wamp does, and the process would wait for it forever).
+  process.stdout.write('', () => process.exit());
 }
 
 main().catch((error: unknown) => {

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import type { ConformanceCase } from '../case.js';
 import type { JsonValue } from '../client.js';
-import { assertProtocolError, barrier, call } from '../helpers.js';
+import { assertProtocolError, barrier, callResult } from '../helpers.js';
 
 function roundTrip(id: string, title: string, checklist: number, args: JsonValue[]): ConformanceCase {
   return {
@@ -16,7 +16,8 @@ function roundTrip(id: string, title: string, checklist: number, args: JsonValue
     checklist: [checklist],
     async run(ctx) {
       const client = await ctx.connected();
-      const { result } = await call(client, 'echo', args);
+      // The result is what DDP.md requires; `updated` (a "should") is not waited for.
+      const result = await callResult(client, 'echo', args);
       assert.deepEqual(result.result, args, `echo of ${JSON.stringify(args)}`);
       assert.equal(JSON.stringify(result.result), JSON.stringify(args), 'same wire form, same key order');
     },

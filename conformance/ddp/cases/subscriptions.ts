@@ -13,6 +13,7 @@ import {
   barrier,
   call,
   callValue,
+  echoBarrier,
   insertTasks,
   isData,
   resetTasks,
@@ -130,7 +131,7 @@ export const subscriptionCases: ConformanceCase[] = [
       const client = await ctx.connected();
       const mark = client.mark();
       assert.deepEqual(await subscribe(client, 'e', 'empty', []), { msg: 'ready', subs: ['e'] });
-      await barrier(client);
+      await echoBarrier(client);
       const data = client.receivedAfter(mark, (m) => isData()(m) && m.collection !== 'serverInfo');
       assert.deepEqual(data, [], 'no data for an empty publication');
     },

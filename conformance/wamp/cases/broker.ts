@@ -62,8 +62,9 @@ export const brokerCases: ConformanceCase[] = [
       const request = c2.publish(topic, [1, 'two', { three: 3 }], { k: 'v', n: [1, 2] });
       const event = await c1.next(eventOf(subscription));
       assert.ok(isId(event[2]), `publication id ${render(event[2])}`);
-      const details = detailsOf(event, 3);
-      assert.ok(!('publisher' in details), `publisher not disclosed unless asked: ${render(details)}`);
+      // Details is a dict; a broker MAY disclose the publisher without being asked (publisher identification), so
+      // its absence is not asserted here (secure.07 checks pgrt's closed default).
+      detailsOf(event, 3);
       assert.deepEqual(argsAt(event, 4), [1, 'two', { three: 3 }], 'EVENT args');
       assert.deepEqual(event[5], { k: 'v', n: [1, 2] }, 'EVENT kwargs');
       // Replies are sent in order: once this acknowledged publish is answered, nothing for `request` can follow.
