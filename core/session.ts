@@ -26,6 +26,7 @@ import { MethodInvocation } from './method-invocation.js';
 import { RandomStream } from './random/random-stream.js';
 import type { RealtimeCore } from './realtime-core.js';
 import { validateParams } from './schema-validation.js';
+import { unstorableParam } from './storable-strings.js';
 import { Subscription } from './subscription.js';
 
 /** Outputs encode synchronously and keep nothing; subscriptions never mutate what they publish. */
@@ -219,9 +220,9 @@ export class Session {
       this.output.subscriptionStopped(subId, new NotFoundError(404, `Subscription '${name}' not found`));
       return;
     }
-    const limited = this.#rateLimited('subscription', name);
-    if (limited) {
-      this.output.subscriptionStopped(subId, limited);
+    const refused = this.#rateLimited('subscription', name) ?? unstorableParam(params);
+    if (refused) {
+      this.output.subscriptionStopped(subId, refused);
       return;
     }
     const sub = new Subscription(this, definition, subId, params);
@@ -265,9 +266,9 @@ export class Session {
       this.output.writesDelivered([methodId]);
       return;
     }
-    const limited = this.#rateLimited('method', name);
-    if (limited) {
-      this.output.methodResult(methodId, { ok: false, error: limited });
+    const refused = this.#rateLimited('method', name) ?? unstorableParam(params);
+    if (refused) {
+      this.output.methodResult(methodId, { ok: false, error: refused });
       this.output.writesDelivered([methodId]);
       return;
     }

@@ -12,6 +12,7 @@
 import type { MethodContext } from '../contexts.js';
 import type { Database } from '../database/database.js';
 import { ClientError, isClientError } from '../errors.js';
+import { unstorableParam } from '../storable-strings.js';
 import type { EmailFlows } from './email-flows.js';
 import { deleteEmailTokens } from './email-tokens.js';
 import { type AccountErrors, NotLoggedInError } from './errors.js';
@@ -251,7 +252,8 @@ export class LoginMethods {
 
   /**
    * A login outside any method (a protocol handshake): `fn` names the user or the error, then the pipeline runs
-   * (validateLoginAttempt, onLogin / onLoginFailure). Resolves who logged in; rejects with the attempt's error.
+   * (validateLoginAttempt, onLogin / onLoginFailure). Resolves who logged in; rejects with the attempt's error, or
+   * with 400 `Match failed` when `call.identity` or `call.methodArguments` hold a string PostgreSQL cannot store.
    * `onAllowed` runs before the `onLogin` hooks (e.g. to tie the connection to a resume token).
    */
   async authenticate(
@@ -260,6 +262,9 @@ export class LoginMethods {
     fn: () => Promise<LoginHandlerResult | undefined>,
     onAllowed?: (allowed: AllowedLogin) => void,
   ): Promise<AccountIdentity> {
+    // A handshake's fields did not pass a core session's check (core/session.ts): 400 before any SQL, not counted.
+    const unstorableField = unstorableParam([call.identity, ...call.methodArguments]);
+    if (unstorableField) throw unstorableField;
     return await this.#throttled(call, async () => {
       const result = (await tryLogin(type, fn)) ?? { error: this.errors.credentials('Unknown login') };
       return await this.pipeline.attempt(call, result, async (allowed) => {

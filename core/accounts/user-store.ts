@@ -8,6 +8,7 @@
  */
 import type { Queryable } from '../database/database.js';
 import { ConfigurationError } from '../errors.js';
+import { unstorable } from '../storable-strings.js';
 import type { DerivedCredentials } from './derived-credentials.js';
 import type { EmailUser } from './emails.js';
 import { hashDigest, MatchFailedError, needsRehash } from './password.js';
@@ -131,8 +132,13 @@ export class UserStore {
     private readonly bcryptRounds: number,
   ) {}
 
-  /** The user `query` names, or undefined. */
+  /**
+   * The user `query` names, or undefined. A value PostgreSQL cannot store (core/storable-strings.ts) names no user:
+   * undefined without a query (a handshake's authid reaches here unchecked).
+   */
   async find(db: Queryable, query: UserQuery): Promise<UserRow | undefined> {
+    for (const value of [query.id, query.username, query.email])
+      if (value !== undefined && unstorable(value)) return undefined;
     const result = await db.query<UserRow>(FIND_USER, [
       query.id ?? null,
       // Stored usernames are NFKC-normalized and trimmed (hygiene.ts): a look-alike finds the same user.
