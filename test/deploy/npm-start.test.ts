@@ -80,6 +80,10 @@ describe('npm start', function () {
       `WAMP path from the file: ${urls.join(', ')}`,
     );
     assert.ok(urls.includes(`http://localhost:${port}/metrics`), `--metrics flag: ${urls.join(', ')}`);
+    assert.ok(
+      urls.includes(`ws://localhost:${port}/realtime/v1/websocket`),
+      `Supabase Realtime by default: ${urls.join(', ')}`,
+    );
     assert.equal((await fetch(`http://127.0.0.1:${port}/metrics`)).status, 200);
 
     child.kill('SIGTERM');
