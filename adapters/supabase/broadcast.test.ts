@@ -112,18 +112,23 @@ describe('supabase broadcast', () => {
   it('broadcasts from the server API and from SQL (pgrt.broadcast) on commit only', async () => {
     await processes(2);
     const inboxes = [new Inbox(), new Inbox()];
-    hubs[0]!.subscribe('room1', inboxes[0]!);
-    hubs[1]!.subscribe('room1', inboxes[1]!);
+    hubs[0]!.subscribe('public:room1', inboxes[0]!);
+    hubs[1]!.subscribe('public:room1', inboxes[1]!);
+    const privateInbox = new Inbox();
+    hubs[1]!.subscribe('private:room1', privateInbox);
     await assert.rejects(
       db.transaction(async (client) => {
-        await hubs[0]!.broadcast('room1', 'never', {}, client);
+        await hubs[0]!.broadcast('public:room1', 'never', {}, client);
         await client.query("SELECT pgrt.broadcast('room1', 'never', '{}'::jsonb, $1)", [channel]);
         throw new Error('roll back');
       }),
       /roll back/,
     );
-    await hubs[0]!.broadcast('room1', 'api', { n: 1 });
+    await hubs[0]!.broadcast('public:room1', 'api', { n: 1 });
     await db.query(`SELECT pgrt.broadcast('room1', 'sql', '{"n": 2}'::jsonb, $1)`, [channel]);
+    await db.query(`SELECT pgrt.broadcast('room1', 'private', '{}'::jsonb, $1, is_private => true)`, [
+      channel,
+    ]);
     for (const inbox of inboxes) {
       await waitUntil(() => inbox.messages.length === 2, { what: () => JSON.stringify(inbox.messages) });
       assert.deepEqual(inbox.messages, [
@@ -131,6 +136,10 @@ describe('supabase broadcast', () => {
         { type: 'broadcast', event: 'sql', payload: { n: 2 } },
       ]);
     }
+    await waitUntil(() => privateInbox.messages.length === 1);
+    assert.equal(privateInbox.messages[0]!.event, 'private');
+    for (const inbox of inboxes)
+      assert.equal(inbox.messages.length, 2, 'a private broadcast reaches no public channel');
   });
 
   it('refuses a message over maxMessageBytes and one over the rate limit, delivering neither', async () => {

@@ -44,6 +44,21 @@ export const supabaseSection = z
       .describe(
         'A changed row whose JSON is larger is sent with only its values of 64 bytes or less and errors ["Error 413: Payload Too Large"], as Supabase does.',
       ),
+    maxBroadcastBytes: positiveInt()
+      .default(256 * 1024)
+      .describe(
+        'Largest client broadcast (event and JSON payload) or tracked presence payload; a larger broadcast is refused (payload_size_exceeded), a larger track shuts the channel down.',
+      ),
+    presenceHeartbeatMs: positiveInt()
+      .default(5000)
+      .describe(
+        "How often each process refreshes its row in pgrt.supabase_processes and expires dead processes' presences.",
+      ),
+    presenceTtlMs: positiveInt()
+      .default(15_000)
+      .describe(
+        'A process whose presence heartbeat is older than this is dead: its presences leave, on every process.',
+      ),
   })
   .default({
     path: '/realtime/v1/websocket',
@@ -51,6 +66,9 @@ export const supabaseSection = z
     maxMessageBytes: 1024 * 1024,
     maxChannels: 100,
     maxRecordBytes: 1024 * 1024,
+    maxBroadcastBytes: 256 * 1024,
+    presenceHeartbeatMs: 5000,
+    presenceTtlMs: 15_000,
   })
   .describe('Supabase Realtime (supabase-js clients; used when protocols includes "supabase").');
 
@@ -71,5 +89,8 @@ export function supabaseOptionsOf(
     maxChannels: supabase.maxChannels,
     maxRecordBytes: supabase.maxRecordBytes,
     forwardedCount: shared.forwardedCount,
+    maxBroadcastBytes: supabase.maxBroadcastBytes,
+    presenceHeartbeatMs: supabase.presenceHeartbeatMs,
+    presenceTtlMs: supabase.presenceTtlMs,
   };
 }

@@ -45,6 +45,12 @@ export interface SupabaseOptions {
   readonly features?: readonly ChannelFeature[];
   /** Trusted X-Forwarded-For hops. */
   readonly forwardedCount?: number;
+  /** Largest client broadcast or tracked presence payload, in bytes of its JSON (default 256 KiB). */
+  readonly maxBroadcastBytes?: number;
+  /** How often each process refreshes its presence heartbeat and expires dead processes, in ms (default 5000). */
+  readonly presenceHeartbeatMs?: number;
+  /** A process whose heartbeat is older than this is dead and its presences leave, in ms (default 3 × heartbeat). */
+  readonly presenceTtlMs?: number;
 }
 
 /** The protocol on a server. */
