@@ -80,6 +80,8 @@ async function start(port: number, running: Running): Promise<void> {
         PGRT_DRAIN_DELAY_MS: process.env.PGRT_DRAIN_DELAY_MS ?? '5000',
         PGRT_METEOR_CLIENT_STATIC_DIR: web,
         PGRT_LOG_FORMAT: 'json',
+        // HAProxy adds X-Forwarded-For (option forwardfor): the client's address is one hop back.
+        HTTP_FORWARDED_COUNT: process.env.HTTP_FORWARDED_COUNT ?? '1',
       },
     });
     closeSync(log);
