@@ -9,10 +9,13 @@
  * transaction twice would show there, even where the merge box hides it from clients). The client on A sees its
  * socket close. Against a PRIVATE embedded PostgreSQL with `wal_level=logical`. (test/wire/outbox-failover.test.ts
  * covers the in-process variants: the pump's connection terminated, the pump's core closed.) Notify mode has no
- * pump: killing a process there only drops its own clients, which rolling-restart tests cover.
+ * pump: killing a process there only drops its own clients, which rolling-restart tests cover. On the NATS bus
+ * (capture outbox) the killed process also held the relay: this process's relay continues after the stream's last
+ * message, and its consumers must see every change once, without resync.
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { NatsChangeBus } from '../../core/bus/nats/nats-change-bus.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import { PUMP_LOCK_KEY } from '../../core/capture/outbox-pump.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
@@ -24,6 +27,7 @@ import {
   type FaultChild,
   spawnFaultServer,
 } from '../fixtures/fault-harness.js';
+import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
 import { ddpUrl } from '../fixtures/presentations-servers.js';
 import { PrivatePostgres } from '../fixtures/private-postgres.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
@@ -36,8 +40,14 @@ const PUMP_HOLDER_SQL = `
    WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
      AND ((l.classid::int8 << 32) | l.objid::int8) = $1::int8`;
 
-for (const capture of ['outbox', 'logical'] as const) {
-  describe(`faults: the ${capture} pump process is SIGKILLed under load`, function () {
+const VARIANTS = [
+  { capture: 'outbox', bus: 'postgres' },
+  { capture: 'logical', bus: 'postgres' },
+  { capture: 'outbox', bus: 'nats' },
+] as const;
+
+for (const { capture, bus: busName } of VARIANTS) {
+  describe(`faults: the ${capture} pump process is SIGKILLed under load (${busName} bus)`, function () {
     this.timeout(60_000);
     let db: PrivatePostgres;
     let admin: pg.Client;
@@ -45,6 +55,7 @@ for (const capture of ['outbox', 'logical'] as const) {
     let server: PgrtServer | undefined;
     const clients: RawDdpClient[] = [];
     const watch = new CrashWatch();
+    const nats = busName === 'nats' ? { url: testNatsUrl(), stream: testStreamName() } : undefined;
 
     before(async () => {
       watch.install();
@@ -59,6 +70,7 @@ for (const capture of ['outbox', 'logical'] as const) {
       await server?.close().catch(() => {});
       await admin?.end().catch(() => {});
       await db?.destroy();
+      if (nats) await deleteStream(nats.url, nats.stream);
       watch.uninstall();
     });
 
@@ -77,7 +89,7 @@ for (const capture of ['outbox', 'logical'] as const) {
     }
 
     it('another process takes over within seconds; nothing lost or duplicated, no resync, no crash', async () => {
-      child = await spawnFaultServer(db.url, capture);
+      child = await spawnFaultServer(db.url, capture, undefined, nats);
       const pumpName = child.pumpName;
       await waitUntil(async () => (await pumpHolder()) === pumpName, { what: () => 'the child to pump' });
       server = await createServer({
@@ -89,11 +101,12 @@ for (const capture of ['outbox', 'logical'] as const) {
         migrate: migratePresentations,
         capture,
         outboxPump: { electionIntervalMs: 300 },
+        ...(nats ? { bus: 'nats' as const, natsUrl: nats.url, natsStream: nats.stream } : {}),
       });
       const b = server;
       assert.equal(b.core.outboxPump?.leading, false, 'the child leads, not this process');
       const bus = b.core.bus;
-      assert.ok(bus instanceof PgNotificationBus);
+      assert.ok(nats ? bus instanceof NatsChangeBus : bus instanceof PgNotificationBus);
       let resyncs = 0;
       bus.subscribe((event) => {
         if (event.kind === 'resync') resyncs++;
@@ -118,7 +131,10 @@ for (const capture of ['outbox', 'logical'] as const) {
       let takeoverMs = 0;
       let childStream: number | undefined;
       try {
-        await sleep(500);
+        await waitUntil(() => writer.stats.ok > 30 && calls > 5, {
+          timeoutMs: 20_000,
+          what: () => `writes ${writer.stats.ok}, calls ${calls} before the kill`,
+        });
         if (capture === 'logical') {
           childStream = await streamingPid();
           assert.ok(childStream !== undefined, "the child's pump streams the slot when it is killed");
@@ -136,7 +152,12 @@ for (const capture of ['outbox', 'logical'] as const) {
             what: () => "this process's pump to stream the slot",
           });
         }
-        await sleep(500);
+        // Load on the new pump too (a loaded machine runs fewer calls in a fixed time: wait on counts instead).
+        const [writesAtTakeover, callsAtTakeover] = [writer.stats.ok, calls];
+        await waitUntil(() => writer.stats.ok > writesAtTakeover + 30 && calls > callsAtTakeover + 5, {
+          timeoutMs: 20_000,
+          what: () => `writes ${writer.stats.ok}, calls ${calls} after the takeover`,
+        });
       } finally {
         stop = true;
         await calling;

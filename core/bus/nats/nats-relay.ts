@@ -51,9 +51,15 @@ type Payload = Record<string, unknown>;
 /** How long a publish waits for the stream's acknowledgement, in ms (then the batch is retried from the stream). */
 const PUBLISH_TIMEOUT_MS = 2000;
 
+/** Batches published and not yet acknowledged, at most. */
+const MAX_INFLIGHT = 4;
+
 /** Where the relay continues: the last position published and, per subject, the last position on it. */
 interface Cursor {
+  /** Acknowledged by the stream through here. */
   position: number;
+  /** Published (acknowledged or not) through here. */
+  sent: number;
   /** The stream's last message id (its position) when known: the next publish expects it. */
   lastMsgId: string | undefined;
   /** Per subject: the position of its last message. */
@@ -81,6 +87,10 @@ export class NatsRelay implements PumpRelay {
   #failures = 0;
   #closed = false;
   #published = 0;
+  /** Batches published and not yet acknowledged, oldest first. */
+  #inflight: Promise<void>[] = [];
+  /** Why an in-flight batch failed (the next step starts over from the stream). */
+  #failure: unknown;
 
   constructor(options: NatsRelayOptions = {}) {
     this.#url = options.url ?? DEFAULT_NATS_URL;
@@ -110,6 +120,12 @@ export class NatsRelay implements PumpRelay {
   async step(client: pg.Client, moved: boolean): Promise<boolean> {
     if (this.#closed || (!moved && !this.#pending) || performance.now() < this.#retryAt) return false;
     try {
+      if (this.#failure !== undefined) {
+        const failure = this.#failure;
+        await Promise.allSettled(this.#inflight);
+        this.#failure = undefined;
+        throw failure;
+      }
       const more = await this.#relay(client);
       this.#pending = more;
       if (this.#failures > 0)
@@ -136,6 +152,7 @@ export class NatsRelay implements PumpRelay {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.allSettled(this.#inflight);
     const nc = this.#nc ?? (await this.#connecting?.catch(() => undefined));
     this.#nc = undefined;
     await nc?.close().catch(() => {});
@@ -162,20 +179,28 @@ export class NatsRelay implements PumpRelay {
     return nc;
   }
 
-  /** Publishes one batch; resolves whether rows remain past it. */
+  /**
+   * Publishes one batch without waiting for its acknowledgements (the pump's next step need not wait for NATS; at
+   * most {@link MAX_INFLIGHT} batches are in flight); resolves whether rows remain past it. A failed batch is seen by
+   * the next step, which re-reads the stream's end (the expectation chain makes every later publish fail too, so
+   * nothing is stored out of order).
+   */
   async #relay(client: pg.Client): Promise<boolean> {
     await this.#connection();
+    // A new cursor reads the stream's end: what an earlier cursor still has in flight must be there (or not) first.
+    if (!this.#cursor) await Promise.allSettled(this.#inflight);
     const cursor = this.#cursor ?? (await this.#seek(client));
     this.#cursor = cursor;
+    while (this.#inflight.length >= MAX_INFLIGHT) await this.#inflight[0];
     const result = await client.query<{ id: string; channel: string; payload: string }>(
       `SELECT o.id, o.channel, o.payload FROM pgrt.outbox o
         WHERE o.id > $1 AND o.id <= (SELECT pumped_through FROM pgrt.outbox_state) ORDER BY o.id LIMIT $2`,
-      [cursor.position, this.#batchRows],
+      [cursor.sent, this.#batchRows],
     );
     if (result.rows.length === 0) return false;
     const js = this.#js!;
     const acks: Promise<unknown>[] = [];
-    let through = cursor.position;
+    let through = cursor.sent;
     for (const row of result.rows) {
       const id = Number(row.id);
       for (const payload of rowPayloads({ id, payload: row.payload }) ?? []) {
@@ -189,11 +214,17 @@ export class NatsRelay implements PumpRelay {
       }
       through = Math.max(through, id);
     }
-    const settled = await Promise.allSettled(acks);
-    const failed = settled.find((s) => s.status === 'rejected');
-    if (failed) throw (failed as PromiseRejectedResult).reason;
-    cursor.position = through;
-    this.#published += acks.length;
+    cursor.sent = through;
+    const batch = Promise.allSettled(acks).then((settled) => {
+      this.#inflight = this.#inflight.filter((b) => b !== batch);
+      const failed = settled.find((s) => s.status === 'rejected');
+      if (failed) this.#failure ??= (failed as PromiseRejectedResult).reason ?? new Error('publish failed');
+      else if (this.#cursor === cursor) {
+        cursor.position = Math.max(cursor.position, through);
+        this.#published += acks.length;
+      }
+    });
+    this.#inflight.push(batch);
     return result.rows.length >= this.#batchRows;
   }
 
@@ -223,12 +254,13 @@ export class NatsRelay implements PumpRelay {
     const jsm = this.#jsm!;
     await ensureStream(jsm, this.#stream, this.#retentionMs);
     const info = await jsm.streams.info(this.#stream, { subjects_filter: `${this.#stream}.>` });
-    const cursor: Cursor = { position: 0, lastMsgId: undefined, last: new Map(), tables: new Map() };
+    const cursor: Cursor = { position: 0, sent: 0, lastMsgId: undefined, last: new Map(), tables: new Map() };
     if (info.state.messages > 0) {
       const last = await jsm.streams.getMessage(this.#stream, { seq: info.state.last_seq });
       const lastP = last ? positionOf(last.data) : undefined;
       if (lastP !== undefined) {
         cursor.position = lastP;
+        cursor.sent = lastP;
         cursor.lastMsgId = String(lastP);
         for (const subject of Object.keys(info.state.subjects ?? {})) {
           const message = await jsm.streams.getMessage(this.#stream, { last_by_subj: subject });
@@ -251,6 +283,7 @@ export class NatsRelay implements PumpRelay {
       'SELECT deleted_through AS deleted FROM pgrt.outbox_state',
     );
     cursor.position = Number(state.rows[0]?.deleted ?? 0);
+    cursor.sent = cursor.position;
     this.#logger.info({ position: cursor.position }, 'stream empty: relaying every row the outbox holds');
     return cursor;
   }
