@@ -1,0 +1,73 @@
+/**
+ * Command line for the Supabase Realtime conformance suite:
+ *
+ *   tsx conformance/supabase/cli.ts <ws-url> [--table schema.table] [--broadcast] [--pgrt] [--group g]… [--case id]…
+ *                                   [--wait-ms n] [--strict]
+ *
+ * `<ws-url>` is the socket URL with its apikey, e.g. `ws://localhost:3000/realtime/v1/websocket?apikey=anon`.
+ * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
+ */
+import { parseArgs } from 'node:util';
+import { allCases } from './cases.js';
+import { runCases, selectCases } from './runner.js';
+
+const USAGE = `usage: tsx conformance/supabase/cli.ts <ws-url> [options]
+
+  <ws-url>          socket URL with its apikey, e.g. ws://localhost:3000/realtime/v1/websocket?apikey=anon
+  --table <s.t>     a table every client may receive changes of (runs the changes group; changes.13 needs the
+                    mocha entry, which writes rows)
+  --broadcast       the server serves broadcast (runs the binary group)
+  --pgrt            run the pgrt group
+  --group <g>       socket, channel, changes, binary, pgrt (repeatable)
+  --case <id>       e.g. socket.01 (repeatable)
+  --wait-ms <n>     wait for each expected message (default 3000)
+  --strict          count failures of every level, not only MUST
+`;
+
+function fail(message: string): never {
+  process.stderr.write(`${message}\n\n${USAGE}`);
+  process.exit(2);
+}
+
+let parsed: ReturnType<typeof parse>;
+function parse() {
+  return parseArgs({
+    allowPositionals: true,
+    options: {
+      table: { type: 'string' },
+      broadcast: { type: 'boolean' },
+      pgrt: { type: 'boolean' },
+      group: { type: 'string', multiple: true },
+      case: { type: 'string', multiple: true },
+      'wait-ms': { type: 'string' },
+      strict: { type: 'boolean' },
+    },
+  });
+}
+try {
+  parsed = parse();
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+const [url] = parsed.positionals;
+if (!url || !/^wss?:\/\//.test(url)) fail('a ws:// or wss:// URL is required');
+const waitMs = Number(parsed.values['wait-ms'] ?? 3000);
+if (!Number.isInteger(waitMs) || waitMs <= 0) fail('--wait-ms must be a positive integer');
+let cases: ReturnType<typeof selectCases>;
+try {
+  cases = selectCases(allCases, parsed.values.group ?? [], parsed.values.case ?? []);
+} catch (error) {
+  fail(error instanceof Error ? error.message : String(error));
+}
+const failed = await runCases(
+  cases,
+  {
+    url,
+    ...(parsed.values.table ? { table: parsed.values.table } : {}),
+    broadcast: parsed.values.broadcast ?? false,
+    pgrt: parsed.values.pgrt ?? false,
+    waitMs,
+  },
+  parsed.values.strict ?? false,
+);
+process.exitCode = failed ? 1 : 0;
