@@ -8,10 +8,11 @@ import { z } from 'zod';
 import { App } from '../../core/app.js';
 import { ClientError } from '../../core/errors.js';
 import { createServer, type PgrtServer, wamp } from '../../index.js';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { type Change, SubscriptionError, subscribe } from './client.js';
-import { delay, RawWampClient } from './fixtures/raw-client.js';
-import { openAutobahn } from './fixtures/router.js';
+import { RawWampClient } from './fixtures/raw-client.js';
+import { openAutobahn, roundTrip } from './fixtures/router.js';
 
 interface WampErrorShape {
   readonly error?: string;
@@ -137,13 +138,13 @@ describe('WAMP core bridge', function () {
       sub.onChange((change) => changes.push(change));
       const id = `ext-${serializer}`;
       await db.query(`INSERT INTO ${table} (id, name, at) VALUES ($1, 'external', $2)`, [id, new Date(42)]);
-      await waitFor(() => items.has(id));
+      await waitUntil(() => items.has(id), { timeoutMs: 5000 });
       assert.ok(items.get(id)?.at instanceof Date, 'dates arrive as Dates through EJSON');
       assert.equal((items.get(id)!.at as Date).getTime(), 42);
       await db.query(`UPDATE ${table} SET name = 'renamed', at = NULL WHERE id = $1`, [id]);
-      await waitFor(() => items.get(id)?.name === 'renamed');
+      await waitUntil(() => items.get(id)?.name === 'renamed', { timeoutMs: 5000 });
       await db.query(`DELETE FROM ${table} WHERE id = $1`, [id]);
-      await waitFor(() => !items.has(id));
+      await waitUntil(() => !items.has(id), { timeoutMs: 5000 });
       assert.deepEqual(
         changes.map((c) => c.type),
         ['added', 'changed', 'removed'],
@@ -185,17 +186,9 @@ describe('WAMP core bridge', function () {
       got.push(args?.[0]);
     });
     await b.session.publish('com.chat', ['hi'], {}, { acknowledge: true });
-    await delay(20);
+    await roundTrip(a);
     assert.deepEqual(got, ['hi']);
     await a.close();
     await b.close();
   });
 });
-
-async function waitFor(condition: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out');
-    await delay(5);
-  }
-}

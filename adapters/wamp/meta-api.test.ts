@@ -1,10 +1,12 @@
 /** Wire tests: the session, subscription and registration meta API, and testaments. */
 import assert from 'node:assert/strict';
-import { delay, RawWampClient } from './fixtures/raw-client.js';
+import { waitUntil } from '../../test/fixtures/wait.js';
+import { RawWampClient } from './fixtures/raw-client.js';
 import {
   type AutobahnHandle,
   OPEN_REALM,
   openAutobahn,
+  roundTrip,
   startRouter,
   type TestRouter,
 } from './fixtures/router.js';
@@ -43,7 +45,7 @@ describe('WAMP meta API', () => {
   it('counts, lists and describes sessions, and reports joins and leaves', async () => {
     const other = await openAutobahn(router.url, { serializer: 'cbor' });
     const id = other.session.id;
-    await delay(20);
+    await roundTrip(observer);
     const joined = events.find(([t]) => t === 'wamp.session.on_join')?.[1]?.[0] as Record<string, unknown>;
     assert.equal(joined.session, id);
     assert.equal(joined.authrole, 'anonymous');
@@ -60,7 +62,7 @@ describe('WAMP meta API', () => {
       (e: { error?: string }) => e.error === 'wamp.error.no_such_session',
     );
     await other.close();
-    await delay(20);
+    await waitUntil(() => events.some(([t]) => t === 'wamp.session.on_leave'), { what: () => 'on_leave' });
     assert.deepEqual(events.find(([t]) => t === 'wamp.session.on_leave')?.[1], [id, String(id), 'anonymous']);
   });
 
@@ -77,7 +79,7 @@ describe('WAMP meta API', () => {
     const { client, session } = await RawWampClient.join(router.url);
     client.send([32, 1, {}, 'com.meta.topic']);
     const subscription = (await client.next((m) => m[0] === 33))[2] as number;
-    await delay(20);
+    await roundTrip(observer);
     const lifecycle = of('wamp.subscription.');
     assert.deepEqual(
       lifecycle.map(([t]) => t),
@@ -93,7 +95,7 @@ describe('WAMP meta API', () => {
     events.length = 0;
     client.send([34, 2, subscription]);
     await client.next((m) => m[0] === 35);
-    await delay(20);
+    await roundTrip(observer);
     assert.deepEqual(
       of('wamp.subscription.').map(([t]) => t),
       ['wamp.subscription.on_unsubscribe', 'wamp.subscription.on_delete'],
@@ -106,7 +108,7 @@ describe('WAMP meta API', () => {
     const { client, session } = await RawWampClient.join(router.url);
     client.send([64, 1, {}, 'com.meta.proc']);
     const registration = (await client.next((m) => m[0] === 65))[2] as number;
-    await delay(20);
+    await roundTrip(observer);
     assert.deepEqual(
       of('wamp.registration.').map(([t]) => t),
       ['wamp.registration.on_create', 'wamp.registration.on_register'],
@@ -176,8 +178,16 @@ describe('WAMP meta API', () => {
     const second = await openAutobahn(router.url);
     await second.session.call('wamp.session.add_testament', ['com.meta.testament', ['never'], {}]);
     assert.equal(await second.session.call('wamp.session.flush_testaments'), 1);
+    const secondId = second.session.id;
     await second.close();
-    await delay(30);
+    // The first session's testament is published when the router sees its connection drop, which a round trip on
+    // the observer does not order: wait for it, then a round trip after the second session's leave proves that
+    // its flushed testament never came.
+    await waitUntil(() => got.length > 0, { what: () => "the first session's testament" });
+    await waitUntil(() => !router.protocol.realm('realm1')!.sessions.has(secondId), {
+      what: () => `session ${secondId} to leave the realm`,
+    });
+    await roundTrip(observer);
     assert.deepEqual(got, [['gone']]);
   });
 });

@@ -1,12 +1,13 @@
 /** Wire tests: publish/subscribe among WAMP clients (Autobahn|JS, Wampy, raw), across serializers. */
 import assert from 'node:assert/strict';
 import type autobahn from 'autobahn';
-import { delay, RawWampClient } from './fixtures/raw-client.js';
+import { RawWampClient } from './fixtures/raw-client.js';
 import {
   type AutobahnHandle,
   OPEN_REALM,
   openAutobahn,
   openWampy,
+  roundTrip,
   startRouter,
   type TestRouter,
 } from './fixtures/router.js';
@@ -60,7 +61,9 @@ describe('WAMP publish/subscribe', () => {
     ]);
     const payload = { n: 2 ** 53 - 1, s: 'ünï', nested: { list: [1, 1.5, null, true] } };
     const publication = await json.session.publish(topic, [1, 'two'], payload, { acknowledge: true });
-    await delay(30);
+    // The router writes the events before it acknowledges; a round trip on each subscriber's connection then
+    // proves what that subscriber got (and that the publisher got nothing).
+    await Promise.all([json, msgpack, cbor].map(roundTrip));
     assert.equal(a.length, 0, 'exclude_me is the default');
     for (const events of [b, c]) {
       assert.equal(events.length, 1);
@@ -78,7 +81,7 @@ describe('WAMP publish/subscribe', () => {
       {},
       { exclude_me: false, disclose_me: true, acknowledge: true },
     );
-    await delay(20);
+    await roundTrip(json);
     assert.equal(events.length, 1);
     assert.equal(events[0]!.details.publisher, json.session.id);
   });
@@ -89,7 +92,7 @@ describe('WAMP publish/subscribe', () => {
     await json.session.publish(topic, ['only-b'], {}, { eligible: [msgpack.session.id], acknowledge: true });
     await json.session.publish(topic, ['not-b'], {}, { exclude: [msgpack.session.id], acknowledge: true });
     await json.session.publish(topic, ['role'], {}, { exclude_authrole: ['anonymous'], acknowledge: true });
-    await delay(30);
+    await Promise.all([msgpack, cbor].map(roundTrip));
     assert.deepEqual(
       b.map((e) => e.args),
       [['only-b']],
@@ -106,7 +109,7 @@ describe('WAMP publish/subscribe', () => {
     for (const topic of ['com.pat', 'com.pat.x', 'com.patx', 'com.other.leaf', 'com.a.b.leaf']) {
       await json.session.publish(topic, [topic], {}, { acknowledge: true });
     }
-    await delay(30);
+    await Promise.all([msgpack, cbor].map(roundTrip));
     assert.deepEqual(
       prefix.map((e) => e.details.topic),
       ['com.pat', 'com.pat.x', 'com.patx'],
@@ -131,7 +134,7 @@ describe('WAMP publish/subscribe', () => {
     client.send([34, 4, first[2]]);
     assert.deepEqual(await client.next((m) => m[0] === 8), [8, 34, 4, {}, 'wamp.error.no_such_subscription']);
     await json.session.publish('com.test.unsub', [2], {}, { acknowledge: true });
-    await delay(20);
+    await client.roundTrip();
     assert.equal(client.received.filter((m) => m[0] === 36).length, 0);
     client.close();
   });
@@ -203,7 +206,10 @@ describe('WAMP publish/subscribe', () => {
     const events = await collect(json, 'com.test.wampy');
     await wampy.publish('com.test.wampy', ['from-wampy']);
     await json.session.publish('com.test.wampy', ['from-autobahn'], {}, { acknowledge: true });
-    await delay(30);
+    // Wampy's publish is not acknowledged: a round trip on Wampy's connection first (the router has then handled
+    // its PUBLISH and written the event to Autobahn), then one on Autobahn's.
+    await roundTrip(wampy);
+    await roundTrip(json);
     assert.deepEqual(got, [['from-autobahn']]);
     assert.deepEqual(
       events.map((e) => e.args),

@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import autobahn from 'autobahn';
-import { delay, RawWampClient } from './fixtures/raw-client.js';
+import { waitUntil } from '../../test/fixtures/wait.js';
+import { RawWampClient } from './fixtures/raw-client.js';
 import {
   type AutobahnHandle,
   OPEN_REALM,
@@ -113,19 +114,24 @@ describe('WAMP remote procedure calls', () => {
 
   it("survives Autobahn's cancel(): no stray ERROR, the session stays open and usable", async () => {
     let invoked = 0;
+    let answer!: () => void;
+    const answered = new Promise<void>((resolve) => {
+      answer = resolve;
+    });
     await cbor.session.register('com.rpc.slow', async () => {
       invoked++;
-      await delay(100);
+      await answered;
       return 'late';
     });
     const call = json.session.call('com.rpc.slow') as unknown as Promise<unknown> & { cancel(): void };
-    await delay(20);
+    await waitUntil(() => invoked === 1, { what: () => 'the callee to be invoked' });
     call.cancel();
     await assert.rejects(call, (e: WampErrorShape) => e.error === 'Cancelled');
-    await delay(150);
-    assert.equal(invoked, 1);
-    assert.ok(json.session.isOpen);
+    answer(); // the callee now answers the cancelled call: the router must drop that YIELD
+    // The callee's late YIELD leaves before its answer to this call, so this answer proves the YIELD was handled.
     assert.equal(await json.session.call('com.rpc.slow'), 'late');
+    assert.equal(invoked, 2);
+    assert.ok(json.session.isOpen);
   });
 
   it('cancel modes: kill interrupts the callee and errors after its answer; killnowait errors at once', async () => {
@@ -142,7 +148,7 @@ describe('WAMP remote procedure calls', () => {
       invocation[1],
       { mode: 'kill', reason: 'wamp.error.canceled' },
     ]);
-    await delay(20);
+    await caller.roundTrip();
     assert.equal(caller.received.length, 0, 'kill waits for the callee');
     callee.send([8, 68, invocation[1], {}, 'wamp.error.canceled']);
     assert.deepEqual(await caller.next((m) => m[0] === 8), [8, 48, 1, {}, 'wamp.error.canceled']);
@@ -153,7 +159,8 @@ describe('WAMP remote procedure calls', () => {
     assert.deepEqual(await caller.next((m) => m[0] === 8), [8, 48, 2, {}, 'wamp.error.canceled']);
     assert.equal((await callee.next((m) => m[0] === 69))[2] && second[1], second[1]);
     callee.send([70, second[1], {}, ['ignored']]);
-    await delay(20);
+    await callee.roundTrip(); // the router has handled the late YIELD…
+    await caller.roundTrip(); // …and whatever it sent the caller for it has arrived
     assert.equal(caller.received.length, 0, 'a late YIELD is discarded');
     callee.close();
     caller.close();
@@ -310,8 +317,10 @@ describe('WAMP remote procedure calls', () => {
     await b.session.register('com.rpc.first', () => 'b', { invoke: 'first' });
     assert.equal(await json.session.call('com.rpc.first'), 'a');
     assert.equal(await json.session.call('com.rpc.first'), 'a');
+    const aId = a.session.id;
     await a.close();
-    await delay(20);
+    const realm = router.protocol.realm('realm1')!;
+    await waitUntil(() => !realm.sessions.has(aId), { what: () => `session ${aId} to leave the realm` });
     assert.equal(await json.session.call('com.rpc.first'), 'b');
     await b.close();
   });

@@ -4,8 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import autobahn from 'autobahn';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { staticUsers, ticketAuthenticator, wampCraAuthenticator } from './authentication.js';
-import { delay, RawWampClient } from './fixtures/raw-client.js';
+import { RawWampClient } from './fixtures/raw-client.js';
 import { openAutobahn, openWampy, startRouter, type TestRouter } from './fixtures/router.js';
 import { MAX_ID } from './ids.js';
 
@@ -51,8 +52,7 @@ describe('WAMP sessions', () => {
       assert.equal(realm().sessions.get(id)?.serializer.name, serializer);
       assert.equal(realm().sessions.get(id)?.authrole, 'anonymous');
       await handle.close();
-      await delay(20);
-      assert.equal(realm().sessions.has(id), false);
+      await waitUntil(() => !realm().sessions.has(id), { what: () => `session ${id} to leave the realm` });
     });
   }
 
@@ -61,8 +61,7 @@ describe('WAMP sessions', () => {
     const id = wampy.getSessionId()!;
     assert.ok(realm().sessions.has(id));
     await wampy.disconnect();
-    await delay(20);
-    assert.equal(realm().sessions.has(id), false);
+    await waitUntil(() => !realm().sessions.has(id), { what: () => `session ${id} to leave the realm` });
   });
 
   it('refuses an unknown realm with ABORT no_such_realm', async () => {
