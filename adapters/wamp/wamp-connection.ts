@@ -14,6 +14,7 @@
 import type { Connection, ConnectionListener } from '../../core/connection.js';
 import type { Logger } from '../../core/logger.js';
 import { exceedsNestingDepth } from '../../core/nesting-depth.js';
+import type { CoalescedWriter, WriteCoalescer } from '../../transports/write-coalescer.js';
 import type { Authenticator, AuthIdentity, AuthStart } from './authentication.js';
 import { AuthenticationError, ProtocolViolation, WampUri } from './errors.js';
 import {
@@ -44,6 +45,11 @@ export interface WampConnectionSettings {
   readonly goodbyeTimeoutMs: number;
   /** `WELCOME.Details.agent`. */
   readonly agent: string;
+  /**
+   * Outbound coalescing shared by the adapter's connections (undefined: one socket write per message): a
+   * connection's messages of one window leave in one write, each still its own WebSocket message.
+   */
+  readonly coalescer: WriteCoalescer | undefined;
 }
 
 /** What a connection needs from the router. */
@@ -97,8 +103,10 @@ type State =
   | { readonly kind: 'closed' };
 
 /** Runs WAMP over one connection (as its listener). */
-export class WampConnection implements ConnectionListener {
+export class WampConnection implements ConnectionListener, CoalescedWriter {
   #state: State = { kind: 'hello' };
+  /** True while this connection is corked for the coalescer's current window (uncorked by {@link releaseCork}). */
+  #corked = false;
 
   constructor(
     private readonly connection: Connection,
@@ -329,11 +337,32 @@ export class WampConnection implements ConnectionListener {
       this.logger.error({ err: error, type: message[0] }, 'WAMP message could not be encoded');
       return;
     }
-    this.connection.send(data);
+    this.#write(data);
   }
 
   #sendEncoded(data: string | Uint8Array): void {
-    if (this.#state.kind !== 'closed') this.connection.send(data);
+    if (this.#state.kind !== 'closed') this.#write(data);
+  }
+
+  /**
+   * Writes one message. With a coalescer, the first message of a window corks the connection and enlists this
+   * one; the window's messages then leave together, in order, when it ends ({@link releaseCork}).
+   */
+  #write(data: string | Uint8Array): void {
+    const coalescer = this.settings.coalescer;
+    if (coalescer && !this.#corked && this.connection.cork) {
+      this.connection.cork();
+      this.#corked = true;
+      coalescer.hold(this);
+    }
+    this.connection.send(data);
+  }
+
+  /** The coalescer's window ended: uncork (also after the session ended; a closed connection ignores it). */
+  releaseCork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.connection.uncork?.();
   }
 
   /** The router ends the session: GOODBYE, free it now, close the transport if no echo comes. */

@@ -13,6 +13,7 @@ import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { HttpHost } from '../../transports/http-host.js';
 import { RawSocketEndpoint } from '../../transports/rawsocket-endpoint.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
+import { WriteCoalescer } from '../../transports/write-coalescer.js';
 import {
   acceptAll,
   type Endpoint,
@@ -111,6 +112,12 @@ export interface WampOptions {
   /** Trust the N-th right-most X-Forwarded-For entry as client address. */
   readonly forwardedCount?: number;
   /**
+   * Outbound coalescing, as DDP's: a connection's messages are held for a window and written together (several
+   * WebSocket messages in one socket write, each still one WAMP message). `0` (default): until the end of the
+   * current event-loop turn, no timer delay; `n > 0`: up to n ms; `false`: one socket write per message.
+   */
+  readonly coalesceMs?: number | false;
+  /**
    * WAMP RawSocket on a listening socket of its own (transports/rawsocket-endpoint.ts), beside the WebSocket
    * endpoint: same realms, serializers and `maxMessageBytes` (advertised as the next power of two). Absent: none.
    */
@@ -178,6 +185,7 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
       autobahnCancelCompat: options.autobahnCancelCompat ?? true,
       goodbyeTimeoutMs: options.goodbyeTimeoutMs ?? 5000,
       agent: 'pgrt',
+      coalescer: options.coalesceMs === false ? undefined : new WriteCoalescer(options.coalesceMs ?? 0),
     };
     this.#subprotocols = (options.serializers ?? ['json', 'msgpack', 'cbor']).map(
       (n) => SERIALIZERS[n].subprotocol,
@@ -285,6 +293,7 @@ export class WampProtocol implements ConnectionHandler, RouterContext, ProtocolH
 
   /** Closes every transport without a WAMP GOODBYE, so clients reconnect (shutdown). */
   closeAll(code = 1001, reason = 'server shutting down'): void {
+    this.#settings.coalescer?.flush();
     for (const connection of this.#connections) connection.close(code, reason);
   }
 
