@@ -46,7 +46,7 @@ const TIMEOUTS: Readonly<Record<string, number>> = {
   ingest: 300_000,
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
-  'latency-floor': 300_000, // 3 subscriber counts × 2 servers × BENCH_ROUNDS (3) × BENCH_SECONDS, 2,000 sockets
+  'latency-floor': 600_000, // 3 subscriber counts × 2 servers × BENCH_ROUNDS (3) × BENCH_SECONDS, 2,000 sockets
   memory: 600_000, // 3,000 sessions × 1,000 documents on two servers (3 M frames each), peer connections 2 ms apart
 };
 
@@ -147,9 +147,15 @@ async function main(): Promise<void> {
   const names = requested.length > 0 ? requested : [...SCENARIOS];
   const figures: Figure[] = [];
   const outcomes: Outcome[] = [];
+  /** Figures of the scenarios that finished (a crashed or stopped one's figures are partial: never stored). */
+  const complete: Figure[] = [];
   for (const name of names) {
     process.stderr.write(`[run] ${name}\n`);
-    outcomes.push(await runOne(name, figures));
+    const own: Figure[] = [];
+    const outcome = await runOne(name, own);
+    outcomes.push(outcome);
+    figures.push(...own);
+    if (outcome.code === 0) complete.push(...own);
   }
   process.stdout.write(`\n${table(figures)}\n\n`);
   for (const o of outcomes) {
@@ -163,7 +169,7 @@ async function main(): Promise<void> {
   const rows = compare ? compareWithBaseline(base, figures) : [];
   if (compare) process.stdout.write(`\n${formatComparison(base, rows)}\n`);
   if (storeBaseline) {
-    const stored = writeBaseline(BASELINE_FILE, base, figures);
+    const stored = writeBaseline(BASELINE_FILE, base, complete);
     process.stdout.write(
       `\nbaseline: ratios of ${stored.join(', ') || 'no scenario'} stored in ${BASELINE_FILE}\n`,
     );
