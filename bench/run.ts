@@ -34,7 +34,14 @@ const SCENARIOS = [
  * Run only when named (`npm run bench -- faults ingest`): long (faults, ingest, capture-latency, rolling-deploy:
  * minutes each at their defaults) or A/B tools (wamp-router).
  */
-const ON_REQUEST = ['faults', 'ingest', 'capture-latency', 'wamp-router', 'rolling-deploy'] as const;
+const ON_REQUEST = [
+  'faults',
+  'ingest',
+  'capture-latency',
+  'wamp-router',
+  'rolling-deploy',
+  'bus-fleet',
+] as const;
 const SCENARIO_TIMEOUT_MS = 180_000;
 const BASELINE_FILE = fileURLToPath(new URL('./baseline.json', import.meta.url));
 /** Exit code of `--compare` when a ratio regressed (1 stays for a crashed scenario). */
@@ -44,6 +51,7 @@ const TIMEOUTS: Readonly<Record<string, number>> = {
   faults: 900_000,
   'rolling-deploy': 900_000, // 300 clients, three restarts of a child process behind HAProxy
   ingest: 300_000,
+  'bus-fleet': 600_000, // 2 buses × 4 fleet sizes × (BENCH_SECONDS + start-up and drain)
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
   'latency-floor': 600_000, // 3 subscriber counts × 2 servers × BENCH_ROUNDS (3) × BENCH_SECONDS, 2,000 sockets
