@@ -112,6 +112,12 @@ export class Channel implements FeatureChannel {
       this.#refuse(ref, error);
       return;
     }
+    if (this.#ended) {
+      // The socket closed (or a new join replaced this one) while the join was being decided.
+      this.#changes.remove();
+      this.#leaveParts();
+      return;
+    }
     this.#open = true;
     this.reply(ref, 'ok', response);
     for (const part of this.#parts) part.joined?.();
@@ -271,6 +277,12 @@ export class Channel implements FeatureChannel {
     if (this.#ended) return;
     this.#ended = true;
     this.#changes?.remove();
+    this.#leaveParts();
+    this.socket.channelEnded(this);
+  }
+
+  /** Tells every part the channel is gone (once: they are forgotten). */
+  #leaveParts(): void {
     for (const part of this.#parts.splice(0)) {
       try {
         part.left();
@@ -281,6 +293,5 @@ export class Channel implements FeatureChannel {
         );
       }
     }
-    this.socket.channelEnded(this);
   }
 }

@@ -28,7 +28,7 @@ describe('supabase: postgres_changes with supabase-js', function () {
     server = await createServer({
       app,
       migrate,
-      protocols: [ddp(), supabase({ access: { tables: { sb_notes: true } } })],
+      protocols: [ddp(), supabase({ access: { tables: { sb_notes: true } }, maxRecordBytes: 64 * 1024 })],
       port: 0,
       host: '127.0.0.1',
       databaseUrl: testDatabaseUrl(),
@@ -178,6 +178,23 @@ describe('supabase: postgres_changes with supabase-js', function () {
     await waitUntil(() => titles.length === 2, { what: () => JSON.stringify(titles.map((t) => t.length)) });
     assert.equal(titles[0], 'from ddp');
     assert.equal(titles[1], big);
+  });
+
+  it('sends a row larger than maxRecordBytes with its small values only and Error 413, as Supabase does', async () => {
+    const sb = client();
+    const got: ChangePayload[] = [];
+    const channel = sb
+      .channel('huge')
+      .on('postgres_changes', { event: 'INSERT', schema: 'public', table: 'sb_notes' }, (p) => got.push(p));
+    const seen = await subscribe(channel);
+    await waitUntil(() => seen.system.length > 0);
+    await server.db.query(`INSERT INTO sb_notes (title, score) VALUES ($1, 7)`, ['y'.repeat(100_000)]);
+    await waitUntil(() => got.length === 1);
+    const [huge] = got as [ChangePayload];
+    assert.deepEqual(huge.errors, ['Error 413: Payload Too Large']);
+    assert.equal(huge.new.title, undefined, 'the large value is left out');
+    assert.equal(huge.new.score, 7);
+    assert.equal(typeof huge.new.id, 'number');
   });
 
   it('reports a table not opted in, and a bad filter, as system errors after a successful join', async () => {

@@ -33,7 +33,7 @@ export function registerConformance(program: Command): void {
         "suite's own command line (pgrt conformance ddp <url> -- --help lists them). Exit code 0 when every case " +
         'passed, 1 when one failed, 2 on bad usage.',
     )
-    .argument('<protocol>', 'ddp or wamp')
+    .argument('<protocol>', 'ddp, wamp or supabase')
     .argument('<url>', 'the server endpoint, e.g. ws://127.0.0.1:3000/websocket')
     .argument('[options...]', "the suite's options (--group, --case, --bail, …)")
     .allowUnknownOption()

@@ -22,6 +22,7 @@ const USAGE = `usage: tsx conformance/supabase/cli.ts <ws-url> [options]
   --case <id>       e.g. socket.01 (repeatable)
   --wait-ms <n>     wait for each expected message (default 3000)
   --strict          count failures of every level, not only MUST
+  -h, --help        this text
 `;
 
 function fail(message: string): never {
@@ -41,6 +42,7 @@ function parse() {
       case: { type: 'string', multiple: true },
       'wait-ms': { type: 'string' },
       strict: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
 }
@@ -48,6 +50,10 @@ try {
   parsed = parse();
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
+}
+if (parsed.values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
 }
 const [url] = parsed.positionals;
 if (!url || !/^wss?:\/\//.test(url)) fail('a ws:// or wss:// URL is required');
