@@ -16,7 +16,7 @@ import {
   subscribe,
   supabaseClient,
 } from './fixtures/clients.js';
-import { supabase } from './index.js';
+import { type SupabaseHandle, supabase } from './index.js';
 
 let counter = 0;
 
@@ -133,6 +133,29 @@ describe('supabase: broadcast and presence with supabase-js on two servers', fun
       own.map((p) => (p as { payload: unknown }).payload),
       [{ n: 1 }, { n: 2 }],
     );
+  });
+
+  it("broadcasts from the server API on commit only, to both servers' subscribers", async () => {
+    const name = topic('api');
+    const received: unknown[][] = [[], []];
+    for (const server of [0, 1]) {
+      await subscribe(
+        client(server)
+          .channel(name)
+          .on('broadcast', { event: '*' }, (p) => received[server]!.push(p)),
+      );
+    }
+    const handle = servers[0]!.protocols.get('supabase') as SupabaseHandle;
+    await assert.rejects(
+      servers[0]!.db.transaction(async (tx) => {
+        await handle.broadcast(name, 'rolled-back', {}, { client: tx });
+        throw new Error('roll back');
+      }),
+      /roll back/,
+    );
+    await handle.broadcast(name, 'api', { n: 1 });
+    await waitUntil(() => received.every((r) => r.length === 1), { what: () => JSON.stringify(received) });
+    for (const r of received) assert.deepEqual(r, [{ type: 'broadcast', event: 'api', payload: { n: 1 } }]);
   });
 
   it('delivers pgrt.broadcast from SQL to the subscribers of both servers', async () => {

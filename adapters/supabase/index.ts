@@ -3,6 +3,7 @@
  * options and authorization types, the channel feature seam, and the {@link supabaseAdapter} definition the
  * configuration layer and the CLI use (adapters/builtin.ts lists it). See adapters/supabase/README.md.
  */
+import type { Queryable } from '../../core/database/database.js';
 import {
   defineAdapter,
   type Protocol,
@@ -22,6 +23,7 @@ export type {
   TableAccessRequest as SupabaseTableAccessRequest,
   TableRule as SupabaseTableRule,
 } from './access.js';
+export { BroadcastFeature, type BroadcastFeatureOptions } from './broadcast-feature.js';
 export type { ChannelFeature, ChannelPart, FeatureChannel, FeatureHost } from './channel-feature.js';
 export { ChannelError as SupabaseChannelError } from './errors.js';
 export {
@@ -30,12 +32,24 @@ export {
   signHs256,
   type TokenVerifier as SupabaseTokenVerifier,
 } from './identity.js';
+export { PresenceFeature, type PresenceFeatureOptions } from './presence-feature.js';
 export type { SupabaseOptions } from './supabase-protocol.js';
 
 /** Supabase Realtime attached to a server: the handle `server.protocols.get('supabase')` returns. */
 export interface SupabaseHandle extends ProtocolHandle {
   /** Open sockets. */
   readonly connectionCount: number;
+  /**
+   * Broadcasts `payload` as `event` on channel `topic` (its name, e.g. `room1`) to every subscriber on every pgrt
+   * process of the database; with `client` (a method's transaction), on commit. Rejects when the protocol serves no
+   * broadcast feature.
+   */
+  broadcast(
+    topic: string,
+    event: string,
+    payload: unknown,
+    options?: { readonly private?: boolean; readonly client?: Queryable },
+  ): Promise<void>;
 }
 
 /**

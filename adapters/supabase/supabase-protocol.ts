@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Connection, ConnectionHandler } from '../../core/connection.js';
 import type { ConnectionInfo } from '../../core/contexts.js';
+import type { Queryable } from '../../core/database/database.js';
 import type { Logger } from '../../core/logger.js';
 import { cryptoRandom } from '../../core/random/random-stream.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
@@ -16,6 +17,7 @@ import type { HttpHost, UpgradeEndpoint } from '../../transports/http-host.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
 import type { Endpoint, EndpointBase, ProtocolHandle } from '../protocol-adapter.js';
 import { qualifiedName, type SupabaseAccess, tableRules } from './access.js';
+import { BroadcastFeature } from './broadcast-feature.js';
 import type { ChannelServices } from './channel.js';
 import type { ChannelFeature } from './channel-feature.js';
 import type { TokenVerifier } from './identity.js';
@@ -141,6 +143,18 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
         this.logger.error({ err: error, feature: feature.name }, 'supabase feature failed to close');
       });
     }
+  }
+
+  /** The server-side broadcast (index.ts SupabaseHandle.broadcast): through the broadcast feature. */
+  async broadcast(
+    topic: string,
+    event: string,
+    payload: unknown,
+    options: { readonly private?: boolean; readonly client?: Queryable } = {},
+  ): Promise<void> {
+    const feature = this.#services.features.find((f) => f instanceof BroadcastFeature);
+    if (!feature) throw new Error('supabase: no broadcast feature is served (features option)');
+    await feature.broadcast(topic, event, payload, options);
   }
 
   endpoints(base: EndpointBase): Endpoint[] {
