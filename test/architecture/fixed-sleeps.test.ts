@@ -37,7 +37,7 @@ const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> 
   'test/faults/pump-kill.test.ts': { lines: 1, why: PACING },
   'test/deploy/haproxy.test.ts': { lines: 1, why: PACING },
   'test/wire/outbox-failover.test.ts': { lines: 6, why: `${PACING}; ${CONVERT} (two 250 ms waits)` },
-  'test/wire/shutdown-rolling.test.ts': { lines: 3, why: `${PACING}; ${CONVERT} (two 300 ms waits)` },
+  'test/wire/shutdown-rolling.test.ts': { lines: 1, why: PACING },
   'test/wire/listener-failure.test.ts': { lines: 7, why: `${PACING}; ${CONVERT} (outage windows)` },
   'core/bus/pg-notification-bus.test.ts': { lines: 5, why: CONVERT },
   'core/capture/outbox-pump.test.ts': { lines: 14, why: CONVERT },
