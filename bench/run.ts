@@ -29,6 +29,7 @@ const SCENARIOS = [
   'wamp',
   'peer',
   'sockjs-flood',
+  'supabase',
 ] as const;
 /**
  * Run only when named (`npm run bench -- faults ingest`): long (faults, ingest, capture-latency, rolling-deploy:
@@ -55,6 +56,7 @@ const TIMEOUTS: Readonly<Record<string, number>> = {
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
   'latency-floor': 600_000, // 3 subscriber counts × 2 servers × BENCH_ROUNDS (3) × BENCH_SECONDS, 2,000 sockets
+  supabase: 300_000, // 2 subscriber counts × 2 protocols × BENCH_ROUNDS (3) × BENCH_SECONDS, then 2 fan-outs
   memory: 600_000, // 3,000 sessions × 1,000 documents on two servers (3 M frames each), peer connections 2 ms apart
 };
 
