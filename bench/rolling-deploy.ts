@@ -5,7 +5,8 @@
  * deleting every 10 ms, and the three processes restarted one at a time (SIGTERM → drain 5 s → exit → start →
  * HAProxy UP). The scenario is test/fixtures/rolling-deploy.ts (the test runs it with a few clients and asserts).
  * Figures: per client kind `<kind>_lost|extra|stale|duplicated` (expected 0), `_reconnected` (of `_clients`),
- * `_resumed` and `_full_resends` (DDP reconnections that got their session back vs a new one with all data again);
+ * `_resumed` and `_full_resends` (DDP reconnections that got their session back vs a new one with all data again),
+ * `_failed_attempts` (connection attempts that failed before ready and were retried);
  * `reconnect_p50|p99_ms` (close → subscription ready again), `latency_p50|p99_ms` (INSERT sent → live `added` at a
  * client, rows inserted during the deploy), `deploy_s`, `converge_ms`.
  *
@@ -40,6 +41,7 @@ for (const [kind, k] of Object.entries(result.kinds)) {
   figure(`${kind}_reconnected`, k.reconnected, 'clients', 'higher');
   figure(`${kind}_resumed`, k.resumed, 'reconnections', 'higher');
   figure(`${kind}_full_resends`, k.fullResends, 'reconnections');
+  figure(`${kind}_failed_attempts`, k.failedAttempts, 'attempts');
 }
 figure('reconnect_p50_ms', result.reconnectMs.p50, 'ms');
 figure('reconnect_p99_ms', result.reconnectMs.p99, 'ms');
