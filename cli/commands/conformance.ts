@@ -1,7 +1,7 @@
 /**
  * `pgrt conformance <protocol> <url> [options]`: runs a black-box conformance suite against any server — ours, a
  * Meteor server, a WAMP router. Delegates to `conformance/<protocol>/cli` (same options; pass `-- --help` for
- * them) and exits with its code: 0 all passed, 1 a case failed, 2 bad usage.
+ * them) and exits with its code: 0 no MUST case failed (with --strict: no case), 1 otherwise, 2 bad usage.
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,12 +30,12 @@ export function registerConformance(program: Command): void {
     .description(
       `Run the black-box conformance suite of <protocol> (available: ${conformanceProtocols().join(', ') || 'none'}) ` +
         'against <url>, e.g. pgrt conformance ddp ws://127.0.0.1:3000/websocket. Options after the URL go to the ' +
-        "suite's own command line (pgrt conformance ddp <url> -- --help lists them). Exit code 0 when every case " +
-        'passed, 1 when one failed, 2 on bad usage.',
+        "suite's own command line (pgrt conformance ddp <url> -- --help lists them). Exit code 0 when no MUST case " +
+        'failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.',
     )
     .argument('<protocol>', 'ddp, wamp or supabase')
     .argument('<url>', 'the server endpoint, e.g. ws://127.0.0.1:3000/websocket')
-    .argument('[options...]', "the suite's options (--group, --case, --bail, …)")
+    .argument('[options...]', "the suite's options (--group, --case, --bail, --strict, …)")
     .allowUnknownOption()
     .helpOption('-h, --help', "show this help (the suite's own: -- --help)")
     .action(async (protocol: string, url: string, options: string[]) => {

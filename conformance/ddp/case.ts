@@ -52,7 +52,8 @@ export interface SuiteOptions {
   readonly waitMs: number;
   /**
    * Whether the server sends the legacy welcome frame on SockJS open (pgrt: `ddp({ sockjs: { welcomeFrame: true }
-   * })`). Default true; false skips case 8 and lets the SockJS ddptest cases speak first.
+   * })`, or `ddp.sockjsWelcomeFrame` / `PGRT_DDP_SOCKJS_WELCOME_FRAME` for `pgrt serve`). Default true; false skips
+   * case 8 and lets the SockJS ddptest cases speak first.
    */
   readonly sockjsWelcome?: boolean;
   /** The server's SockJS heartbeat delay in ms (default 45000, Meteor's); case 6 waits for one. */
