@@ -3,6 +3,8 @@
  * rollbacks, fences, malformed payloads, reconnection after the LISTEN backend is killed, and spill collection.
  */
 import assert from 'node:assert/strict';
+import pg from 'pg';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { PgDatabase } from '../database/database.js';
 import { introspectTable } from '../database/introspect.js';
@@ -35,11 +37,7 @@ function recordingLogger(lines: LogLine[]): Logger {
 }
 
 async function until(condition: () => boolean, what: string, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitUntil(condition, { timeoutMs, what: () => what });
 }
 
 let counter = 0;
@@ -167,12 +165,14 @@ describe('PgNotificationBus', () => {
     });
     assert.equal(wrote, true);
     await until(() => events.length === 3, 'fence');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Nothing more from these transactions: a fence notified after them arrives after anything they sent.
+    await db.query('SELECT pg_notify($1, $2)', [channel, JSON.stringify({ f: 'barrier' })]);
+    await until(() => events.some((e) => e.kind === 'fence' && e.id === 'barrier'), 'the barrier fence');
     assert.deepEqual(
       events.map((e) =>
         e.kind === 'change' ? String(e.key) : e.kind === 'fence' ? `fence ${e.id}` : e.kind,
       ),
-      ['2', '3', 'fence m1'],
+      ['2', '3', 'fence m1', 'fence barrier'],
     );
   });
 
@@ -272,8 +272,20 @@ describe('PgNotificationBus', () => {
     await setUp({ backoff: { initialMs: 10, maxMs: 10 } });
     await bus.close();
     assert.equal(bus.connected, false);
-    await db.query(`INSERT INTO ${table.name} (id) VALUES (1)`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Another listener on the channel gets the insert's notification: the closed bus would have too by then.
+    const other = new pg.Client(testDatabaseUrl());
+    await other.connect();
+    try {
+      let heard = 0;
+      other.on('notification', () => {
+        heard++;
+      });
+      await other.query(`LISTEN ${other.escapeIdentifier(channel)}`);
+      await db.query(`INSERT INTO ${table.name} (id) VALUES (1)`);
+      await until(() => heard > 0, 'the insert notified to another listener');
+    } finally {
+      await other.end();
+    }
     assert.deepEqual(events, []);
     const listeners = await db.query(
       "SELECT 1 FROM pg_stat_activity WHERE application_name = 'pgrt-listen' AND query LIKE $1",
@@ -292,10 +304,10 @@ describe('PgNotificationBus', () => {
     await setUp({ spillGcIntervalMs: 20, spillRetentionMs: 5 * 60_000 });
     const count = () =>
       db.query('SELECT 1 FROM pgrt.spill WHERE payload = $1', [marker]).then((r) => r.rowCount);
-    const deadline = Date.now() + 2000;
-    while ((await count()) !== 1 && Date.now() < deadline)
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    assert.equal(await count(), 1);
+    await waitUntil(async () => (await count()) === 1, {
+      timeoutMs: 2000,
+      what: () => 'the old spill row gone',
+    });
     assert.equal(await bus.collectSpill(), 0);
   });
 });

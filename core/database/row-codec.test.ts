@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { PgDatabase } from './database.js';
 import { introspectTable } from './introspect.js';
@@ -100,7 +101,10 @@ describe('row codec', () => {
     }
 
     async function notifiedRows(count: number): Promise<Record<string, unknown>[]> {
-      for (let i = 0; i < 100 && notified.length < count; i++) await new Promise((r) => setTimeout(r, 20));
+      await waitUntil(() => notified.length >= count, {
+        timeoutMs: 2000,
+        what: () => `${count} notifications (got ${notified.length})`,
+      });
       return notified.splice(0, count).map((p) => p.r as Record<string, unknown>);
     }
 

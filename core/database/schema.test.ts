@@ -4,6 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { PgDatabase } from './database.js';
 import { introspectTable } from './introspect.js';
@@ -20,29 +21,32 @@ async function listen(channel: string) {
   const client = new pg.Client(testDatabaseUrl());
   await client.connect();
   const payloads: string[] = [];
-  let wake: (() => void) | undefined;
+  /** Payload of the marker {@link quiet} notifies itself, never collected. */
+  const marker = `quiet-${channel}`;
+  let markers = 0;
   client.on('notification', (m) => {
-    payloads.push(m.payload ?? '');
-    wake?.();
+    if (m.payload === marker) markers++;
+    else payloads.push(m.payload ?? '');
   });
   await client.query(`LISTEN ${client.escapeIdentifier(channel)}`);
   return {
     payloads,
     /** Resolves with all payloads once at least `n` arrived. */
     async take(n: number, timeoutMs = 2000): Promise<unknown[]> {
-      const deadline = Date.now() + timeoutMs;
-      while (payloads.length < n) {
-        if (Date.now() > deadline) throw new Error(`expected ${n} notifications, got ${payloads.length}`);
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-          setTimeout(resolve, 50);
-        });
-      }
+      await waitUntil(() => payloads.length >= n, {
+        timeoutMs,
+        what: () => `${n} notifications (got ${payloads.length})`,
+      });
       return payloads.map((p) => JSON.parse(p) as unknown);
     },
-    /** Waits a little and asserts nothing (more) arrived. */
+    /**
+     * Asserts nothing (more) arrived from what committed so far: PostgreSQL delivers a listener's notifications in
+     * commit order, so once a marker this client notifies now is back, any earlier notification would be too.
+     */
     async quiet(expected: number): Promise<void> {
-      await new Promise((resolve) => setTimeout(resolve, 150));
+      const before = markers;
+      await client.query('SELECT pg_notify($1, $2)', [channel, marker]);
+      await waitUntil(() => markers > before, { what: () => 'the quiet marker' });
       assert.equal(
         payloads.length,
         expected,

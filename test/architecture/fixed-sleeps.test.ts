@@ -39,11 +39,9 @@ const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> 
   'test/wire/outbox-failover.test.ts': { lines: 6, why: `${PACING}; ${CONVERT} (two 250 ms waits)` },
   'test/wire/shutdown-rolling.test.ts': { lines: 1, why: PACING },
   'test/wire/listener-failure.test.ts': { lines: 7, why: `${PACING}; ${CONVERT} (outage windows)` },
-  'core/bus/pg-notification-bus.test.ts': { lines: 5, why: CONVERT },
+  'core/bus/pg-notification-bus.test.ts': { lines: 1, why: PACING },
   'core/capture/outbox-pump.test.ts': { lines: 14, why: CONVERT },
   'core/capture/logical/logical-capture.test.ts': { lines: 3, why: CONVERT },
-  'core/database/schema.test.ts': { lines: 2, why: CONVERT },
-  'core/database/row-codec.test.ts': { lines: 1, why: `${CONVERT} (a bounded poll)` },
   'test/browser/resumption.test.ts': { lines: 1, why: CONVERT },
   'test/cli/readyz.test.ts': { lines: 1, why: CONVERT },
 };
