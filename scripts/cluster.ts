@@ -91,7 +91,13 @@ async function start(port: number, running: Running): Promise<void> {
     running.members.map((m) => m.port),
     port === 0 ? undefined : port,
   );
-  await running.proxy.waitUp(undefined, 120_000);
+  await Promise.race([
+    running.proxy.waitUp(undefined, 120_000),
+    ...running.members.map(async ({ name, child }) => {
+      const [code] = await once(child, 'exit');
+      throw new Error(`${name} exited (${String(code)}) while starting: see .pgrt/cluster/${name}.log`);
+    }),
+  ]);
   const base = running.proxy.url().replace('127.0.0.1', 'localhost');
   const ws = base.replace(/^http/, 'ws');
   say('cluster: ready');
