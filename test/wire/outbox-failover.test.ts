@@ -2,7 +2,8 @@
  * Outbox mode under faults, through cores sharing one database and channel: the pump's connection is terminated
  * and then the pump's whole core is stopped while writes continue (another core's pump takes over, nothing is lost
  * or duplicated); and a core's LISTEN backend is terminated twice while writes and method calls continue (its bus
- * replays the gap from the outbox, never resyncs, and every view converges).
+ * replays the gap from the outbox, never resyncs, and every view converges). The takeover also on the NATS bus,
+ * whose relay moves with the pump (the new one continues after the stream's last message).
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
@@ -10,6 +11,7 @@ import { App } from '../../core/app.js';
 import type { BusEvent } from '../../core/bus/change-bus.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import type { CoreOptions } from '../../core/realtime-core.js';
+import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
 import { startTestCore, type TestCore } from '../support/core.js';
 import { testDatabaseUrl } from '../support/database.js';
 
@@ -48,14 +50,15 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
       .publish('items', (ctx) => ctx.find('items'))
       .method('add', async (ctx, n: unknown) => ctx.insert('items', { n: Number(n), by: 'method' }));
 
-  async function start(): Promise<TestCore> {
+  /** `nats`: on the NATS bus (that server and stream) instead of LISTEN/NOTIFY. */
+  async function start(nats?: { readonly url: string; readonly stream: string }): Promise<TestCore> {
     const core = await startTestCore(
       app(),
       async (db) => {
         await db.query(`CREATE TABLE IF NOT EXISTS ${table} (id text PRIMARY KEY, n int NOT NULL, by text)`);
       },
       channel,
-      OPTIONS,
+      { ...OPTIONS, ...(nats ? { nats } : {}) },
     );
     cores.push(core);
     return core;
@@ -102,9 +105,22 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
     assert.deepEqual(out.violations, []);
   }
 
-  it('another core takes the pump over (connection killed, then core stopped); nothing lost', async () => {
-    const a = await start();
-    const b = await start();
+  for (const busName of ['postgres', 'nats'] as const) {
+    it(`another core takes the pump over (connection killed, then core stopped); nothing lost (${busName} bus)`, async () => {
+      const nats = busName === 'nats' ? { url: testNatsUrl(), stream: testStreamName() } : undefined;
+      try {
+        await takeover(nats);
+      } finally {
+        if (nats) await deleteStream(nats.url, nats.stream);
+      }
+    });
+  }
+
+  async function takeover(
+    nats: { readonly url: string; readonly stream: string } | undefined,
+  ): Promise<void> {
+    const a = await start(nats);
+    const b = await start(nats);
     const pumps = () => [a.core.outboxPump, b.core.outboxPump];
     await until(() => pumps().some((p) => p?.leading), 'a pump to lead');
     const events: BusEvent[] = [];
@@ -157,7 +173,7 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
     assert.equal(sqlRows, written);
     assert.equal(events.filter((e) => e.kind === 'resync').length, 0, 'no resync');
     session.close();
-  });
+  }
 
   it('a terminated LISTEN backend replays the gap from the outbox: no resync, methods fenced, converged', async () => {
     const c = await start();
