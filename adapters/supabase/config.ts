@@ -39,6 +39,14 @@ export const supabaseSection = z
     maxChannels: positiveInt()
       .default(100)
       .describe('Channels one connection may have joined at once; one more is refused.'),
+    idleTimeoutMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(60_000)
+      .describe(
+        'Sockets that send nothing, not even a heartbeat (realtime-js: every 25 s), for this many ms are closed, as Phoenix does; 0: never.',
+      ),
     maxRecordBytes: positiveInt()
       .default(1024 * 1024)
       .describe(
@@ -65,6 +73,7 @@ export const supabaseSection = z
     tables: [],
     maxMessageBytes: 1024 * 1024,
     maxChannels: 100,
+    idleTimeoutMs: 60_000,
     maxRecordBytes: 1024 * 1024,
     maxBroadcastBytes: 256 * 1024,
     presenceHeartbeatMs: 5000,
@@ -87,6 +96,7 @@ export function supabaseOptionsOf(
     ...(supabase.jwtSecret === undefined ? {} : { jwtSecret: supabase.jwtSecret }),
     maxMessageBytes: supabase.maxMessageBytes,
     maxChannels: supabase.maxChannels,
+    idleTimeoutMs: supabase.idleTimeoutMs,
     maxRecordBytes: supabase.maxRecordBytes,
     forwardedCount: shared.forwardedCount,
     maxBroadcastBytes: supabase.maxBroadcastBytes,

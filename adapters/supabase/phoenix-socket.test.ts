@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { createServer, type PgrtServer } from '../../index.js';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import { app, migrate } from './fixtures/app.js';
 import { RawPhoenix } from './fixtures/clients.js';
@@ -205,5 +206,42 @@ describe('supabase: the Phoenix socket, raw frames', function () {
     assert.equal(frame[0], 4);
     assert.deepEqual([...frame.subarray(1, 5)], [10, 1, 0, 1]);
     assert.equal(frame.subarray(5).toString(), 'realtime:re{"x":1}');
+  });
+});
+
+describe('supabase: idle sockets', function () {
+  this.timeout(30_000);
+  let server: PgrtServer;
+
+  before(async () => {
+    server = await createServer({
+      app,
+      migrate,
+      protocols: [supabase({ idleTimeoutMs: 300, features: [] })],
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: testDatabaseUrl(),
+    });
+  });
+
+  after(async () => {
+    await server?.close();
+  });
+
+  it('closes a socket that sends nothing for idleTimeoutMs, and keeps one that sends heartbeats', async () => {
+    const url = `ws://127.0.0.1:${server.port}/realtime/v1/websocket?apikey=anon&vsn=2.0.0`;
+    const idle = await RawPhoenix.open(url);
+    const beating = await RawPhoenix.open(url);
+    let n = 0;
+    const beat = setInterval(() => beating.send([null, String(++n), 'phoenix', 'heartbeat', {}]), 50);
+    try {
+      await waitUntil(() => idle.closed !== undefined, { what: () => 'the idle socket to be closed' });
+      assert.equal(idle.closed?.code, 1000);
+      assert.equal(beating.closed, undefined, 'the socket sending heartbeats is open');
+      await beating.waitFor((f) => f[1] === String(n));
+    } finally {
+      clearInterval(beat);
+      await beating.close();
+    }
   });
 });

@@ -47,6 +47,11 @@ export interface SupabaseOptions {
   readonly features?: readonly ChannelFeature[];
   /** Trusted X-Forwarded-For hops. */
   readonly forwardedCount?: number;
+  /**
+   * Sockets that send nothing (not even a heartbeat, which realtime-js sends every 25 s) for this many ms are
+   * closed, as Phoenix's 60-s socket timeout does (default 60000; 0: never).
+   */
+  readonly idleTimeoutMs?: number;
   /** Largest client broadcast or tracked presence payload, in bytes of its JSON (default 256 KiB). */
   readonly maxBroadcastBytes?: number;
   /** How often each process refreshes its presence heartbeat and expires dead processes, in ms (default 5000). */
@@ -61,6 +66,8 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
   readonly #services: ChannelServices;
   readonly changes: PostgresChanges;
   #endpoint: QueryEndpoint | undefined;
+  /** Closes idle sockets (one timer for all; made with the first socket). */
+  #idleTimer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly core: RealtimeCore,
@@ -133,9 +140,26 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
     );
     this.#sockets.add(socket);
     connection.onClose(() => this.#sockets.delete(socket));
+    this.#watchIdle();
+  }
+
+  /** Starts the idle sweep: every half timeout, sockets silent for longer than the timeout are closed (1000). */
+  #watchIdle(): void {
+    const timeout = this.options.idleTimeoutMs ?? 60_000;
+    if (timeout <= 0 || this.#idleTimer) return;
+    this.#idleTimer = setInterval(
+      () => {
+        const before = Date.now() - timeout;
+        for (const socket of this.#sockets) if (socket.lastSeen < before) socket.close(1000, 'idle timeout');
+      },
+      Math.max(10, Math.floor(timeout / 2)),
+    );
+    this.#idleTimer.unref();
   }
 
   closeAll(): void {
+    clearInterval(this.#idleTimer);
+    this.#idleTimer = undefined;
     for (const socket of this.#sockets) socket.close(1001, 'server shutting down');
     this.changes.close();
     for (const feature of this.#services.features) {

@@ -75,7 +75,11 @@ export class SupabaseSocket implements ConnectionListener, ChannelSocket, Sessio
     this.connectionHandle.close(code, reason);
   }
 
+  /** When the client last sent anything (ms, `Date.now()`): sockets silent past the idle timeout are closed. */
+  lastSeen = Date.now();
+
   receive(data: string | Uint8Array): void {
+    this.lastSeen = Date.now();
     const decoded = decodeFrame(data);
     if (!decoded.ok) {
       this.logger.debug(
