@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import type { BusEvent } from '../bus/change-bus.js';
 import { PgNotificationBus, type PgNotificationBusOptions } from '../bus/pg-notification-bus.js';
@@ -20,11 +21,7 @@ async function until(
   what: string,
   timeoutMs = 5000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitUntil(condition, { timeoutMs, what: () => what });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

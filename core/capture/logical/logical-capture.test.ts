@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import type pg from 'pg';
 import { PrivatePostgres } from '../../../test/fixtures/private-postgres.js';
+import { waitUntil } from '../../../test/fixtures/wait.js';
 import type { BusEvent } from '../../bus/change-bus.js';
 import { PgNotificationBus, type PgNotificationBusOptions } from '../../bus/pg-notification-bus.js';
 import { PgDatabase } from '../../database/database.js';
@@ -24,11 +25,7 @@ async function until(
   what: string,
   timeoutMs = 10_000,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitUntil(condition, { timeoutMs, what: () => what });
 }
 
 /** The top-level objects of a JSON array's text, as written (strings respected). */
@@ -500,11 +497,13 @@ describe('logical capture mode', function () {
     const second = pump();
     await writing;
     await until(() => events.length >= 300, 'every insert', 15_000);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // No repeats still in flight: one more insert, committed last, arrives after anything of the first 300.
+    await db.query('INSERT INTO handover VALUES (301, 301)');
+    await until(() => events.some((e) => e.kind === 'change' && Number(e.key) === 301), 'the last insert');
     const keys = events.map((e) => (e.kind === 'change' ? Number(e.key) : -1));
     assert.deepEqual(
       keys,
-      Array.from({ length: 300 }, (_, i) => i + 1),
+      Array.from({ length: 301 }, (_, i) => i + 1),
       'each insert once, in commit order',
     );
     assert.ok(second.leading && second.sent > 0, 'the second pump took over');
@@ -538,8 +537,15 @@ describe('logical capture mode', function () {
     await installCapture(db, await introspectTable(db, 'slotloss'), { channel: 'slotloss', mode: 'logical' });
     const events = await listen('slotloss', true);
     await Promise.all(pumps.splice(0).map((p) => p.close()));
-    await new Promise((resolve) => setTimeout(resolve, 200));
     const slot = await logicalSlotName(db);
+    // The closed pump's walsender lets go of the slot shortly after; only an inactive slot can be dropped.
+    await until(async () => {
+      const active = await db.query<{ active: boolean }>(
+        'SELECT active FROM pg_replication_slots WHERE slot_name = $1',
+        [slot],
+      );
+      return active.rows[0]?.active === false;
+    }, 'the slot to be released');
     await db.query('SELECT pg_drop_replication_slot($1)', [slot]);
     pump();
     await until(() => events.some((e) => e.kind === 'resync'), 'resync');
