@@ -30,6 +30,7 @@ import { probeDedicatedConnections, TRANSACTION_POOLER_ADVICE } from './core/dat
 import { ConfigurationError } from './core/errors.js';
 import { type Logger, LoggerToken, silentLogger } from './core/logger.js';
 import type { CoreOptions, RealtimeCore } from './core/realtime-core.js';
+import type { SubscriptionLimits } from './core/subscription-limits.js';
 import { HttpHostToken, ProtocolsToken, RealtimeCoreToken, registerServer } from './server/composition.js';
 import { ServerMetrics } from './server/metrics.js';
 import { routeHandler } from './transports/app-routes.js';
@@ -96,9 +97,11 @@ export interface ServerOptions extends CoreOptions {
   /**
    * Transport limits for every protocol (docs/reference.md "Limits"): `maxConnectionsPerAddress` (default 0:
    * unlimited), `allowedOrigins` (default: any), `maxBufferedBytes` (default 16 MiB: slower consumers are
-   * terminated), `maxNestingDepth` (default 64). Rate limits are `rateLimits` (docs/reference.md "Rate limiting").
+   * terminated), `maxNestingDepth` (default 64); and caps on live subscriptions (core/subscription-limits.ts):
+   * `maxSubscriptionsPerConnection` (default 500), `maxSubscriptionsPerAddress` (default 0: unlimited). Rate
+   * limits are `rateLimits` (docs/reference.md "Rate limiting").
    */
-  readonly limits?: TransportLimits;
+  readonly limits?: TransportLimits & SubscriptionLimits;
   /**
    * Graceful shutdown bound, ms (default 10000): `close()` waits at most this long for clients to finish their
    * close handshakes, then drops the remaining sockets and stops the core.

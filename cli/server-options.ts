@@ -70,6 +70,8 @@ export function serverOptionsOf(
       maxConnectionsPerAddress: config.limits.maxConnectionsPerAddress,
       maxBufferedBytes: config.limits.maxBufferedBytes,
       maxNestingDepth: config.limits.maxNestingDepth,
+      maxSubscriptionsPerConnection: config.limits.maxSubscriptionsPerConnection,
+      maxSubscriptionsPerAddress: config.limits.maxSubscriptionsPerAddress,
       ...(config.limits.allowedOrigins ? { allowedOrigins: config.limits.allowedOrigins } : {}),
     },
     // The drain gets most of the budget; serve's hard exit timer (the full shutdownTimeoutMs) stays the backstop.

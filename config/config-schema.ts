@@ -62,9 +62,23 @@ const limitsSchema = z
     maxNestingDepth: positiveInt()
       .default(64)
       .describe('Incoming messages nested deeper are refused by the protocol adapters.'),
+    maxSubscriptionsPerConnection: ms()
+      .default(500)
+      .describe(
+        'Live subscriptions one connection may hold; more get too-many-subscriptions. 0 = unlimited.',
+      ),
+    maxSubscriptionsPerAddress: ms()
+      .default(0)
+      .describe('Live subscriptions all connections of one client address may hold together; 0 = unlimited.'),
   })
-  .default({ maxConnectionsPerAddress: 0, maxBufferedBytes: 16 * 1024 * 1024, maxNestingDepth: 64 })
-  .describe('Transport limits of every protocol.');
+  .default({
+    maxConnectionsPerAddress: 0,
+    maxBufferedBytes: 16 * 1024 * 1024,
+    maxNestingDepth: 64,
+    maxSubscriptionsPerConnection: 500,
+    maxSubscriptionsPerAddress: 0,
+  })
+  .describe('Transport limits of every protocol, and caps on live subscriptions.');
 
 /** The server's own keys, before the adapters' sections. */
 const serverKeys = {

@@ -32,6 +32,7 @@ import { type Logger, silentLogger } from './logger.js';
 import type { PublicationStrategy } from './merge-box.js';
 import { type RateLimiter, type RateLimitOptions, rateLimiterFor } from './rate-limit.js';
 import { Session, type SessionOutput } from './session.js';
+import { SubscriptionCounter, type SubscriptionLimits } from './subscription-limits.js';
 import { WriteFences } from './write-fence.js';
 
 /** Options of {@link RealtimeCore}. */
@@ -66,6 +67,8 @@ export interface CoreOptions {
    * limiting"). Default: Meteor's accounts rule and 1000 per 10 s per connection; false: no limits at all.
    */
   readonly rateLimits?: false | RateLimitOptions;
+  /** Caps on live subscriptions per connection and per client address (core/subscription-limits.ts). */
+  readonly subscriptionLimits?: SubscriptionLimits;
   /** The rate limiter itself (the composition root's, swappable); absent: one made from `rateLimits`. */
   readonly rateLimiter?: RateLimiter;
   readonly logger?: Logger;
@@ -78,6 +81,8 @@ export class RealtimeCore implements PluginHost {
   readonly fences: WriteFences;
   /** The rate limits every session checks (add rules at run time with `addRule`). */
   readonly rateLimiter: RateLimiter;
+  /** Live subscriptions per client address, and the caps (core/subscription-limits.ts). */
+  readonly subscriptions: SubscriptionCounter;
   /** The name of this core's capture mode. */
   readonly capture: CaptureModeName;
   /** This core's capture mode (triggers or publication, fences, the pump's source). */
@@ -102,6 +107,7 @@ export class RealtimeCore implements PluginHost {
     this.captureMode = captureMode(options.capture ?? 'notify');
     this.capture = this.captureMode.name;
     this.rateLimiter = options.rateLimiter ?? rateLimiterFor(options.rateLimits);
+    this.subscriptions = new SubscriptionCounter(options.subscriptionLimits);
     this.fences = new WriteFences((seq) => this.pool.settled(seq), this.logger, options.fenceTimeoutMs);
   }
 

@@ -16,7 +16,7 @@
 import type { MethodDefinition } from './app.js';
 import type { ConnectionInfo, Fields } from './contexts.js';
 import type { Queryable } from './database/database.js';
-import { isClientError, NotFoundError, type TooManyRequestsError } from './errors.js';
+import { type ClientError, isClientError, NotFoundError, type TooManyRequestsError } from './errors.js';
 import { checkGuard } from './guards.js';
 import type { CollectionBinding } from './live/collection-binding.js';
 import type { Logger } from './logger.js';
@@ -220,7 +220,8 @@ export class Session {
       this.output.subscriptionStopped(subId, new NotFoundError(404, `Subscription '${name}' not found`));
       return;
     }
-    const refused = this.#rateLimited('subscription', name) ?? unstorableParam(params);
+    const refused =
+      this.#rateLimited('subscription', name) ?? unstorableParam(params) ?? this.subscriptionRefusal();
     if (refused) {
       this.output.subscriptionStopped(subId, refused);
       return;
@@ -228,14 +229,30 @@ export class Session {
     const sub = new Subscription(this, definition, subId, params);
     this.#subs ??= new Map();
     this.#subs.set(subId, sub);
+    this.core.subscriptions.added(this.connection.clientAddress);
     await sub.run();
+  }
+
+  /**
+   * The error for one more named subscription over the caps on live subscriptions (per connection, per client
+   * address: core/subscription-limits.ts), or undefined. Adapters may ask before accepting a request (WAMP).
+   */
+  subscriptionRefusal(): ClientError | undefined {
+    return this.core.subscriptions.refusal(this.connection.clientAddress, this.subscriptionCount);
+  }
+
+  /** Forgets live subscription `subId`; true if it was one. */
+  #forget(subId: string): boolean {
+    if (!this.#subs?.delete(subId)) return false;
+    this.core.subscriptions.removed(this.connection.clientAddress);
+    return true;
   }
 
   /** The client unsubscribed: withdraw its documents, then say it stopped (also for unknown ids, as Meteor does). */
   unsubscribe(subId: string): void {
     const sub = this.#subs?.get(subId);
     if (sub) {
-      this.#subs?.delete(subId);
+      this.#forget(subId);
       sub.unsubscribe();
     }
     this.output.subscriptionStopped(subId);
@@ -243,7 +260,7 @@ export class Session {
 
   /** Called by a subscription that stopped or failed on its own. */
   endSubscription(subId: string, error?: unknown): void {
-    this.#subs?.delete(subId);
+    this.#forget(subId);
     if (!this.#closed) this.output.subscriptionStopped(subId, error);
   }
 
@@ -395,7 +412,10 @@ export class Session {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#subs) for (const sub of this.#subs.values()) sub.dispose();
+    if (this.#subs) {
+      for (const sub of this.#subs.values()) sub.dispose();
+      this.core.subscriptions.removed(this.connection.clientAddress, this.#subs.size);
+    }
     if (this.#universal) for (const sub of this.#universal) sub.dispose();
     this.#subs = undefined;
     this.#universal = undefined;

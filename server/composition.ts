@@ -140,6 +140,7 @@ export function registerServer(
             capture: r.resolve<CaptureMode>(CaptureModeToken),
             rateLimiter: r.resolve<RateLimiter>(RateLimiterToken),
             logger: r.resolve<Logger>(LoggerToken),
+            ...(options.limits ? { subscriptionLimits: options.limits } : {}),
           },
         ),
     ),

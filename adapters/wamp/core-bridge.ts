@@ -309,6 +309,9 @@ export class CoreBridge implements RealmListener {
     } catch (error) {
       throw new WampError(WampUri.invalidArgument, 'arguments are not valid EJSON', { cause: error });
     }
+    // Over the caps on live subscriptions: the CALL fails (ERROR pgrt.error.too_many_subscriptions).
+    const refusal = session.channel.session.subscriptionRefusal();
+    if (refusal) throw refusal;
     const subId = cryptoRandom.id();
     return { args: [subId], after: () => session.subscribe(subId, name, params) };
   }

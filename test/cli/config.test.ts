@@ -102,6 +102,7 @@ describe('configuration', () => {
         PGRT_LIMITS_ALLOWED_ORIGINS: 'https://a.example, https://b.example',
         PGRT_LIMITS_MAX_BUFFERED_BYTES: '1048576',
         PGRT_DDP_COALESCE_MS: '2',
+        PGRT_LIMITS_MAX_SUBSCRIPTIONS_PER_ADDRESS: '2000',
       },
     });
     const options = serverOptionsOf(
@@ -116,6 +117,8 @@ describe('configuration', () => {
       maxConnectionsPerAddress: 0,
       maxBufferedBytes: 1024 * 1024,
       maxNestingDepth: 64,
+      maxSubscriptionsPerConnection: 500,
+      maxSubscriptionsPerAddress: 2000,
       allowedOrigins: ['https://a.example', 'https://b.example'],
     });
     const defaults = serverOptionsOf(
