@@ -15,12 +15,11 @@ describe('Supabase Realtime conformance (pgrt fixture server)', () => {
     const { startFixtureServer } = await import('./fixtures/server.js');
     const server = await startFixtureServer();
     close = () => server.close();
-    // broadcast: false until the adapter's default features serve it (adapters/supabase/features.ts).
     options = {
       url: server.url,
       table: server.table,
       insert: server.insert,
-      broadcast: false,
+      broadcast: true,
       pgrt: true,
       waitMs: 3000,
     };
