@@ -41,7 +41,6 @@ const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> 
   'test/wire/listener-failure.test.ts': { lines: 7, why: `${PACING}; ${CONVERT} (outage windows)` },
   'core/bus/pg-notification-bus.test.ts': { lines: 1, why: PACING },
   'core/capture/outbox-pump.test.ts': { lines: 13, why: CONVERT },
-  'test/browser/resumption.test.ts': { lines: 1, why: CONVERT },
   'test/cli/readyz.test.ts': { lines: 1, why: CONVERT },
 };
 

@@ -27,6 +27,7 @@ import type { DdpProtocol } from '../../adapters/ddp/ddp-protocol.js';
 import type { Session } from '../../core/session.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
 import { createServer, ddp, type PgrtServer, type Protocol } from '../../index.js';
+import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
 import { bundleForBrowser, DroppableProxy, launchChromium, requireChromium } from './support.js';
 
@@ -249,11 +250,7 @@ function pageClient(SockJS: typeof SockJSClient, deadlineMs: number): void {
 
 /** Polls `test` until it holds; fails with `what` after the deadline. */
 async function until(what: string, test: () => boolean | Promise<boolean>): Promise<void> {
-  const deadline = Date.now() + DEADLINE_MS;
-  while (!(await test())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
+  await waitUntil(test, { timeoutMs: DEADLINE_MS, what: () => what });
 }
 
 /** A row of `presentations` as its document's published fields on the wire (NULL → absent, dates as EJSON). */
