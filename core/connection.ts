@@ -46,6 +46,13 @@ export interface Connection {
   cork?(): void;
   /** Ends one `cork()`; the held sends go out when the outermost one ends. */
   uncork?(): void;
+  /**
+   * Optional inbound flow control: stop reading from the client (TCP backpressure; nothing is lost) until
+   * `resume()`. A transport without it cannot hold a client back.
+   */
+  readonly pause?: (() => void) | undefined;
+  /** Reads from the client again after `pause()`. */
+  readonly resume?: (() => void) | undefined;
 }
 
 /** Receives new connections for one endpoint (an adapter implements it). */

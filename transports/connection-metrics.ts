@@ -240,6 +240,16 @@ class CountedConnection implements Connection, ConnectionListener {
     this.inner.uncork?.();
   }
 
+  get pause(): (() => void) | undefined {
+    const inner = this.inner;
+    return inner.pause && (() => inner.pause?.());
+  }
+
+  get resume(): (() => void) | undefined {
+    const inner = this.inner;
+    return inner.resume && (() => inner.resume?.());
+  }
+
   attach(listener: ConnectionListener): void {
     this.#listener = listener;
   }

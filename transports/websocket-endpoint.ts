@@ -153,6 +153,15 @@ class WsConnection extends CappedConnection implements TerminableConnection {
   }
 
   /** Holds messages (each still its own WebSocket message) until the matching {@link uncork}; calls nest. */
+  /** Stops reading frames (ws pauses its socket: the client's writes back up in TCP). */
+  pause(): void {
+    this.ws.pause();
+  }
+
+  resume(): void {
+    this.ws.resume();
+  }
+
   cork(): void {
     const held = this.#held;
     if (held !== undefined) {

@@ -73,7 +73,8 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
     if (this.#state === 'closed') return;
     this.#heartbeat?.messageReceived();
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
-    if (Buffer.byteLength(text, 'utf8') > this.settings.maxMessageBytes) {
+    const bytes = Buffer.byteLength(text, 'utf8');
+    if (bytes > this.settings.maxMessageBytes) {
       this.#sendError('Message too large');
       return;
     }
@@ -92,7 +93,7 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
         this.#sendError('Message too deeply nested');
         return;
       case 'message':
-        this.#dispatch(parsed.message, parsed.raw);
+        this.#dispatch(parsed.message, parsed.raw, bytes);
         return;
       default:
         unreachable(parsed);
@@ -100,7 +101,7 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   }
 
   /** Acts on one typed message: the handshake here, everything else in the session's in-order queue. */
-  #dispatch(message: ClientMessage, raw: Record<string, unknown>): void {
+  #dispatch(message: ClientMessage, raw: Record<string, unknown>, bytes: number): void {
     if (message.msg === 'connect') {
       if (this.#state === 'open') this.#sendError('Already connected', raw);
       else this.#connect(message);
@@ -127,7 +128,7 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
       case 'unsub':
       case 'method':
       case 'malformed':
-        session.enqueue(message);
+        session.enqueue(message, bytes);
         return;
       default:
         unreachable(message);

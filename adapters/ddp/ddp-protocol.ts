@@ -129,6 +129,8 @@ export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
       respondToPings: options.respondToPings ?? true,
       maxMessageQueueLength: options.maxMessageQueueLength ?? 100,
       maxMessageQueueBytes: options.maxMessageQueueBytes ?? DEFAULT_MAX_MESSAGE_QUEUE_BYTES,
+      // Messages waiting behind a slow method: a few full-size messages' worth, then the socket is paused.
+      maxInboundQueueBytes: 4 * maxMessageBytes,
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
       connections: new Set(),
     };

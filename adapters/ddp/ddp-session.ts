@@ -38,6 +38,11 @@ export interface DdpSessionSettings {
    * whose log forgets a frame sent since the drop is ended.
    */
   readonly maxMessageQueueBytes: number;
+  /**
+   * Bytes of client messages waiting for their turn (behind a slow method) before the session stops reading its
+   * socket until the queue has drained; a transport that cannot pause is closed instead (1009).
+   */
+  readonly maxInboundQueueBytes: number;
   /** Holds each socket's frames for a short window and writes them together; undefined: one write per frame. */
   readonly coalescer: WriteCoalescer | undefined;
   /** Sessions waiting out their grace period; undefined disables resumption (sessions then keep no log). */
@@ -55,6 +60,11 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   readonly #settings: DdpSessionSettings;
   /** Client messages waiting for their turn (made on the first one). */
   #queue: QueuedMessage[] | undefined;
+  /** Sizes (bytes received) of the queued messages, in queue order, and their sum. */
+  #queueSizes: number[] = [];
+  #queuedBytes = 0;
+  /** The socket this session paused because its queue was full (resumed once the queue has drained). */
+  #paused: Connection | undefined;
   #processing = false;
   #socket: Connection | undefined;
   /** While detached: the count when the socket dropped (every message after it must stay kept). */
@@ -107,6 +117,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    */
   detach(onOverflow: () => void): void {
     this.#socket = undefined;
+    this.#paused = undefined;
     this.#detachedAt = this.sentCount;
     this.#onOverflow = onOverflow;
   }
@@ -125,6 +136,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#onOverflow = undefined;
     this.#write(socket, connected);
     for (const text of lacking) this.#write(socket, text);
+    this.#holdBackIfFull();
     this.#settings.logger.debug(
       { session: this.id, receivedCount, replayed: lacking.length },
       'DDP session resumed',
@@ -148,18 +160,27 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   /** Ends the session for good: subscriptions stop, queued messages are dropped, nothing more is sent. */
   end(): void {
     this.#socket = undefined;
+    this.#paused = undefined;
     this.#onOverflow = undefined;
     this.#queue = undefined;
+    this.#queueSizes = [];
+    this.#queuedBytes = 0;
     this.session.close();
   }
 
   // ---- inbound: strictly in order, one at a time unless a method unblocks ------------------------------------
 
-  /** Queues a client message (`connect`, `ping`, `pong` and `disconnect` are the connection's). */
-  enqueue(message: QueuedMessage): void {
+  /**
+   * Queues a client message (`connect`, `ping`, `pong` and `disconnect` are the connection's) of `bytes` bytes
+   * as received. Past `maxInboundQueueBytes` waiting, the socket is paused until the queue has drained.
+   */
+  enqueue(message: QueuedMessage, bytes = 0): void {
     if (this.ended) return;
     if (this.#queue) this.#queue.push(message);
     else this.#queue = [message];
+    this.#queueSizes.push(bytes);
+    this.#queuedBytes += bytes;
+    this.#holdBackIfFull();
     if (!this.#processing) {
       this.#drain().catch((error: unknown) => {
         this.#settings.logger.error({ err: error }, 'DDP message processing failed');
@@ -173,11 +194,40 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
       while (!this.ended) {
         const message = this.#queue?.shift();
         if (message === undefined) break;
+        this.#queuedBytes -= this.#queueSizes.shift() ?? 0;
+        if (this.#paused && this.#queuedBytes <= this.#settings.maxInboundQueueBytes / 2) this.#readAgain();
         await this.#process(message);
       }
     } finally {
       this.#processing = false;
     }
+  }
+
+  /** Too much waits in the queue: stop reading the client (or close a transport that cannot pause). */
+  #holdBackIfFull(): void {
+    const socket = this.#socket;
+    if (!socket || this.#paused === socket || this.#queuedBytes <= this.#settings.maxInboundQueueBytes)
+      return;
+    if (socket.pause) {
+      this.#paused = socket;
+      socket.pause();
+      this.#settings.logger.debug(
+        { session: this.id, bytes: this.#queuedBytes },
+        'DDP inbound queue full: paused',
+      );
+    } else {
+      this.#settings.logger.debug(
+        { session: this.id, bytes: this.#queuedBytes },
+        'DDP inbound queue full: closed',
+      );
+      this.closeConnection('inbound queue full');
+    }
+  }
+
+  #readAgain(): void {
+    const socket = this.#paused;
+    this.#paused = undefined;
+    if (socket === this.#socket) socket?.resume?.();
   }
 
   /** Processes one queued message; resolves when the next one may start. */
