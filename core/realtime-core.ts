@@ -23,6 +23,7 @@ import { captureMode } from './capture/capture-modes.js';
 import { OutboxPump, type OutboxPumpOptions } from './capture/outbox-pump.js';
 import type { ConnectionInfo } from './contexts.js';
 import type { Database, Queryable } from './database/database.js';
+import { DatabaseProbe } from './database/database-probe.js';
 import { introspectTable } from './database/introspect.js';
 import { ensureSchema, installCapture } from './database/schema.js';
 import { ConfigurationError } from './errors.js';
@@ -71,6 +72,11 @@ export interface CoreOptions {
   readonly subscriptionLimits?: SubscriptionLimits;
   /** The rate limiter itself (the composition root's, swappable); absent: one made from `rateLimits`. */
   readonly rateLimiter?: RateLimiter;
+  /**
+   * How often a process whose bus holds no database connection (NATS) checks that PostgreSQL answers, for readiness,
+   * in ms (default 1000; core/database/database-probe.ts).
+   */
+  readonly databaseProbeIntervalMs?: number;
   readonly logger?: Logger;
 }
 
@@ -95,6 +101,8 @@ export class RealtimeCore implements PluginHost {
   /** What start hooks returned, called at close. */
   readonly #stopHooks: (() => Promise<void> | void)[] = [];
   #started = false;
+  /** Readiness of the database when the bus does not follow it (NATS). */
+  #probe: DatabaseProbe | undefined;
 
   constructor(
     readonly app: App,
@@ -132,9 +140,18 @@ export class RealtimeCore implements PluginHost {
     return this.#sessions;
   }
 
-  /** True when the bus is listening (readiness). */
+  /** True when the bus is listening and the database answers (readiness). */
   get ready(): boolean {
-    return this.#started && this.bus.connected;
+    return this.readiness === true;
+  }
+
+  /** True when ready, else why not (`/readyz`'s 503 says it): not started, the bus down, the database unreachable. */
+  get readiness(): true | string {
+    if (!this.#started) return 'not started';
+    if (!this.bus.connected)
+      return this.bus.followsDatabase ? 'database unreachable' : 'change bus unreachable';
+    const failure = this.#probe?.failure;
+    return failure === undefined ? true : `database unreachable: ${failure}`;
   }
 
   /** Prepares the database, binds collections and starts the bus. */
@@ -186,6 +203,15 @@ export class RealtimeCore implements PluginHost {
           : { retentionMs: this.options.outboxRetentionMs }),
       });
       this.#outboxPump.start();
+    }
+    if (!this.bus.followsDatabase) {
+      this.#probe = new DatabaseProbe(this.db, {
+        logger: this.logger,
+        ...(this.options.databaseProbeIntervalMs === undefined
+          ? {}
+          : { intervalMs: this.options.databaseProbeIntervalMs }),
+      });
+      this.#probe.start();
     }
     this.#started = true;
     this.logger.info({ collections: [...bindings.keys()], channel: this.channel }, 'core started');
@@ -254,6 +280,8 @@ export class RealtimeCore implements PluginHost {
       }
     }
     this.#unsubscribe?.();
+    this.#probe?.close();
+    this.#probe = undefined;
     this.fences.close();
     this.#pool?.close();
     await this.#outboxPump?.close();

@@ -154,7 +154,7 @@ export function registerServer(
         ...(options.compression ? { compression: options.compression } : {}),
         ...(options.limits ? { limits: options.limits } : {}),
         logger: r.resolve<Logger>(LoggerToken),
-        ready: () => notReadyReason ?? core.ready,
+        ready: () => notReadyReason ?? core.readiness,
       });
     }),
   );

@@ -49,6 +49,11 @@ export interface ChangeBus {
   subscribe(handler: (event: BusEvent) => void): () => void;
   /** True while the bus is listening. */
   readonly connected: boolean;
+  /**
+   * True when the bus listens through a database connection, so that `connected` is false while the database is
+   * unreachable (PostgreSQL's LISTEN); a bus without it (NATS) leaves readiness to a database probe.
+   */
+  readonly followsDatabase?: boolean;
   /** `seq` of the last delivered event (0 before the first). */
   readonly lastSeq: number;
   /** Stops listening for good (idempotent). */

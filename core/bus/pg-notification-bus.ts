@@ -146,6 +146,9 @@ export class PgNotificationBus implements ChangeBus {
     return this.#replays;
   }
 
+  /** The LISTEN connection is a database connection: `connected` says whether the database answers. */
+  readonly followsDatabase = true;
+
   get connected(): boolean {
     return this.#state === 'listening';
   }

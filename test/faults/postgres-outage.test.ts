@@ -5,13 +5,14 @@
  * updating and deleting through its own reconnecting pool, the server's database is stopped (fast shutdown: every
  * session terminated), left down, and started again on the same port and data folder. Asserted:
  * - the server never crashes (no unhandled rejection or uncaught exception in this process, which hosts it);
- * - `/readyz` answers 503 while the LISTEN connection is down and 200 once it is back;
+ * - `/readyz` answers 503 while the database is down (the LISTEN connection, or the NATS bus's database probe) and
+ *   200 once it is back;
  * - a method called during the outage gets an error `result` and its `updated` (no hang), and one called after
  *   recovery succeeds;
  * - raw DDP clients, which record every message, end with exactly the table: 0 lost, 0 extra, 0 stale, 0 duplicated.
  * The long version with repeated faults is `bench/faults.ts`. The NATS bus (outbox capture, restart only) holds the
- * same, except `/readyz`: its bus is NATS, which stays up, so readiness does not follow the database (the pump's
- * relay waits for the database; the consumers resume nothing, they never stopped).
+ * same: its bus stays up, and its database probe turns `/readyz` to 503 (the pump's relay waits for the database;
+ * the consumers resume nothing, they never stopped).
  */
 import assert from 'node:assert/strict';
 import { NatsChangeBus } from '../../core/bus/nats/nats-change-bus.js';
@@ -56,6 +57,7 @@ for (const { capture, bus: busName } of VARIANTS) {
         migrate: migratePresentations,
         capture,
         outboxPump: { electionIntervalMs: 300 },
+        databaseProbeIntervalMs: 200,
         ...(nats ? { bus: 'nats' as const, natsUrl: nats.url, natsStream: nats.stream } : {}),
       });
       for (let i = 0; i < 2; i++) {
@@ -88,8 +90,7 @@ for (const { capture, bus: busName } of VARIANTS) {
         await sleep(300);
         assert.equal(await readyz(server.port), 200, 'ready before the fault');
         await pg.stop();
-        if (!nats)
-          await waitUntil(async () => (await readyz(server.port)) === 503, { what: () => '/readyz 503' });
+        await waitUntil(async () => (await readyz(server.port)) === 503, { what: () => '/readyz 503' });
         // A method during the outage: an error result and its updated, promptly.
         const started = Date.now();
         const during = await caller.call('presentations.add', { title: `${tag} during outage` });
@@ -134,8 +135,7 @@ for (const { capture, bus: busName } of VARIANTS) {
       }
     }
 
-    const readiness = nats ? '' : '503 during, 200 after, ';
-    it(`restart under load: ${readiness}methods error then work, clients converge`, async () => {
+    it(`restart under load: 503 during, 200 after, methods error then work, clients converge`, async () => {
       await outage('restart', 0);
     });
 
