@@ -69,6 +69,12 @@ export interface ServerOptions extends CoreOptions {
   readonly port?: number;
   /** Bind address (default 0.0.0.0). */
   readonly host?: string;
+  /**
+   * Trusted `X-Forwarded-For` hops for the app's HTTP routes (`App.route`, e.g. OAuth's `/_oauth`): their client
+   * address is the N-th right-most entry (Meteor's `HTTP_FORWARDED_COUNT`; default 0: the socket's peer). Each
+   * protocol takes its own (`ddp({ forwardedCount })`); `pgrt serve` sets all of them from `forwardedCount`.
+   */
+  readonly forwardedCount?: number;
   /** PostgreSQL URL; default env DATABASE_URL; neither: embedded PostgreSQL. */
   readonly databaseUrl?: string;
   /**
@@ -229,7 +235,8 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     metrics?.protocolsAttached([...protocols.keys()]);
     // After the protocols: their paths (/sockjs, /websocket) come before the app's routes (a web client's pages
     // are a fallback handler, after both).
-    for (const route of options.app.routes) host.addRequestHandler(routeHandler(route, logger));
+    for (const route of options.app.routes)
+      host.addRequestHandler(routeHandler(route, logger, options.forwardedCount ?? 0));
     await core.start();
     const port = await host.listen(options.port ?? 3000, options.host ?? '0.0.0.0');
     try {

@@ -53,12 +53,15 @@ export class ValidationError extends ClientError {
 /** Raised by the server when a client exceeds a rate limit. */
 export class TooManyRequestsError extends ClientError {
   override readonly name = 'TooManyRequestsError';
+  /** How long until the broken rule's window resets, in ms (also `details.timeToReset`). */
+  readonly timeToResetMs: number;
   constructor(timeToResetMs: number) {
     super(
       'too-many-requests',
       `Error, too many requests. Please slow down. You must wait ${Math.ceil(timeToResetMs / 1000)} seconds before trying again.`,
       { timeToReset: timeToResetMs },
     );
+    this.timeToResetMs = timeToResetMs;
   }
 }
 

@@ -22,6 +22,11 @@ export interface HttpRequest {
   readonly form: URLSearchParams;
   /** `http` or `https`: as the host was reached (TLS, or `X-Forwarded-Proto` when present). */
   readonly protocol: 'http' | 'https';
+  /**
+   * The client address: the socket's peer, or the N-th right-most `X-Forwarded-For` entry when the server's
+   * `forwardedCount` is N (as the protocols compute it), for limits per address.
+   */
+  readonly clientAddress: string;
 }
 
 /** A route's answer. */

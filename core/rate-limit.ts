@@ -17,12 +17,16 @@
 import { TooManyRequestsError } from './errors.js';
 
 /**
- * What a rule is matched against: one method call or subscription, or one `message` a client sends to other clients
- * (an adapter's broadcast or presence update, counted by the adapter).
+ * What a rule is matched against: one method call or subscription, one `message` a client sends to other clients
+ * (an adapter's broadcast or presence update, counted by the adapter), or one `http` request to a plug-in's route
+ * (OAuth's `/_oauth`, counted by the plug-in; its `connectionId` is empty).
  */
 export interface RateLimitInput {
-  readonly type: 'method' | 'subscription' | 'message';
-  /** The method or publication name (for a message, the adapter's name of its kind, e.g. `broadcast`). */
+  readonly type: RateLimitType;
+  /**
+   * The method or publication name (for a message, the adapter's name of its kind, e.g. `broadcast`; for a
+   * request, the route's name of it, e.g. `oauth.authorize`).
+   */
   readonly name: string;
   /** The session's user, or null. */
   readonly userId: string | null;
@@ -32,12 +36,15 @@ export interface RateLimitInput {
   readonly clientAddress: string;
 }
 
+/** The kinds of request a rule can count. */
+export type RateLimitType = 'method' | 'subscription' | 'message' | 'http';
+
 /** One matcher field: a value to equal, a predicate, or null/absent for "anything". */
 export type RateLimitMatcherField<T> = T | ((value: T) => boolean) | null | undefined;
 
 /** Meteor's rule matcher: which requests a rule applies to, and (by the fields it names) how they are counted. */
 export interface RateLimitMatcher {
-  readonly type?: RateLimitMatcherField<'method' | 'subscription' | 'message'>;
+  readonly type?: RateLimitMatcherField<RateLimitType>;
   readonly name?: RateLimitMatcherField<string>;
   readonly userId?: RateLimitMatcherField<string | null>;
   readonly connectionId?: RateLimitMatcherField<string>;

@@ -8,15 +8,19 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpRequest, HttpResponse, HttpRoute } from '../core/http-route.js';
 import type { Logger } from '../core/logger.js';
 import type { RequestHandler } from './http-host.js';
+import { clientAddress } from './websocket-endpoint.js';
 
 const DEFAULT_MAX_BODY_BYTES = 16 * 1024;
 
-/** The host request handler serving `route`. */
-export function routeHandler(route: HttpRoute, logger: Logger): RequestHandler {
+/**
+ * The host request handler serving `route`; `forwardedCount` (trusted `X-Forwarded-For` hops) gives the request's
+ * client address as the protocols compute theirs.
+ */
+export function routeHandler(route: HttpRoute, logger: Logger, forwardedCount = 0): RequestHandler {
   const prefix = route.prefix;
   return (request, response, pathname) => {
     if (pathname !== prefix && !pathname.startsWith(`${prefix}/`)) return false;
-    serve(route, request, response, pathname).catch((error: unknown) => {
+    serve(route, request, response, pathname, forwardedCount).catch((error: unknown) => {
       logger.error({ err: error, path: pathname }, 'http route failed');
       if (!response.headersSent) send(response, { status: 500, body: 'Internal server error\n' });
       else response.destroy();
@@ -30,6 +34,7 @@ async function serve(
   request: IncomingMessage,
   response: ServerResponse,
   path: string,
+  forwardedCount: number,
 ): Promise<void> {
   const method = (request.method ?? 'GET').toUpperCase();
   let form = new URLSearchParams();
@@ -58,6 +63,7 @@ async function serve(
     headers: request.headers,
     form,
     protocol: protocolOf(request),
+    clientAddress: clientAddress(request, forwardedCount),
   };
   const answer = await route.handle(neutral);
   send(response, answer ?? { status: 404, body: 'Not found\n' });

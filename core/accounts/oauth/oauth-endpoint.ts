@@ -8,6 +8,7 @@ import { ClientError } from '../../errors.js';
 import type { HttpRequest, HttpResponse } from '../../http-route.js';
 import type { Logger } from '../../logger.js';
 import { cryptoRandom } from '../../random/random-stream.js';
+import type { RateLimiter } from '../../rate-limit.js';
 import { OAuthCallbackError, ServiceNotConfiguredError } from './errors.js';
 import { endOfLoginPage, pageScript } from './pages.js';
 import {
@@ -33,7 +34,13 @@ export interface OAuthEndpointOptions {
   readonly routePrefix: string;
   readonly authorizationLifetimeMs: number;
   readonly checkRedirectUrlOrigin: boolean;
+  /** The per-address limit of authorize and redirect requests, or undefined when off. */
+  readonly rateLimiter: () => RateLimiter | undefined;
 }
+
+/** The names the two requests that store state are counted under (`RateLimitInput.name`). */
+export const AUTHORIZE_REQUEST = 'oauth.authorize';
+export const REDIRECT_REQUEST = 'oauth.redirect';
 
 /** The outcome of a failed step, for the log, the page status and the stored failure. */
 interface Failure {
@@ -66,11 +73,35 @@ export class OAuthEndpoint {
       const script = pageScript(name);
       if (script) return request.method === 'GET' ? script : methodNotAllowed('GET');
       if (request.method !== 'GET' && request.method !== 'POST') return methodNotAllowed('GET, POST');
-      return await this.#redirected(name, request);
+      return this.#limited(REDIRECT_REQUEST, request) ?? (await this.#redirected(name, request));
     }
     if (action !== 'authorize') return undefined;
     if (request.method !== 'GET') return methodNotAllowed('GET');
-    return await this.#authorize(name, request);
+    return this.#limited(AUTHORIZE_REQUEST, request) ?? (await this.#authorize(name, request));
+  }
+
+  /**
+   * Counts a request that may write a row (an authorization request, a pending credential or a stored failure)
+   * against its client address; past the budget, the 429 to answer instead, before anything is decoded or stored.
+   */
+  #limited(kind: string, request: HttpRequest): HttpResponse | undefined {
+    const refused = this.#options.rateLimiter()?.check({
+      type: 'http',
+      name: kind,
+      userId: null,
+      connectionId: '',
+      clientAddress: request.clientAddress,
+    });
+    if (!refused) return undefined;
+    this.#options.logger()?.debug({ address: request.clientAddress, kind }, 'oauth: rate limited');
+    return {
+      status: 429,
+      headers: {
+        'retry-after': String(Math.ceil(refused.timeToResetMs / 1000)),
+        'cache-control': 'no-store',
+      },
+      body: 'Too many requests\n',
+    };
   }
 
   /** `GET <prefix>/_oauth/<service>/authorize?state=…`: a server-started login (PKCE, nonce) → 302 to the provider. */

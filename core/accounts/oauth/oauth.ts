@@ -25,9 +25,10 @@ import type { Database, Queryable } from '../../database/database.js';
 import { ClientError, ConfigurationError } from '../../errors.js';
 import type { HttpRequest, HttpResponse } from '../../http-route.js';
 import type { Logger } from '../../logger.js';
+import { type RateLimitBudget, RateLimiter } from '../../rate-limit.js';
 import { MatchFailedError } from '../password.js';
 import { LoginCancelledError, OAuthLoginFailedError } from './errors.js';
-import { OAuthEndpoint } from './oauth-endpoint.js';
+import { AUTHORIZE_REQUEST, OAuthEndpoint, REDIRECT_REQUEST } from './oauth-endpoint.js';
 import { type ExternalLogin, sweepOAuthRecords, takePendingCredential } from './pending-credentials.js';
 import { isServiceName, type LoginServiceConfiguration, type OAuthService } from './service.js';
 import {
@@ -86,7 +87,17 @@ export interface OAuthOptions {
    * `packages.oauth.disableCheckRedirectUrlOrigin` is false). Non-http(s) URLs are refused always.
    */
   readonly checkRedirectUrlOrigin?: boolean;
+  /**
+   * Requests per client address (as the server's `forwardedCount` computes it) to `<service>/authorize` and,
+   * counted apart, to the provider's redirect `<service>`: each may write a row, so each is limited; past it, 429
+   * with `Retry-After`. Default 30 per 60000 ms; false removes it, and so does a core with `rateLimits: false`.
+   * Counted per process.
+   */
+  readonly rateLimit?: false | RateLimitBudget;
 }
+
+/** The default of {@link OAuthOptions.rateLimit}: 30 requests of each kind per minute per client address. */
+export const DEFAULT_OAUTH_RATE_LIMIT: RateLimitBudget = { numRequests: 30, intervalMs: 60_000 };
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
@@ -113,8 +124,11 @@ export class OAuth implements AppPlugin {
   readonly #sweepIntervalMs: number;
   readonly #checkRedirectUrlOrigin: boolean;
   readonly #endpoint: OAuthEndpoint;
+  readonly #rateLimiter: RateLimiter | undefined;
   #db: Database | undefined;
   #logger: Logger | undefined;
+  /** False once the core started with `rateLimits: false`. */
+  #rateLimited = true;
 
   constructor(options: OAuthOptions) {
     for (const service of options.services) {
@@ -149,6 +163,7 @@ export class OAuth implements AppPlugin {
     );
     this.#sweepIntervalMs = positive(options.sweepIntervalMs, 60_000, 'sweepIntervalMs', true);
     this.#checkRedirectUrlOrigin = options.checkRedirectUrlOrigin ?? true;
+    this.#rateLimiter = requestLimiter(options.rateLimit ?? DEFAULT_OAUTH_RATE_LIMIT);
     this.configurations = new ServiceConfigurations(() => this.db);
     this.#endpoint = new OAuthEndpoint({
       services: this.#services,
@@ -159,6 +174,7 @@ export class OAuth implements AppPlugin {
       routePrefix: this.#routePrefix,
       authorizationLifetimeMs: this.#authorizationLifetimeMs,
       checkRedirectUrlOrigin: this.#checkRedirectUrlOrigin,
+      rateLimiter: () => (this.#rateLimited ? this.#rateLimiter : undefined),
     });
   }
 
@@ -299,6 +315,7 @@ export class OAuth implements AppPlugin {
   /** Starts the configuration publication's bus watch and the sweep; returns their stop. */
   #watch(host: PluginHost): () => void {
     this.#logger = host.logger;
+    this.#rateLimited = host.rateLimited;
     const stopWatching = this.configurations.watch((handler) => host.bus.subscribe(handler), host.logger);
     const timer =
       this.#sweepIntervalMs > 0
@@ -314,6 +331,28 @@ export class OAuth implements AppPlugin {
       clearInterval(timer);
     };
   }
+}
+
+/** {@link OAuthOptions.rateLimit} as a limiter: one counter per request kind and client address. */
+function requestLimiter(budget: false | RateLimitBudget): RateLimiter | undefined {
+  if (budget === false) return undefined;
+  const limiter = new RateLimiter({ accounts: false, perConnection: false });
+  try {
+    limiter.addRule(
+      {
+        type: 'http',
+        name: (name) => name === AUTHORIZE_REQUEST || name === REDIRECT_REQUEST,
+        clientAddress: () => true,
+      },
+      budget.numRequests,
+      budget.intervalMs,
+    );
+  } catch (error) {
+    throw new ConfigurationError('oauth: rateLimit needs numRequests ≥ 0 and intervalMs > 0', {
+      cause: error,
+    });
+  }
+  return limiter;
 }
 
 /** The OAuth plug-in: `app.use(oauth({ accounts, services: [github(), google()], rootUrl }))`. */
