@@ -58,7 +58,9 @@ const limitsSchema = z
       ),
     maxBufferedBytes: positiveInt()
       .default(16 * 1024 * 1024)
-      .describe('A connection with more bytes queued for sending is terminated (a slow consumer).'),
+      .describe(
+        'A connection with more bytes unsent that does not drain within 2 s is terminated (a slow consumer).',
+      ),
     maxNestingDepth: positiveInt()
       .default(64)
       .describe('Incoming messages nested deeper are refused by the protocol adapters.'),

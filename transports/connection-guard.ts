@@ -9,10 +9,15 @@
  *   `503 Service Unavailable` (with `Retry-After`); a connection that arrives another way (SockJS HTTP
  *   transports) is closed with 1013 "too many connections". The address is the one the endpoint computed
  *   (X-Forwarded-For only when `forwardedCount` is configured).
- * - **Outbound buffer cap** (`maxBufferedBytes`): every connection gets the cap ({@link ConnectionGuard.admit});
- *   after each send, a connection whose `bufferedAmount` (bytes queued, not yet written to the socket) exceeds
- *   the cap is terminated at once: the socket is destroyed without a close handshake or protocol goodbye, since
- *   a peer that does not read would not see one. The adapter sees an ordinary close.
+ * - **Outbound buffer cap** (`maxBufferedBytes`): every connection gets the cap ({@link ConnectionGuard.admit}).
+ *   What counts is what the client has not taken: bytes still unsent once the kernel accepted what it could
+ *   (plus, during a write window, the messages held for it). A connection over the cap gets
+ *   {@link DRAIN_GRACE_MS} to drain; if it is still over then and its queue has not shrunk, it is a slow
+ *   consumer and is terminated: the socket is destroyed without a close handshake or protocol goodbye, since a
+ *   peer that does not read would not see one. The adapter sees an ordinary close. A queue that shrinks but is
+ *   still over gets another grace period. So one turn's burst (a subscription's initial documents, written at the
+ *   end of the turn by write coalescing) may exceed the cap for a client that reads it; a client that stops
+ *   reading holds at most the cap plus what is sent to it during one grace period.
  *
  * Options and defaults: docs/reference.md "Limits".
  */
@@ -31,7 +36,10 @@ export interface TransportLimits {
    * the `Origin` header), or a predicate; absent: every origin.
    */
   readonly allowedOrigins?: readonly string[] | ((origin: string) => boolean);
-  /** A connection with more bytes queued for sending than this is terminated (default 16 MiB). */
+  /**
+   * A connection with more bytes unsent than this that does not drain within {@link DRAIN_GRACE_MS} is
+   * terminated (default 16 MiB).
+   */
   readonly maxBufferedBytes?: number;
   /** Incoming messages nested deeper are refused by the protocol adapters (default 64; see core/nesting-depth.ts). */
   readonly maxNestingDepth?: number;
@@ -40,13 +48,41 @@ export interface TransportLimits {
 /** Default {@link TransportLimits.maxBufferedBytes}: 16 MiB. */
 export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 
+/**
+ * How long a connection may stay over `maxBufferedBytes` without its unsent bytes shrinking before it is
+ * terminated as a slow consumer. Long enough for a client that reads to take a burst (and for an event loop
+ * busy with other work to let it), short enough that a stalled one holds little more than the cap.
+ */
+export const DRAIN_GRACE_MS = 2000;
+
+/**
+ * Bytes written to `socket` that the kernel has not accepted yet: its writable buffer, where the chunk being
+ * written counts only for what libuv still holds of it (`writableLength` counts the whole chunk until the write
+ * completes, though the kernel may have taken most of it at once). Streams without a libuv handle (TLS, test
+ * doubles) report `writableLength`.
+ */
+export function unsentBytes(socket: Duplex): number {
+  const queued = socket.writableLength;
+  const internals = socket as unknown as SocketInternals;
+  const handleQueue = internals._handle?.writeQueueSize;
+  const writing = internals._writableState?.writelen;
+  if (typeof handleQueue !== 'number' || typeof writing !== 'number' || writing > queued) return queued;
+  return queued - writing + handleQueue;
+}
+
+/** The Node stream internals {@link unsentBytes} reads (as `ws` reads `_writableState` for `bufferedAmount`). */
+interface SocketInternals {
+  readonly _handle?: { readonly writeQueueSize?: unknown } | null;
+  readonly _writableState?: { readonly writelen?: unknown };
+}
+
 /** A transport connection that can also be dropped at once, without flushing or a close handshake. */
 export interface TerminableConnection extends Connection {
   /** Destroys the underlying socket now; the close handlers run as for any close. */
   terminate(): void;
   /**
-   * From now on, a send (or an uncork releasing held sends) that leaves more than `maxBufferedBytes` queued calls
-   * `onOverflow(connection)` and terminates the connection; later sends are dropped.
+   * From now on, a connection that stays over `maxBufferedBytes` unsent without draining (see the module header)
+   * is terminated, after a call of `onOverflow(connection)`; later sends are dropped.
    */
   capOutbound(maxBufferedBytes: number, onOverflow: (connection: TerminableConnection) => void): void;
 }
@@ -59,8 +95,10 @@ export abstract class CappedConnection extends TransportConnection {
   /** Undefined until capped, rather than `Infinity`: a double, which V8 would box in a heap number per connection. */
   #maxBufferedBytes: number | undefined;
   #onOverflow: ((connection: TerminableConnection) => void) | undefined;
-  #overflowed = false;
+  /** Undefined while under the cap; a grace period while over it; `true` once terminated as a slow consumer. */
+  #overflow: DrainWatch | true | undefined;
 
+  /** Bytes the client has not taken yet (see the module header). */
   abstract get bufferedAmount(): number;
   abstract terminate(): void;
 
@@ -71,17 +109,58 @@ export abstract class CappedConnection extends TransportConnection {
 
   /** True once the cap terminated the connection (a slow consumer): sends are dropped. */
   get overflowed(): boolean {
-    return this.#overflowed;
+    return this.#overflow === true;
   }
 
-  /** Terminates the connection if its queue passed the cap (call after every write). */
+  /** Starts a grace period if the queue is over the cap (call after every write; cheap under the cap). */
   protected checkOutbound(): void {
     const max = this.#maxBufferedBytes;
-    if (this.#overflowed || max === undefined || this.bufferedAmount <= max) return;
-    this.#overflowed = true;
-    this.#onOverflow?.(this as unknown as TerminableConnection);
-    this.terminate();
+    if (this.#overflow !== undefined || max === undefined) return;
+    const queued = this.bufferedAmount;
+    if (queued > max) this.#overflow = new DrainWatch(this, queued);
   }
+
+  /** The end of a grace period: terminates, grants another one, or ends the watch (see the module header). */
+  drainDeadline(watch: DrainWatch): void {
+    if (this.#overflow !== watch) return;
+    const queued = this.bufferedAmount;
+    if (queued <= (this.#maxBufferedBytes ?? Number.POSITIVE_INFINITY)) {
+      this.#overflow = undefined;
+    } else if (queued < watch.queued) {
+      this.#overflow = new DrainWatch(this, queued);
+    } else {
+      this.#overflow = true;
+      this.#onOverflow?.(this as unknown as TerminableConnection);
+      this.terminate();
+    }
+  }
+
+  override closed(code: number, reason: string): void {
+    const overflow = this.#overflow;
+    if (overflow !== undefined && overflow !== true) {
+      clearTimeout(overflow.timer);
+      this.#overflow = undefined;
+    }
+    super.closed(code, reason);
+  }
+}
+
+/** One grace period of a connection over its cap: rare, so a timer of its own. */
+class DrainWatch {
+  readonly timer: NodeJS.Timeout;
+
+  /** @param queued the connection's unsent bytes when the period began. */
+  constructor(
+    connection: CappedConnection,
+    readonly queued: number,
+  ) {
+    this.timer = setTimeout(drainDeadline, DRAIN_GRACE_MS, connection, this);
+    this.timer.unref();
+  }
+}
+
+function drainDeadline(connection: CappedConnection, watch: DrainWatch): void {
+  connection.drainDeadline(watch);
 }
 
 /** Applies a host's {@link TransportLimits} to the connections of its endpoints. */

@@ -22,7 +22,12 @@ import { createServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
 import type { ConnectionHandler } from '../core/connection.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
+import {
+  CappedConnection,
+  ConnectionGuard,
+  type TerminableConnection,
+  unsentBytes,
+} from './connection-guard.js';
 
 /** A serializer the router accepts on RawSocket. */
 export interface RawSocketSerializer {
@@ -215,8 +220,9 @@ class RawSocketConnection extends CappedConnection implements TerminableConnecti
     return this.serializer.protocol;
   }
 
+  /** Bytes the kernel has not accepted yet (corked ones included). */
   override get bufferedAmount(): number {
-    return this.socket.writableLength;
+    return unsentBytes(this.socket);
   }
 
   /** Parses frames out of `chunk` (with what is left of earlier chunks) and delivers them. */

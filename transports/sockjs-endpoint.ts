@@ -27,7 +27,12 @@ import type { Duplex } from 'node:stream';
 import sockjs from 'sockjs';
 import type { ConnectionHandler } from '../core/connection.js';
 import type { Logger } from '../core/logger.js';
-import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
+import {
+  CappedConnection,
+  ConnectionGuard,
+  type TerminableConnection,
+  unsentBytes,
+} from './connection-guard.js';
 import type { HttpHost, UpgradeEndpoint } from './http-host.js';
 import { SockJsRequestGuard } from './sockjs-request-guard.js';
 import { connectionHeaders } from './websocket-endpoint.js';
@@ -249,7 +254,8 @@ export class SockJsConnection extends CappedConnection implements TerminableConn
    */
   override get bufferedAmount(): number {
     const session = (this.raw as unknown as SockJsSessionInternals)._session;
-    let bytes = session?.recv?.thingy?.writableLength ?? 0;
+    const socket = session?.recv?.thingy;
+    let bytes = socket ? unsentBytes(socket) : 0;
     for (const message of session?.send_buffer ?? []) bytes += message.length;
     return bytes;
   }

@@ -18,7 +18,12 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type RawData, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionHandler } from '../core/connection.js';
-import { CappedConnection, ConnectionGuard, type TerminableConnection } from './connection-guard.js';
+import {
+  CappedConnection,
+  ConnectionGuard,
+  type TerminableConnection,
+  unsentBytes,
+} from './connection-guard.js';
 import type { CompressionOptions, UpgradeEndpoint } from './http-host.js';
 
 /** Options of {@link WebSocketEndpoint}. */
@@ -130,10 +135,14 @@ class WsConnection extends CappedConnection implements TerminableConnection {
    */
   #held: HeldMessages | undefined;
 
-  /** Bytes queued for the socket, and while corked the messages held (counted as `ws` counts a string). */
+  /**
+   * Bytes the kernel has not accepted yet (see {@link unsentBytes}), what ws's sender queued (deflate), and while
+   * corked the messages held (counted as `ws` counts a string).
+   */
   override get bufferedAmount(): number {
-    const held = this.#held;
-    return held === undefined ? this.ws.bufferedAmount : held.queued + held.size;
+    const socket = this.socket;
+    const senderQueued = Math.max(0, this.ws.bufferedAmount - socket.writableLength);
+    return unsentBytes(socket) + senderQueued + (this.#held?.size ?? 0);
   }
 
   send(data: string | Uint8Array): void {
@@ -170,7 +179,7 @@ class WsConnection extends CappedConnection implements TerminableConnection {
     }
     // Frames of our own can only follow ws's when ws frames plainly (a deflating sender queues and reorders).
     if (!this.overflowed && this.ws.readyState === WebSocket.OPEN && !deflating.has(this.ws)) {
-      this.#held = new HeldMessages(this.ws.bufferedAmount);
+      this.#held = new HeldMessages();
     } else {
       this.socket.cork();
     }
@@ -222,9 +231,6 @@ class HeldMessages {
   size = 0;
   /** Open `cork()` calls. */
   corks = 1;
-
-  /** @param queued the socket's queued bytes when the window began. */
-  constructor(readonly queued: number) {}
 }
 
 /** The last lone text framed, and its frame. */
