@@ -18,6 +18,7 @@
  *   to the pump's position (read after LISTEN is active, so every later row arrives as a notification), and delivers
  *   them, in order, before anything received on the new connection. Only when retention already deleted some of
  *   those rows does it deliver `resync`. A payload `{"p":<id>}` (too big to notify) is read from the outbox row.
+ *   The reads are outbox-replay.ts's; this file holds LISTEN, the reconnect and the delivery queue.
  *   The pumps gather changes: a notification may be a JSON array of such payloads, each with its position, in
  *   order; an outbox row written by the logical pump may hold such an array (under its last position).
  * - Spilled rows older than the retention are deleted periodically (unref'd timer; every process does it, deletes
@@ -29,6 +30,8 @@ import type pg from 'pg';
 import type { Database } from '../database/database.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from './change-bus.js';
+import { BATCH, OutboxReplay, RESYNC, type ReplaySink, type Slot } from './outbox-replay.js';
+import { isObject, type Payload, parsePayload, parsePayloads, toEvent } from './payloads.js';
 
 /** Options of {@link PgNotificationBus}. */
 export interface PgNotificationBusOptions {
@@ -55,35 +58,6 @@ export interface PgNotificationBusOptions {
   readonly replayChunkBytes?: number;
 }
 
-type Payload = Record<string, unknown>;
-
-/** Marks a queued resync. */
-const RESYNC = Symbol('resync');
-
-/** Marks a replay slot whose `batch` is ready. */
-const BATCH = Symbol('batch');
-
-/**
- * A queue slot: a payload to deliver, RESYNC, `null` (skip), `undefined` while its spill (or replay chunk) is being
- * fetched, or BATCH: deliver `batch`, then, if `more` is set, stay at the head and fetch the next chunk with it.
- */
-interface Slot {
-  value: Payload | typeof RESYNC | typeof BATCH | null | undefined;
-  batch?: Payload[] | undefined;
-  more?: (() => void) | undefined;
-  /** After delivering this slot, positions up to here count as delivered (a resync's horizon). */
-  through?: number | undefined;
-}
-
-/** One chunk of a replay: the rows read, and the outbox's state in the same snapshot. */
-interface ReplayChunk {
-  readonly pumpedThrough: number;
-  readonly deletedThrough: number;
-  readonly rows: ReadonlyArray<{ readonly id: number; readonly payload: string }>;
-  /** Rows may remain past the last one read. */
-  readonly more: boolean;
-}
-
 type State = 'idle' | 'connecting' | 'listening' | 'waiting' | 'closed';
 
 /** The LISTEN/NOTIFY change bus. */
@@ -96,9 +70,18 @@ export class PgNotificationBus implements ChangeBus {
   readonly #maxMs: number;
   readonly #gcIntervalMs: number;
   readonly #retentionMs: number;
+  /** Outbox mode: track positions, replay gaps. */
   readonly #outbox: boolean;
-  readonly #replayChunkRows: number;
-  readonly #replayChunkBytes: number;
+  /** Replays gaps (outbox mode) and reads payloads too big to notify. */
+  readonly #replay: OutboxReplay;
+  /** What a replay reports to (the queue below). */
+  readonly #sink: ReplaySink = {
+    closed: () => this.#state === 'closed',
+    received: (position) => {
+      this.#received = Math.max(this.#received ?? 0, position);
+    },
+    ready: () => this.#drain(),
+  };
 
   #handlers: ReadonlyArray<(event: BusEvent) => void> = [];
   #state: State = 'idle';
@@ -115,7 +98,6 @@ export class PgNotificationBus implements ChangeBus {
   /** Outbox mode: highest position received (queued) and delivered; undefined before the first LISTEN. */
   #received: number | undefined;
   #delivered: number | undefined;
-  #replays = 0;
 
   constructor(db: Database, options: PgNotificationBusOptions = {}) {
     this.#db = db;
@@ -127,8 +109,12 @@ export class PgNotificationBus implements ChangeBus {
     this.#gcIntervalMs = options.spillGcIntervalMs ?? 30_000;
     this.#retentionMs = options.spillRetentionMs ?? 300_000;
     this.#outbox = options.outbox ?? false;
-    this.#replayChunkRows = options.replayChunkRows ?? 2000;
-    this.#replayChunkBytes = options.replayChunkBytes ?? 1024 * 1024;
+    this.#replay = new OutboxReplay(db, {
+      channel: this.#channel,
+      chunkRows: options.replayChunkRows ?? 2000,
+      chunkBytes: options.replayChunkBytes ?? 1024 * 1024,
+      logger: this.#logger,
+    });
   }
 
   /** Outbox mode: the outbox position of the last delivered notification (undefined before the first LISTEN). */
@@ -143,7 +129,7 @@ export class PgNotificationBus implements ChangeBus {
 
   /** Outbox mode: how many gaps were replayed from the outbox (diagnostics, tests). */
   get replays(): number {
-    return this.#replays;
+    return this.#replay.replays;
   }
 
   /** The LISTEN connection is a database connection: `connected` says whether the database answers. */
@@ -274,117 +260,9 @@ export class PgNotificationBus implements ChangeBus {
     this.#state = 'listening';
     if (!this.#resyncDue) return;
     this.#resyncDue = false;
-    if (this.#outbox && this.#received !== undefined) this.#enqueue(this.#replay(this.#received));
+    if (this.#outbox && this.#received !== undefined)
+      this.#enqueue(this.#replay.gap(this.#received, this.#sink));
     else this.#enqueue({ value: RESYNC });
-  }
-
-  /**
-   * A slot replaying the outbox rows of this channel in (`from`, pump position], chunk by chunk; it becomes a
-   * RESYNC when retention already deleted part of the range or the read fails.
-   */
-  #replay(from: number): Slot {
-    const slot: Slot = { value: undefined };
-    let after = from;
-    let upTo: number | undefined;
-    let rows = 0;
-    this.#replays++;
-    const fetch = (): void => {
-      slot.more = undefined;
-      this.#fetchReplay(after, upTo).then(
-        (chunk) => {
-          if (this.#state === 'closed') return;
-          upTo ??= chunk.pumpedThrough;
-          if (after < chunk.deletedThrough) {
-            this.#logger.warn(
-              { from: after, deletedThrough: chunk.deletedThrough },
-              'outbox rows of the gap already deleted by retention; resyncing',
-            );
-            this.#received = Math.max(this.#received ?? 0, upTo);
-            slot.value = RESYNC;
-            slot.through = upTo;
-            this.#drain();
-            return;
-          }
-          const batch: Payload[] = [];
-          for (const row of chunk.rows) {
-            after = row.id;
-            const payloads = rowPayloads(row);
-            if (payloads) batch.push(...payloads);
-            else this.#logger.warn({ position: row.id }, 'malformed outbox payload skipped');
-          }
-          rows += chunk.rows.length;
-          const done = !chunk.more;
-          if (done) {
-            after = upTo;
-            this.#logger.info({ from, through: upTo, rows }, 'replayed the gap from the outbox');
-          }
-          this.#received = Math.max(this.#received ?? 0, after);
-          slot.batch = batch;
-          slot.more = done ? undefined : fetch;
-          slot.through = done ? upTo : undefined;
-          slot.value = BATCH;
-          this.#drain();
-        },
-        (error: unknown) => {
-          if (this.#state === 'closed') return;
-          this.#logger.error({ err: error, from: after }, 'outbox replay failed; resyncing');
-          slot.value = RESYNC;
-          this.#drain();
-        },
-      );
-    };
-    fetch();
-    return slot;
-  }
-
-  /**
-   * Reads up to one chunk of this channel's outbox rows past `after` (up to `upTo`, else the pump's position): at
-   * most `replayChunkRows` rows, cut after the row that reaches `replayChunkBytes` of payload.
-   */
-  async #fetchReplay(after: number, upTo: number | undefined): Promise<ReplayChunk> {
-    // One statement, one snapshot: the rows and the retention horizon agree (the pump deletes and moves it at once).
-    // `more`: the row limit was reached or the byte budget cut rows off, so another chunk may follow.
-    const result = await this.#db.query<{
-      pumped: string;
-      deleted: string;
-      id: string | null;
-      payload: string | null;
-      more: boolean | null;
-    }>(
-      `SELECT s.pumped_through AS pumped, s.deleted_through AS deleted, o.id, o.payload, o.more
-         FROM pgrt.outbox_state s
-         LEFT JOIN LATERAL (
-           SELECT w.id, w.payload, w.n = $4 OR w.last_before >= $5 AS more
-             FROM (
-               SELECT r.id, r.payload, r.before, count(*) OVER () AS n, max(r.before) OVER () AS last_before
-                 FROM (
-                   SELECT l.id, l.payload,
-                          sum(octet_length(l.payload)) OVER (ORDER BY l.id) - octet_length(l.payload) AS before
-                     FROM (
-                       SELECT id, payload FROM pgrt.outbox
-                        WHERE channel = $1 AND id > $2
-                          AND id <= least(s.pumped_through, coalesce($3::int8, s.pumped_through))
-                        ORDER BY id LIMIT $4
-                     ) l
-                 ) r
-             ) w
-            WHERE w.before < $5
-         ) o ON true
-        ORDER BY o.id`,
-      [this.#channel, after, upTo ?? null, this.#replayChunkRows, this.#replayChunkBytes],
-    );
-    const first = result.rows[0];
-    if (!first) throw new Error('pgrt.outbox_state is empty');
-    const rows: Array<{ id: number; payload: string }> = [];
-    for (const row of result.rows) {
-      if (row.id !== null && row.payload !== null) rows.push({ id: Number(row.id), payload: row.payload });
-    }
-    return {
-      pumpedThrough: Number(first.pumped),
-      deletedThrough: Number(first.deleted),
-      rows,
-      more: first.more === true,
-    };
   }
 
   #lost(client: pg.Client, error: Error | undefined): void {
@@ -446,7 +324,7 @@ export class PgNotificationBus implements ChangeBus {
         // Too big to notify: the payload is the outbox row's.
         const slot: Slot = { value: undefined };
         this.#enqueue(slot);
-        this.#fetchOutboxRow(position).then(
+        this.#replay.row(position).then(
           (value) => {
             slot.value = value;
             this.#drain();
@@ -495,20 +373,6 @@ export class PgNotificationBus implements ChangeBus {
       // fall through
     }
     this.#logger.warn({ spill: id }, 'malformed spilled payload skipped');
-    return null;
-  }
-
-  /** Resolves to the payload of outbox row `id` with its position (`null` if malformed); rejects if it is gone. */
-  async #fetchOutboxRow(id: number): Promise<Payload | null> {
-    const result = await this.#db.query<{ payload: string }>(
-      'SELECT payload FROM pgrt.outbox WHERE id = $1',
-      [id],
-    );
-    const row = result.rows[0];
-    if (!row) throw new Error(`outbox row ${id} not found (deleted by retention?)`);
-    const payload = rowPayloads({ id, payload: row.payload })?.find((p) => p.p === id);
-    if (payload) return payload;
-    this.#logger.warn({ position: id }, 'malformed outbox payload skipped');
     return null;
   }
 
@@ -565,59 +429,4 @@ export class PgNotificationBus implements ChangeBus {
       }
     }
   }
-}
-
-function isObject(value: unknown): value is Payload {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** The JSON object of a payload, or undefined if it is not one. */
-function parsePayload(text: string): Payload | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return isObject(value) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** The objects of a notification of several changes (`[{"p":…},…]`), or undefined if it is not such an array. */
-function parsePayloads(text: string): Payload[] | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return Array.isArray(value) && value.every(isObject) ? value : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/**
- * The payloads of an outbox row with their positions: a row of one change (a trigger's, or a lone change of the
- * logical pump) holds its payload under its position `id`; a row of the logical pump holding several is the array
- * it notified, whose elements carry their positions (the last one is `id`). Undefined if malformed.
- */
-export function rowPayloads(row: { readonly id: number; readonly payload: string }): Payload[] | undefined {
-  if (row.payload.charCodeAt(0) === 0x5b) return parsePayloads(row.payload);
-  const payload = parsePayload(row.payload);
-  return payload ? [{ ...payload, p: row.id }] : undefined;
-}
-
-const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;
-
-/** The event of a payload (see core/database/schema.ts for the format), or undefined if malformed. */
-export function toEvent(p: Payload, seq: number): BusEvent | undefined {
-  if (typeof p.f === 'string') return { kind: 'fence', seq, id: p.f };
-  if (typeof p.m === 'string') return { kind: 'message', seq, topic: p.m, data: p.d };
-  if (p.resync === true) return { kind: 'resync', seq }; // the logical capture slot was lost (core/capture/logical/slot.ts)
-  const { t: table, o, x: txid } = p;
-  if (typeof table !== 'string' || typeof txid !== 'string') return undefined;
-  if (o === 't') return { kind: 'truncate', seq, table, txid };
-  if (o !== 'i' && o !== 'u' && o !== 'd') return undefined;
-  if (p.k === undefined) return undefined;
-  let row: Payload | undefined;
-  if (o !== 'd') {
-    if (!isObject(p.r)) return undefined;
-    row = p.r;
-  }
-  return { kind: 'change', seq, table, op: OPS[o], key: p.k, row, txid };
 }

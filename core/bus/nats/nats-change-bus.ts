@@ -29,7 +29,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { PumpRelay } from '../../capture/pump-source.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from '../change-bus.js';
-import { toEvent } from '../pg-notification-bus.js';
+import { toEvent } from '../payloads.js';
 import { NatsRelay } from './nats-relay.js';
 import {
   checkStreamName,

@@ -22,7 +22,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import type { PumpRelay } from '../../capture/pump-source.js';
 import { type Logger, silentLogger } from '../../logger.js';
-import { rowPayloads } from '../pg-notification-bus.js';
+import { rowPayloads } from '../payloads.js';
 import {
   controlSubject,
   DEFAULT_NATS_STREAM,
