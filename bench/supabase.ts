@@ -14,6 +14,7 @@
  * second of server CPU; `fanout_ratio` = Supabase ÷ DDP deliveries/s.
  *
  * Usage: npx tsx bench/supabase.ts [subscribers...]   (latency cases only: e.g. `npx tsx bench/supabase.ts 1`)
+ *        npx tsx bench/supabase.ts fanout             (the fan-out case only)
  */
 import { fileURLToPath } from 'node:url';
 import type pg from 'pg';
@@ -219,13 +220,12 @@ async function fanout(
 }
 
 async function body({ seconds, quick }: Knobs): Promise<void> {
-  const only = process.argv
-    .slice(2)
-    .map(Number)
-    .filter((n) => n > 0);
+  const args = process.argv.slice(2);
+  const fanoutOnly = args.includes('fanout');
+  const only = args.map(Number).filter((n) => n > 0);
   const writer = await connectWriter();
   const server = await startServer({ script });
-  await latencyCases(server, writer, only.length > 0 ? only : [1, 100], seconds);
+  if (!fanoutOnly) await latencyCases(server, writer, only.length > 0 ? only : [1, 100], seconds);
   if (only.length === 0) {
     const count = quick ? 50 : 200;
     const results: Partial<Record<Kind, BurstResult>> = {};
