@@ -7,36 +7,32 @@
  * (wildcards expand to the opted-in tables), event and filter are parsed, each table's rule is asked (a `false`
  * refuses the join; a selector narrows the rows), and each binding gets its id (echoed in the join reply). Once
  * the reply is out the subscription is activated: every change of a table it watches is matched (event, filter,
- * rule) per binding, and each channel with matching bindings gets one push
- * `postgres_changes {ids: [matching binding ids], data}` (Extensions.PostgresCdcRls.MessageDispatcher); `data` is
- * rendered once per change (change-payload.ts) and each distinct frame encoded once.
+ * rule), and each channel with matching bindings gets one push `postgres_changes {ids: [matching binding ids],
+ * data}` (Extensions.PostgresCdcRls.MessageDispatcher). change-fanout.ts does that once per distinct filter, rule
+ * and frame rather than once per channel.
  */
 import type { BusEvent } from '../../core/bus/change-bus.js';
-import { decodeKey, decodeRow } from '../../core/database/row-codec.js';
 import type { Logger } from '../../core/logger.js';
+import { canonicalJson, isPlainObject } from '../../core/query/compare.js';
 import { compileMatcher, type Matcher } from '../../core/query/matcher.js';
 import { parseSelector, type Selector } from '../../core/query/selector.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { TableAccessRequest } from './access.js';
 import {
-  compileFilter,
-  type FilterCondition,
-  parseFilter,
-  type RowFilter,
-  unknownFilterColumn,
-} from './change-filter.js';
+  type ChangeSink,
+  type EventFilter,
+  type FanoutBinding,
+  Receiver,
+  sendChange,
+  TableFanout,
+} from './change-fanout.js';
+import { compileFilter, type FilterCondition, parseFilter, unknownFilterColumn } from './change-filter.js';
 import { type ChangeType, type RenderedTable, renderChange } from './change-payload.js';
 import { unauthorized } from './errors.js';
 import type { PostgresChangesParams } from './join-config.js';
-import { encodeMessage, type Vsn } from './serializer.js';
 import type { CatalogEntry, TableCatalog } from './table-catalog.js';
 
-/** Where a subscription's pushes go (a channel). */
-export interface ChangeSink {
-  readonly topic: string;
-  readonly vsn: Vsn;
-  sendFrame(frame: string | Uint8Array): void;
-}
+export type { ChangeSink } from './change-fanout.js';
 
 /** A channel's postgres_changes, prepared at its join. */
 export interface ChangeSubscription {
@@ -56,19 +52,12 @@ export interface ChangeSubscription {
 /** An access request without its table. */
 export type TableAccessRequestBase = Omit<TableAccessRequest, 'table'>;
 
-/** The event filter of a binding: `*` or one type. */
-type EventFilter = '*' | ChangeType;
-
 /** One binding resolved to one table. */
-interface TableBinding {
-  readonly id: number;
-  readonly event: EventFilter;
-  readonly table: RenderedTable;
+interface TableBinding extends FanoutBinding {
   readonly entry: CatalogEntry;
-  readonly filter: RowFilter;
-  /** The rule's selector matcher; undefined: every row. */
   rows: Matcher | undefined;
-  readonly subscription: Subscription;
+  rowsKey: string | undefined;
+  readonly receiver: Subscription;
 }
 
 /** Options of {@link PostgresChanges}. */
@@ -78,8 +67,10 @@ export interface PostgresChangesOptions {
 
 /** The process's postgres_changes: bindings by table, fed by the bus. */
 export class PostgresChanges {
-  readonly #byTable = new Map<string, Set<TableBinding>>();
+  readonly #byTable = new Map<string, TableFanout>();
   #unsubscribe: (() => void) | undefined;
+  /** Dispatches so far: each one's number marks the receivers it reached (change-fanout.ts). */
+  #epoch = 0;
 
   constructor(
     private readonly core: RealtimeCore,
@@ -130,15 +121,18 @@ export class PostgresChanges {
       }
       const missing = unknownFilterColumn(table.info, parsed.conditions);
       if (missing !== undefined) return exception(parsed, `invalid column for filter ${missing}`);
-      const rows = await ruleMatcher(entry, table, { ...request, table: entry.name });
+      const rule = await ruleMatcher(entry, table, { ...request, table: entry.name });
       subscription.bindings.push({
         id,
         event: parsed.event,
         table,
         entry,
         filter: compileFilter(table.info, parsed.conditions),
-        rows,
-        subscription,
+        filterKey: parsed.conditionsKey,
+        rows: rule.rows,
+        rowsKey: rule.key,
+        receiver: subscription,
+        soloKey: undefined,
       });
     }
     return undefined;
@@ -161,12 +155,12 @@ export class PostgresChanges {
     this.#unsubscribe ??= this.core.bus.subscribe((event) => this.#dispatch(event));
     for (const binding of bindings) {
       const name = binding.table.info.qualifiedName;
-      let set = this.#byTable.get(name);
-      if (!set) {
-        set = new Set();
-        this.#byTable.set(name, set);
+      let fanout = this.#byTable.get(name);
+      if (!fanout) {
+        fanout = new TableFanout(binding.table);
+        this.#byTable.set(name, fanout);
       }
-      set.add(binding);
+      fanout.add(binding);
     }
   }
 
@@ -174,10 +168,10 @@ export class PostgresChanges {
   delete(bindings: readonly TableBinding[]): void {
     for (const binding of bindings) {
       const name = binding.table.info.qualifiedName;
-      const set = this.#byTable.get(name);
-      if (!set) continue;
-      set.delete(binding);
-      if (set.size === 0) this.#byTable.delete(name);
+      const fanout = this.#byTable.get(name);
+      if (!fanout) continue;
+      fanout.delete(binding);
+      if (fanout.size === 0) this.#byTable.delete(name);
     }
   }
 
@@ -190,74 +184,29 @@ export class PostgresChanges {
 
   #dispatch(event: BusEvent): void {
     if (event.kind !== 'change') return;
-    const bindings = this.#byTable.get(event.table);
-    if (!bindings) return;
+    const fanout = this.#byTable.get(event.table);
+    if (!fanout) return;
     const type: ChangeType = event.op === 'insert' ? 'INSERT' : event.op === 'update' ? 'UPDATE' : 'DELETE';
-    const matched = this.#match(bindings, type, event.row, event.key);
-    if (matched.size === 0) return;
-    const first = bindings.values().next().value as TableBinding;
-    const data = renderChange(first.table, type, event.row, event.key, {
+    const receivers = fanout.match(fanout.change(type, event.row, event.key), ++this.#epoch);
+    if (receivers.length === 0) return;
+    const data = renderChange(fanout.table, type, event.row, event.key, {
       maxRecordBytes: this.options.maxRecordBytes,
       receivedAt: Date.now(),
     });
-    const frames = new Map<string, string>();
-    for (const [subscription, ids] of matched) {
-      const sink = subscription.sink;
-      if (!sink) continue;
-      const cacheKey = `${sink.vsn}\0${sink.topic}\0${ids.join(',')}`;
-      let frame = frames.get(cacheKey);
-      if (frame === undefined) {
-        const payload = `{"ids":${JSON.stringify(ids)},"data":${data}}`;
-        frame = encodeMessage(
-          sink.vsn,
-          { joinRef: null, ref: null, topic: sink.topic, event: 'postgres_changes', payload: null },
-          payload,
-        );
-        frames.set(cacheKey, frame);
-      }
-      sink.sendFrame(frame);
-    }
-  }
-
-  /** The ids of the matching bindings, per subscription. */
-  #match(
-    bindings: ReadonlySet<TableBinding>,
-    type: ChangeType,
-    row: Readonly<Record<string, unknown>> | undefined,
-    key: unknown,
-  ): Map<Subscription, number[]> {
-    const matched = new Map<Subscription, number[]>();
-    // The record filters and rules test: the new row; for DELETE the old record, i.e. the key alone.
-    let record = row;
-    let decoded: Record<string, unknown> | undefined;
-    for (const binding of bindings) {
-      if (binding.event !== '*' && binding.event !== type) continue;
-      if (record === undefined) record = { [binding.table.info.key.name]: key };
-      if (!binding.filter(record)) continue;
-      if (binding.rows) {
-        decoded ??=
-          row === undefined
-            ? { [binding.table.info.key.name]: decodeKey(binding.table.info, key) }
-            : decodeRow(binding.table.info, row);
-        if (!binding.rows(decoded)) continue;
-      }
-      const ids = matched.get(binding.subscription);
-      if (!ids) matched.set(binding.subscription, [binding.id]);
-      else if (!ids.includes(binding.id)) ids.push(binding.id);
-    }
-    return matched;
+    sendChange(receivers, data);
   }
 }
 
 /** A channel's subscription. */
-class Subscription implements ChangeSubscription {
+class Subscription extends Receiver implements ChangeSubscription {
   replyBindings: readonly Readonly<Record<string, unknown>>[] = [];
   readonly bindings: TableBinding[] = [];
   problem: string | undefined;
-  sink: ChangeSink | undefined;
   #removed = false;
 
-  constructor(private readonly changes: PostgresChanges) {}
+  constructor(private readonly changes: PostgresChanges) {
+    super();
+  }
 
   get bindingCount(): number {
     return this.replyBindings.length;
@@ -275,14 +224,21 @@ class Subscription implements ChangeSubscription {
   }
 
   async reauthorize(request: TableAccessRequestBase): Promise<void> {
-    const matchers = new Map<TableBinding, Matcher | undefined>();
+    const rules = new Map<TableBinding, RuleRows>();
     for (const binding of this.bindings) {
-      matchers.set(
+      rules.set(
         binding,
         await ruleMatcher(binding.entry, binding.table, { ...request, table: binding.entry.name }),
       );
     }
-    for (const [binding, rows] of matchers) binding.rows = rows;
+    // Delivering bindings move to the group of their new rule (between two changes: nothing is missed).
+    const delivering = this.sink !== undefined && !this.#removed;
+    if (delivering) this.changes.delete(this.bindings);
+    for (const [binding, rule] of rules) {
+      binding.rows = rule.rows;
+      binding.rowsKey = rule.key;
+    }
+    if (delivering) this.changes.add(this.bindings);
   }
 
   remove(): void {
@@ -299,6 +255,8 @@ interface ParsedBinding {
   readonly schema: string;
   readonly table: string;
   readonly conditions: readonly FilterCondition[];
+  /** The conditions as text: bindings with the same text filter alike. */
+  readonly conditionsKey: string;
   /** For error messages, as Supabase logs them. */
   readonly log: string;
 }
@@ -332,6 +290,7 @@ function parseBinding(params: PostgresChangesParams): ParsedBinding | string {
   return {
     event,
     ...parsed,
+    conditionsKey: filters,
     log: `event: ${event}, schema: ${parsed.schema}, table: ${parsed.table}, filters: ${filters}`,
   };
 }
@@ -352,17 +311,41 @@ function exception(parsed: ParsedBinding, message: string): string {
   return `Unable to subscribe to changes with given parameters. An exception happened so please check your connect parameters: [${parsed.log}]. Exception: ${message}`;
 }
 
+/** The rows a rule lets through: its matcher (undefined: every row) and its key (see {@link selectorKey}). */
+interface RuleRows {
+  readonly rows: Matcher | undefined;
+  readonly key: string | undefined;
+}
+
+const EVERY_ROW: RuleRows = { rows: undefined, key: '' };
+
 /** The row matcher of a table's rule for this request; rejects with `Unauthorized` when the rule refuses. */
 async function ruleMatcher(
   entry: CatalogEntry,
   table: RenderedTable,
   request: TableAccessRequest,
-): Promise<Matcher | undefined> {
-  if (entry.rule === true) return undefined;
+): Promise<RuleRows> {
+  if (entry.rule === true) return EVERY_ROW;
   const verdict = await entry.rule(request);
-  if (verdict === true) return undefined;
+  if (verdict === true) return EVERY_ROW;
   if (verdict === false) throw unauthorized(request.channel);
-  return compileMatcher(parseSelector(table.info, verdict as Selector));
+  const selector = verdict as Selector;
+  return { rows: compileMatcher(parseSelector(table.info, selector)), key: selectorKey(selector) };
+}
+
+/**
+ * A selector as canonical text when it is plain JSON (strings, finite numbers, booleans, null, arrays, plain
+ * objects): equal texts select the same rows, so bindings with them share one test. Undefined for anything else
+ * (a Date, a RegExp, …), whose text could confuse two different selectors: such a binding is tested alone.
+ */
+function selectorKey(selector: Selector): string | undefined {
+  const plain = (value: unknown): boolean => {
+    if (value === null || typeof value === 'string' || typeof value === 'boolean') return true;
+    if (typeof value === 'number') return Number.isFinite(value);
+    if (Array.isArray(value)) return value.every(plain);
+    return isPlainObject(value) && Object.values(value).every(plain);
+  };
+  return plain(selector) ? canonicalJson(selector) : undefined;
 }
 
 /** A binding's id: a 27-bit hash of its parameters, as Supabase's `:erlang.phash2(params)` (an integer). */
