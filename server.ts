@@ -271,8 +271,10 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
           }
           host.beginDrain();
           metrics?.close();
-          for (const protocol of protocols.values()) protocol.closeAll();
           const budget = options.shutdownTimeoutMs ?? 10_000;
+          // Sessions other processes can resume (DDP), written before the clients are told to go.
+          await Promise.all([...protocols.values()].map((protocol) => protocol.handOff?.(budget / 2)));
+          for (const protocol of protocols.values()) protocol.closeAll();
           const [drained] = await Promise.all([
             host.upgradesClosed(budget),
             ...[...protocols.values()].map((protocol) => protocol.stopListening?.(budget)),

@@ -63,6 +63,11 @@ export interface Protocol {
 
 /** A protocol attached to a running server. */
 export interface ProtocolHandle {
+  /**
+   * Shutdown, before {@link closeAll}: hands the clients' sessions to the other processes (DDP's session
+   * hand-off), within `timeoutMs`.
+   */
+  handOff?(timeoutMs: number): Promise<void>;
   /** Tells every client to go away (shutdown): clients should reconnect, elsewhere. */
   closeAll(): void;
   /** Starts listeners of the protocol's own beside the HTTP host (WAMP RawSocket), after the host listens. */

@@ -18,7 +18,7 @@
 
 import type { ChangeBus } from './bus/change-bus.js';
 import type { CollectionRules, WriteRules } from './collection-rules.js';
-import type { MethodContext, PublicationContext } from './contexts.js';
+import type { ConnectionInfo, MethodContext, PublicationContext } from './contexts.js';
 import type { Cursor } from './cursor.js';
 import type { Database } from './database/database.js';
 import { type Migration, type MigrationSet, migrationSet } from './database/migrations.js';
@@ -96,6 +96,20 @@ export interface PluginHost {
  */
 export type StartHook = (db: Database, host: PluginHost) => Promise<void | (() => Promise<void> | void)>;
 
+/**
+ * How a logged-in session moves to another process (the DDP session hand-off, adapters/ddp/handoff.ts) and stays
+ * logged in only while its login is valid; the accounts plug-in provides it ({@link App.sessionLogins}).
+ */
+export interface SessionLogins {
+  /** The hash of the login token `connection` is logged in with (as stored in the database), if any. */
+  tokenHash(connection: ConnectionInfo): string | undefined;
+  /**
+   * True if `userId` is still logged in by the token with hash `tokenHash` (it exists, is the user's and has not
+   * expired); then `connection` is recorded as logged in with it (so its revocation logs the connection out).
+   */
+  adopt(connection: ConnectionInfo, userId: string, tokenHash: string): Promise<boolean>;
+}
+
 /** Something that registers itself on an app (e.g. `accounts()`), applied by {@link App.use}. */
 export interface AppPlugin {
   install(app: App): void;
@@ -153,6 +167,7 @@ export class App {
   readonly #plugins = new Set<AppPlugin>();
   readonly #routes: HttpRoute[] = [];
   #roleResolver: RoleResolver | undefined;
+  #sessionLogins: SessionLogins | undefined;
 
   /** Applies a plug-in once (a second `use` of the same plug-in does nothing). */
   use(plugin: AppPlugin): this {
@@ -193,6 +208,18 @@ export class App {
     if (this.#roleResolver) throw new ConfigurationError('a role resolver is already set');
     this.#roleResolver = resolver;
     return this;
+  }
+
+  /** Sets how sessions keep their login when handed off to another process (the accounts plug-in sets it). */
+  sessionLogins(logins: SessionLogins): this {
+    if (this.#sessionLogins) throw new ConfigurationError('session logins are already set');
+    this.#sessionLogins = logins;
+    return this;
+  }
+
+  /** The {@link SessionLogins}, if a plug-in set them. */
+  get sessionLoginsProvider(): SessionLogins | undefined {
+    return this.#sessionLogins;
   }
 
   /**

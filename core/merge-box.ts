@@ -279,6 +279,24 @@ export class MergeBox {
     return before;
   }
 
+  /**
+   * True when {@link snapshot} is everything the client holds: no collection passes its messages straight
+   * through (`NO_MERGE`, `NO_MERGE_NO_HISTORY`), which the merge box does not track.
+   */
+  tracksEverything(): boolean {
+    for (const state of this.collections.values()) if (state.kind === 'direct') return false;
+    return true;
+  }
+
+  /**
+   * Starts rebuilding, in an empty merge box, the view of a client that already holds `held` (a session resumed
+   * from another process's hand-off): like a rerun, output is withheld until {@link endRerun}`(held)` sends only
+   * the differences.
+   */
+  beginRestore(): void {
+    this.context.out = NULL_SINK;
+  }
+
   /** Ends a rerun: sends the client only the differences between `before` and the rebuilt view. */
   endRerun(before: Snapshot): void {
     this.context.out = this.sink;

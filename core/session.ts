@@ -20,7 +20,7 @@ import { type ClientError, isClientError, NotFoundError, type TooManyRequestsErr
 import { checkGuard } from './guards.js';
 import type { CollectionBinding } from './live/collection-binding.js';
 import type { Logger } from './logger.js';
-import { MergeBox, type MergeBoxOptions } from './merge-box.js';
+import { MergeBox, type MergeBoxOptions, type Snapshot } from './merge-box.js';
 import { MethodDatabase } from './method-database.js';
 import { MethodInvocation } from './method-invocation.js';
 import { RandomStream } from './random/random-stream.js';
@@ -69,6 +69,19 @@ export interface SessionOutput {
    * fails to resume its token and logs out. Adapters without it get their session logged out in place instead.
    */
   closeConnection?(reason: string): void;
+}
+
+/** A session's state as another process needs it to take the session over (adapters/ddp/handoff.ts). */
+export interface SessionState {
+  readonly userId: string | null;
+  /** The live named subscriptions. */
+  readonly subscriptions: readonly {
+    readonly id: string;
+    readonly name: string;
+    readonly params: readonly unknown[];
+  }[];
+  /** What the client holds. */
+  readonly view: Snapshot;
 }
 
 /** Options of {@link Session.call}. */
@@ -195,6 +208,66 @@ export class Session {
   sendReady(subId: string): void {
     if (this.#pendingReady) this.#pendingReady.push(subId);
     else this.output.subscriptionsReady([subId]);
+  }
+
+  /**
+   * The session's state for a hand-off to another process; undefined when the merge box does not track all the
+   * client holds (a `NO_MERGE` collection), or the session closed.
+   */
+  state(): SessionState | undefined {
+    // During a user change the merge box holds the view being rebuilt, not the client's.
+    if (this.#closed || this.#pendingReady || (this.#mergeBox && !this.#mergeBox.tracksEverything()))
+      return undefined;
+    const subscriptions: { id: string; name: string; params: readonly unknown[] }[] = [];
+    for (const [id, sub] of this.#subs ?? [])
+      subscriptions.push({ id, name: sub.name ?? '', params: sub.parameters });
+    return { userId: this.#userId, subscriptions, view: this.#mergeBox?.snapshot() ?? new Map() };
+  }
+
+  /**
+   * Takes over a session another process handed off (call instead of {@link startUniversal}, once, on a new
+   * session): the user is `state.userId`, the universal and `state.subscriptions` publications run with the merge
+   * box withholding output, then the client, which holds `state.view`, gets only the differences and one `ready`
+   * for the subscriptions. Resolves to false when a subscription could not be restored (unknown, refused, failed):
+   * the caller then closes the session and starts the client over.
+   */
+  async restore(state: SessionState): Promise<boolean> {
+    this.#userId = state.userId;
+    this.#childLogger = undefined;
+    const box = this.mergeBox;
+    box.beginRestore();
+    this.#pendingReady = [];
+    let restored = true;
+    try {
+      const runs = this.core.app.universalPublications.map((definition) => {
+        const sub = new Subscription(this, definition, null, []);
+        this.#universal ??= [];
+        this.#universal.push(sub);
+        return sub.run();
+      });
+      for (const { id, name, params } of state.subscriptions) {
+        const definition = this.core.app.publications.get(name);
+        if (!definition || this.#subs?.has(id) || unstorableParam(params) || this.subscriptionRefusal()) {
+          restored = false;
+          continue;
+        }
+        const sub = new Subscription(this, definition, id, params);
+        this.#subs ??= new Map();
+        this.#subs.set(id, sub);
+        this.core.subscriptions.added(this.connection.clientAddress);
+        runs.push(sub.run());
+      }
+      await Promise.all(runs);
+      return restored && !this.#closed && state.subscriptions.every(({ id }) => this.#subs?.has(id));
+    } finally {
+      const ready = this.#pendingReady;
+      this.#pendingReady = undefined;
+      if (!this.#closed) {
+        box.endRerun(state.view);
+        const live = ready.filter((subId) => this.#subs?.has(subId) === true);
+        if (live.length > 0) this.output.subscriptionsReady(live);
+      }
+    }
   }
 
   /** Starts every universal publication (call once, after the handshake). */

@@ -61,6 +61,16 @@ export class Subscription implements PublicationContext {
     this.handle = subId === null ? `U${Random.id()}` : `N${subId}`;
   }
 
+  /** The publication's name (null for a universal one). */
+  get name(): string | null {
+    return this.definition.name;
+  }
+
+  /** The parameters the client subscribed with. */
+  get parameters(): readonly unknown[] {
+    return this.params;
+  }
+
   /** True until stopped. */
   get active(): boolean {
     return this.#active;

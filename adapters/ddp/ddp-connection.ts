@@ -19,6 +19,7 @@ import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { ClientMessage, ConnectMessage } from './client-messages.js';
 import { encodeServerMessage, parseClientMessage, type ServerMessage } from './ddp-codec.js';
 import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
+import type { SessionHandoff } from './handoff.js';
 import { Heartbeat, type HeartbeatClock, type HeartbeatTarget } from './heartbeat.js';
 
 /** DDP versions this server speaks, in preference order. */
@@ -39,9 +40,19 @@ export interface DdpConnectionSettings extends DdpSessionSettings, HeartbeatCloc
   readonly respondToPings: boolean;
   /** The adapter's open connections: each adds itself and leaves when its socket closes. */
   readonly connections: Set<DdpConnection>;
+  /** Sessions handed off by other processes (handoff.ts); undefined: none are taken over. */
+  readonly handoff: SessionHandoff | undefined;
 }
 
-type State = 'handshake' | 'open' | 'closed';
+/** `taking-over`: a handed-off session is being looked up and restored; the client's messages wait. */
+type State = 'handshake' | 'taking-over' | 'open' | 'closed';
+
+/** A message that arrived while a session was being taken over, dispatched once it is open. */
+interface Early {
+  readonly message: ClientMessage;
+  readonly raw: Record<string, unknown>;
+  readonly bytes: number;
+}
 
 /**
  * Runs DDP over one connection. It is the connection's listener itself (no closures), and keeps no more than
@@ -52,6 +63,9 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   #session: DdpSession | undefined;
   #version = '1';
   #heartbeat: Heartbeat | undefined;
+  /** Messages received while taking a session over, and their bytes. */
+  #early: Early[] | undefined;
+  #earlyBytes = 0;
 
   constructor(
     private readonly connection: Connection,
@@ -59,6 +73,11 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   ) {
     settings.connections.add(this);
     connection.attach(this);
+  }
+
+  /** The session this connection carries, if any (for a hand-off at shutdown). */
+  get session(): DdpSession | undefined {
+    return this.#session;
   }
 
   /** Closes the socket (shutdown); what happens to the session is decided when it has closed. */
@@ -102,6 +121,10 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
 
   /** Acts on one typed message: the handshake here, everything else in the session's in-order queue. */
   #dispatch(message: ClientMessage, raw: Record<string, unknown>, bytes: number): void {
+    if (this.#state === 'taking-over') {
+      this.#wait({ message, raw, bytes });
+      return;
+    }
     if (message.msg === 'connect') {
       if (this.#state === 'open') this.#sendError('Already connected', raw);
       else this.#connect(message);
@@ -150,12 +173,55 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
     }
 
     this.#version = version;
-    this.#session = this.#resume(message) ?? this.#open();
+    const resumed = this.#resume(message);
+    const { session: id, receivedCount } = message;
+    if (!resumed && this.settings.handoff && id !== undefined && receivedCount !== undefined) {
+      this.#state = 'taking-over';
+      this.#early = [];
+      this.#takeOver(this.settings.handoff, id, receivedCount).catch((error: unknown) => {
+        this.settings.logger.error({ err: error }, 'taking over a DDP session failed');
+      });
+      return;
+    }
+    this.#opened(resumed ?? this.#open());
+  }
+
+  /** The session is attached: process messages, start the heartbeat. */
+  #opened(session: DdpSession): void {
+    this.#session = session;
     this.#state = 'open';
-    if (version !== 'pre1' && this.settings.heartbeat.interval > 0) {
+    if (this.#version !== 'pre1' && this.settings.heartbeat.interval > 0) {
       this.#heartbeat = new Heartbeat(this.settings, this);
       this.#heartbeat.start();
     }
+  }
+
+  /**
+   * Takes over session `id` from another process's hand-off, or opens a new one; then processes the messages that
+   * arrived meanwhile. A socket that closed meanwhile leaves the taken-over session parked (it can still resume).
+   */
+  async #takeOver(handoff: SessionHandoff, id: string, receivedCount: number): Promise<void> {
+    const taken = await handoff.takeOver(id, receivedCount, this.connection, this.settings);
+    if (this.#state !== 'taking-over') {
+      taken?.release(undefined);
+      if (taken) this.#park(taken);
+      return;
+    }
+    taken?.release(this.connection);
+    this.#opened(taken ?? this.#open());
+    const early = this.#early ?? [];
+    this.#early = undefined;
+    this.#earlyBytes = 0;
+    for (const { message, raw, bytes } of early)
+      if ((this.#state as State) === 'open') this.#dispatch(message, raw, bytes);
+  }
+
+  /** Keeps a message that arrived during a take-over; past the inbound queue's bound the socket is closed. */
+  #wait(early: Early): void {
+    this.#early?.push(early);
+    this.#earlyBytes += early.bytes;
+    if (this.#earlyBytes > this.settings.maxInboundQueueBytes)
+      this.connection.close(1009, 'inbound queue full');
   }
 
   /** Called by the heartbeat: the client was silent for an interval. */
@@ -232,6 +298,16 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
     if (!session) return;
     const parked = this.settings.parked;
     if (graceful || !parked || session.ended) {
+      session.end();
+      return;
+    }
+    this.#park(session);
+  }
+
+  /** Parks a session whose socket is gone for its grace period (or ends it, without resumption). */
+  #park(session: DdpSession): void {
+    const parked = this.settings.parked;
+    if (!parked) {
       session.end();
       return;
     }

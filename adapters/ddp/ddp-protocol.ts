@@ -17,6 +17,8 @@ import { WriteCoalescer } from '../../transports/write-coalescer.js';
 import { acceptAll, type Endpoint, type EndpointBase, type ProtocolHandle } from '../protocol-adapter.js';
 import { DdpConnection, type DdpConnectionSettings } from './ddp-connection.js';
 import type { DdpSession } from './ddp-session.js';
+import { SessionHandoff } from './handoff.js';
+import { HandoffStore } from './handoff-store.js';
 import { heartbeatWheelTick } from './heartbeat.js';
 import { MeteorClient, type MeteorClientOptions } from './meteor-client.js';
 import { ParkedSessions } from './resumption.js';
@@ -63,6 +65,12 @@ export interface DdpOptions {
    * to stay under it, and a dropped session that would need a forgotten frame is ended (default 1 MiB).
    */
   readonly maxMessageQueueBytes?: number;
+  /**
+   * Session resumption across processes (adapters/ddp/handoff.ts): at shutdown, live sessions are written to the
+   * database, and a client whose session another process handed off resumes it here, getting only what changed
+   * (default true; needs resumption, i.e. `disconnectGracePeriod` > 0, which is also how long they are kept).
+   */
+  readonly handOffSessions?: boolean;
   /**
    * Outbound coalescing: a session's frames are held for a window and written together (several WebSocket
    * frames in one socket write; several messages in one SockJS `a[…]` frame; each still one DDP message).
@@ -133,6 +141,10 @@ export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
       maxInboundQueueBytes: 4 * maxMessageBytes,
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
       connections: new Set(),
+      handoff:
+        gracePeriod > 0 && options.handOffSessions !== false
+          ? new SessionHandoff(new HandoffStore(core.db, gracePeriod), core, logger)
+          : undefined,
     };
     const meteorClient = options.meteorClient;
     this.meteorClient = meteorClient
@@ -213,6 +225,19 @@ export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
   /** Number of sessions waiting for their client to resume them. */
   get parkedSessionCount(): number {
     return this.#settings.parked?.size ?? 0;
+  }
+
+  /**
+   * Shutdown, before {@link closeAll}: hands the live sessions off to the other processes (handoff.ts), giving up
+   * after `timeoutMs`. The handed-off sessions send nothing more; their sockets close with the others.
+   */
+  async handOff(timeoutMs: number): Promise<void> {
+    const handoff = this.#settings.handoff;
+    if (!handoff) return;
+    const sessions: DdpSession[] = [];
+    for (const connection of this.#settings.connections)
+      if (connection.session) sessions.push(connection.session);
+    await handoff.handOff(sessions, timeoutMs);
   }
 
   /**

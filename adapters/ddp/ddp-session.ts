@@ -72,15 +72,34 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   #onOverflow: (() => void) | undefined;
   /** The socket this session corked for the coalescer's current window (uncorked by {@link releaseCork}). */
   #corked: Connection | undefined;
+  /**
+   * A session taken over from another process while it is being restored: its output (counted and logged) is held
+   * here and written after its `connected` by {@link release}.
+   */
+  #held: string[] | undefined;
 
   /**
    * Opens a new session on `socket`: sends `connected` (message 1) and starts the universal publications.
-   * `info.id` is the session id.
+   * `info.id` is the session id. With `takenOverAt` (the count of a client whose session another process handed
+   * off), the session sends nothing yet: it counts on from that count, holds its output while the caller restores
+   * it (`session.restore`), and {@link release} then writes `connected` and that output.
    */
-  constructor(core: RealtimeCore, info: ConnectionInfo, socket: Connection, settings: DdpSessionSettings) {
+  constructor(
+    core: RealtimeCore,
+    info: ConnectionInfo,
+    socket: Connection,
+    settings: DdpSessionSettings,
+    takenOverAt?: number,
+  ) {
     this.#settings = settings;
-    this.#socket = socket;
     this.session = core.openSession(info, this);
+    if (takenOverAt !== undefined) {
+      this.#log = new OutboundLog(settings.maxMessageQueueLength, settings.maxMessageQueueBytes, takenOverAt);
+      this.#log.recordConnected();
+      this.#held = [];
+      return;
+    }
+    this.#socket = socket;
     // Message 1: counted when the log is made (#logged).
     this.#write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
     void this.session.startUniversal().catch((error: unknown) => {
@@ -142,6 +161,21 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
       'DDP session resumed',
     );
     return true;
+  }
+
+  /**
+   * Ends holding the output of a session taken over from another process: with `socket`, writes `connected` (the
+   * same session id) and the held output to it, and attaches the session; without, leaves the session detached
+   * (its output stays in the log, for a resumption).
+   */
+  release(socket: Connection | undefined): void {
+    const held = this.#held ?? [];
+    this.#held = undefined;
+    if (!socket || this.ended) return;
+    this.#socket = socket;
+    this.#write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
+    for (const text of held) this.#write(socket, text);
+    this.#holdBackIfFull();
   }
 
   /**
@@ -319,6 +353,10 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     const text = encodeServerMessage(message);
     const log = this.#settings.parked ? this.#logged() : undefined;
     log?.record(text);
+    if (this.#held) {
+      this.#held.push(text);
+      return;
+    }
     if (this.#socket) {
       this.#write(this.#socket, text);
       return;

@@ -43,11 +43,16 @@ export class OutboundLog {
   /**
    * @param capacity how many of the last frames to keep (Meteor's `maxMessageQueueLength`).
    * @param maxBytes how many bytes of frames to keep (`maxMessageQueueBytes`); default unlimited.
+   * @param counted messages counted before this log (a session taken over from another process counts on from
+   *   the client's count); none of them is kept.
    */
   constructor(
     readonly capacity: number,
     readonly maxBytes = Number.POSITIVE_INFINITY,
-  ) {}
+    counted = 0,
+  ) {
+    this.#base = counted;
+  }
 
   /** Messages counted so far (the `receivedCount` of a client that got everything). */
   get sent(): number {

@@ -185,6 +185,7 @@ export class Accounts implements AppPlugin {
       return this.#logins.watch(host, this.#expireTokensIntervalMs, () => this.expireTokens());
     });
     app.roles((db, userId) => this.#users.roles(db, userId));
+    app.sessionLogins(this.#logins.sessionLogins(this.loginExpirationInDays));
     const collection = this.collection;
     const fields = publishedFields(this.#options.defaultFieldSelector);
     app.collection(collection, { table: 'pgrt.users' });

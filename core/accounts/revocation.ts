@@ -21,11 +21,13 @@
  * Logins made before their connection has a core session (a protocol handshake that authenticated with a resume
  * token) are kept as pending, by protocol and connection id, until the session is first seen.
  */
-import type { PluginHost } from '../app.js';
+import type { PluginHost, SessionLogins } from '../app.js';
 import type { BusEvent } from '../bus/change-bus.js';
 import type { ConnectionInfo } from '../contexts.js';
 import type { Database } from '../database/database.js';
 import type { Session } from '../session.js';
+import { findLoginToken } from './login-tokens.js';
+import { tokenExpiration } from './tokens.js';
 
 /** How a connection is logged in: Meteor's per-connection `loginToken`, plus what revocation needs. */
 export interface Login {
@@ -119,6 +121,22 @@ export class ConnectionLogins {
     this.#pending.delete(key);
     this.#logins.set(connection, pending.login);
     return pending.login;
+  }
+
+  /**
+   * The logins as a session hand-off sees them (core/app.ts {@link SessionLogins}): a handed-off session stays
+   * logged in only with a token that still exists, is its user's and has not expired (`loginExpirationInDays`).
+   */
+  sessionLogins(loginExpirationInDays: number): SessionLogins {
+    return {
+      tokenHash: (connection) => this.get(connection)?.hashedToken,
+      adopt: async (connection, userId, hashedToken) => {
+        const found = await findLoginToken(this.database(), hashedToken, { userId });
+        if (!found || tokenExpiration(found.when, loginExpirationInDays) <= new Date()) return false;
+        this.set(connection, { userId, hashedToken, revision: found.revision });
+        return true;
+      },
+    };
   }
 
   #watchUser(login: Login): void {

@@ -1,0 +1,203 @@
+/**
+ * DDP session resumption across processes (adapters/ddp/handoff.ts): two servers on one database; server A drains
+ * (its `close()`, as on SIGTERM) with a raw DDP client subscribed, rows change while the client is away, and the
+ * client comes back to server B with `connect {session, receivedCount}`. It must get the same session and only the
+ * difference: `changed` for the updated row, `removed` for the deleted one, `added` for the new one, nothing for
+ * the unchanged one, then `ready`; its count must then be B's (a later in-process resumption on B works). A wrong
+ * count, or a second client presenting the same session, gets a new session and the whole publication.
+ */
+import assert from 'node:assert/strict';
+import WebSocket from 'ws';
+import { App } from '../../core/app.js';
+import { createServer, type DdpHandle, ddp, type PgrtServer } from '../../index.js';
+import { waitUntil } from '../fixtures/wait.js';
+import { testDatabaseUrl } from '../support/database.js';
+
+const TABLE = 'handoff_tasks';
+type Message = Record<string, unknown>;
+
+function app(): App {
+  return new App()
+    .collection('tasks', { table: TABLE })
+    .publish('tasks', (ctx) => ctx.find('tasks'))
+    .method('echo', (_ctx, ...args) => args);
+}
+
+/** A raw DDP socket that counts like a Meteor 3.5 client (everything but ping and pong). */
+class Client {
+  readonly messages: Message[] = [];
+  readonly closed: Promise<number>;
+  readonly #ws: WebSocket;
+
+  private constructor(ws: WebSocket) {
+    this.#ws = ws;
+    this.closed = new Promise((resolve) => ws.once('close', (code: number) => resolve(code)));
+    ws.on('message', (data: WebSocket.RawData) => this.messages.push(JSON.parse(String(data)) as Message));
+    ws.on('error', () => {});
+  }
+
+  static async open(url: string, connect: Message = {}): Promise<Client> {
+    const ws = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    const client = new Client(ws);
+    client.send({ msg: 'connect', version: '1', support: ['1'], ...connect });
+    await client.waitFor((m) => m.msg === 'connected');
+    return client;
+  }
+
+  get session(): string {
+    return String(this.messages.find((m) => m.msg === 'connected')?.session);
+  }
+
+  get receivedCount(): number {
+    return this.messages.filter((m) => m.msg !== 'ping' && m.msg !== 'pong').length;
+  }
+
+  send(message: Message): void {
+    this.#ws.send(JSON.stringify(message));
+  }
+
+  async waitFor(test: (m: Message) => boolean, from = 0): Promise<Message> {
+    let found: Message | undefined;
+    await waitUntil(
+      () => {
+        found = this.messages.slice(from).find(test);
+        return found !== undefined;
+      },
+      { timeoutMs: 10_000, what: () => `a message; got ${JSON.stringify(this.messages)}` },
+    );
+    return found as Message;
+  }
+
+  close(): void {
+    this.#ws.terminate();
+  }
+}
+
+async function startServer(): Promise<PgrtServer> {
+  return await createServer({
+    app: app(),
+    protocols: [ddp({ disconnectGracePeriod: 5000, heartbeatInterval: 0 })],
+    port: 0,
+    host: '127.0.0.1',
+    databaseUrl: testDatabaseUrl(),
+    migrate: async (db) => {
+      await db.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id text PRIMARY KEY, title text, n integer)`);
+    },
+  });
+}
+
+const urlOf = (server: PgrtServer) => `ws://127.0.0.1:${server.port}/websocket`;
+
+describe('DDP session hand-off across processes (wire)', function () {
+  this.timeout(60_000);
+  let a: PgrtServer | undefined;
+  let b: PgrtServer;
+  const clients: Client[] = [];
+
+  async function open(server: PgrtServer, connect: Message = {}): Promise<Client> {
+    const client = await Client.open(urlOf(server), connect);
+    clients.push(client);
+    return client;
+  }
+
+  /** A client on a fresh server A, subscribed to tasks x, y, z; A then drains. Returns the client's state. */
+  async function handedOff(): Promise<{ session: string; count: number; held: Message[] }> {
+    a = await startServer();
+    const client = await open(a);
+    client.send({ msg: 'sub', id: 's1', name: 'tasks' });
+    await client.waitFor((m) => m.msg === 'ready');
+    await a.close();
+    a = undefined;
+    assert.equal(await client.closed, 1001);
+    return { session: client.session, count: client.receivedCount, held: client.messages };
+  }
+
+  before(async () => {
+    b = await startServer();
+  });
+
+  beforeEach(async () => {
+    await b.db.query(`DELETE FROM ${TABLE}`);
+    await b.db.query(`INSERT INTO ${TABLE} VALUES ('x', 'X', 1), ('y', 'Y', 2), ('z', 'Z', 3)`);
+  });
+
+  afterEach(async () => {
+    for (const client of clients.splice(0)) client.close();
+    await a?.close();
+    a = undefined;
+  });
+
+  after(async () => {
+    await b?.close();
+  });
+
+  it('resumes on another process with the same session and only the difference, then counts on as the server', async () => {
+    const { session, count, held } = await handedOff();
+    assert.equal(held.filter((m) => m.msg === 'added').length, 3);
+    await b.db.query(`UPDATE ${TABLE} SET title = 'X2' WHERE id = 'x'`);
+    await b.db.query(`DELETE FROM ${TABLE} WHERE id = 'y'`);
+    await b.db.query(`INSERT INTO ${TABLE} VALUES ('w', 'W', 4)`);
+
+    const back = await open(b, { session, receivedCount: count });
+    back.send({ msg: 'sub', id: 's1', name: 'tasks' }); // re-sent, as a Meteor client does: ignored (live id)
+    back.send({ msg: 'method', id: 'm1', method: 'echo', params: ['after'] }); // outstanding methods run
+    await back.waitFor((m) => m.msg === 'updated');
+    const frames = back.messages.filter((m) => m.msg !== 'result' && m.msg !== 'updated');
+    assert.deepEqual(frames, [
+      { msg: 'connected', session },
+      { msg: 'changed', collection: 'tasks', id: 'x', fields: { title: 'X2' } },
+      { msg: 'removed', collection: 'tasks', id: 'y' },
+      { msg: 'added', collection: 'tasks', id: 'w', fields: { title: 'W', n: 4 } },
+      { msg: 'ready', subs: ['s1'] },
+    ]);
+    assert.deepEqual(
+      back.messages.find((m) => m.msg === 'result'),
+      { msg: 'result', id: 'm1', result: ['after'] },
+    );
+
+    // The count went on from the client's: a dropped socket now resumes in process on B.
+    const total = count + back.receivedCount;
+    back.close();
+    await waitUntil(() => (b.protocols.get('ddp') as DdpHandle).parkedSessionCount > 0, {
+      timeoutMs: 5000,
+    });
+    const again = await open(b, { session, receivedCount: total });
+    assert.equal(again.session, session);
+    await b.db.query(`UPDATE ${TABLE} SET n = 30 WHERE id = 'z'`);
+    await again.waitFor((m) => m.msg === 'changed' && m.id === 'z');
+    assert.deepEqual(again.messages.slice(0, 2), [
+      { msg: 'connected', session },
+      { msg: 'changed', collection: 'tasks', id: 'z', fields: { n: 30 } },
+    ]);
+  });
+
+  it('starts a client whose count does not match over with a new session and the whole publication', async () => {
+    const { session, count } = await handedOff();
+    const back = await open(b, { session, receivedCount: count - 1 });
+    assert.notEqual(back.session, session);
+    back.send({ msg: 'sub', id: 's1', name: 'tasks' });
+    await back.waitFor((m) => m.msg === 'ready');
+    assert.deepEqual(
+      back.messages
+        .filter((m) => m.msg === 'added')
+        .map((m) => m.id)
+        .sort(),
+      ['x', 'y', 'z'],
+    );
+  });
+
+  it('gives a handed-off session to one taker only', async () => {
+    const { session, count } = await handedOff();
+    const first = await open(b, { session, receivedCount: count });
+    await first.waitFor((m) => m.msg === 'ready');
+    assert.equal(first.session, session);
+    const second = await open(b, { session, receivedCount: count });
+    assert.notEqual(second.session, session);
+    const rows = await b.db.query(`SELECT count(*)::int AS n FROM pgrt.ddp_handoff_sessions`);
+    assert.equal(rows.rows[0]?.n, 0, 'taken sessions are deleted');
+  });
+});
