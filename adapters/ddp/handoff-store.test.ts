@@ -1,0 +1,86 @@
+/**
+ * The hand-off store (handoff-store.ts) on a real database: what is persisted is taken back whole, once; an
+ * expired hand-off gives nothing; a hand-off whose sessions were all taken is deleted with its documents.
+ */
+import assert from 'node:assert/strict';
+import { PgDatabase } from '../../core/database/database.js';
+import { ensureSchema } from '../../core/database/schema.js';
+import type { Snapshot } from '../../core/merge-box.js';
+import { testDatabaseUrl } from '../../test/support/database.js';
+import { HandoffStore, type SessionToHandOff } from './handoff-store.js';
+
+function session(id: string, view: Snapshot): SessionToHandOff {
+  return {
+    id,
+    sentCount: 7,
+    userId: 'u1',
+    loginTokenHash: 'hash=',
+    subscriptions: [{ id: 's1', name: 'tasks', params: [1, 'two'] }],
+    view,
+  };
+}
+
+describe('DDP hand-off store', function () {
+  this.timeout(20_000);
+  let db: PgDatabase;
+
+  before(async () => {
+    db = new PgDatabase(testDatabaseUrl());
+    await ensureSchema(db);
+  });
+
+  beforeEach(async () => {
+    await db.query('DELETE FROM pgrt.ddp_handoffs');
+  });
+
+  after(async () => {
+    await db?.close();
+  });
+
+  it('writes documents once and gives each session back to one taker', async () => {
+    const shared = { title: 'A' };
+    const store = new HandoffStore(db, 60_000);
+    const one: Snapshot = new Map([['tasks', new Map([['a', shared]])]]);
+    const two: Snapshot = new Map([
+      [
+        'tasks',
+        new Map([
+          ['a', shared],
+          ['b', { title: 'B' }],
+        ]),
+      ],
+    ]);
+    const written = await store.persist([session('one-id', one), session('two-id', two)], 5000);
+    assert.equal(written, 2, 'two distinct documents');
+    const stored = await db.query<{ session_hash: string }>(
+      'SELECT session_hash FROM pgrt.ddp_handoff_sessions',
+    );
+    assert.ok(
+      stored.rows.every((r) => r.session_hash !== 'one-id' && r.session_hash !== 'two-id'),
+      'ids are stored hashed',
+    );
+
+    const taken = await store.take('two-id');
+    assert.deepEqual(taken, {
+      sentCount: 7,
+      userId: 'u1',
+      loginTokenHash: 'hash=',
+      subscriptions: [{ id: 's1', name: 'tasks', params: [1, 'two'] }],
+      view: two,
+    });
+    assert.equal(await store.take('two-id'), undefined, 'a second taker gets nothing');
+    assert.deepEqual((await store.take('one-id'))?.view, one);
+    const left = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pgrt.ddp_handoff_documents');
+    assert.equal(left.rows[0]?.n, 0, 'the documents go with the last session');
+  });
+
+  it('gives nothing for an expired hand-off or an unknown session', async () => {
+    const store = new HandoffStore(db, 60_000);
+    await store.persist([session('old-id', new Map())], 5000);
+    await db.query(`UPDATE pgrt.ddp_handoffs SET expires_at = now() - interval '1 second'`);
+    assert.equal(await store.take('old-id'), undefined);
+    assert.equal(await store.take('never-id'), undefined);
+    const left = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM pgrt.ddp_handoffs');
+    assert.equal(left.rows[0]?.n, 0, 'expired hand-offs are deleted');
+  });
+});
