@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
+import { hashSessionId } from '../../adapters/ddp/handoff-view.js';
 import { App } from '../../core/app.js';
 import { createServer, type DdpHandle, ddp, type PgrtServer } from '../../index.js';
 import { waitUntil } from '../fixtures/wait.js';
@@ -197,7 +198,10 @@ describe('DDP session hand-off across processes (wire)', function () {
     assert.equal(first.session, session);
     const second = await open(b, { session, receivedCount: count });
     assert.notEqual(second.session, session);
-    const rows = await b.db.query(`SELECT count(*)::int AS n FROM pgrt.ddp_handoff_sessions`);
+    const rows = await b.db.query(
+      'SELECT count(*)::int AS n FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1',
+      [hashSessionId(session)],
+    );
     assert.equal(rows.rows[0]?.n, 0, 'taken sessions are deleted');
   });
 });
