@@ -6,8 +6,11 @@
  * inside become one space; then they are refused when
  * empty, longer than {@link MAX_USERNAME_LENGTH} characters, or containing control, format (zero-width, bidi
  * overrides), separator or private-use characters, or letters of more than one of the Latin, Greek and Cyrillic
- * scripts (`аdmin` with a Cyrillic `а`). The normalized form is stored, and usernames are unique
- * case-insensitively, so a look-alike of an existing name collides with it (403 "Username already exists.").
+ * scripts (`аdmin` with a Cyrillic `а`). The normalized form is stored. A new name collides (403 "Username already
+ * exists.") with every stored name that looks like it: the same case-insensitively, or with the same
+ * `pgrt.username_key` (accounts migration 0002: NFKC, trimmed, Cyrillic and Greek letters that look like Latin ones
+ * as those, lower case), which also catches an all-Cyrillic `рорру` against `poppy` and names stored before this
+ * normalization existed or imported from Meteor (they are kept as they are, and found by their key at login).
  *
  * An email address is one address: at most {@link MAX_EMAIL_LENGTH} characters (RFC 5321's path limit), no
  * control or space characters, a local part of at most 64 characters without `@ , ; : < > ( ) [ ] \ "`, and a

@@ -6,7 +6,8 @@
  * 1. the options are checked as Meteor's `Match.ObjectIncluding({username?: String, email?: String, password?})`:
  *    unknown keys pass (they are for `onCreateUser`); a username or email is needed (400 "Need to set a username
  *    or email");
- * 2. username and email are cleaned (hygiene.ts) and checked for a case-insensitive duplicate (403
+ * 2. username and email are cleaned (hygiene.ts) and checked for a duplicate — an address case-insensitively, a
+ *    username also against look-alikes of every stored name (user-store.ts `usernameTaken`) — (403
  *    "Username already exists." / "Email already exists.", ambiguous when `ambiguousErrorMessages`);
  * 3. the document `{_id, createdAt, username?, emails?: [{address, verified: false}], services: {}}` is handed
  *    to the `onCreateUser(options, user)` hook, whose result is the document to insert (default: `user` with
@@ -113,7 +114,7 @@ export class UserCreation {
     if (!rawUsername && !rawEmail) throw new ClientError(400, 'Need to set a username or email');
     const username = rawUsername ? cleanUsername(rawUsername) : undefined;
     const email = rawEmail ? cleanEmail(rawEmail) : undefined;
-    if (username !== undefined && (await this.users.find(db, { username })))
+    if (username !== undefined && (await this.users.usernameTaken(db, username)))
       this.#duplicate('Username already exists.');
     if (email !== undefined && (await this.users.find(db, { email })))
       this.#duplicate('Email already exists.');

@@ -102,15 +102,16 @@ export class UserHelpers {
 
   /**
    * Meteor's `setUsername(userId, newUsername)`: unknown user: the credentials 403 ("User not found"); a name
-   * another user has (case-insensitively, after normalization): "Username already exists." (ambiguous by default).
+   * another user has, or a look-alike of it (user-store.ts `usernameTaken`): "Username already exists." (ambiguous
+   * by default).
    */
   async setUsername(db: Queryable, userId: string, newUsername: string): Promise<void> {
     nonEmptyString(userId, 'userId');
     const username = cleanUsername(nonEmptyString(newUsername, 'newUsername'));
     const user = await this.users.find(db, { id: userId });
     if (!user) throw this.errors.credentials('User not found');
-    const other = await this.users.find(db, { username });
-    if (other && other.id !== userId) throw this.errors.credentials('Username already exists.');
+    if (await this.users.usernameTaken(db, username, userId))
+      throw this.errors.credentials('Username already exists.');
     try {
       await db.query('UPDATE pgrt.users SET username = $2 WHERE id = $1', [userId, username]);
     } catch (error) {

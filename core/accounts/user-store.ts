@@ -71,18 +71,39 @@ export interface MeteorUserDocument {
 export const EMAILS_ARRAY = `CASE WHEN jsonb_typeof(u.emails) = 'array' THEN u.emails ELSE '[]'::jsonb END`;
 
 /**
- * Finds a user by id, then username (case-insensitively), then email address (case-insensitively, through the
- * unique index `pgrt.user_emails`).
+ * Finds a user by id, then username, then email address (case-insensitively, through the unique index
+ * `pgrt.user_emails`). A username matches a stored one equal to it case-insensitively, else one with the same
+ * `pgrt.username_key` (migrations/0002_username_keys.sql: NFKC, trimmed, look-alike letters as Latin ones) when
+ * exactly one user has that key: as Meteor's `_findUserByQuery`, which falls back to a case-insensitive match only
+ * when it is unique. So a name stored before normalization (or imported from Meteor) is found by what its user types
+ * and by its normalized form.
  */
 const FIND_USER = `
-SELECT u.id, u.roles, p.bcrypt,
-       ARRAY(SELECT c.name FROM pgrt.user_credentials c WHERE c.user_id = u.id) AS credentials
-  FROM pgrt.users u LEFT JOIN pgrt.user_passwords p ON p.user_id = u.id
- WHERE ($1::text IS NOT NULL AND u.id = $1)
-    OR ($2::text IS NOT NULL AND lower(u.username) = lower($2))
-    OR ($3::text IS NOT NULL AND u.id = (SELECT m.user_id FROM pgrt.user_emails m WHERE m.address = lower($3)))
- ORDER BY (u.id = $1) DESC NULLS LAST, (lower(u.username) = lower($2)) DESC NULLS LAST
+WITH candidates AS (
+  SELECT u.id, u.roles,
+         CASE WHEN u.id = $1 THEN 0
+              WHEN lower(u.username) = lower($2) THEN 1
+              WHEN pgrt.username_key(u.username) = pgrt.username_key($2) THEN 2
+              ELSE 3 END AS rank
+    FROM pgrt.users u
+   WHERE ($1::text IS NOT NULL AND u.id = $1)
+      OR ($2::text IS NOT NULL AND lower(u.username) = lower($2))
+      OR ($2::text IS NOT NULL AND pgrt.username_key(u.username) = pgrt.username_key($2))
+      OR ($3::text IS NOT NULL AND u.id = (SELECT m.user_id FROM pgrt.user_emails m WHERE m.address = lower($3)))
+)
+SELECT c.id, c.roles, p.bcrypt,
+       ARRAY(SELECT cr.name FROM pgrt.user_credentials cr WHERE cr.user_id = c.id) AS credentials
+  FROM candidates c LEFT JOIN pgrt.user_passwords p ON p.user_id = c.id
+ WHERE c.rank <> 2 OR (SELECT count(*) FROM candidates k WHERE k.rank = 2) = 1
+ ORDER BY c.rank
  LIMIT 1`;
+
+/**
+ * Serialises, until the transaction ends, the creations and renames of usernames with one key, so two look-alikes
+ * created at once cannot both pass the duplicate check (the unique index only covers `lower(username)`). The first
+ * key is `'usrn'` in ASCII, a space of its own beside the start-up lock's single key.
+ */
+const LOCK_USERNAME_KEY = `SELECT pg_advisory_xact_lock(${0x7573726e}, hashtext(pgrt.username_key($1)))`;
 
 /** Marks an address of a user verified (Meteor's `'emails.$.verified': true`); no row: not one of theirs. */
 const MARK_EMAIL_VERIFIED = `
@@ -141,11 +162,28 @@ export class UserStore {
       if (value !== undefined && unstorable(value)) return undefined;
     const result = await db.query<UserRow>(FIND_USER, [
       query.id ?? null,
-      // Stored usernames are NFKC-normalized and trimmed (hygiene.ts): a look-alike finds the same user.
-      query.username === undefined ? null : query.username.normalize('NFKC').trim().replace(/ {2,}/g, ' '),
+      query.username ?? null,
       query.email?.trim() ?? null,
     ]);
     return result.rows[0];
+  }
+
+  /**
+   * True when a user other than `exceptUserId` has `username` or a look-alike of it: the same name
+   * case-insensitively or the same `pgrt.username_key`, however many users share it. First holds, until `db`'s
+   * transaction ends, the lock of the name's key (see {@link LOCK_USERNAME_KEY}), so a creation or rename that
+   * passes this check cannot race a look-alike one: `db` must be the transaction that then writes the name.
+   */
+  async usernameTaken(db: Queryable, username: string, exceptUserId?: string): Promise<boolean> {
+    await db.query(LOCK_USERNAME_KEY, [username]);
+    const found = await db.query(
+      `SELECT 1 FROM pgrt.users u
+        WHERE (lower(u.username) = lower($1) OR pgrt.username_key(u.username) = pgrt.username_key($1))
+          AND u.id IS DISTINCT FROM $2
+        LIMIT 1`,
+      [username, exceptUserId ?? null],
+    );
+    return found.rows.length > 0;
   }
 
   /**
