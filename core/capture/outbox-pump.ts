@@ -99,8 +99,9 @@ export interface OutboxPumpOptions {
    */
   readonly capture?: CaptureMode;
   /**
-   * Where the changes go besides NOTIFY (the NATS bus's relay, core/bus/nats/nats-relay.ts): stepped after each
-   * source step while leading; retention keeps every row it has not relayed.
+   * Where the changes go instead of NOTIFY (the NATS bus's relay, core/bus/nats/nats-relay.ts): stepped after each
+   * source step while leading, with the rows the step passed (the outbox source notifies nothing then); retention
+   * keeps every row it has not relayed.
    */
   readonly relay?: PumpRelay;
 }
@@ -161,6 +162,7 @@ export class OutboxPump {
       idlePollMs: idleMs,
       stallWarningMs: options.stallWarningMs ?? 5000,
       wake: (delayMs) => this.#wake(delayMs),
+      relayed: options.relay !== undefined,
     });
     if (!source) throw new RangeError(`capture mode '${capture.name}' has no pump`);
     this.#source = source;
@@ -180,6 +182,11 @@ export class OutboxPump {
   /** Changes this pump sent (diagnostics, tests). */
   get sent(): number {
     return this.#sent;
+  }
+
+  /** Where the changes go instead of NOTIFY, if anywhere (diagnostics, tests). */
+  get relay(): PumpRelay | undefined {
+    return this.#relay;
   }
 
   /** Backend pid of the pump's connection while leading (tests, diagnostics). */
@@ -256,7 +263,7 @@ export class OutboxPump {
     const step = await this.#source.step(client);
     this.#sent += step.sent;
     this.#delayMs = step.delayMs;
-    if (this.#relay && (await this.#relay.step(client, step.sent > 0))) this.#delayMs = 0;
+    if (this.#relay && (await this.#relay.step(client, step))) this.#delayMs = 0;
     if (Date.now() - this.#lastGc >= this.#gcIntervalMs) await this.#collect(client);
   }
 

@@ -12,7 +12,7 @@
 import type pg from 'pg';
 import type { Database } from '../database/database.js';
 import type { Logger } from '../logger.js';
-import type { PumpSource, PumpSourceOptions, PumpStep } from './pump-source.js';
+import type { PassedRow, PassedRows, PumpSource, PumpSourceOptions, PumpStep } from './pump-source.js';
 
 /** How long the pump keeps polling at `busyPollMs` after the last work before it backs off, in ms. */
 const BUSY_LINGER_MS = 200;
@@ -32,6 +32,11 @@ interface StepRow {
   sent: number;
   pending_id: string | null;
   pending_xid: string | null;
+  /** Relayed mode: the position before the step, and the rows passed. */
+  pumped_from?: string;
+  ids?: string[];
+  channels?: string[];
+  payloads?: string[];
 }
 
 /** Rows of `pgrt.outbox`, drained by `pgrt.outbox_pump`. */
@@ -62,12 +67,16 @@ export class OutboxSource implements PumpSource {
     const sinceLast = this.#stepAt > 0 ? startedAt - this.#stepAt : Number.POSITIVE_INFINITY;
     this.#stepAt = startedAt;
     const barrier = this.#barrier;
+    const values = [barrier?.id ?? null, barrier?.xid ?? null, options.thresholdBytes, options.batchRows];
     const result = await client.query<StepRow>(
-      'SELECT pumped, sent, pending_id, pending_xid FROM pgrt.outbox_pump($1::int8, $2::xid8, $3, $4)',
-      [barrier?.id ?? null, barrier?.xid ?? null, options.thresholdBytes, options.batchRows],
+      options.relayed
+        ? 'SELECT pumped, sent, pending_id, pending_xid, pumped_from, ids, channels, payloads FROM pgrt.outbox_step($1::int8, $2::xid8, $3, $4, false)'
+        : 'SELECT pumped, sent, pending_id, pending_xid FROM pgrt.outbox_pump($1::int8, $2::xid8, $3, $4)',
+      values,
     );
     const row = result.rows[0];
     if (!row) throw new Error('pgrt.outbox_pump returned no row');
+    const passed = options.relayed ? this.#passed(row) : undefined;
     if (row.pending_id !== null && row.pending_xid !== null) {
       if (barrier?.id === row.pending_id && barrier.xid === row.pending_xid) {
         const waited = Date.now() - barrier.since;
@@ -91,7 +100,21 @@ export class OutboxSource implements PumpSource {
       this.#delayMs = options.gatherMs;
     else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
     else this.#delayMs = Math.min(options.idlePollMs, Math.max(options.busyPollMs, this.#delayMs * 2));
-    return { sent: row.sent, delayMs: this.#delayMs };
+    return { sent: row.sent, delayMs: this.#delayMs, ...(passed ? { passed } : {}) };
+  }
+
+  /** The rows a relayed step passed, after the position it started from. */
+  #passed(row: StepRow): PassedRows {
+    const ids = row.ids ?? [];
+    const channels = row.channels ?? [];
+    const payloads = row.payloads ?? [];
+    const through = Number(row.pumped);
+    const rows: PassedRow[] = ids.map((id, i) => ({
+      id: Number(id),
+      channel: channels[i]!,
+      payload: payloads[i]!,
+    }));
+    return { after: Number(row.pumped_from ?? through), through, rows };
   }
 
   async stop(): Promise<void> {

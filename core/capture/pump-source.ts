@@ -28,6 +28,28 @@ export interface PumpSourceOptions {
    * changes, like the replication stream, calls it; never postpones a step).
    */
   readonly wake: (delayMs: number) => void;
+  /**
+   * The pump hands its changes to a {@link PumpRelay} (the NATS bus) instead of NOTIFY: a source that can returns the
+   * rows it passed ({@link PumpStep.passed}) and notifies nothing.
+   */
+  readonly relayed: boolean;
+}
+
+/** One outbox row a step passed (relayed mode). */
+export interface PassedRow {
+  readonly id: number;
+  readonly channel: string;
+  readonly payload: string;
+}
+
+/** The rows one step passed, when the source hands them over (relayed mode). */
+export interface PassedRows {
+  /** The pump's position before the step: the rows follow it. */
+  readonly after: number;
+  /** The pump's position after it (ids past the last row up to here belong to no committed row). */
+  readonly through: number;
+  /** In id order. */
+  readonly rows: readonly PassedRow[];
 }
 
 /** What one step did. */
@@ -36,6 +58,8 @@ export interface PumpStep {
   readonly sent: number;
   /** When to run the next step, in ms from now. */
   readonly delayMs: number;
+  /** Relayed mode: the rows the step passed, when the source returns them (else the relay reads the outbox). */
+  readonly passed?: PassedRows;
 }
 
 /** One capture mode's source of changes for the pump. */
@@ -49,7 +73,7 @@ export interface PumpSource {
 }
 
 /**
- * What the pump hands its changes to besides NOTIFY: a change bus that is not PostgreSQL (core/bus/nats/) relays the
+ * What the pump hands its changes to instead of NOTIFY: a change bus that is not PostgreSQL (core/bus/nats/) relays the
  * outbox rows the pump has passed to its own transport. It runs on the pump's connection after each step, only in the
  * leading process.
  */
@@ -57,10 +81,11 @@ export interface PumpRelay {
   /** This process just became the pump: forget any position (another relay may have moved on). */
   lead(client: pg.Client): Promise<void>;
   /**
-   * Relays rows up to the pump's position; `moved`: the pump's step sent changes. Resolves whether rows remain (step
-   * again at once). Never rejects: failures are the relay's to log and retry.
+   * Relays rows up to the pump's position: the rows `step` passed when it carries them and they follow what was
+   * relayed, else read from the outbox (after a takeover or a failure). Resolves whether rows remain (step again at
+   * once). Never rejects: failures are the relay's to log and retry.
    */
-  step(client: pg.Client, moved: boolean): Promise<boolean>;
+  step(client: pg.Client, step: PumpStep): Promise<boolean>;
   /** The last outbox position relayed, when known: retention deletes no row past it (none at all while unknown). */
   readonly relayedThrough: number | undefined;
   /** Leadership ended (idempotent). */

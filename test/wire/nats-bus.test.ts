@@ -4,15 +4,19 @@
  *   fence waits for the changes of every table it consumes that were published before it;
  * - a subject's hole (a message the stream's retention deleted while the process was away: its successor names it as
  *   `q`) becomes a `resync` before the next change; duplicates are dropped, malformed messages skipped;
+ * - the pump hands its steps' rows to the relay: nothing is NOTIFYed and the relay reads no outbox row of its own;
+ * - a change bigger than NATS's max_payload (a 2 MiB row) is delivered whole, in chunks, without a resync;
  * - bus `nats` with capture `notify` is refused at start with the fix.
  * The NATS restart and pump kill cases are in test/faults/nats-restart.test.ts and test/faults/pump-kill.test.ts.
  */
 import assert from 'node:assert/strict';
 import { jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
 import { App } from '../../core/app.js';
 import type { BusEvent } from '../../core/bus/change-bus.js';
 import { NatsChangeBus } from '../../core/bus/nats/nats-change-bus.js';
+import { NatsRelay } from '../../core/bus/nats/nats-relay.js';
 import { controlSubject, tableSubject } from '../../core/bus/nats/nats-stream.js';
 import { createServer } from '../../index.js';
 import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
@@ -44,7 +48,7 @@ describe('NATS bus: subjects per table, fences across tables', function () {
       });
     const appB = new App().collection('items', { table: items }).publish('items', (ctx) => ctx.find('items'));
     const setup = async (db: TestCore['db']): Promise<void> => {
-      await db.query(`CREATE TABLE IF NOT EXISTS ${items} (id text PRIMARY KEY, v int NOT NULL)`);
+      await db.query(`CREATE TABLE IF NOT EXISTS ${items} (id text PRIMARY KEY, v int NOT NULL, note text)`);
       await db.query(`CREATE TABLE IF NOT EXISTS ${notes} (id text PRIMARY KEY, v int NOT NULL)`);
     };
     const nats = { url, stream };
@@ -90,6 +94,57 @@ describe('NATS bus: subjects per table, fences across tables', function () {
     assert.equal(eventsB.filter((e) => e.kind === 'fence').length, 20, "B receives the channel's fences");
     assert.equal([...eventsA, ...eventsB].filter((e) => e.kind === 'resync').length, 0);
     session.close();
+  });
+
+  it("publishes the pump's steps to NATS only: no NOTIFY, no outbox read of the relay's own", async () => {
+    const relay = a.core.outboxPump?.relay;
+    assert.ok(relay instanceof NatsRelay);
+    const listener = new pg.Client({ connectionString: testDatabaseUrl() });
+    await listener.connect();
+    let notified = 0;
+    listener.on('notification', () => notified++);
+    await listener.query(`LISTEN ${channel}`);
+    try {
+      const readsBefore = relay.reads;
+      const seenBefore = eventsB.length;
+      for (let n = 100; n < 150; n++) await b.db.query(`INSERT INTO ${items} VALUES ('x${n}', ${n})`);
+      await waitUntil(() => eventsB.length - seenBefore >= 50, {
+        what: () => `${eventsB.length - seenBefore}`,
+      });
+      // A notification sent before the last change's delivery would have reached the listener by now.
+      await listener.query('SELECT 1');
+      assert.equal(notified, 0, 'the pump sent no NOTIFY');
+      assert.equal(relay.reads, readsBefore, 'the relay published the rows its pump passed it');
+    } finally {
+      await listener.end();
+    }
+  });
+
+  it('delivers a 2 MiB row whole (in chunks), without a resync', async () => {
+    const relay = a.core.outboxPump?.relay;
+    assert.ok(relay instanceof NatsRelay);
+    const note = 'é"\\x\n'.repeat(400_000); // 2.4 MiB as JSON, with escapes and multibyte characters
+    const seenBefore = eventsB.length;
+    await a.db.query(`INSERT INTO ${items} VALUES ('big', 1, $1)`, [note]);
+    await b.db.query(`INSERT INTO ${items} VALUES ('after big', 2)`);
+    const big = (): BusEvent | undefined =>
+      eventsB.slice(seenBefore).find((e) => e.kind === 'change' && e.key === 'big');
+    await waitUntil(
+      () => eventsB.slice(seenBefore).some((e) => e.kind === 'change' && e.key === 'after big'),
+      {
+        what: () => JSON.stringify(eventsB.slice(seenBefore).map((e) => e.kind)),
+      },
+    );
+    const event = big();
+    assert.ok(event?.kind === 'change', 'the big row was delivered');
+    assert.equal(event.row?.note, note);
+    assert.ok(relay.chunked >= 1, 'it went in chunks');
+    assert.equal([...eventsA, ...eventsB].filter((e) => e.kind === 'resync').length, 0, 'no resync');
+    const changes = eventsB.slice(seenBefore).filter((e) => e.kind === 'change');
+    assert.deepEqual(
+      changes.map((e) => (e.kind === 'change' ? e.key : '')),
+      ['big', 'after big'],
+    );
   });
 });
 

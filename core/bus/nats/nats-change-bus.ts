@@ -32,6 +32,7 @@ import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from '../change
 import { toEvent } from '../payloads.js';
 import { NatsRelay } from './nats-relay.js';
 import {
+  ChunkAssembler,
   checkStreamName,
   controlSubject,
   DEFAULT_NATS_STREAM,
@@ -80,6 +81,8 @@ export class NatsChangeBus implements ChangeBus {
   #consumers: ConsumerMessages[] = [];
   /** Subject → position of the last message delivered from it (at start: the stream's last position). */
   #delivered = new Map<string, number>();
+  /** Subject → the chunks of a big message received so far. */
+  #assemblers = new Map<string, ChunkAssembler>();
   /** Control payloads not yet delivered (a fence waits for its tables' changes). */
   #pending: Payload[] = [];
   #seq = 0;
@@ -237,14 +240,18 @@ export class NatsChangeBus implements ChangeBus {
 
   #receive(subject: string, message: JsMsg): void {
     if (this.#state === 'closed') return;
-    const payload = parse(message.data);
+    const received = parse(message.data);
+    const last = this.#delivered.get(subject);
+    if (typeof received?.p === 'number' && last !== undefined && received.p <= last) return; // a duplicate
+    // A message too big for one NATS message arrives in chunks (nats-stream.ts): delivered once whole.
+    const whole = received && this.#assembler(subject).add(received);
+    if (whole === undefined && received?.c !== undefined) return;
+    const payload = typeof whole === 'string' ? parseText(whole) : whole;
     const p = payload?.p;
     if (!payload || typeof p !== 'number') {
       this.#logger.warn({ subject, seq: message.seq }, 'malformed message skipped');
       return;
     }
-    const last = this.#delivered.get(subject);
-    if (last !== undefined && p <= last) return; // a duplicate (a relay retried)
     const q = payload.q;
     if (typeof q === 'number' && last !== undefined && q > last) {
       this.#logger.warn(
@@ -280,6 +287,15 @@ export class NatsChangeBus implements ChangeBus {
     return true;
   }
 
+  #assembler(subject: string): ChunkAssembler {
+    let assembler = this.#assemblers.get(subject);
+    if (!assembler) {
+      assembler = new ChunkAssembler();
+      this.#assemblers.set(subject, assembler);
+    }
+    return assembler;
+  }
+
   #deliverPayload(payload: Payload): void {
     const event = toEvent(payload, this.#seq + 1);
     if (!event) {
@@ -302,8 +318,12 @@ export class NatsChangeBus implements ChangeBus {
 }
 
 function parse(data: Uint8Array): Payload | undefined {
+  return parseText(new TextDecoder().decode(data));
+}
+
+function parseText(text: string): Payload | undefined {
   try {
-    const value: unknown = JSON.parse(new TextDecoder().decode(data));
+    const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value)
       ? (value as Payload)
       : undefined;

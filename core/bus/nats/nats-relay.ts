@@ -20,10 +20,11 @@
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
-import type { PumpRelay } from '../../capture/pump-source.js';
+import type { PassedRow, PassedRows, PumpRelay, PumpStep } from '../../capture/pump-source.js';
 import { type Logger, silentLogger } from '../../logger.js';
 import { rowPayloads } from '../payloads.js';
 import {
+  chunk,
   controlSubject,
   DEFAULT_NATS_STREAM,
   DEFAULT_NATS_URL,
@@ -66,6 +67,8 @@ interface Cursor {
   readonly last: Map<string, number>;
   /** Per channel: table → the position of its last change (a fence's `w`). */
   readonly tables: Map<string, Map<string, number>>;
+  /** The stream ends with chunk `index` of message `p` (a relay stopped within it): continue after that chunk. */
+  partial?: { readonly p: number; readonly index: number } | undefined;
 }
 
 /** The JetStream relay of one pump. */
@@ -87,6 +90,8 @@ export class NatsRelay implements PumpRelay {
   #failures = 0;
   #closed = false;
   #published = 0;
+  #reads = 0;
+  #chunked = 0;
   /** Batches published and not yet acknowledged, oldest first. */
   #inflight: Promise<void>[] = [];
   /** Why an in-flight batch failed (the next step starts over from the stream). */
@@ -111,13 +116,25 @@ export class NatsRelay implements PumpRelay {
     return this.#published;
   }
 
+  /** Outbox reads of its own (catching up); the rows of the pump's steps need none (diagnostics, tests). */
+  get reads(): number {
+    return this.#reads;
+  }
+
+  /** Payloads too big for one message, published in chunks (diagnostics, tests). */
+  get chunked(): number {
+    return this.#chunked;
+  }
+
   async lead(): Promise<void> {
     this.#cursor = undefined;
     this.#pending = true;
     this.#retryAt = 0;
   }
 
-  async step(client: pg.Client, moved: boolean): Promise<boolean> {
+  async step(client: pg.Client, step: PumpStep): Promise<boolean> {
+    const passed = step.passed;
+    const moved = step.sent > 0 || (passed !== undefined && passed.through > passed.after);
     if (this.#closed || (!moved && !this.#pending) || performance.now() < this.#retryAt) return false;
     try {
       if (this.#failure !== undefined) {
@@ -126,7 +143,7 @@ export class NatsRelay implements PumpRelay {
         this.#failure = undefined;
         throw failure;
       }
-      const more = await this.#relay(client);
+      const more = await this.#relay(client, passed);
       this.#pending = more;
       if (this.#failures > 0)
         this.#logger.info({ position: this.#cursor?.position }, 'relaying to NATS again');
@@ -181,28 +198,36 @@ export class NatsRelay implements PumpRelay {
 
   /**
    * Publishes one batch without waiting for its acknowledgements (the pump's next step need not wait for NATS; at
-   * most {@link MAX_INFLIGHT} batches are in flight); resolves whether rows remain past it. A failed batch is seen by
-   * the next step, which re-reads the stream's end (the expectation chain makes every later publish fail too, so
-   * nothing is stored out of order).
+   * most {@link MAX_INFLIGHT} batches are in flight); resolves whether rows remain past it. The batch is the rows the
+   * pump's step passed when they follow what was published (the common case: no read of its own), else rows read
+   * from the outbox after the cursor (a takeover, a failure: catching up). A failed batch is seen by the next step,
+   * which re-reads the stream's end (the expectation chain makes every later publish fail too, so nothing is stored
+   * out of order).
    */
-  async #relay(client: pg.Client): Promise<boolean> {
+  async #relay(client: pg.Client, passed: PassedRows | undefined): Promise<boolean> {
     await this.#connection();
     // A new cursor reads the stream's end: what an earlier cursor still has in flight must be there (or not) first.
     if (!this.#cursor) await Promise.allSettled(this.#inflight);
     const cursor = this.#cursor ?? (await this.#seek(client));
     this.#cursor = cursor;
     while (this.#inflight.length >= MAX_INFLIGHT) await this.#inflight[0];
-    const result = await client.query<{ id: string; channel: string; payload: string }>(
-      `SELECT o.id, o.channel, o.payload FROM pgrt.outbox o
-        WHERE o.id > $1 AND o.id <= (SELECT pumped_through FROM pgrt.outbox_state) ORDER BY o.id LIMIT $2`,
-      [cursor.sent, this.#batchRows],
-    );
-    if (result.rows.length === 0) return false;
+    const batch =
+      passed !== undefined && cursor.sent >= passed.after
+        ? { rows: passed.rows, through: passed.through, more: false }
+        : await this.#read(client, cursor.sent);
+    if (batch.rows.length === 0) {
+      if (batch.through > cursor.sent && this.#inflight.length === 0) {
+        // Ids of transactions that never committed: nothing to publish, nothing to wait for.
+        cursor.sent = batch.through;
+        cursor.position = Math.max(cursor.position, batch.through);
+      }
+      return batch.more;
+    }
     const js = this.#js!;
     const acks: Promise<unknown>[] = [];
     let through = cursor.sent;
-    for (const row of result.rows) {
-      const id = Number(row.id);
+    for (const row of batch.rows) {
+      const id = row.id;
       const fast = id > through ? fastChange(row.payload) : undefined;
       const payloads = fast ? [{ p: id, t: fast }] : (rowPayloads({ id, payload: row.payload }) ?? []);
       for (const payload of payloads) {
@@ -211,16 +236,23 @@ export class NatsRelay implements PumpRelay {
         const { subject, body } = fast
           ? this.#changeMessage(cursor, row.channel, fast, p, row.payload)
           : this.#message(cursor, row.channel, payload, p);
-        const expect = cursor.lastMsgId === undefined ? {} : { expect: { lastMsgID: cursor.lastMsgId } };
-        acks.push(js.publish(subject, body, { msgID: String(p), timeout: PUBLISH_TIMEOUT_MS, ...expect }));
-        cursor.lastMsgId = String(p);
+        for (const [index, part] of this.#parts(p, body).entries()) {
+          // A predecessor stopped half-way through this message's chunks: the stream has these already.
+          if (cursor.partial?.p === p && index <= cursor.partial.index) continue;
+          const expect = cursor.lastMsgId === undefined ? {} : { expect: { lastMsgID: cursor.lastMsgId } };
+          acks.push(
+            js.publish(subject, part.body, { msgID: part.id, timeout: PUBLISH_TIMEOUT_MS, ...expect }),
+          );
+          cursor.lastMsgId = part.id;
+        }
         through = p;
       }
       through = Math.max(through, id);
     }
+    through = Math.max(through, batch.through);
     cursor.sent = through;
-    const batch = Promise.allSettled(acks).then((settled) => {
-      this.#inflight = this.#inflight.filter((b) => b !== batch);
+    const published = Promise.allSettled(acks).then((settled) => {
+      this.#inflight = this.#inflight.filter((b) => b !== published);
       const failed = settled.find((s) => s.status === 'rejected');
       if (failed) this.#failure ??= (failed as PromiseRejectedResult).reason ?? new Error('publish failed');
       else if (this.#cursor === cursor) {
@@ -228,8 +260,48 @@ export class NatsRelay implements PumpRelay {
         this.#published += acks.length;
       }
     });
-    this.#inflight.push(batch);
-    return result.rows.length >= this.#batchRows;
+    this.#inflight.push(published);
+    return batch.more;
+  }
+
+  /** Reads up to `batchRows` outbox rows past `after`, up to the pump's position, and that position (one snapshot). */
+  async #read(
+    client: pg.Client,
+    after: number,
+  ): Promise<{ rows: PassedRow[]; through: number; more: boolean }> {
+    this.#reads++;
+    const result = await client.query<{
+      pumped: string;
+      id: string | null;
+      channel: string;
+      payload: string;
+    }>(
+      `SELECT s.pumped_through AS pumped, o.id, o.channel, o.payload FROM pgrt.outbox_state s
+         LEFT JOIN LATERAL (SELECT id, channel, payload FROM pgrt.outbox
+                             WHERE id > $1 AND id <= s.pumped_through ORDER BY id LIMIT $2) o ON true
+        ORDER BY o.id`,
+      [after, this.#batchRows],
+    );
+    const rows: PassedRow[] = [];
+    for (const row of result.rows) {
+      if (row.id !== null) rows.push({ id: Number(row.id), channel: row.channel, payload: row.payload });
+    }
+    const more = rows.length >= this.#batchRows;
+    const pumped = Number(result.rows[0]?.pumped ?? after);
+    return { rows, through: more ? rows.at(-1)!.id : pumped, more };
+  }
+
+  /**
+   * The messages of one body: itself when it fits NATS's `max_payload`, else {@link chunk} messages of its text
+   * (consumers put them together: a big row is delivered like any other, not resynced).
+   */
+  #parts(p: number, body: string): Array<{ id: string; body: string }> {
+    const max = this.#nc?.info?.max_payload ?? 1024 * 1024;
+    if (body.length * 3 <= max - 512 || Buffer.byteLength(body) <= max - 512)
+      return [{ id: String(p), body }];
+    const parts = chunk(p, body, max);
+    this.#chunked++;
+    return parts;
   }
 
   /**
@@ -247,11 +319,7 @@ export class NatsRelay implements PumpRelay {
     const q = cursor.last.get(subject);
     cursor.last.set(subject, p);
     tablesOf(cursor, channel).set(table, p);
-    const body = `{"p":${p},${q === undefined ? '' : `"q":${q},`}${text.slice(1)}`;
-    const max = this.#nc?.info?.max_payload ?? 1024 * 1024;
-    if (body.length * 3 > max - 512 && Buffer.byteLength(body) > max - 512)
-      return { subject, body: JSON.stringify({ p, ...(q === undefined ? {} : { q }), resync: true }) };
-    return { subject, body };
+    return { subject, body: `{"p":${p},${q === undefined ? '' : `"q":${q},`}${text.slice(1)}` };
   }
 
   /** The subject and body of one payload; updates the cursor's per-subject positions. */
@@ -267,12 +335,7 @@ export class NatsRelay implements PumpRelay {
     const message: Payload = { ...payload, ...(q === undefined ? {} : { q }) };
     if (table !== undefined) tables.set(table, p);
     else if (typeof payload.f === 'string') message.w = Object.fromEntries(tables);
-    const body = JSON.stringify(message);
-    const max = this.#nc?.info?.max_payload ?? 1024 * 1024;
-    // Too big for NATS: consumers of the subject resync instead (the hole is said, never skipped).
-    if (Buffer.byteLength(body) > max - 512)
-      return { subject, body: JSON.stringify({ p, ...(q === undefined ? {} : { q }), resync: true }) };
-    return { subject, body };
+    return { subject, body: JSON.stringify(message) };
   }
 
   /** Where to continue: after the stream's last message, or (empty stream) after the outbox's retention horizon. */
@@ -283,16 +346,19 @@ export class NatsRelay implements PumpRelay {
     const cursor: Cursor = { position: 0, sent: 0, lastMsgId: undefined, last: new Map(), tables: new Map() };
     if (info.state.messages > 0) {
       const last = await jsm.streams.getMessage(this.#stream, { seq: info.state.last_seq });
-      const lastP = last ? positionOf(last.data) : undefined;
-      if (lastP !== undefined) {
+      const end = last ? messageEnd(last.data) : undefined;
+      if (end !== undefined) {
+        const lastP = end.complete ? end.p : end.p - 1;
         cursor.position = lastP;
         cursor.sent = lastP;
-        cursor.lastMsgId = String(lastP);
+        cursor.lastMsgId = end.id;
+        if (!end.complete) cursor.partial = { p: end.p, index: end.index };
         for (const subject of Object.keys(info.state.subjects ?? {})) {
           const message = await jsm.streams.getMessage(this.#stream, { last_by_subj: subject });
           const text = message ? new TextDecoder().decode(message.data) : undefined;
           const parsed = text ? (JSON.parse(text) as Payload) : undefined;
-          if (typeof parsed?.p !== 'number') continue;
+          // A chunk carries no `t`: the predecessors of its subject's next message stay unknown (no `q`).
+          if (typeof parsed?.p !== 'number' || parsed.c !== undefined) continue;
           cursor.last.set(subject, parsed.p);
           if (typeof parsed.t === 'string') {
             tablesOf(cursor, subject.split('.')[1] ?? '').set(parsed.t, parsed.p);
@@ -333,11 +399,19 @@ function tablesOf(cursor: Cursor, channel: string): Map<string, number> {
   return tables;
 }
 
-/** The position `p` of a message body, or undefined. */
-function positionOf(data: Uint8Array): number | undefined {
+/**
+ * Where a stored message leaves the stream: its position, its `Nats-Msg-Id`, and whether it ends its message (a chunk
+ * before the last does not: {@link chunk}). Undefined when it is not a message of this stream's format.
+ */
+function messageEnd(
+  data: Uint8Array,
+): { p: number; id: string; complete: boolean; index: number } | undefined {
   try {
     const value = JSON.parse(new TextDecoder().decode(data)) as Payload;
-    return typeof value.p === 'number' ? value.p : undefined;
+    if (typeof value.p !== 'number') return undefined;
+    if (typeof value.c !== 'number' || typeof value.n !== 'number' || value.c === value.n - 1)
+      return { p: value.p, id: String(value.p), complete: true, index: 0 };
+    return { p: value.p, id: `${value.p}.${value.c}`, complete: false, index: value.c };
   } catch {
     return undefined;
   }

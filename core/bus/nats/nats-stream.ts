@@ -11,6 +11,11 @@
  * change the relay published before it; a process delivers the fence once it delivered those changes of the tables
  * it consumes. The relay publishes messages in position order, each expecting the previous one as the stream's last
  * (`Nats-Expected-Last-Msg-Id`), so the stream never holds a change after a later one.
+ *
+ * A message bigger than the server's `max_payload` (1 MiB by default) goes as consecutive chunks on its subject
+ * ({@link chunk}): `{"p":<position>,"c":<index>,"n":<count>,"b":<text>}`, whose texts joined are the message; the
+ * last chunk's id is the position, the others' `<position>.<index>`. A consumer puts them together
+ * ({@link ChunkAssembler}) and delivers the message like any other.
  */
 import {
   DiscardPolicy,
@@ -102,4 +107,53 @@ export function isNotFound(error: unknown): boolean {
     e.api_error?.code === 404 ||
     (typeof e.message === 'string' && /not found/i.test(e.message))
   );
+}
+
+/** The text of each chunk holds at most this many UTF-16 units per byte of `max_payload` (6: JSON's `\u` escapes). */
+const CHUNK_BYTES_PER_UNIT = 6;
+
+/** The chunks of message `p` whose `body` does not fit `maxPayload` bytes, with their `Nats-Msg-Id`s, in order. */
+export function chunk(p: number, body: string, maxPayload: number): Array<{ id: string; body: string }> {
+  const size = Math.max(1024, Math.floor((maxPayload - 1024) / CHUNK_BYTES_PER_UNIT));
+  const count = Math.ceil(body.length / size);
+  const parts: Array<{ id: string; body: string }> = [];
+  for (let i = 0; i < count; i++) {
+    const text = JSON.stringify(body.slice(i * size, (i + 1) * size));
+    parts.push({
+      id: i === count - 1 ? String(p) : `${p}.${i}`,
+      body: `{"p":${p},"c":${i},"n":${count},"b":${text}}`,
+    });
+  }
+  return parts;
+}
+
+/**
+ * Puts the chunks of one subject together. `add` takes a parsed message: a whole one comes back as it is, a chunk
+ * is kept until the last one of its message, which comes back as the whole message's text; undefined meanwhile. A
+ * chunk that does not follow the previous one of its message (a consumer that started within a message) is
+ * dropped, and so is its message: it was stored before the consumer started.
+ */
+export class ChunkAssembler {
+  #p: number | undefined;
+  #next = 0;
+  #parts: string[] = [];
+
+  add(message: Record<string, unknown>): Record<string, unknown> | string | undefined {
+    const { p, c, n, b } = message;
+    if (typeof c !== 'number') return message;
+    if (typeof p !== 'number' || typeof n !== 'number' || typeof b !== 'string') return undefined;
+    if (c === 0) {
+      this.#p = p;
+      this.#next = 0;
+      this.#parts = [];
+    }
+    if (this.#p !== p || this.#next !== c) return undefined;
+    this.#parts.push(b);
+    this.#next++;
+    if (c < n - 1) return undefined;
+    const text = this.#parts.join('');
+    this.#p = undefined;
+    this.#parts = [];
+    return text;
+  }
 }
