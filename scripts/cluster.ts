@@ -22,8 +22,8 @@ import {
   freePort,
   startEmbeddedPostgres,
 } from '../core/database/embedded-postgres.js';
-import { HAProxy } from '../test/fixtures/haproxy.js';
-import { PgBouncer } from '../test/fixtures/pgbouncer.js';
+import { HAProxy } from './support/haproxy.js';
+import { PgBouncer } from './support/pgbouncer.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const MAIN = join(ROOT, 'examples/presentations/main.ts');

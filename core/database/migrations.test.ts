@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { PgBouncer } from '../../test/fixtures/pgbouncer.js';
+import { PgBouncer } from '../../scripts/support/pgbouncer.js';
 import { waitUntil } from '../../test/fixtures/wait.js';
 import { createScratchDatabase, type ScratchDatabase } from '../../test/support/database.js';
 import type { Logger } from '../logger.js';

@@ -1,5 +1,5 @@
 /**
- * pgrt behind a real PgBouncer (Debian's binary, test/fixtures/pgbouncer.ts). In transaction pooling mode the query
+ * pgrt behind a real PgBouncer (Debian's binary, scripts/support/pgbouncer.ts). In transaction pooling mode the query
  * pool works — parameterised statements, method transactions, the outbox pump's batches — as long as the
  * connections that need a backend of their own (LISTEN, the pump's advisory lock) take `listenDatabaseUrl`, a
  * direct URL. Without it LISTEN "succeeds" through the pooler and notifications go astray, so the server's start-up
@@ -12,8 +12,8 @@ import { runChecks } from '../../cli/commands/doctor.js';
 import { TRANSACTION_POOLER_ADVICE } from '../../core/database/pooler-probe.js';
 import type { Logger } from '../../core/logger.js';
 import { migratePresentations, presentationsApp } from '../../examples/presentations/app.js';
+import { PgBouncer } from '../../scripts/support/pgbouncer.js';
 import { createServer, ddp, type PgrtServer } from '../../server.js';
-import { PgBouncer } from '../fixtures/pgbouncer.js';
 import { ddpUrl } from '../fixtures/presentations-servers.js';
 import { diffStates, selectPresentations } from '../fixtures/presentations-table.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
