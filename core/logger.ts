@@ -10,6 +10,11 @@ export interface Logger {
   error(fields: object, message?: string): void;
   /** A logger that adds `fields` to every line. */
   child(fields: object): Logger;
+  /**
+   * Whether lines of `level` are written (pino has it). Optional: absent means every level may be; code that
+   * would keep something per connection only to log it at debug asks first.
+   */
+  isLevelEnabled?(level: 'debug' | 'info' | 'warn' | 'error'): boolean;
 }
 
 /** Injection token for {@link Logger}. */
@@ -23,5 +28,8 @@ export const silentLogger: Logger = {
   error() {},
   child() {
     return silentLogger;
+  },
+  isLevelEnabled() {
+    return false;
   },
 };

@@ -118,8 +118,11 @@ export class ConnectionMetrics {
     classifier: ((subprotocol: string) => Classifier) | undefined = undefined,
   ): Connection {
     const transport = transportOf(connection);
-    // No child logger and no per-connection state unless metrics need it: idle connections must stay small.
-    const fields = { conn: ++this.#nextConnection, protocol, transport, remote: connection.remoteAddress };
+    const conn = ++this.#nextConnection;
+    // No child logger and no per-connection state unless metrics or debug lines need it: idle connections must
+    // stay small (the close line's closure and fields cost about 180 bytes per connection).
+    if (!withMetrics && logger.isLevelEnabled?.('debug') === false) return connection;
+    const fields = { conn, protocol, transport, remote: connection.remoteAddress };
     const started = performance.now();
     logger.debug(fields, 'connection opened');
     if (!withMetrics) {

@@ -147,4 +147,33 @@ describe('WebSocketEndpoint: corked sends', () => {
     assert.deepEqual(messages, ['before close']);
     assert.equal(code, 4000);
   });
+
+  it("answers a client's pings with pongs carrying their payloads, also while messages are held", async () => {
+    let held: Connection | undefined;
+    const served = await serve((connection) => {
+      held = connection;
+      connection.send('open');
+    });
+    server = served.server;
+    const ws = new WebSocket(served.url, { perMessageDeflate: false });
+    const pongs: string[] = [];
+    ws.on('pong', (data: Buffer) => pongs.push(data.toString('utf8')));
+    const messages: string[] = [];
+    await new Promise<void>((resolve) =>
+      ws.on('message', (data: Buffer) => {
+        messages.push(data.toString('utf8'));
+        resolve();
+      }),
+    );
+    ws.ping('one');
+    await new Promise<void>((resolve) => ws.once('pong', () => resolve()));
+    held?.cork?.();
+    held?.send('held');
+    ws.ping('x'.repeat(125));
+    await new Promise<void>((resolve) => ws.once('pong', () => resolve()));
+    held?.uncork?.();
+    await new Promise<void>((resolve) => ws.once('message', () => resolve()));
+    assert.deepEqual(pongs, ['one', 'x'.repeat(125)]);
+    ws.close();
+  });
 });

@@ -61,6 +61,8 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
           }
         : false,
       clientTracking: false,
+      // Pings are answered by WsConnection: ws's own answer costs a closure per socket.
+      autoPong: false,
       ...(protocols
         ? {
             handleProtocols: (offered: Set<string>) => protocols.find((p) => offered.has(p)) ?? false,
@@ -108,6 +110,7 @@ class WsConnection extends CappedConnection implements TerminableConnection {
     ws.on('error', terminateOnError);
     ws.on('close', closeListener);
     ws.on('message', messageListener);
+    ws.on('ping', pingListener);
     wsOwners.set(ws, this);
   }
 
@@ -125,6 +128,18 @@ class WsConnection extends CappedConnection implements TerminableConnection {
 
   get protocol(): string {
     return this.ws.protocol;
+  }
+
+  /**
+   * A client's ping: answered with a pong carrying its payload while open (RFC 6455 §5.5.2), as ws's `autoPong`
+   * would. Written at once, ahead of messages held for the window (a control frame may go between any two
+   * messages); a client that pings without reading fills its queue like any other and meets the cap.
+   */
+  pinged(data: Buffer): void {
+    if (this.overflowed || this.ws.readyState !== WebSocket.OPEN) return;
+    if (deflating.has(this.ws)) this.ws.pong(data);
+    else this.socket.write(pongFrame(data));
+    this.checkOutbound();
   }
 
   /**
@@ -320,6 +335,15 @@ function encodeFrames(messages: readonly (string | Uint8Array)[]): Buffer {
   return out;
 }
 
+/** A pong frame (FIN, opcode 0xA, unmasked) echoing `payload` (a ping's: at most 125 bytes, ws checked). */
+function pongFrame(payload: Buffer): Buffer {
+  const frame = Buffer.allocUnsafe(2 + payload.length);
+  frame[0] = 0x8a;
+  frame[1] = payload.length;
+  payload.copy(frame, 2);
+  return frame;
+}
+
 /** Sockets that negotiated permessage-deflate (rare: compression is off unless configured). */
 const deflating = new WeakSet<WebSocket>();
 
@@ -336,6 +360,10 @@ function closeListener(this: WebSocket, code: number, reason: Buffer): void {
 
 function messageListener(this: WebSocket, data: RawData, isBinary: boolean): void {
   wsOwners.get(this)?.received(data, isBinary);
+}
+
+function pingListener(this: WebSocket, data: Buffer): void {
+  wsOwners.get(this)?.pinged(data);
 }
 
 /** The client address: the socket peer, or X-Forwarded-For's N-th entry from the right when configured. */

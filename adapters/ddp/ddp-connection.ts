@@ -20,7 +20,7 @@ import type { ClientMessage, ConnectMessage } from './client-messages.js';
 import { encodeServerMessage, parseClientMessage, type ServerMessage } from './ddp-codec.js';
 import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
 import type { SessionHandoff } from './handoff.js';
-import { Heartbeat, type HeartbeatClock, type HeartbeatTarget } from './heartbeat.js';
+import { Heartbeat, type HeartbeatClock } from './heartbeat.js';
 
 /** DDP versions this server speaks, in preference order. */
 export const SUPPORTED_DDP_VERSIONS = ['1', 'pre2', 'pre1'] as const;
@@ -55,14 +55,13 @@ interface Early {
 }
 
 /**
- * Runs DDP over one connection. It is the connection's listener itself (no closures), and keeps no more than
- * its state: what every connection shares is in the settings.
+ * Runs DDP over one connection. It is the connection's listener itself (no closures) and its own heartbeat (a
+ * wheel entry), and keeps no more than its state: what every connection shares is in the settings.
  */
-export class DdpConnection implements ConnectionListener, HeartbeatTarget {
+export class DdpConnection extends Heartbeat implements ConnectionListener {
   #state: State = 'handshake';
   #session: DdpSession | undefined;
   #version = '1';
-  #heartbeat: Heartbeat | undefined;
   /** Messages received while taking a session over, and their bytes. */
   #early: Early[] | undefined;
   #earlyBytes = 0;
@@ -71,6 +70,7 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
     private readonly connection: Connection,
     private readonly settings: DdpConnectionSettings,
   ) {
+    super();
     settings.connections.add(this);
     connection.attach(this);
   }
@@ -90,7 +90,7 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   /** Called by the connection with each message. */
   receive(data: string | Uint8Array): void {
     if (this.#state === 'closed') return;
-    this.#heartbeat?.messageReceived();
+    if (this.#state === 'open') this.heartbeatReceived();
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > this.settings.maxMessageBytes) {
@@ -190,10 +190,11 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   #opened(session: DdpSession): void {
     this.#session = session;
     this.#state = 'open';
-    if (this.#version !== 'pre1' && this.settings.heartbeat.interval > 0) {
-      this.#heartbeat = new Heartbeat(this.settings, this);
-      this.#heartbeat.start();
-    }
+    if (this.#version !== 'pre1') this.startHeartbeat();
+  }
+
+  protected get clock(): HeartbeatClock {
+    return this.settings;
   }
 
   /**
@@ -292,7 +293,7 @@ export class DdpConnection implements ConnectionListener, HeartbeatTarget {
   #closed(graceful = false): void {
     if (this.#state === 'closed' && !this.#session) return;
     this.#state = 'closed';
-    this.#heartbeat?.stop();
+    this.stopHeartbeat();
     const session = this.#session;
     this.#session = undefined;
     if (!session) return;

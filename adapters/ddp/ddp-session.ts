@@ -61,7 +61,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   /** Client messages waiting for their turn (made on the first one). */
   #queue: QueuedMessage[] | undefined;
   /** Sizes (bytes received) of the queued messages, in queue order, and their sum. */
-  #queueSizes: number[] = [];
+  #queueSizes: number[] | undefined;
   #queuedBytes = 0;
   /** The socket this session paused because its queue was full (resumed once the queue has drained). */
   #paused: Connection | undefined;
@@ -197,7 +197,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#paused = undefined;
     this.#onOverflow = undefined;
     this.#queue = undefined;
-    this.#queueSizes = [];
+    this.#queueSizes = undefined;
     this.#queuedBytes = 0;
     this.session.close();
   }
@@ -212,7 +212,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     if (this.ended) return;
     if (this.#queue) this.#queue.push(message);
     else this.#queue = [message];
-    this.#queueSizes.push(bytes);
+    if (this.#queueSizes) this.#queueSizes.push(bytes);
+    else this.#queueSizes = [bytes];
     this.#queuedBytes += bytes;
     this.#holdBackIfFull();
     if (!this.#processing) {
@@ -228,7 +229,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
       while (!this.ended) {
         const message = this.#queue?.shift();
         if (message === undefined) break;
-        this.#queuedBytes -= this.#queueSizes.shift() ?? 0;
+        this.#queuedBytes -= this.#queueSizes?.shift() ?? 0;
         if (this.#paused && this.#queuedBytes <= this.#settings.maxInboundQueueBytes / 2) this.#readAgain();
         await this.#process(message);
       }

@@ -5,7 +5,8 @@
  *
  * Timers: every heartbeat of a server lives on one shared {@link TimerWheel} (one `setInterval` for all
  * connections) instead of an interval and a timeout per connection; it fires up to one wheel tick late. A
- * heartbeat is one small object with no closures: the connection it watches implements {@link HeartbeatTarget}.
+ * heartbeat is no object of its own: the connection it watches extends {@link Heartbeat} (a wheel entry and a
+ * phase on the connection itself, no closures).
  */
 import { type TimerWheel, WheelEntry } from '../../transports/timer-wheel.js';
 
@@ -21,35 +22,27 @@ export interface HeartbeatClock {
   readonly wheel: TimerWheel;
 }
 
-/** What a heartbeat watches (the DDP connection). */
-export interface HeartbeatTarget {
-  /** Send a `ping`. */
-  heartbeatPing(): void;
-  /** Nothing arrived within `timeout` of a ping: close the connection. Called once; the heartbeat has stopped. */
-  heartbeatTimedOut(): void;
-}
-
-/** One connection's heartbeat. */
-export class Heartbeat extends WheelEntry {
+/** One connection's heartbeat: the connection it watches extends it. */
+export abstract class Heartbeat extends WheelEntry {
   /** `quiet`: nothing received since the last check; `heard`: something was; `pinging`: a ping awaits any answer. */
   #phase: 'quiet' | 'heard' | 'pinging' = 'quiet';
 
-  constructor(
-    private readonly clock: HeartbeatClock,
-    private readonly target: HeartbeatTarget,
-  ) {
-    super();
-  }
+  /** The timing and the wheel (shared by every connection of an adapter). */
+  protected abstract get clock(): HeartbeatClock;
+  /** Send a `ping`. */
+  abstract heartbeatPing(): void;
+  /** Nothing arrived within `timeout` of a ping: close the connection. Called once; the heartbeat has stopped. */
+  abstract heartbeatTimedOut(): void;
 
   /** Starts watching (no-op when `interval` is 0). */
-  start(): void {
+  protected startHeartbeat(): void {
     const interval = this.clock.heartbeat.interval;
     if (interval <= 0) return;
     this.clock.wheel.schedule(this, interval);
   }
 
   /** Any message from the peer proves it is alive (hot path: a field write, plus a reschedule after a ping). */
-  messageReceived(): void {
+  protected heartbeatReceived(): void {
     if (this.#phase !== 'pinging') {
       this.#phase = 'heard';
       return;
@@ -59,7 +52,7 @@ export class Heartbeat extends WheelEntry {
   }
 
   /** Stops for good. */
-  stop(): void {
+  protected stopHeartbeat(): void {
     this.#phase = 'quiet';
     this.clock.wheel.cancel(this);
   }
@@ -70,7 +63,7 @@ export class Heartbeat extends WheelEntry {
     switch (this.#phase) {
       case 'pinging':
         this.#phase = 'quiet';
-        this.target.heartbeatTimedOut();
+        this.heartbeatTimedOut();
         return;
       case 'heard':
         this.#phase = 'quiet';
@@ -79,7 +72,7 @@ export class Heartbeat extends WheelEntry {
       case 'quiet':
         this.#phase = 'pinging';
         wheel.schedule(this, heartbeat.timeout);
-        this.target.heartbeatPing();
+        this.heartbeatPing();
         return;
     }
   }

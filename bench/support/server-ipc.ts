@@ -112,6 +112,9 @@ export function stderrLogger(label: string): Logger {
     child() {
       return logger;
     },
+    isLevelEnabled(level) {
+      return level === 'warn' || level === 'error';
+    },
   };
   return logger;
 }
