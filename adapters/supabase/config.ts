@@ -67,6 +67,14 @@ export const supabaseSection = z
       .describe(
         'A process whose presence heartbeat is older than this is dead: its presences leave, on every process.',
       ),
+    coalesceMs: z
+      .number()
+      .int()
+      .min(0)
+      .default(0)
+      .describe(
+        "Outbound coalescing window in ms: a socket's frames are written together; 0 = until the end of the event-loop turn.",
+      ),
   })
   .default({
     path: '/realtime/v1/websocket',
@@ -78,6 +86,7 @@ export const supabaseSection = z
     maxBroadcastBytes: 256 * 1024,
     presenceHeartbeatMs: 5000,
     presenceTtlMs: 15_000,
+    coalesceMs: 0,
   })
   .describe('Supabase Realtime (supabase-js clients; used when protocols includes "supabase").');
 
@@ -102,5 +111,6 @@ export function supabaseOptionsOf(
     maxBroadcastBytes: supabase.maxBroadcastBytes,
     presenceHeartbeatMs: supabase.presenceHeartbeatMs,
     presenceTtlMs: supabase.presenceTtlMs,
+    coalesceMs: supabase.coalesceMs,
   };
 }

@@ -15,6 +15,7 @@ import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { ConnectionGuard } from '../../transports/connection-guard.js';
 import type { HttpHost, UpgradeEndpoint } from '../../transports/http-host.js';
 import { WebSocketEndpoint } from '../../transports/websocket-endpoint.js';
+import { WriteCoalescer } from '../../transports/write-coalescer.js';
 import type { Endpoint, EndpointBase, ProtocolHandle } from '../protocol-adapter.js';
 import { qualifiedName, type SupabaseAccess, tableRules } from './access.js';
 import { BroadcastFeature } from './broadcast-feature.js';
@@ -58,6 +59,12 @@ export interface SupabaseOptions {
   readonly presenceHeartbeatMs?: number;
   /** A process whose heartbeat is older than this is dead and its presences leave, in ms (default 3 × heartbeat). */
   readonly presenceTtlMs?: number;
+  /**
+   * Outbound coalescing, as DDP's and WAMP's: a socket's frames are held for a window and written together
+   * (several WebSocket messages in one socket write). `0` (default): until the end of the current event-loop turn,
+   * no timer delay; `n > 0`: up to n ms; `false`: one socket write per frame.
+   */
+  readonly coalesceMs?: number | false;
 }
 
 /** The protocol on a server. */
@@ -68,6 +75,7 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
   #endpoint: QueryEndpoint | undefined;
   /** Closes idle sockets (one timer for all; made with the first socket). */
   #idleTimer: NodeJS.Timeout | undefined;
+  readonly #coalescer: WriteCoalescer | undefined;
 
   constructor(
     private readonly core: RealtimeCore,
@@ -93,6 +101,7 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
       logger,
     );
     this.#services = { access: options.access, features, changes: this.changes, verifier, logger };
+    this.#coalescer = options.coalesceMs === false ? undefined : new WriteCoalescer(options.coalesceMs ?? 0);
     for (const feature of features) feature.attach?.({ core, logger });
   }
 
@@ -135,6 +144,7 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
         maxChannels: this.options.maxChannels ?? 100,
         apikey: query?.get('apikey') ?? undefined,
         vsn: vsnOf(query?.get('vsn')),
+        coalescer: this.#coalescer,
       },
       this.logger,
     );
@@ -160,6 +170,7 @@ export class SupabaseProtocol implements ConnectionHandler, ProtocolHandle {
   closeAll(): void {
     clearInterval(this.#idleTimer);
     this.#idleTimer = undefined;
+    this.#coalescer?.flush();
     for (const socket of this.#sockets) socket.close(1001, 'server shutting down');
     this.changes.close();
     for (const feature of this.#services.features) {

@@ -11,12 +11,17 @@
  *
  * Messages are handled one after the other: a message arriving while a join is still being decided (token check,
  * the app's rules) waits for it, so a client's events always follow its join.
+ *
+ * Outbound, with a coalescer (`coalesceMs`, as DDP's and WAMP's): the socket's first frame of a window corks its
+ * connection and the frames leave together when the window ends (one socket write for a turn's changes rather
+ * than one per change), in order, each still its own WebSocket message.
  */
 import type { Connection, ConnectionListener } from '../../core/connection.js';
 import type { ConnectionInfo, Fields } from '../../core/contexts.js';
 import type { Logger } from '../../core/logger.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import type { Session, SessionOutput } from '../../core/session.js';
+import type { CoalescedWriter, WriteCoalescer } from '../../transports/write-coalescer.js';
 import { Channel, type ChannelServices, type ChannelSocket } from './channel.js';
 import { ChannelError, tooManyChannels, topicNameRequired, toWireReason } from './errors.js';
 import type { Identity } from './identity.js';
@@ -33,10 +38,12 @@ export interface SocketOptions {
   readonly apikey: string | undefined;
   /** The `vsn` URL parameter, when valid; absent: read off the client's first text frame. */
   readonly vsn: Vsn | undefined;
+  /** Outbound coalescing shared by the protocol's sockets; undefined: one socket write per frame. */
+  readonly coalescer: WriteCoalescer | undefined;
 }
 
 /** A client socket. */
-export class SupabaseSocket implements ConnectionListener, ChannelSocket, SessionOutput {
+export class SupabaseSocket implements ConnectionListener, ChannelSocket, SessionOutput, CoalescedWriter {
   /** The serializer version, read off the client's first text frame (2.0.0, realtime-js's default, until then). */
   vsn: Vsn = '2.0.0';
   #vsnKnown = false;
@@ -45,6 +52,8 @@ export class SupabaseSocket implements ConnectionListener, ChannelSocket, Sessio
   /** The message being handled when it is asynchronous (a join); later ones chain behind it. */
   #busy: Promise<void> | undefined;
   #closed = false;
+  /** True while the connection is corked for the coalescer's current window (uncorked by {@link releaseCork}). */
+  #corked = false;
 
   constructor(
     core: RealtimeCore,
@@ -68,7 +77,21 @@ export class SupabaseSocket implements ConnectionListener, ChannelSocket, Sessio
   }
 
   send(frame: string | Uint8Array): void {
-    if (!this.#closed) this.connectionHandle.send(frame);
+    if (this.#closed) return;
+    const coalescer = this.options.coalescer;
+    if (coalescer && !this.#corked && this.connectionHandle.cork) {
+      this.connectionHandle.cork();
+      this.#corked = true;
+      coalescer.hold(this);
+    }
+    this.connectionHandle.send(frame);
+  }
+
+  /** The coalescer's window ended: uncork (also after the socket closed; a closed connection ignores it). */
+  releaseCork(): void {
+    if (!this.#corked) return;
+    this.#corked = false;
+    this.connectionHandle.uncork?.();
   }
 
   close(code: number, reason: string): void {
