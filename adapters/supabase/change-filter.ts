@@ -4,22 +4,52 @@
  * realtime.subscription_check_filters / realtime.is_visible_through_filters / realtime.check_equality_op):
  * `column=op.value` conditions, several joined by commas (all must hold), each optionally negated with `not.`;
  * values may be double-quoted PostgREST-style (`name=eq."a,b"`); `in` takes a parenthesised list
- * (`id=in.(1,2,3)`). Operators served here: eq, neq, lt, lte, gt, gte, in, is (null/true/false). A NULL column
- * value fails every condition but `is.null`, as in SQL.
+ * (`id=in.(1,2,3)`). Operators: every one Supabase serves (its `@filter_types` and `realtime.check_equality_op`):
+ * eq, neq, lt, lte, gt, gte, in; like, ilike (SQL patterns: `%`, `_`, `\` escapes; text columns); is
+ * (null, true, false, unknown; all but null on boolean columns only); match, imatch (regular expressions, searched
+ * as `~`/`~*` do; text columns); isdistinct (NULL-safe inequality). A NULL column value fails every condition but
+ * `is` and `isdistinct`, negated or not, as in SQL (a NULL comparison is neither true nor false).
  *
  * Values are compared by the column's kind (core/database/table-info.ts): numbers numerically (bigint and numeric
  * exactly), booleans as booleans, timestamps and dates as instants, everything else as text (code-point order for
- * lt/gt, where PostgreSQL would use the column's collation).
+ * lt/gt, where PostgreSQL would use the column's collation). Patterns of match/imatch are JavaScript regular
+ * expressions, which read the common forms as PostgreSQL's do (PostgreSQL-only syntax such as `[[:alpha:]]` or
+ * `\m` does not).
  */
 import { parseTimestamp } from '../../core/database/row-codec.js';
 import type { ColumnInfo, ColumnKind, TableInfo } from '../../core/database/table-info.js';
 
 /** The operators served. */
-export type FilterOperator = 'eq' | 'neq' | 'lt' | 'lte' | 'gt' | 'gte' | 'in' | 'is';
+export type FilterOperator =
+  | 'eq'
+  | 'neq'
+  | 'lt'
+  | 'lte'
+  | 'gt'
+  | 'gte'
+  | 'in'
+  | 'like'
+  | 'ilike'
+  | 'is'
+  | 'match'
+  | 'imatch'
+  | 'isdistinct';
 
-const OPERATORS = new Set<string>(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'is']);
-/** Operators Supabase knows and pgrt does not serve (a clear error instead of Supabase's parse error). */
-const UNSERVED = new Set<string>(['like', 'ilike', 'match', 'imatch', 'isdistinct']);
+const OPERATORS = new Set<string>([
+  'eq',
+  'neq',
+  'lt',
+  'lte',
+  'gt',
+  'gte',
+  'in',
+  'like',
+  'ilike',
+  'is',
+  'match',
+  'imatch',
+  'isdistinct',
+]);
 
 /** One parsed condition. */
 export interface FilterCondition {
@@ -46,17 +76,16 @@ export function parseFilter(filter: string): FilterCondition[] | string {
 function parseSegment(segment: string): FilterCondition | string {
   if (segment === '') return 'filter must not contain empty segments (check for extra commas)';
   const eq = segment.indexOf('=');
-  if (eq < 0) return JSON.stringify([segment]);
+  if (eq < 0) return inspect([segment]);
   const column = segment.slice(0, eq);
   let rest = segment.slice(eq + 1);
   const negate = rest.startsWith('not.');
   if (negate) rest = rest.slice(4);
   const dot = rest.indexOf('.');
-  if (dot < 0) return JSON.stringify([column, rest]);
+  if (dot < 0) return inspect([rest]);
   const operator = rest.slice(0, dot);
   const raw = rest.slice(dot + 1);
-  if (UNSERVED.has(operator)) return `operator \`${operator}\` is not supported by this server`;
-  if (!OPERATORS.has(operator)) return JSON.stringify([operator, raw]);
+  if (!OPERATORS.has(operator)) return inspect([operator, raw]);
   if (operator === 'in') {
     if (raw.length < 2 || !raw.startsWith('(') || !raw.endsWith(')'))
       return '`in` filter value must be wrapped by parentheses';
@@ -64,10 +93,12 @@ function parseSegment(segment: string): FilterCondition | string {
     const items = inner.trim() === '' ? [] : splitTopLevel(inner).map((item) => unquote(item.trim()));
     return { column, operator, value: items, negate };
   }
-  const value = unquote(raw);
-  if (operator === 'is' && !['null', 'true', 'false'].includes(value.toLowerCase()))
-    return '`is` filter value must be null, true or false';
-  return { column, operator: operator as FilterOperator, value, negate };
+  return { column, operator: operator as FilterOperator, value: unquote(raw), negate };
+}
+
+/** A list of strings as Elixir's `inspect` writes it in Supabase's parse errors: `["foo", "hey"]`. */
+function inspect(parts: readonly string[]): string {
+  return `[${parts.map((part) => JSON.stringify(part)).join(', ')}]`;
 }
 
 /** Splits on commas outside double quotes and parentheses. */
@@ -114,18 +145,55 @@ function unquote(value: string): string {
   return out;
 }
 
-/** The first filter column `table` lacks, or undefined (Supabase: "invalid column for filter <name>"). */
-export function unknownFilterColumn(
-  table: TableInfo,
-  conditions: readonly FilterCondition[],
-): string | undefined {
-  return conditions.find((c) => !table.columns.has(c.column))?.column;
+/** Column types with a text pattern operator (`~~`: like, ilike) and a regex operator (`~`, `~*`). */
+const LIKE_TYPES = new Set(['text', 'character', 'name']);
+const MATCH_TYPES = new Set(['text', 'character']);
+
+/**
+ * Why `conditions` cannot filter `table`'s changes, as Supabase's realtime.subscription_check_filters raises it
+ * (reported as the subscription's exception), or undefined: an unknown column; more than 100 `in` values; an `is`
+ * value other than null/true/false/unknown, or other than null on a non-boolean column; like/ilike/match/imatch
+ * on a column without the operator (Supabase looks for it by the column's exact type); a pattern that does not
+ * compile.
+ */
+export function filterProblem(table: TableInfo, conditions: readonly FilterCondition[]): string | undefined {
+  for (const condition of conditions) {
+    const column = table.columns.get(condition.column);
+    if (!column) return `invalid column for filter ${condition.column}`;
+    const type = typeName(column);
+    const { operator, value } = condition;
+    if (operator === 'in' && value.length > 100) return 'too many values for `in` filter. Maximum 100';
+    if (operator === 'is') {
+      if (!['null', 'true', 'false', 'unknown'].includes(value as string))
+        return 'invalid value for is filter: must be null, true, false, or unknown';
+      if (value !== 'null' && type !== 'boolean')
+        return `is ${value as string} filter requires a boolean column, got ${type}`;
+    }
+    if (
+      ((operator === 'like' || operator === 'ilike') && !LIKE_TYPES.has(type)) ||
+      ((operator === 'match' || operator === 'imatch') && !MATCH_TYPES.has(type))
+    )
+      return `operator ${operator} requires a text-compatible column type, got ${type}`;
+    if (operator === 'match' || operator === 'imatch') {
+      try {
+        new RegExp(value as string);
+      } catch (error) {
+        return `invalid regular expression for ${operator} filter: ${(error as Error).message}`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The column's type as PostgreSQL's regtype names it (format_type without the modifier): `integer`, `text`. */
+function typeName(column: ColumnInfo): string {
+  return column.pgType.replace(/\(\d+(?:,\d+)?\)/, '');
 }
 
 /** A compiled filter: true if a row's JSON (as the bus carries it) passes every condition. */
 export type RowFilter = (row: Readonly<Record<string, unknown>>) => boolean;
 
-/** Compiles conditions on `table`'s columns (checked with {@link unknownFilterColumn} first). */
+/** Compiles conditions on `table`'s columns (checked with {@link filterProblem} first). */
 export function compileFilter(table: TableInfo, conditions: readonly FilterCondition[]): RowFilter {
   if (conditions.length === 0) return () => true;
   const tests = conditions.map((condition) => {
@@ -139,13 +207,35 @@ export function compileFilter(table: TableInfo, conditions: readonly FilterCondi
 function conditionTest(kind: ColumnKind, condition: FilterCondition): (value: unknown) => boolean {
   const { operator, negate } = condition;
   if (operator === 'is') {
-    const wanted = (condition.value as string).toLowerCase();
+    const wanted = condition.value as string;
     return (value) => {
-      const holds = wanted === 'null' ? value === null || value === undefined : value === (wanted === 'true');
+      const isNull = value === null || value === undefined;
+      const holds = wanted === 'null' || wanted === 'unknown' ? isNull : value === (wanted === 'true');
+      return negate ? !holds : holds;
+    };
+  }
+  const pattern = patternOf(condition);
+  if (pattern) {
+    return (value) => {
+      if (typeof value !== 'string') return false; // NULL: neither true nor false
+      const holds = pattern.test(value);
       return negate ? !holds : holds;
     };
   }
   const compare = comparator(kind);
+  if (operator === 'isdistinct') {
+    const target = condition.value as string;
+    return (value) => {
+      let holds: boolean;
+      if (value === null || value === undefined) holds = true;
+      else {
+        const order = compare(value, target);
+        if (order === undefined) return false;
+        holds = order !== 0;
+      }
+      return negate ? !holds : holds;
+    };
+  }
   if (operator === 'in') {
     const items = condition.value as readonly string[];
     return (value) => {
@@ -178,10 +268,49 @@ function holdsFor(operator: FilterOperator, order: number): boolean {
       return order > 0;
     case 'gte':
       return order >= 0;
-    case 'in':
-    case 'is':
+    default:
       return false;
   }
+}
+
+/** The regular expression of a like/ilike/match/imatch condition; undefined for other operators. */
+function patternOf(condition: FilterCondition): RegExp | undefined {
+  const text = condition.value as string;
+  switch (condition.operator) {
+    case 'like':
+    case 'ilike': {
+      const source = likeSource(text);
+      // A pattern ending in its escape character is an error in PostgreSQL: nothing passes.
+      if (source === undefined) return /(?!)/;
+      return new RegExp(source, condition.operator === 'ilike' ? 'isu' : 'su');
+    }
+    case 'match':
+      return new RegExp(text);
+    case 'imatch':
+      return new RegExp(text, 'i');
+    default:
+      return undefined;
+  }
+}
+
+/** A LIKE pattern (`%` any text, `_` any one character, `\\` escapes the next) as an anchored regex source. */
+function likeSource(pattern: string): string | undefined {
+  let source = '^';
+  const chars = [...pattern];
+  for (let i = 0; i < chars.length; i++) {
+    const char = chars[i] as string;
+    if (char === '\\') {
+      if (i + 1 >= chars.length) return undefined;
+      source += escapeRegex(chars[++i] as string);
+    } else if (char === '%') source += '.*';
+    else if (char === '_') source += '.';
+    else source += escapeRegex(char);
+  }
+  return `${source}$`;
+}
+
+function escapeRegex(char: string): string {
+  return /[.*+?^${}()|[\]\\/]/.test(char) ? `\\${char}` : char;
 }
 
 /** Compares a row value (as the bus carries it) to a filter's text: <0, 0, >0, or undefined if not comparable. */

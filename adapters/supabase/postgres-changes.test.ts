@@ -12,6 +12,7 @@ import { testDatabaseUrl } from '../../test/support/database.js';
 import { app, migrate } from './fixtures/app.js';
 import {
   type ChangePayload,
+  postgresChangesFilter,
   type SupabaseClientLike,
   subscribe,
   supabaseClient,
@@ -157,6 +158,70 @@ describe('supabase: postgres_changes with supabase-js', function () {
     assert.deepEqual(got.neq, ['Hello', 'b,c', 'z']);
   });
 
+  it("routes by the builder's other operators: like, ilike, match, imatch, is, isdistinct, not", async () => {
+    const sb = client();
+    const filters: Record<string, string> = {
+      like: postgresChangesFilter().like('title', 'a%').build(),
+      ilike: postgresChangesFilter().ilike('title', 'A_').build(),
+      match: postgresChangesFilter().match('title', 'b+c').build(),
+      imatch: postgresChangesFilter().imatch('title', '^Z').build(),
+      isnull: postgresChangesFilter().is('score', null).build(),
+      istrue: postgresChangesFilter().is('done', true).build(),
+      distinct: postgresChangesFilter().isDistinct('score', 5).build(),
+      notlike: postgresChangesFilter().not('title', 'like', '%,%').build(),
+    };
+    const got: Record<string, string[]> = {};
+    let channel = sb.channel('operators');
+    for (const [name, filter] of Object.entries(filters)) {
+      got[name] = [];
+      channel = channel.on(
+        'postgres_changes',
+        { event: 'INSERT', schema: 'public', table: 'sb_notes', filter },
+        (p) => got[name]?.push(String(p.new.title)),
+      );
+    }
+    const seen = await subscribe(channel);
+    await waitUntil(() => seen.system.length > 0);
+    assert.equal(seen.system[0]?.status, 'ok', JSON.stringify(seen.system[0]));
+    await server.db.query(
+      `INSERT INTO sb_notes (title, score, done) VALUES ('ab', 5, true), ('Ax', NULL, false), ('abbc,d', 7, false), ('zz', 5, true)`,
+    );
+    await waitUntil(() => got.notlike?.length === 3, { what: () => JSON.stringify(got) });
+    await server.db.query(`INSERT INTO sb_notes (title) VALUES ('end')`);
+    await waitUntil(() => got.notlike?.length === 4, { what: () => JSON.stringify(got) });
+    assert.deepEqual(got, {
+      like: ['ab', 'abbc,d'],
+      ilike: ['ab', 'Ax'],
+      match: ['abbc,d'],
+      imatch: ['zz'],
+      isnull: ['Ax', 'end'],
+      istrue: ['ab', 'zz'],
+      distinct: ['Ax', 'abbc,d', 'end'],
+      notlike: ['ab', 'Ax', 'zz', 'end'],
+    });
+  });
+
+  it('reports the filter checks Supabase makes as system errors', async () => {
+    const sb = client();
+    for (const [filter, exception] of [
+      ['done=is.maybe', 'invalid value for is filter: must be null, true, false, or unknown'],
+      ['score=is.true', 'is true filter requires a boolean column, got bigint'],
+      ['score=like.1%', 'operator like requires a text-compatible column type, got bigint'],
+    ] as const) {
+      const seen = await subscribe(
+        sb
+          .channel(`check-${filter}`)
+          .on('postgres_changes', { event: '*', schema: 'public', table: 'sb_notes', filter }, () => {}),
+      );
+      await waitUntil(() => seen.system.length > 0);
+      assert.equal(seen.system[0]?.status, 'error');
+      assert.ok(
+        String(seen.system[0]?.message).endsWith(`. Exception: ${exception}`),
+        String(seen.system[0]?.message),
+      );
+    }
+  });
+
   it('delivers a DDP method write and a large (spilled) row', async () => {
     const sb = client();
     const titles: string[] = [];
@@ -223,7 +288,7 @@ describe('supabase: postgres_changes with supabase-js', function () {
     );
     await waitUntil(() => bad.system.length > 0);
     assert.equal(bad.system[0]?.status, 'error');
-    assert.equal(bad.system[0]?.message, 'Error parsing `filter` params: ["foo","x"]');
+    assert.equal(bad.system[0]?.message, 'Error parsing `filter` params: ["foo", "x"]');
     const column = await subscribe(
       sb
         .channel('col')

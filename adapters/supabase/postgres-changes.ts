@@ -26,7 +26,7 @@ import {
   sendChange,
   TableFanout,
 } from './change-fanout.js';
-import { compileFilter, type FilterCondition, parseFilter, unknownFilterColumn } from './change-filter.js';
+import { compileFilter, type FilterCondition, filterProblem, parseFilter } from './change-filter.js';
 import { type ChangeType, type RenderedTable, renderChange } from './change-payload.js';
 import { unauthorized } from './errors.js';
 import type { PostgresChangesParams } from './join-config.js';
@@ -119,8 +119,8 @@ export class PostgresChanges {
         );
         return notEnabled(parsed);
       }
-      const missing = unknownFilterColumn(table.info, parsed.conditions);
-      if (missing !== undefined) return exception(parsed, `invalid column for filter ${missing}`);
+      const problem = filterProblem(table.info, parsed.conditions);
+      if (problem !== undefined) return exception(parsed, problem);
       const rule = await ruleMatcher(entry, table, { ...request, table: entry.name });
       subscription.bindings.push({
         id,
