@@ -15,7 +15,11 @@ export const DEFAULT_CHANGE_CHANNEL = 'pgrt_changes';
  * One event of the bus. `seq` is process-local and increases by exactly 1 per delivered event.
  * - `change`: one row changed. `table` is `schema.table`; `key` is the key as row JSON carries it (bigint/numeric
  *   as decimal strings); `row` is the raw row JSON (decode with core/database/row-codec.ts), undefined for
- *   deletes; `txid` is the writing transaction's id (decimal text).
+ *   deletes; `txid` is the writing transaction's id (decimal text). `old` is the old row's raw JSON, on updates and
+ *   deletes of tables whose REPLICA IDENTITY is FULL only (logical decoding's old row; the triggers read the setting
+ *   when installed), else undefined. `committedAt` is the transaction's time in ms since 1970 when the payload
+ *   carries it: its commit time in capture mode `logical`, its start (`transaction_timestamp()`) in the trigger
+ *   modes. Consumers that need neither ignore them (they cost nothing else).
  * - `truncate`: every row of `table` was removed.
  * - `fence`: a write fence (`pgrt.fence`) passed: every change of its transaction was delivered before it.
  * - `resync`: changes may have been missed (the listener reconnected after a gap, or a spilled payload was lost);
@@ -32,6 +36,8 @@ export type BusEvent =
       key: unknown;
       row: Record<string, unknown> | undefined;
       txid: string;
+      old?: Record<string, unknown>;
+      committedAt?: number;
     }
   | { kind: 'truncate'; seq: number; table: string; txid: string }
   | { kind: 'fence'; seq: number; id: string }

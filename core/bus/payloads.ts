@@ -46,6 +46,8 @@ export function rowPayloads(row: { readonly id: number; readonly payload: string
 
 const OPS = { i: 'insert', u: 'update', d: 'delete' } as const;
 
+type ChangeEvent = Extract<BusEvent, { kind: 'change' }>;
+
 /** The event of a payload (see core/database/schema.ts for the format), or undefined if malformed. */
 export function toEvent(p: Payload, seq: number): BusEvent | undefined {
   if (typeof p.f === 'string') return { kind: 'fence', seq, id: p.f };
@@ -61,5 +63,8 @@ export function toEvent(p: Payload, seq: number): BusEvent | undefined {
     if (!isObject(p.r)) return undefined;
     row = p.r;
   }
-  return { kind: 'change', seq, table, op: OPS[o], key: p.k, row, txid };
+  const event: ChangeEvent = { kind: 'change', seq, table, op: OPS[o], key: p.k, row, txid };
+  if (o !== 'i' && isObject(p.b)) event.old = p.b;
+  if (typeof p.c === 'number') event.committedAt = p.c;
+  return event;
 }

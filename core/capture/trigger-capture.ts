@@ -1,11 +1,14 @@
 /**
- * The capture modes built on row triggers (core/database/migrations/0001_notify.sql, 0002_outbox.sql):
- * - {@link notifyCapture}: `pgrt.capture()` NOTIFYs each change in the writer's transaction; fences are
+ * The capture modes built on row triggers (core/database/migrations/0001_notify.sql, 0002_outbox.sql,
+ * 0007_old_rows.sql):
+ * - {@link notifyCapture}: `pgrt.capture_row()` NOTIFYs each change in the writer's transaction; fences are
  *   `pgrt.fence` NOTIFYs. Zero setup, but every notifying commit takes PostgreSQL's cluster-wide notify lock.
- * - {@link outboxCapture}: `pgrt.capture_outbox()` appends each change to `pgrt.outbox`; fences are appended after
- *   the transaction's changes (`pgrt.fence_outbox`); the elected pump drains the outbox (outbox-source.ts).
+ * - {@link outboxCapture}: `pgrt.capture_row_outbox()` appends each change to `pgrt.outbox`; fences are appended
+ *   after the transaction's changes (`pgrt.fence_outbox`); the elected pump drains the outbox (outbox-source.ts).
  * Both install an `AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW` trigger `pgrt_capture` and an `AFTER TRUNCATE`
- * statement trigger `pgrt_capture_truncate` with the table's {@link CaptureArguments} as TG_ARGV.
+ * statement trigger `pgrt_capture_truncate` with the table's {@link triggerArguments} as TG_ARGV. Whether updates and
+ * deletes carry the old row is the table's REPLICA IDENTITY (FULL: they do), read at each install: a table altered
+ * later gets its new setting when the capture is next installed (the next start, or `pgrt migrate`).
  */
 import type { Database, Queryable } from '../database/database.js';
 import { quoteLiteral, quoteTable } from '../database/row-codec.js';
@@ -23,9 +26,30 @@ interface TriggerFunctions {
   readonly emit: string;
 }
 
-/** The TG_ARGV of both capture triggers: channel, key column, threshold, then the exact columns. */
-export function triggerArguments(args: CaptureArguments): string[] {
-  return [args.channel, args.keyColumn, String(args.thresholdBytes), ...args.exactColumns];
+/**
+ * The TG_ARGV of both capture triggers: channel, key column, threshold, old rows (`full`: updates and deletes carry
+ * the old row, the table's replica identity being FULL; `key`: they do not), then the exact columns.
+ */
+export function triggerArguments(args: CaptureArguments, oldRows: boolean): string[] {
+  return [
+    args.channel,
+    args.keyColumn,
+    String(args.thresholdBytes),
+    oldRows ? 'full' : 'key',
+    ...args.exactColumns,
+  ];
+}
+
+/** True when `table`'s REPLICA IDENTITY is FULL (`pg_class.relreplident = 'f'`). */
+export async function replicaIdentityFull(
+  client: Queryable,
+  table: Pick<TableInfo, 'schema' | 'name'>,
+): Promise<boolean> {
+  const result = await client.query<{ full: boolean }>(
+    `SELECT relreplident = 'f' AS full FROM pg_catalog.pg_class WHERE oid = $1::regclass`,
+    [quoteTable(table)],
+  );
+  return result.rows[0]?.full === true;
 }
 
 /** A trigger-based capture mode. */
@@ -39,7 +63,7 @@ class TriggerCapture implements CaptureMode {
   async check(): Promise<void> {}
 
   async install(client: Queryable, table: TableInfo, args: CaptureArguments): Promise<void> {
-    const values = triggerArguments(args);
+    const values = triggerArguments(args, await replicaIdentityFull(client, table));
     const target = quoteTable(table);
     await unpublish(client, table);
     const existing = await client.query<{ name: string; args: Buffer; fn: string }>(
@@ -83,7 +107,7 @@ class TriggerCapture implements CaptureMode {
 
 /** Capture mode `notify` (the default): NOTIFY in the writer's transaction. */
 export const notifyCapture: CaptureMode = new TriggerCapture('notify', false, {
-  row: 'pgrt.capture()',
+  row: 'pgrt.capture_row()',
   truncate: 'pgrt.capture_truncate()',
   fence: 'pgrt.fence',
   emit: 'pg_notify',
@@ -91,7 +115,7 @@ export const notifyCapture: CaptureMode = new TriggerCapture('notify', false, {
 
 /** Capture mode `outbox`: triggers append to `pgrt.outbox`; the elected pump notifies. */
 export const outboxCapture: CaptureMode = new TriggerCapture('outbox', true, {
-  row: 'pgrt.capture_outbox()',
+  row: 'pgrt.capture_row_outbox()',
   truncate: 'pgrt.capture_truncate_outbox()',
   fence: 'pgrt.fence_outbox',
   emit: 'pgrt.outbox_append',

@@ -102,8 +102,9 @@ describe('pgrt schema and capture triggers', () => {
       const t = `public.${table.name}`;
       const x = got.map((p) => p.x);
       for (const txid of x) assert.match(String(txid), /^\d+$/);
+      for (const p of got.slice(0, 6)) assert.equal(typeof p.c, 'number', 'the transaction time, in ms');
       assert.deepEqual(
-        got.map(({ x: _x, ...rest }) => rest),
+        got.map(({ x: _x, c: _c, ...rest }) => rest),
         [
           { t, o: 'i', k: 1, n: 1, r: { id: 1, title: 'a', doc: { x: [1] } } },
           { t, o: 'u', k: 1, n: 1, r: { id: 1, title: 'b', doc: { x: [1] } } },
@@ -116,7 +117,10 @@ describe('pgrt schema and capture triggers', () => {
       );
       assert.equal(x[2], x[3], 'key change: one transaction');
       // Compact envelope, the row last.
-      assert.match(l.payloads[0]!, /^\{"t":"public\.cap_\d+_\d+","o":"i","k":1,"x":"\d+","n":1,"r":\{/);
+      assert.match(
+        l.payloads[0]!,
+        /^\{"t":"public\.cap_\d+_\d+","o":"i","k":1,"x":"\d+","c":\d+,"n":1,"r":\{/,
+      );
     } finally {
       await l.close();
     }

@@ -3,10 +3,13 @@
  * becomes a NOTIFY on the change channel (DESIGN.md decisions 1–3).
  *
  * Notification payloads (JSON text, one per changed row, in commit order on the channel):
- * - insert/update: `{"t":"schema.table","o":"i"|"u","k":<key>,"x":"<txid>","n":<seq>,"r":{row}}`
- * - delete:        `{"t":"schema.table","o":"d","k":<key>,"x":"<txid>","n":<seq>}`
+ * - insert/update: `{"t":"schema.table","o":"i"|"u","k":<key>,"x":"<txid>","c":<ms>,"n":<seq>,"r":{row}}`
+ * - delete:        `{"t":"schema.table","o":"d","k":<key>,"x":"<txid>","c":<ms>,"n":<seq>}`
+ * - update/delete of a table with REPLICA IDENTITY FULL: plus `"b":{old row}` (same encoding as `r`).
+ * - `c`: the transaction's time in ms since 1970: `transaction_timestamp()` in the trigger modes, the commit time
+ *   in `logical` (payloads of earlier releases have none).
  * - truncate:      `{"t":"schema.table","o":"t","x":"<txid>","n":<seq>}`
- * - spilled:       the above without `r`, plus `"s":<pgrt.spill id>`; the full payload is that row's `payload`.
+ * - spilled:       the above without `r` and `b`, plus `"s":<pgrt.spill id>`; the full payload is that row's `payload`.
  * - write fence:   `{"f":"<id>"}` (from `pgrt.fence`).
  * - message:       `{"m":"<topic>","n":<seq>,"d":<data>}` (an application message, core/bus/messages.ts; spilled
  *                  like a change).
@@ -19,7 +22,7 @@
  * Capture modes (core/capture/capture-mode.ts, DESIGN.md decision 4; docs/reference.md "Capture modes"):
  * - `notify` (above): the trigger calls pg_notify itself. Zero setup, but every notifying commit takes PostgreSQL's
  *   cluster-wide notify lock through its WAL flush (reference/perf.md §2: 8 writers 6.8k → ~2k inserts/s).
- * - `outbox`: the trigger (`pgrt.capture_outbox()`) builds the same payload (without `n`: the outbox position
+ * - `outbox`: the trigger (`pgrt.capture_row_outbox()`) builds the same payload (without `n`: the outbox position
  *   makes every payload unique) and appends it to `pgrt.outbox` (no NOTIFY in the writer's transaction);
  *   `pgrt.fence_outbox` appends fences the same way. The pump (core/capture/outbox-pump.ts, `pgrt.outbox_pump`)
  *   notifies the rows later, in id order, each payload prefixed with its outbox id `"p":<id>`; a row too big to

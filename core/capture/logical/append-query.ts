@@ -103,6 +103,39 @@ function rowJson(plan: RowPlan, values: TupleValues): string | undefined {
   return `${json}}`;
 }
 
+/**
+ * One tuple for the SQL path, `[position, toast, {column: text}, {exact}]`: `toast` when it has unchanged TOASTed
+ * values (and is the new row: they are then read from the table).
+ */
+function sqlRow(
+  relation: StreamRelation,
+  captured: CapturedTable,
+  position: number,
+  newRow: boolean,
+  values: TupleValues,
+): string {
+  let json = '{';
+  let exact = '{';
+  let toast = false;
+  relation.columns.forEach((column, index) => {
+    const value = values[index];
+    if (value === undefined) {
+      toast = true;
+      return;
+    }
+    const name = JSON.stringify(column.name);
+    const text = value === null ? 'null' : JSON.stringify(value);
+    if (json.length > 1) json += ',';
+    json += `${name}:${value !== null && JSON_TYPES.has(column.typeOid) ? value : text}`;
+    // bigint and numeric go out as their exact text (what pgrt.exact makes of to_jsonb's number), NULL as null.
+    if (EXACT_TYPES.has(column.typeOid) && captured.exact.includes(column.name)) {
+      if (exact.length > 1) exact += ',';
+      exact += `${name}:${text}`;
+    }
+  });
+  return `[${position},${toast && newRow},${json}},${exact}}]`;
+}
+
 /** One table's rows in a batch that take the SQL path: `[position, toast, {column: text}, {exact}]` JSON texts. */
 interface TableRows {
   readonly relation: StreamRelation;
@@ -156,6 +189,7 @@ export function logicalAppendQuery(
     op: 'i' | 'u' | 'd',
     values: TupleValues,
     tail: string,
+    old: TupleValues | undefined,
   ): void => {
     channels.push(captured.channel);
     open = undefined;
@@ -167,55 +201,42 @@ export function logicalAppendQuery(
       group = { relation, captured, rows: [] };
       groups.set(relation.table, group);
     }
-    let json = '{';
-    let exact = '{';
-    let toast = false;
-    relation.columns.forEach((column, index) => {
-      const value = values[index];
-      if (value === undefined) {
-        toast = true;
-        return;
-      }
-      const name = JSON.stringify(column.name);
-      const text = value === null ? 'null' : JSON.stringify(value);
-      if (json.length > 1) json += ',';
-      json += `${name}:${value !== null && JSON_TYPES.has(column.typeOid) ? value : text}`;
-      // bigint and numeric go out as their exact text (what pgrt.exact makes of to_jsonb's number), NULL as null.
-      if (EXACT_TYPES.has(column.typeOid) && captured.exact.includes(column.name)) {
-        if (exact.length > 1) exact += ',';
-        exact += `${name}:${text}`;
-      }
-    });
-    group.rows.push(`[${position},${toast && op !== 'd'},${json}},${exact}}]`);
+    group.rows.push(sqlRow(relation, captured, position, op !== 'd', values));
+    // The old row (`b`) is converted under the negated position.
+    if (old) group.rows.push(sqlRow(relation, captured, -position, false, old));
     const head = `"t":${JSON.stringify(relation.table)},"o":"${op}","k":`;
-    built.push(JSON.stringify([position, head, tail, captured.key, op !== 'd']));
+    built.push(JSON.stringify([position, head, tail, captured.key, op !== 'd', old !== undefined]));
   };
+  /** One change's payload; `old`: the old row to carry as `b` (replica identity FULL). */
   const row = (
     relation: StreamRelation,
     captured: CapturedTable,
     op: 'i' | 'u' | 'd',
     values: TupleValues,
     tail: string,
+    old: TupleValues | undefined,
   ): void => {
     const plan = rowPlan(relation, captured);
     const key = plan.keyFormat ? values[plan.keyIndex] : undefined;
-    if (key !== undefined) {
+    const oldJson = old ? rowJson(plan, old) : '';
+    if (key !== undefined && oldJson !== undefined) {
       const k = key === null ? 'null' : plan.keyFormat!(key);
+      const b = old ? `,"b":${oldJson}` : '';
       if (op === 'd') {
-        push(captured.channel, `${plan.head}d","k":${k}${tail}}`);
+        push(captured.channel, `${plan.head}d","k":${k}${tail}${b}}`);
         return;
       }
       const json = rowJson(plan, values);
       if (json !== undefined) {
-        push(captured.channel, `${plan.head}${op}","k":${k}${tail},"r":${json}}`);
+        push(captured.channel, `${plan.head}${op}","k":${k}${tail},"r":${json}${b}}`);
         return;
       }
     }
-    pushSql(relation, captured, op, values, tail);
+    pushSql(relation, captured, op, values, tail, old);
   };
 
   for (const transaction of transactions) {
-    const tail = `,"x":"${transaction.xid}"`;
+    const tail = `,"x":"${transaction.xid}","c":${transaction.commitTime}`;
     for (const change of transaction.changes) {
       if (change.kind === 'message') {
         // A payload is a JSON object, which never holds a raw U+001E; one that does is malformed anyway (listeners
@@ -232,17 +253,23 @@ export function logicalAppendQuery(
       }
       const captured = tables.get(change.relation.table);
       if (!captured) continue;
+      // REPLICA IDENTITY FULL: updates and deletes carry the old row (`b`), and an update's unchanged TOASTed
+      // values are the old row's (as Supabase's walrus fills them), with no read of the table.
+      const full = change.relation.full && change.op !== 'i';
+      const old = full ? (change.op === 'd' ? change.values : change.old) : undefined;
+      let values = change.values;
+      if (change.op === 'u' && old) values = values.map((value, i) => (value === undefined ? old[i] : value));
       if (change.op === 'u' && change.old) {
         const keyIndex = change.relation.columns.findIndex((column) => column.name === captured.key);
         const oldKey = change.old[keyIndex];
-        if (oldKey !== undefined && oldKey !== change.values[keyIndex]) {
+        if (oldKey !== undefined && oldKey !== values[keyIndex]) {
           // The key changed: a delete of the old key, then an insert of the new row (as the triggers do).
-          row(change.relation, captured, 'd', change.old, tail);
-          row(change.relation, captured, 'i', change.values, tail);
+          row(change.relation, captured, 'd', change.old, tail, old);
+          row(change.relation, captured, 'i', values, tail, undefined);
           continue;
         }
       }
-      row(change.relation, captured, change.op, change.values, tail);
+      row(change.relation, captured, change.op, values, tail, old);
     }
   }
   if (payloads.length === 0) return undefined;
@@ -291,13 +318,14 @@ export function logicalAppendQuery(
   }
   const text =
     'WITH s AS (SELECT (e.x ->> 0)::int8 AS i, e.x ->> 1 AS head, e.x ->> 2 AS tail, e.x ->> 3 AS keycol, ' +
-    '(e.x ->> 4)::bool AS hasrow FROM json_array_elements($6::json) AS e(x)), ' +
+    '(e.x ->> 4)::bool AS hasrow, (e.x ->> 5)::bool AS hasold FROM json_array_elements($6::json) AS e(x)), ' +
     `d AS (${parts.join(' UNION ALL ')}) ` +
     call(
       'ARRAY(SELECT CASE WHEN s.i IS NULL THEN f.p ELSE s.head || (d.r -> s.keycol)::text || s.tail || ' +
-        `CASE WHEN s.hasrow THEN ',"r":' || d.r::text ELSE '' END || '}' END ` +
+        `CASE WHEN s.hasrow THEN ',"r":' || d.r::text ELSE '' END || ` +
+        `CASE WHEN s.hasold THEN ',"b":' || o.r::text ELSE '' END || '}' END ` +
         'FROM unnest((string_to_array($5, chr(30)))[2:]) WITH ORDINALITY AS f(p, i) ' +
-        'LEFT JOIN s ON s.i = f.i LEFT JOIN d ON d.i = f.i ORDER BY f.i)',
+        'LEFT JOIN s ON s.i = f.i LEFT JOIN d ON d.i = f.i LEFT JOIN d AS o ON o.i = -f.i ORDER BY f.i)',
     );
   return { text, values, count, notifications: channels.length };
 }

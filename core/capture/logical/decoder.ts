@@ -19,6 +19,8 @@ export interface StreamRelation {
   readonly table: string;
   readonly schema: string;
   readonly name: string;
+  /** REPLICA IDENTITY FULL: updates and deletes carry the whole old row, which payloads then carry too (`b`). */
+  readonly full: boolean;
   readonly columns: readonly RelationColumn[];
 }
 
@@ -41,6 +43,8 @@ export interface DecodedTransaction {
   readonly xid: number;
   /** End of its commit record: acknowledging it releases the WAL up to here. */
   readonly endLsn: bigint;
+  /** Its commit time, in ms since 1970. */
+  readonly commitTime: number;
   readonly changes: readonly DecodedChange[];
 }
 
@@ -71,6 +75,7 @@ export class TransactionDecoder {
           table: `${message.schema}.${message.name}`,
           schema: message.schema,
           name: message.name,
+          full: message.replicaIdentity === 'f',
           columns: message.columns,
         });
         return undefined;
@@ -101,7 +106,12 @@ export class TransactionDecoder {
         const current = this.#current;
         this.#current = undefined;
         if (!current) return undefined;
-        return { xid: current.xid, endLsn: message.endLsn, changes: current.changes };
+        return {
+          xid: current.xid,
+          endLsn: message.endLsn,
+          commitTime: message.commitTime,
+          changes: current.changes,
+        };
       }
       default:
         return undefined;

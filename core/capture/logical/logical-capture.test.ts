@@ -52,9 +52,9 @@ function elements(text: string): string[] {
   return found;
 }
 
-/** `k` and `r` of a change payload as written: `"k":…` from the key on (r is the last field), minus `x` and `n`. */
+/** `k` and `r` of a change payload as written: `"k":…` from the key on (r is the last field), minus `x`, `c`, `n`. */
 function keyAndRow(payload: string): string {
-  return payload.slice(payload.indexOf(',"k":')).replace(/,"x":"\d+"(,"n":\d+)?/, '');
+  return payload.slice(payload.indexOf(',"k":')).replace(/,"x":"\d+","c":\d+(,"n":\d+)?/, '');
 }
 
 /** The positions of raw pump notifications, in order. */
@@ -104,6 +104,7 @@ describe('pgoutput decoder', () => {
       oid: 42,
       schema: 'public',
       name: 't',
+      replicaIdentity: 'd',
       columns: [
         { name: 'id', key: true, typeOid: 20 },
         { name: 'body', key: false, typeOid: 25 },
@@ -148,6 +149,17 @@ describe('pgoutput decoder', () => {
       ),
       { tag: 'message', transactional: true, prefix: 'pgrt', content: Buffer.from('a\nb') },
     );
+    const commit = Buffer.alloc(26);
+    commit.write('C');
+    commit.writeBigUInt64BE(5n, 2);
+    commit.writeBigUInt64BE(6n, 10);
+    commit.writeBigInt64BE(786_326_400_123_456n, 18); // µs since 2000-01-01
+    assert.deepEqual(decodePgoutput(commit), {
+      tag: 'commit',
+      commitLsn: 5n,
+      endLsn: 6n,
+      commitTime: Date.parse('2024-12-01T00:00:00.123Z'),
+    });
     assert.throws(() => decodePgoutput(Buffer.concat([Buffer.from('I'), u32(42)])), /truncated/);
     assert.throws(
       () =>
@@ -165,6 +177,7 @@ describe('logicalAppendQuery', () => {
     table: 'public.t',
     schema: 'public',
     name: 't',
+    full: false,
     columns: [
       { name: 'id', key: true, typeOid: 20 },
       { name: 'body', key: false, typeOid: 25 },
@@ -180,7 +193,7 @@ describe('logicalAppendQuery', () => {
       changes.push({ kind: 'row', op: 'i', relation, values: [String(i), body], old: undefined });
       if (i % 50 === 0) changes.push({ kind: 'message', channel: 'b', payload: `{"f":"F${i}"}` });
     }
-    const query = logicalAppendQuery([{ xid: 7, endLsn: 1n, changes }], tables, threshold)!;
+    const query = logicalAppendQuery([{ xid: 7, endLsn: 1n, commitTime: 0, changes }], tables, threshold)!;
     const channels = query.values[2] as string[];
     const chunks = (query.values[3] as string).slice(1, -1).split(',').map(Number);
     const bodies = (query.values[4] as string).split('\u001e').slice(1);

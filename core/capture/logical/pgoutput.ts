@@ -22,12 +22,20 @@ export type TupleValues = ReadonlyArray<string | null | undefined>;
 /** A decoded pgoutput message (the kinds pgrt uses; Origin and Type messages decode to `other`). */
 export type PgoutputMessage =
   | { readonly tag: 'begin'; readonly finalLsn: bigint; readonly xid: number }
-  | { readonly tag: 'commit'; readonly commitLsn: bigint; readonly endLsn: bigint }
+  | {
+      readonly tag: 'commit';
+      readonly commitLsn: bigint;
+      readonly endLsn: bigint;
+      /** The commit time, in ms since 1970 (the stream has µs since 2000; sub-ms digits are dropped). */
+      readonly commitTime: number;
+    }
   | {
       readonly tag: 'relation';
       readonly oid: number;
       readonly schema: string;
       readonly name: string;
+      /** The table's REPLICA IDENTITY: `d` default, `n` nothing, `f` full, `i` an index. */
+      readonly replicaIdentity: string;
       readonly columns: readonly RelationColumn[];
     }
   | { readonly tag: 'insert'; readonly relation: number; readonly values: TupleValues }
@@ -66,14 +74,15 @@ export function decodePgoutput(buffer: Buffer, offset = 0): PgoutputMessage {
       // 'C' flags, commit LSN, end LSN, commit timestamp
       reader.skip(1);
       const commitLsn = reader.uint64();
-      return { tag: 'commit', commitLsn, endLsn: reader.uint64() };
+      const endLsn = reader.uint64();
+      return { tag: 'commit', commitLsn, endLsn, commitTime: epochMs(reader.int64()) };
     }
     case 0x52: {
       // 'R' oid, namespace, name, replica identity setting, columns
       const oid = reader.uint32();
       const schema = reader.cstring() || 'pg_catalog';
       const name = reader.cstring();
-      reader.skip(1);
+      const replicaIdentity = String.fromCharCode(reader.byte());
       const count = reader.uint16();
       const columns: RelationColumn[] = [];
       for (let i = 0; i < count; i++) {
@@ -83,7 +92,7 @@ export function decodePgoutput(buffer: Buffer, offset = 0): PgoutputMessage {
         reader.skip(4);
         columns.push({ name: column, key: (flags & 1) === 1, typeOid });
       }
-      return { tag: 'relation', oid, schema, name, columns };
+      return { tag: 'relation', oid, schema, name, replicaIdentity, columns };
     }
     case 0x49: {
       // 'I' relation, 'N', tuple
@@ -131,6 +140,15 @@ export function decodePgoutput(buffer: Buffer, offset = 0): PgoutputMessage {
     default:
       return { tag: 'other', byte: tag };
   }
+}
+
+/** PostgreSQL's epoch (2000-01-01 UTC) in ms since 1970. */
+const PG_EPOCH_MS = 946_684_800_000;
+
+/** A replication-protocol timestamp (µs since 2000-01-01 UTC) in ms since 1970, rounded down. */
+function epochMs(micros: bigint): number {
+  const ms = micros / 1000n - (micros < 0n && micros % 1000n !== 0n ? 1n : 0n);
+  return Number(ms) + PG_EPOCH_MS;
 }
 
 /** `0/16B3748` → bigint. */
@@ -192,6 +210,13 @@ class Reader {
   uint64(): bigint {
     this.#need(8);
     const value = this.buffer.readBigUInt64BE(this.#offset);
+    this.#offset += 8;
+    return value;
+  }
+
+  int64(): bigint {
+    this.#need(8);
+    const value = this.buffer.readBigInt64BE(this.#offset);
     this.#offset += 8;
     return value;
   }
