@@ -7,12 +7,13 @@
  * - `record` (INSERT, UPDATE): the row as `to_jsonb` renders it: numbers (bigint and numeric too, exact), booleans,
  *   timestamps as ISO text, json as JSON. The bus carries bigint/numeric as decimal text; they are written back as
  *   JSON numbers here (money stays the decimal text, where Supabase writes `$1.00`);
- * - `old_record` (UPDATE, DELETE): the primary key (what Supabase sends for the default replica identity; pgrt's
- *   capture does not carry old rows, so tables with replica identity full get the key too);
- * - `commit_timestamp`: `YYYY-MM-DDTHH:MM:SS.mmmZ`, the time this process received the change (the bus does not
- *   carry the commit time);
- * - `errors`: null, or `["Error 413: Payload Too Large"]` when the row's JSON exceeds `maxRecordBytes`: then only
- *   values of 64 bytes or less are sent, as Supabase does.
+ * - `old_record` (UPDATE, DELETE): the old row for tables with replica identity full (the bus carries it for those
+ *   only), else the primary key, as Supabase sends them;
+ * - `commit_timestamp`: `YYYY-MM-DDTHH:MM:SS.mmmZ` (apply_rls's `to_char`), the bus's `committedAt`: the commit time
+ *   in capture mode `logical`, the transaction's start in the trigger modes; the time this process received the
+ *   change when the payload has none (written by an earlier release);
+ * - `errors`: null, or `["Error 413: Payload Too Large"]` when the JSON of record and old_record together exceeds
+ *   `maxRecordBytes`: then only values of 64 bytes or less are sent in either, as Supabase does.
  */
 import type { ColumnInfo, TableInfo } from '../../core/database/table-info.js';
 
@@ -48,39 +49,49 @@ function jsonbKeyOrder(a: string, b: string): number {
 /** Options of {@link renderChange}. */
 export interface RenderOptions {
   readonly maxRecordBytes: number;
-  /** The commit timestamp to write (ms). */
-  readonly receivedAt: number;
+  /** The commit timestamp to write, in ms since 1970. */
+  readonly commitTime: number;
 }
 
-/**
- * The `data` JSON of a change. `row` is the new row's JSON as the bus carries it (undefined for DELETE); `key` the
- * row's key as the bus carries it.
- */
+/** What the bus carries of a change: its rows as raw row JSON, its key as row JSON carries it. */
+export interface ChangeRows {
+  /** The new row (INSERT, UPDATE). */
+  readonly row: Readonly<Record<string, unknown>> | undefined;
+  readonly key: unknown;
+  /** The old row (UPDATE, DELETE of a table with replica identity full), else absent. */
+  readonly old?: Readonly<Record<string, unknown>>;
+}
+
+const WHOLE = Number.POSITIVE_INFINITY;
+
+/** The `data` JSON of a change. */
 export function renderChange(
   table: RenderedTable,
   type: ChangeType,
-  row: Readonly<Record<string, unknown>> | undefined,
-  key: unknown,
+  change: ChangeRows,
   options: RenderOptions,
 ): string {
   const info = table.info;
+  const { row } = change;
+  const old = type === 'INSERT' ? undefined : (change.old ?? { [info.key.name]: change.key });
   let errors = 'null';
-  let record = '';
-  if (row !== undefined) {
-    let json = recordJson(table, row, Number.POSITIVE_INFINITY);
-    if (Buffer.byteLength(json) > options.maxRecordBytes) {
-      json = recordJson(table, row, 64);
-      errors = '["Error 413: Payload Too Large"]';
-    }
-    record = `,"record":${json}`;
+  let record = row === undefined ? undefined : recordJson(table, row, WHOLE);
+  let oldRecord = old === undefined ? undefined : recordJson(table, old, WHOLE);
+  if (byteLength(record) + byteLength(oldRecord) > options.maxRecordBytes) {
+    if (row !== undefined) record = recordJson(table, row, 64);
+    if (old !== undefined) oldRecord = recordJson(table, old, 64);
+    errors = '["Error 413: Payload Too Large"]';
   }
-  const old =
-    type === 'INSERT' ? '' : `,"old_record":{${JSON.stringify(info.key.name)}:${valueJson(info.key, key)}}`;
   return (
-    `{"columns":${table.columnsJson},"commit_timestamp":${JSON.stringify(new Date(options.receivedAt).toISOString())}` +
+    `{"columns":${table.columnsJson},"commit_timestamp":${JSON.stringify(new Date(options.commitTime).toISOString())}` +
     `,"errors":${errors},"schema":${JSON.stringify(info.schema)},"table":${JSON.stringify(info.name)}` +
-    `,"type":"${type}"${record}${old}}`
+    `,"type":"${type}"${record === undefined ? '' : `,"record":${record}`}` +
+    `${oldRecord === undefined ? '' : `,"old_record":${oldRecord}`}}`
   );
+}
+
+function byteLength(json: string | undefined): number {
+  return json === undefined ? 0 : Buffer.byteLength(json);
 }
 
 /** The record's JSON: its columns in jsonb order; values whose JSON is longer than `maxValueBytes` left out. */
@@ -93,7 +104,7 @@ function recordJson(
   for (const column of table.recordOrder) {
     if (!(column.name in row)) continue;
     const value = valueJson(column, row[column.name]);
-    if (maxValueBytes !== Number.POSITIVE_INFINITY && Buffer.byteLength(value) > maxValueBytes) continue;
+    if (maxValueBytes !== WHOLE && Buffer.byteLength(value) > maxValueBytes) continue;
     parts.push(`${JSON.stringify(column.name)}:${value}`);
   }
   for (const name in row) {

@@ -187,11 +187,12 @@ export class PostgresChanges {
     const fanout = this.#byTable.get(event.table);
     if (!fanout) return;
     const type: ChangeType = event.op === 'insert' ? 'INSERT' : event.op === 'update' ? 'UPDATE' : 'DELETE';
-    const receivers = fanout.match(fanout.change(type, event.row, event.key), ++this.#epoch);
+    // Filters and rules test the new row; a DELETE's old row (replica identity full), else its key (walrus).
+    const receivers = fanout.match(fanout.change(type, event.row ?? event.old, event.key), ++this.#epoch);
     if (receivers.length === 0) return;
-    const data = renderChange(fanout.table, type, event.row, event.key, {
+    const data = renderChange(fanout.table, type, event, {
       maxRecordBytes: this.options.maxRecordBytes,
-      receivedAt: Date.now(),
+      commitTime: event.committedAt ?? Date.now(),
     });
     sendChange(receivers, data);
   }
