@@ -4,12 +4,15 @@
  * client comes back to server B with `connect {session, receivedCount}`. It must get the same session and only the
  * difference: `changed` for the updated row, `removed` for the deleted one, `added` for the new one, nothing for
  * the unchanged one, then `ready`; its count must then be B's (a later in-process resumption on B works). A wrong
- * count, or a second client presenting the same session, gets a new session and the whole publication.
+ * count, or a second client presenting the same session, gets a new session and the whole publication. A
+ * logged-in session keeps its user while its login token is valid, and starts over once the token is gone.
  */
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
 import { hashSessionId } from '../../adapters/ddp/handoff-view.js';
+import { type Accounts, accounts } from '../../core/accounts/accounts.js';
 import { App } from '../../core/app.js';
+import { migrateTodos, todosApp } from '../../examples/todos/app.js';
 import { createServer, type DdpHandle, ddp, type PgrtServer } from '../../index.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
@@ -204,4 +207,97 @@ describe('DDP session hand-off across processes (wire)', function () {
     );
     assert.equal(rows.rows[0]?.n, 0, 'taken sessions are deleted');
   });
+});
+
+describe('DDP session hand-off of a logged-in session (wire)', function () {
+  this.timeout(60_000);
+  const tag = `${process.pid}_${Date.now()}`;
+  const alice = `alice_handoff_${tag}`;
+  const secretList = `secret_handoff_${tag}`;
+  let b: PgrtServer;
+  let aliceId: string;
+  const clients: Client[] = [];
+
+  async function startTodos(): Promise<{ server: PgrtServer; store: Accounts }> {
+    const store = accounts({ bcryptRounds: 4 });
+    const server = await createServer({
+      app: todosApp(store),
+      accounts: store,
+      protocols: [ddp({ disconnectGracePeriod: 5000, heartbeatInterval: 0 })],
+      port: 0,
+      host: '127.0.0.1',
+      databaseUrl: testDatabaseUrl(),
+      migrate: migrateTodos,
+      rateLimits: false,
+    });
+    return { server, store };
+  }
+
+  /** Alice logged in on a fresh server A, subscribed to the lists (her secret one included); A then drains. */
+  async function handedOff(): Promise<{ session: string; count: number }> {
+    const { server: a } = await startTodos();
+    try {
+      const client = await Client.open(urlOf(a));
+      clients.push(client);
+      client.send({
+        msg: 'method',
+        id: 'login',
+        method: 'login',
+        params: [{ user: { username: alice }, password: 'pw' }],
+      });
+      const login = await client.waitFor((m) => m.msg === 'result' && m.id === 'login');
+      assert.equal(login.error, undefined, JSON.stringify(login));
+      await client.waitFor((m) => m.msg === 'updated');
+      client.send({ msg: 'sub', id: 'l', name: 'lists' });
+      await client.waitFor((m) => m.msg === 'ready');
+      assert.ok(client.messages.some((m) => m.msg === 'added' && m.id === secretList));
+      await a.close();
+      await client.closed;
+      return { session: client.session, count: client.receivedCount };
+    } finally {
+      await a.close();
+    }
+  }
+
+  before(async () => {
+    const started = await startTodos();
+    b = started.server;
+    aliceId = await started.store.createUser({ username: alice, password: 'pw' });
+    await b.db.query('INSERT INTO todo_lists (id, name, owner_id) VALUES ($1, $2, $3)', [
+      secretList,
+      'S',
+      aliceId,
+    ]);
+  });
+
+  afterEach(() => {
+    for (const client of clients.splice(0)) client.close();
+  });
+
+  after(async () => {
+    await b?.close();
+  });
+
+  it('keeps the user: nothing changed, so the client gets only connected and ready', async () => {
+    const { session, count } = await handedOff();
+    const back = await open(b, { session, receivedCount: count });
+    await back.waitFor((m) => m.msg === 'ready');
+    assert.deepEqual(back.messages, [
+      { msg: 'connected', session },
+      { msg: 'ready', subs: ['l'] },
+    ]);
+  });
+
+  it('starts over when the login token was removed while the client was away', async () => {
+    const { session, count } = await handedOff();
+    await b.db.query('DELETE FROM pgrt.login_tokens WHERE user_id = $1', [aliceId]);
+    const back = await open(b, { session, receivedCount: count });
+    assert.notEqual(back.session, session);
+  });
+
+  async function open(server: PgrtServer, connect: Message = {}): Promise<Client> {
+    const client = await Client.open(urlOf(server), connect);
+    clients.push(client);
+    return client;
+  }
 });
