@@ -22,6 +22,9 @@ import { DdpSession, type DdpSessionSettings } from './ddp-session.js';
 import type { SessionHandoff } from './handoff.js';
 import { Heartbeat, type HeartbeatClock } from './heartbeat.js';
 
+/** Bound on writing a taken-over session back to the hand-off store when its client left meanwhile. */
+const GIVE_BACK_TIMEOUT_MS = 5000;
+
 /** DDP versions this server speaks, in preference order. */
 export const SUPPORTED_DDP_VERSIONS = ['1', 'pre2', 'pre1'] as const;
 
@@ -199,16 +202,19 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
 
   /**
    * Takes over session `id` from another process's hand-off, or opens a new one; then processes the messages that
-   * arrived meanwhile. A socket that closed meanwhile leaves the taken-over session parked (it can still resume).
+   * arrived meanwhile. A socket that closed meanwhile gives the taken-over session back to the store (the client
+   * may come back through any process).
    */
   async #takeOver(handoff: SessionHandoff, id: string, receivedCount: number): Promise<void> {
     const taken = await handoff.takeOver(id, receivedCount, this.connection, this.settings);
     if (this.#state !== 'taking-over') {
-      taken?.release(undefined);
-      if (taken) this.#park(taken);
+      if (taken) await handoff.giveBack(taken, GIVE_BACK_TIMEOUT_MS);
       return;
     }
-    taken?.release(this.connection);
+    if (taken) {
+      taken.release(this.connection);
+      handoff.released(taken);
+    }
     this.#opened(taken ?? this.#open());
     const early = this.#early ?? [];
     this.#early = undefined;

@@ -26,6 +26,9 @@ import type { HandoffStore, SessionToHandOff, TakenSession } from './handoff-sto
 
 /** Hands sessions off to other processes and takes theirs over. One per DDP adapter. */
 export class SessionHandoff {
+  /** What each taken-over session was handed off as, until it is released to its client. */
+  readonly #taken = new WeakMap<DdpSession, SessionToHandOff>();
+
   constructor(
     private readonly store: HandoffStore,
     private readonly core: RealtimeCore,
@@ -109,7 +112,30 @@ export class SessionHandoff {
       session.end();
       return undefined;
     }
+    this.#taken.set(session, { id, ...taken });
     return session;
+  }
+
+  /**
+   * The client of a taken-over session left before getting it (its socket closed while the session was restored,
+   * e.g. its connect timeout ran out on a busy machine): the session ends here and goes back to the store as it was
+   * taken, for the client to take again on whichever process it reaches next. Resolves once written (or failed).
+   */
+  async giveBack(session: DdpSession, timeoutMs: number): Promise<void> {
+    const original = this.#taken.get(session);
+    session.end();
+    if (!original) return;
+    this.#taken.delete(session);
+    try {
+      await this.store.persist([original], timeoutMs);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'giving a DDP session back to the hand-off store failed');
+    }
+  }
+
+  /** The session reached its client: forget how it was taken. */
+  released(session: DdpSession): void {
+    this.#taken.delete(session);
   }
 
   async #loginStillValid(info: ConnectionInfo, taken: TakenSession): Promise<boolean> {

@@ -194,6 +194,39 @@ describe('DDP session hand-off across processes (wire)', function () {
     );
   });
 
+  it('gives a session back to the store when its client leaves while it is being taken over', async () => {
+    const { session, count } = await handedOff();
+    const hash = hashSessionId(session);
+    const lock = await b.db.begin();
+    try {
+      // Holds the take (its DELETE waits for this row lock) until the client has gone.
+      await lock.query('SELECT 1 FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1 FOR UPDATE', [hash]);
+      const ws = new WebSocket(urlOf(b));
+      await new Promise((resolve) => ws.once('open', resolve));
+      const handle = b.protocols.get('ddp') as DdpHandle;
+      ws.send(
+        JSON.stringify({ msg: 'connect', version: '1', support: ['1'], session, receivedCount: count }),
+      );
+      await waitUntil(() => handle.connectionCount > 0);
+      ws.terminate();
+      await waitUntil(() => handle.connectionCount === 0);
+    } finally {
+      await lock.commit();
+    }
+    await waitUntil(async () => {
+      const rows = await b.db.query('SELECT 1 FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1', [
+        hash,
+      ]);
+      return rows.rowCount === 1;
+    });
+    const back = await open(b, { session, receivedCount: count });
+    await back.waitFor((m) => m.msg === 'ready');
+    assert.deepEqual(back.messages, [
+      { msg: 'connected', session },
+      { msg: 'ready', subs: ['s1'] },
+    ]);
+  });
+
   it('gives a handed-off session to one taker only', async () => {
     const { session, count } = await handedOff();
     const first = await open(b, { session, receivedCount: count });
