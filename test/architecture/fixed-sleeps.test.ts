@@ -36,12 +36,11 @@ const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> 
   'test/faults/nats-restart.test.ts': { lines: 1, why: PACING },
   'test/faults/pump-kill.test.ts': { lines: 1, why: PACING },
   'test/deploy/haproxy.test.ts': { lines: 1, why: PACING },
-  'test/wire/outbox-failover.test.ts': { lines: 6, why: `${PACING}; ${CONVERT} (two 250 ms waits)` },
+  'test/wire/outbox-failover.test.ts': { lines: 2, why: PACING },
   'test/wire/shutdown-rolling.test.ts': { lines: 1, why: PACING },
-  'test/wire/listener-failure.test.ts': { lines: 7, why: `${PACING}; ${CONVERT} (outage windows)` },
+  'test/wire/listener-failure.test.ts': { lines: 2, why: PACING },
   'core/bus/pg-notification-bus.test.ts': { lines: 1, why: PACING },
   'core/capture/outbox-pump.test.ts': { lines: 13, why: CONVERT },
-  'test/cli/readyz.test.ts': { lines: 1, why: CONVERT },
 };
 
 const SKIP = new Set(['node_modules', 'dist', 'coverage', '.pgrt', '.git', 'scratch']);

@@ -7,11 +7,26 @@
  */
 import assert from 'node:assert/strict';
 import pg from 'pg';
+import type { Logger } from '../../core/logger.js';
 import { createServer, type PgrtServer } from '../../server.js';
 import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
 import { app, migrate } from './fixtures/notes-app.js';
+
+/** A logger that keeps the messages of warnings (the LISTEN connection's failed reconnects). */
+function warningsLogger(warnings: string[]): Logger {
+  const logger: Logger = {
+    debug: () => {},
+    info: () => {},
+    warn: (_fields: object, message?: string) => {
+      warnings.push(message ?? '');
+    },
+    error: () => {},
+    child: () => logger,
+  };
+  return logger;
+}
 
 for (const bus of ['postgres', 'nats'] as const) {
   describe(`/readyz when the database goes away (${bus} bus)`, function () {
@@ -20,6 +35,7 @@ for (const bus of ['postgres', 'nats'] as const) {
     const nats = bus === 'nats' ? { url: testNatsUrl(), stream: testStreamName() } : undefined;
     let admin: pg.Client;
     let server: PgrtServer | undefined;
+    const warnings: string[] = [];
 
     before(async () => {
       const adminUrl = new URL(testDatabaseUrl());
@@ -36,6 +52,7 @@ for (const bus of ['postgres', 'nats'] as const) {
         port: 0,
         host: '127.0.0.1',
         databaseUrl: url.toString(),
+        logger: warningsLogger(warnings),
         ...(nats
           ? {
               capture: 'outbox' as const,
@@ -71,8 +88,15 @@ for (const bus of ['postgres', 'nats'] as const) {
       assert.match(body, /^503 not ready: database unreachable/);
       if (nats) assert.match(body, new RegExp(`database "${name}" does not exist|terminat|connect`));
       assert.match(await get('/healthz'), /^200/);
-      // It stays unready: the reconnect keeps failing while the database is gone.
-      await new Promise((resolve) => setTimeout(resolve, 500));
+      // It stays unready once a fresh connection was tried and refused: on the PostgreSQL bus a LISTEN reconnect
+      // failed (logged); on the NATS bus a probe's new connection names the missing database.
+      await waitUntil(
+        async () =>
+          nats
+            ? (await get('/readyz')).includes(`database "${name}" does not exist`)
+            : warnings.includes('LISTEN reconnect failed'),
+        { timeoutMs: 10_000, what: () => `a failed reconnect (warnings: ${warnings.join('; ')})` },
+      );
       assert.match(await get('/readyz'), /^503 not ready: database unreachable/);
     });
   });

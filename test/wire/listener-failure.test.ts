@@ -125,6 +125,18 @@ describe('listener failure: the LISTEN connection is terminated mid-stream', fun
     }
   }
 
+  /**
+   * Resolves once `count()` has grown by `more`: the writes or calls that commit around a kill (some in the gap, some
+   * after the new LISTEN connection), however loaded the machine is.
+   */
+  async function progressed(count: () => number, more: number, what: string): Promise<void> {
+    const from = count();
+    await waitUntil(() => count() >= from + more, {
+      timeoutMs: 20_000,
+      what: () => `${more} more ${what} (${count() - from} so far)`,
+    });
+  }
+
   it('converges to exactly the table after two listener kills during steady SQL writes', async () => {
     assert.ok(writerDb);
     const writer = writerDb;
@@ -151,11 +163,11 @@ describe('listener failure: the LISTEN connection is terminated mid-stream', fun
     })();
     writing.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
     try {
-      await sleep(500);
+      await progressed(() => writes, 10, 'writes');
       await killListener();
-      await sleep(500);
+      await progressed(() => writes, 10, 'writes');
       await killListener();
-      await sleep(500);
+      await progressed(() => writes, 10, 'writes');
     } finally {
       stop = true;
       await writing;
@@ -179,9 +191,9 @@ describe('listener failure: the LISTEN connection is terminated mid-stream', fun
     })();
     calling.catch(() => {}); // awaited below; this only keeps an early failure from being reported as unhandled
     try {
-      await sleep(300);
+      await progressed(() => calls, 5, 'method calls');
       await killListener();
-      await sleep(500);
+      await progressed(() => calls, 5, 'method calls');
     } finally {
       stop = true;
       await calling;

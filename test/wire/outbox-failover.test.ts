@@ -12,21 +12,12 @@ import type { BusEvent } from '../../core/bus/change-bus.js';
 import { PgNotificationBus } from '../../core/bus/pg-notification-bus.js';
 import type { CoreOptions } from '../../core/realtime-core.js';
 import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
+import { sleep, waitUntil } from '../fixtures/wait.js';
 import { startTestCore, type TestCore } from '../support/core.js';
 import { testDatabaseUrl } from '../support/database.js';
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(
-  condition: () => boolean | Promise<boolean>,
-  what: string,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
+function until(condition: () => boolean | Promise<boolean>, what: string): Promise<void> {
+  return waitUntil(condition, { what: () => what });
 }
 
 const OPTIONS: Omit<CoreOptions, 'channel'> = {
@@ -79,7 +70,6 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
     await admin.end().catch(() => {});
   });
 
-  /** Inserts rows 1, 2, … (updating every third earlier one) until stopped; resolves to how many were inserted. */
   /** Writes until `stopped()`; `progress.n` counts the writes so far. */
   function writeUntil(stopped: () => boolean, progress = { n: 0 }): Promise<number> {
     return (async () => {
@@ -187,9 +177,15 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
     await out.waitFor((m) => m.msg === 'ready');
 
     let stop = false;
-    const writing = writeUntil(() => stop);
+    const progress = { n: 0 };
+    const writing = writeUntil(() => stop, progress);
     writing.catch(() => {}); // awaited below
     let calls = 0;
+    // Writes and calls go on around each kill: wait for some more of both rather than a fixed time.
+    const more = async (): Promise<void> => {
+      const [writes, called] = [progress.n, calls];
+      await until(() => progress.n >= writes + 10 && calls >= called + 2, '10 more writes and 2 more calls');
+    };
     const calling = (async () => {
       while (!stop) {
         // t.call waits for result AND updated (10 s): a fence lost in the gap fails here.
@@ -200,7 +196,7 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
     calling.catch(() => {}); // awaited below
     try {
       for (let kill = 0; kill < 2; kill++) {
-        await sleep(250);
+        await more();
         const pid = bus.listenerPid;
         assert.ok(pid);
         await admin.query('SELECT pg_terminate_backend($1)', [pid]);
@@ -209,7 +205,7 @@ describe('outbox mode: pump failover and LISTEN replay', function () {
           'a new LISTEN connection',
         );
       }
-      await sleep(250);
+      await more();
     } finally {
       stop = true;
       await writing;
