@@ -1,26 +1,22 @@
 /**
- * Mocha entry of the DDP conformance suite (`npm test`): starts pgrt's fixture server (`fixtures/server.ts`,
- * which implements the fixture contract in README.md), registers one `it` per case, and runs each through the
- * same {@link executeCase} as the CLI. Always-skipped cases appear as pending with their reason in the title;
- * the heartbeat-timing cases skip themselves when the fixture's heartbeat is long (set PGRT_CONFORMANCE_SLOW=1
- * to run them anyway).
+ * Mocha entry of the DDP conformance suite (`npm test`, conformance/support/mocha-suite.ts): starts pgrt's fixture
+ * server (`fixtures/server.ts`, which implements the fixture contract in README.md) and runs every case through the
+ * same {@link executeCase} as the CLI. The heartbeat-timing cases skip themselves when the fixture's heartbeat is
+ * long (set PGRT_CONFORMANCE_SLOW=1 to run them anyway). Prints the talk's ddptest timings and the wall time.
  */
+import { describeConformance } from '../support/mocha-suite.js';
 import { caseTimeout, levelOf, type SuiteOptions, skipReason } from './case.js';
 import { allCases } from './cases/index.js';
 import { type CaseResult, ddptestTimings, executeCase } from './runner.js';
 
-describe('DDP conformance (pgrt fixture server)', () => {
-  let options: SuiteOptions | undefined;
-  let close: (() => Promise<void>) | undefined;
-  let started = 0;
-  const results: CaseResult[] = [];
+const results: CaseResult[] = [];
 
-  before(async function () {
-    this.timeout(60000);
+describeConformance<SuiteOptions>({
+  name: 'DDP conformance (pgrt fixture server)',
+  async start() {
     const { startFixtureServer } = await import('./fixtures/server.js');
     const server = await startFixtureServer();
-    close = () => server.close();
-    options = {
+    const options: SuiteOptions = {
       url: server.url,
       heartbeatMs: server.heartbeatMs,
       sockjsHeartbeatMs: server.sockjsHeartbeatMs,
@@ -28,35 +24,21 @@ describe('DDP conformance (pgrt fixture server)', () => {
       slow: process.env.PGRT_CONFORMANCE_SLOW === '1',
       waitMs: 3000,
     };
-    started = performance.now();
-  });
-
-  after(async function () {
-    this.timeout(30000);
-    const wallMs = performance.now() - started;
-    await close?.();
-    for (const line of ddptestTimings(results)) process.stdout.write(`\n  ${line}`);
-    if (started > 0) process.stdout.write(`\n  DDP conformance: ${(wallMs / 1000).toFixed(2)} s wall time\n`);
-  });
-
-  for (const testCase of allCases) {
-    // Every level must pass against pgrt (the CLI's --strict); the level is in the title.
-    const title = `${testCase.id} [${levelOf(testCase)}] ${testCase.title}`;
-    if (typeof testCase.skip === 'string') {
-      it.skip(`${title} (skipped: ${testCase.skip})`);
-      continue;
-    }
-    it(title, async function () {
-      if (!options) throw new Error('the fixture server did not start');
-      const reason = skipReason(testCase, options);
-      if (reason !== undefined) {
-        if (this.test) this.test.title = `${title} (skipped: ${reason})`;
-        this.skip();
-      }
-      this.timeout(caseTimeout(testCase, options) + 5000);
+    return { options, close: () => server.close() };
+  },
+  runs: allCases.map((testCase) => ({
+    title: `${testCase.id} [${levelOf(testCase)}] ${testCase.title}`,
+    ...(typeof testCase.skip === 'string' ? { skip: testCase.skip } : {}),
+    skipReason: (options) => skipReason(testCase, options),
+    timeoutMs: (options) => caseTimeout(testCase, options),
+    async execute(options) {
       const result = await executeCase(testCase, options);
       results.push(result);
-      if (result.status === 'failed') throw result.error;
-    });
-  }
+      return result;
+    },
+  })),
+  report: (wallMs) => [
+    ...ddptestTimings(results),
+    `DDP conformance: ${(wallMs / 1000).toFixed(2)} s wall time`,
+  ],
 });

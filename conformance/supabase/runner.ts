@@ -20,7 +20,7 @@ import { SUPABASE_LEVELS } from './spec.js';
 export type CaseResult = Outcome & { readonly case: ConformanceCase };
 
 /** A case's timeout: generous against the waits inside it. */
-const caseTimeout = (options: SuiteOptions): number => options.waitMs * 4;
+export const caseTimeout = (options: SuiteOptions): number => options.waitMs * 4;
 
 /** Runs one case (its skip reason not looked at); never throws. Its sockets are closed before this resolves. */
 export async function executeCase(testCase: ConformanceCase, options: SuiteOptions): Promise<CaseResult> {

@@ -1,21 +1,19 @@
 /**
- * Mocha entry of the Supabase Realtime conformance suite (`npm test`): starts pgrt's fixture server
- * (`fixtures/server.ts`) and runs every case through the same {@link executeCase} as the CLI, every level counted.
+ * Mocha entry of the Supabase Realtime conformance suite (`npm test`, conformance/support/mocha-suite.ts): starts
+ * pgrt's fixture server (`fixtures/server.ts`) and runs every case through the same {@link executeCase} as the CLI,
+ * every level counted.
  */
+import { describeConformance } from '../support/mocha-suite.js';
 import { levelOf, type SuiteOptions, skipReason } from './case.js';
 import { allCases } from './cases.js';
-import { executeCase } from './runner.js';
+import { caseTimeout, executeCase } from './runner.js';
 
-describe('Supabase Realtime conformance (pgrt fixture server)', () => {
-  let options: SuiteOptions | undefined;
-  let close: (() => Promise<void>) | undefined;
-
-  before(async function () {
-    this.timeout(60000);
+describeConformance<SuiteOptions>({
+  name: 'Supabase Realtime conformance (pgrt fixture server)',
+  async start() {
     const { startFixtureServer } = await import('./fixtures/server.js');
     const server = await startFixtureServer();
-    close = () => server.close();
-    options = {
+    const options: SuiteOptions = {
       url: server.url,
       table: server.table,
       insert: server.insert,
@@ -23,25 +21,12 @@ describe('Supabase Realtime conformance (pgrt fixture server)', () => {
       pgrt: true,
       waitMs: 3000,
     };
-  });
-
-  after(async function () {
-    this.timeout(30000);
-    await close?.();
-  });
-
-  for (const testCase of allCases) {
-    const title = `${testCase.id} [${levelOf(testCase)}] ${testCase.title}`;
-    it(title, async function () {
-      if (!options) throw new Error('the fixture server did not start');
-      const reason = skipReason(testCase, options);
-      if (reason !== undefined) {
-        if (this.test) this.test.title = `${title} (skipped: ${reason})`;
-        this.skip();
-      }
-      this.timeout(options.waitMs * 4 + 5000);
-      const result = await executeCase(testCase, options);
-      if (result.status === 'failed') throw result.error;
-    });
-  }
+    return { options, close: () => server.close() };
+  },
+  runs: allCases.map((testCase) => ({
+    title: `${testCase.id} [${levelOf(testCase)}] ${testCase.title}`,
+    skipReason: (options) => skipReason(testCase, options),
+    timeoutMs: caseTimeout,
+    execute: (options) => executeCase(testCase, options),
+  })),
 });
