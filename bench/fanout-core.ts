@@ -20,7 +20,7 @@ import { PgDatabase } from '../core/database/database.js';
 import { RealtimeCore } from '../core/realtime-core.js';
 import type { Session, SessionOutput } from '../core/session.js';
 import { benchApp } from './support/bench-app.js';
-import { benchDocument, benchDocumentId } from './support/documents.js';
+import { benchDocument, benchDocumentId, fillBenchDocs } from './support/documents.js';
 import { databaseUrl } from './support/environment.js';
 import { progress, report } from './support/measure.js';
 import { connectWriter, type Knobs, runScenario } from './support/scenario.js';
@@ -65,19 +65,7 @@ function median(values: number[]): number {
 
 async function body(_knobs: Knobs): Promise<void> {
   const writer = await connectWriter();
-  await writer.query('TRUNCATE bench_docs');
-  const values: unknown[] = [];
-  const rows: string[] = [];
-  for (let i = 0; i < DOCS; i++) {
-    const d = benchDocument(i);
-    const p = values.length;
-    rows.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6})`);
-    values.push(benchDocumentId(i), d.title, d.subtitle, d.author, d.n, d.created_at);
-  }
-  await writer.query(
-    `INSERT INTO bench_docs (id, title, subtitle, author, n, created_at) VALUES ${rows.join(', ')}`,
-    values,
-  );
+  await fillBenchDocs(writer, DOCS);
   await writer.end();
 
   const channel = `pgrt_bench_core_${process.pid}`;

@@ -26,7 +26,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DdpClient } from './support/ddp-client.js';
-import { benchDocument, benchDocumentId } from './support/documents.js';
+import { fillBenchDocs } from './support/documents.js';
 import { inBatches, progress, report, sleep, waitFor } from './support/measure.js';
 import { connectWriter, type Knobs, runScenario, startServer, stopServer } from './support/scenario.js';
 import type { ServerProcess } from './support/server-process.js';
@@ -140,19 +140,7 @@ async function measure(subject: Subject, n: number, docs: number): Promise<numbe
 async function body({ quick }: Knobs): Promise<void> {
   const docs = Number(process.env.BENCH_MEMORY_DOCS ?? 1000);
   const writer = await connectWriter();
-  await writer.query('TRUNCATE bench_docs');
-  const values: unknown[] = [];
-  const rows: string[] = [];
-  for (let i = 0; i < docs; i++) {
-    const d = benchDocument(i);
-    const p = values.length;
-    rows.push(`($${p + 1}, $${p + 2}, $${p + 3}, $${p + 4}, $${p + 5}, $${p + 6})`);
-    values.push(benchDocumentId(i), d.title, d.subtitle, d.author, d.n, d.created_at);
-  }
-  await writer.query(
-    `INSERT INTO bench_docs (id, title, subtitle, author, n, created_at) VALUES ${rows.join(', ')}`,
-    values,
-  );
+  await fillBenchDocs(writer, docs);
   await writer.end();
 
   const subjects: Subject[] = [
