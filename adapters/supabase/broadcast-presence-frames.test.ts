@@ -49,40 +49,43 @@ describe('supabase: broadcast and presence, raw frames', function () {
     return { socket, topic };
   }
 
+  /**
+   * Pushes `event` with `payload` on `topic` as ref `ref` (join ref 1); checks that the answer is that push's
+   * `phx_reply` on that topic and resolves to the reply's payload (`{status, response}`).
+   */
+  async function push(
+    socket: RawPhoenix,
+    topic: string,
+    ref: string,
+    event: string,
+    payload: Record<string, unknown>,
+  ): Promise<unknown> {
+    socket.send(['1', ref, topic, event, payload]);
+    const reply = await socket.waitFor((f) => f[1] === ref);
+    assert.deepEqual(reply.slice(0, 4), ['1', ref, topic, 'phx_reply']);
+    return reply[4];
+  }
+
   it('answers bad presence pushes with the error replies and keeps the channel', async () => {
     const { socket, topic } = await joined({ presence: { key: 'ann', enabled: true } });
     const state = await socket.waitFor((f) => f[3] === 'presence_state');
     assert.deepEqual(state, ['1', null, topic, 'presence_state', {}]);
-    socket.send(['1', '2', topic, 'presence', { type: 'presence', event: 'wave', payload: {} }]);
-    assert.deepEqual(await socket.waitFor((f) => f[1] === '2'), [
-      '1',
-      '2',
-      topic,
-      'phx_reply',
+    assert.deepEqual(
+      await push(socket, topic, '2', 'presence', { type: 'presence', event: 'wave', payload: {} }),
       { status: 'error', response: {} },
-    ]);
-    socket.send(['1', '3', topic, 'presence', { type: 'presence', event: 'track', payload: [1, 2] }]);
-    assert.deepEqual(await socket.waitFor((f) => f[1] === '3'), [
-      '1',
-      '3',
-      topic,
-      'phx_reply',
+    );
+    assert.deepEqual(
+      await push(socket, topic, '3', 'presence', { type: 'presence', event: 'track', payload: [1, 2] }),
       { status: 'error', response: { reason: 'Presence track payload must be a map' } },
-    ]);
-    socket.send([
-      '1',
-      '4',
-      topic,
-      'presence',
-      { type: 'presence', event: 'track', payload: { user: 'ann' } },
-    ]);
-    assert.deepEqual(await socket.waitFor((f) => f[1] === '4'), [
-      '1',
-      '4',
-      topic,
-      'phx_reply',
+    );
+    assert.deepEqual(
+      await push(socket, topic, '4', 'presence', {
+        type: 'presence',
+        event: 'track',
+        payload: { user: 'ann' },
+      }),
       { status: 'ok', response: {} },
-    ]);
+    );
     const diff = await socket.waitFor((f) => f[3] === 'presence_diff');
     const ref = diff[4].joins.ann.metas[0].phx_ref;
     assert.equal(typeof ref, 'string');
@@ -125,36 +128,22 @@ describe('supabase: broadcast and presence, raw frames', function () {
 
   it('answers an acked broadcast without an event and one over maxBroadcastBytes with errors, then sends the next', async () => {
     const { socket, topic } = await joined({ broadcast: { ack: true, self: true } });
-    socket.send(['1', '2', topic, 'broadcast', { type: 'broadcast', payload: {} }]);
-    assert.deepEqual(await socket.waitFor((f) => f[1] === '2'), [
-      '1',
-      '2',
-      topic,
-      'phx_reply',
-      { status: 'error', response: 'invalid_payload' },
-    ]);
-    socket.send([
-      '1',
-      '3',
-      topic,
-      'broadcast',
-      { type: 'broadcast', event: 'e', payload: { big: 'x'.repeat(200) } },
-    ]);
-    assert.deepEqual(await socket.waitFor((f) => f[1] === '3'), [
-      '1',
-      '3',
-      topic,
-      'phx_reply',
+    assert.deepEqual(await push(socket, topic, '2', 'broadcast', { type: 'broadcast', payload: {} }), {
+      status: 'error',
+      response: 'invalid_payload',
+    });
+    assert.deepEqual(
+      await push(socket, topic, '3', 'broadcast', {
+        type: 'broadcast',
+        event: 'e',
+        payload: { big: 'x'.repeat(200) },
+      }),
       { status: 'error', response: 'payload_size_exceeded' },
-    ]);
-    socket.send(['1', '4', topic, 'broadcast', { type: 'broadcast', event: 'e', payload: { n: 1 } }]);
-    assert.deepEqual(await socket.waitFor((f) => f[1] === '4'), [
-      '1',
-      '4',
-      topic,
-      'phx_reply',
+    );
+    assert.deepEqual(
+      await push(socket, topic, '4', 'broadcast', { type: 'broadcast', event: 'e', payload: { n: 1 } }),
       { status: 'ok', response: {} },
-    ]);
+    );
     const own = await socket.waitFor((f) => f[3] === 'broadcast');
     assert.deepEqual(own[4], { type: 'broadcast', event: 'e', payload: { n: 1 } });
   });
