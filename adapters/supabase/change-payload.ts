@@ -6,7 +6,7 @@
  *   `timestamptz`); realtime-js needs it to convert values;
  * - `record` (INSERT, UPDATE): the row as `to_jsonb` renders it: numbers (bigint and numeric too, exact), booleans,
  *   timestamps as ISO text, json as JSON. The bus carries bigint/numeric as decimal text; they are written back as
- *   JSON numbers here (money stays the decimal text, where Supabase writes `$1.00`);
+ *   JSON numbers here; money is written as the database writes it (`"$1,234.50"`, money-format.ts);
  * - `old_record` (UPDATE, DELETE): the old row for tables with replica identity full (the bus carries it for those
  *   only), else the primary key, as Supabase sends them;
  * - `commit_timestamp`: `YYYY-MM-DDTHH:MM:SS.mmmZ` (apply_rls's `to_char`), the bus's `committedAt`: the commit time
@@ -16,6 +16,7 @@
  *   `maxRecordBytes`: then only values of 64 bytes or less are sent in either, as Supabase does.
  */
 import type { ColumnInfo, TableInfo } from '../../core/database/table-info.js';
+import type { MoneyFormat } from './money-format.js';
 
 /** A table as postgres_changes renders it. */
 export interface RenderedTable {
@@ -24,19 +25,25 @@ export interface RenderedTable {
   readonly columnsJson: string;
   /** Columns in jsonb key order (length, then bytes), how Supabase's jsonb record lists them. */
   readonly recordOrder: readonly ColumnInfo[];
+  /** How money columns are written; undefined: as the bus carries them (decimal text). */
+  readonly money: MoneyFormat | undefined;
 }
 
 /** The payload's `type`. */
 export type ChangeType = 'INSERT' | 'UPDATE' | 'DELETE';
 
-/** Makes a {@link RenderedTable} from the table and its columns' type names (attnum order). */
-export function renderedTable(info: TableInfo, typeNames: ReadonlyMap<string, string>): RenderedTable {
+/** Makes a {@link RenderedTable} from the table, its columns' type names (attnum order) and the money format. */
+export function renderedTable(
+  info: TableInfo,
+  typeNames: ReadonlyMap<string, string>,
+  money?: MoneyFormat,
+): RenderedTable {
   const columns = [...info.columns.values()];
   const columnsJson = JSON.stringify(
     columns.map((column) => ({ name: column.name, type: typeNames.get(column.name) ?? 'text' })),
   );
   const recordOrder = [...columns].sort((a, b) => jsonbKeyOrder(a.name, b.name));
-  return { info, columnsJson, recordOrder };
+  return { info, columnsJson, recordOrder, money };
 }
 
 /** jsonb's key order: shorter keys first, then bytewise. */
@@ -103,7 +110,7 @@ function recordJson(
   const parts: string[] = [];
   for (const column of table.recordOrder) {
     if (!(column.name in row)) continue;
-    const value = valueJson(column, row[column.name]);
+    const value = valueJson(column, row[column.name], table.money);
     if (maxValueBytes !== WHOLE && Buffer.byteLength(value) > maxValueBytes) continue;
     parts.push(`${JSON.stringify(column.name)}:${value}`);
   }
@@ -117,12 +124,15 @@ function recordJson(
 
 const JSON_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?$/;
 
-/** One value's JSON: bigint and numeric decimal text back to a JSON number (exact); the rest as carried. */
-function valueJson(column: ColumnInfo, value: unknown): string {
+/**
+ * One value's JSON: bigint and numeric decimal text back to a JSON number (exact), money in the database's format;
+ * the rest as carried.
+ */
+function valueJson(column: ColumnInfo, value: unknown, money: MoneyFormat | undefined): string {
   if (value === undefined || value === null) return 'null';
   if ((column.kind === 'bigint' || column.kind === 'numeric') && typeof value === 'string') {
-    const money = column.pgType === 'money';
-    if (!money && JSON_NUMBER.test(value)) return value;
+    if (column.pgType === 'money') return JSON.stringify(money ? money(value) : value);
+    if (JSON_NUMBER.test(value)) return value;
   }
   return JSON.stringify(value);
 }

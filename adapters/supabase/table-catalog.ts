@@ -1,13 +1,14 @@
 /**
  * The tables postgres_changes may serve: the app's opted-in tables (access.ts) that are registered collections
  * (only those are captured), each introspected once on first use (after the core started) with its columns'
- * pg_type names for the payload's `columns`.
+ * pg_type names for the payload's `columns`, and the database's money format when a table has a money column.
  */
 import type { Queryable } from '../../core/database/database.js';
 import { introspectTable } from '../../core/database/introspect.js';
 import { quoteTable } from '../../core/database/row-codec.js';
 import type { TableRule } from './access.js';
 import { type RenderedTable, renderedTable } from './change-payload.js';
+import { MONEY_SAMPLES_SQL, type MoneyFormat, moneyFormat } from './money-format.js';
 
 /** One opted-in table. */
 export interface CatalogEntry {
@@ -22,6 +23,7 @@ export interface CatalogEntry {
 export class TableCatalog {
   readonly #entries: ReadonlyMap<string, CatalogEntry>;
   readonly #tables = new Map<string, Promise<RenderedTable>>();
+  #money: Promise<MoneyFormat | undefined> | undefined;
 
   constructor(
     private readonly db: Queryable,
@@ -64,6 +66,25 @@ export class TableCatalog {
         ORDER BY a.attnum`,
       [quoteTable(info)],
     );
-    return renderedTable(info, new Map(types.rows.map((row) => [row.name, row.type])));
+    const typeNames = new Map(types.rows.map((row) => [row.name, row.type]));
+    const money = [...typeNames.values()].includes('money') ? await this.#moneyFormat() : undefined;
+    return renderedTable(info, typeNames, money);
+  }
+
+  /** The database's money format, read once (a failed read is not cached). */
+  #moneyFormat(): Promise<MoneyFormat | undefined> {
+    if (!this.#money) {
+      const reading = this.db
+        .query<{ positive: string; negative: string }>(MONEY_SAMPLES_SQL)
+        .then((result) => {
+          const row = result.rows[0];
+          return row ? moneyFormat(row.positive, row.negative) : undefined;
+        });
+      reading.catch(() => {
+        if (this.#money === reading) this.#money = undefined;
+      });
+      this.#money = reading;
+    }
+    return this.#money;
   }
 }
