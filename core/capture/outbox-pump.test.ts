@@ -15,6 +15,7 @@ import { introspectTable } from '../database/introspect.js';
 import { ensureSchema, installCapture } from '../database/schema.js';
 import type { TableInfo } from '../database/table-info.js';
 import { OutboxPump, type OutboxPumpOptions } from './outbox-pump.js';
+import { WAKE_CHANNEL, WAKE_LOCK_KEY } from './outbox-source.js';
 
 async function until(
   condition: () => boolean | Promise<boolean>,
@@ -23,8 +24,6 @@ async function until(
 ): Promise<void> {
   await waitUntil(condition, { timeoutMs, what: () => what });
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let counter = 0;
 
@@ -87,6 +86,23 @@ describe('outbox capture mode', function () {
   const keys = () => changes().map((e) => (e.kind === 'change' ? `${e.op}:${String(e.key)}` : ''));
   const resyncs = () => events.filter((e) => e.kind === 'resync').length;
 
+  /**
+   * Rows 1..written were each delivered once, in order: a marker row written after them arrives after any repeat or
+   * stray change (one pump delivers in id order).
+   */
+  async function expectAllOnce(written: number): Promise<void> {
+    const marker = written + 1;
+    await db.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'marker')`, [marker]);
+    await until(
+      () => changes().some((e) => e.kind === 'change' && e.key === String(marker)),
+      'the marker row',
+    );
+    assert.deepEqual(
+      keys(),
+      Array.from({ length: marker }, (_, i) => `insert:${i + 1}`),
+    );
+  }
+
   it('appends without notifying; the pump notifies in id order with increasing positions, several per notification', async () => {
     await setUp();
     const raw = await connect();
@@ -100,8 +116,11 @@ describe('outbox capture mode', function () {
       await tx.query(`DELETE FROM ${table.name} WHERE id = 1`);
     });
     await db.query(`TRUNCATE ${table.name}`);
-    await sleep(100);
-    assert.deepEqual(heard, [], 'nothing is notified by the writers themselves');
+    // PostgreSQL delivers in commit order: what the writers notified would arrive before this marker.
+    await db.query('SELECT pg_notify($1, $2)', [channel, 'marker']);
+    await until(() => heard.includes('marker'), 'the marker');
+    assert.deepEqual(heard, ['marker'], 'nothing is notified by the writers themselves');
+    heard.length = 0;
     const stored = await db.query<{ n: string }>('SELECT count(*) AS n FROM pgrt.outbox WHERE channel = $1', [
       channel,
     ]);
@@ -134,16 +153,57 @@ describe('outbox capture mode', function () {
     assert.ok(Number(state.rows[0]?.pumped) >= positions[4]!);
   });
 
+  /** Whether `p`'s connection holds the wake lock, i.e. the pump sleeps (0008_pump_wake.sql). */
+  async function asleep(p: OutboxPump): Promise<boolean> {
+    const key = BigInt(WAKE_LOCK_KEY);
+    const held = await db.query(
+      `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND mode = 'ExclusiveLock' AND granted AND pid = $1
+          AND classid = $2::int8::oid AND objid = $3::int8::oid AND objsubid = 1`,
+      [p.backendPid ?? 0, String(key >> 32n), String(key & 0xffffffffn)],
+    );
+    return held.rowCount === 1;
+  }
+
+  it('sleeps while nothing happens and is woken by the next change; writers notify only a sleeping pump', async () => {
+    await setUp();
+    const raw = await connect();
+    const wakes: string[] = [];
+    raw.on('notification', (m) => wakes.push(m.payload ?? ''));
+    await raw.query(`LISTEN ${WAKE_CHANNEL}`);
+    // No pump sleeps: the writer takes no notify lock.
+    await db.query(`INSERT INTO ${table.name} VALUES (1, 1, 'a')`);
+    await db.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'marker']);
+    await until(() => wakes.includes('marker'), 'the marker');
+    assert.deepEqual(wakes, ['marker'], 'no wake-up without a sleeping pump');
+    wakes.length = 0;
+    // Polling and the sleeping pump's own steps an hour apart: only a writer's wake-up can deliver what follows.
+    const p = pump({ idlePollMs: 3_600_000, asleepCheckMs: 3_600_000 });
+    await until(() => changes().length === 1, 'the first change');
+    for (const id of [2, 3]) {
+      await until(() => asleep(p), 'the pump asleep');
+      await db.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'b')`, [id]);
+      await until(() => changes().length === id, `change ${id}`);
+    }
+    assert.deepEqual(keys(), ['insert:1', 'insert:2', 'insert:3']);
+    await until(() => wakes.length === 2, 'the wake-ups');
+    await db.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'marker']);
+    await until(() => wakes.includes('marker'), 'the marker');
+    assert.deepEqual(wakes, ['', '', 'marker'], 'one wake-up per change that found the pump asleep');
+  });
+
   it('never skips a transaction that holds a low id and commits late (delivered in id order)', async () => {
     await setUp();
-    pump();
+    const p = pump();
     const late = await connect();
     await late.query('BEGIN');
     await late.query(`INSERT INTO ${table.name} VALUES (1, 1, 'late')`); // draws the lower id
     await db.query(`INSERT INTO ${table.name} VALUES (2, 2, 'early')`); // higher id, commits first
     await db.query(`INSERT INTO ${table.name} VALUES (3, 3, 'early')`);
-    await sleep(150);
-    assert.deepEqual(keys(), [], 'rows behind a running transaction wait for it');
+    // Steps begun after the early rows committed: the first takes a barrier over them (and would send them were the
+    // late transaction not running), the next checks it.
+    const from = p.steps;
+    await until(() => p.steps >= from + 2, 'two steps past the early rows');
+    assert.equal(p.sent, 0, 'rows behind a running transaction wait for it');
     await late.query('COMMIT');
     await until(() => changes().length === 3, '3 changes');
     assert.deepEqual(keys(), ['insert:1', 'insert:2', 'insert:3']);
@@ -153,7 +213,13 @@ describe('outbox capture mode', function () {
     await late.query('BEGIN');
     await late.query(`UPDATE ${table.name} SET v = 10 WHERE id = 1`);
     const blocked = db.query(`UPDATE ${table.name} SET v = 11 WHERE id = 1`);
-    await sleep(50);
+    await until(async () => {
+      const waiting = await late.query(
+        "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE ' || $1 || ' %'",
+        [table.name],
+      );
+      return waiting.rowCount === 1;
+    }, 'the second UPDATE to wait for the row lock');
     await late.query('COMMIT');
     await blocked;
     await until(() => changes().length === 5, '5 changes');
@@ -164,7 +230,7 @@ describe('outbox capture mode', function () {
 
   it('delivers nothing for a rolled-back transaction and moves past its ids', async () => {
     await setUp();
-    const p = pump();
+    pump();
     await db
       .transaction(async (tx) => tx.query(`INSERT INTO ${table.name} VALUES (1, 1, 'x')`))
       .catch(() => {});
@@ -173,13 +239,17 @@ describe('outbox capture mode', function () {
     await tx.query(`INSERT INTO ${table.name} VALUES (3, 3, 'rolled back')`);
     await tx.rollback();
     await db.query(`INSERT INTO ${table.name} VALUES (4, 4, 'y')`);
-    await until(() => changes().length === 2, '2 changes');
-    await sleep(50);
-    assert.deepEqual(keys(), ['insert:1', 'insert:4']);
+    await db.query(`INSERT INTO ${table.name} VALUES (5, 5, 'marker')`);
+    // Delivered in id order: a rolled-back row would come before the marker's.
+    await until(() => changes().length === 3, '3 changes');
+    assert.deepEqual(keys(), ['insert:1', 'insert:4', 'insert:5']);
     const last = await db.query<{ id: string }>('SELECT max(id) AS id FROM pgrt.outbox WHERE channel = $1', [
       channel,
     ]);
-    await until(() => p.pumpedThrough >= Number(last.rows[0]?.id), 'the pump past the last row');
+    const state = await db.query<{ pumped: string }>(
+      'SELECT pumped_through AS pumped FROM pgrt.outbox_state',
+    );
+    assert.ok(Number(state.rows[0]?.pumped) >= Number(last.rows[0]?.id), 'the pump past the last row');
   });
 
   it('hands oversized payloads over through the outbox row; fences follow their transaction', async () => {
@@ -220,11 +290,10 @@ describe('outbox capture mode', function () {
       while (!stop) {
         written++;
         await writer.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'w')`, [written]);
-        await sleep(2);
       }
     })();
     try {
-      await sleep(200);
+      await until(() => changes().length >= 10, 'changes delivered by the first leader');
       const leader = a.leading ? a : b;
       const follower = leader === a ? b : a;
       const killer = await connect();
@@ -232,18 +301,13 @@ describe('outbox capture mode', function () {
       const killedAt = Date.now();
       await until(() => follower.leading || leader.leading, 'a new leader', 5000);
       assert.ok(Date.now() - killedAt < 3000, 'taken over within seconds');
-      await sleep(300);
+      const atTakeover = changes().length;
+      await until(() => changes().length >= atTakeover + 10, 'changes delivered by the new leader');
     } finally {
       stop = true;
       await writing;
     }
-    assert.ok(written > 20, `only ${written} writes`);
-    await until(() => changes().length >= written, `${written} changes`);
-    await sleep(50);
-    assert.deepEqual(
-      keys(),
-      Array.from({ length: written }, (_, i) => `insert:${i + 1}`),
-    );
+    await expectAllOnce(written);
   });
 
   it('replays a LISTEN gap from the outbox instead of resyncing', async () => {
@@ -256,12 +320,12 @@ describe('outbox capture mode', function () {
       while (!stop) {
         written++;
         await writer.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'w')`, [written]);
-        await sleep(2);
       }
     })();
     try {
       for (let kill = 0; kill < 2; kill++) {
-        await sleep(150);
+        const before = written;
+        await until(() => written >= before + 10, 'writes before the kill');
         const pid = bus.listenerPid;
         assert.ok(pid);
         const killer = await connect();
@@ -271,19 +335,15 @@ describe('outbox capture mode', function () {
           'a new LISTEN connection',
         );
       }
-      await sleep(150);
+      const after = written;
+      await until(() => written >= after + 10, 'writes after the last kill');
     } finally {
       stop = true;
       await writing;
     }
-    await until(() => changes().length >= written, `${written} changes`);
-    await sleep(50);
+    await expectAllOnce(written);
     assert.equal(resyncs(), 0, 'no resync');
     assert.equal(bus.replays, 2);
-    assert.deepEqual(
-      keys(),
-      Array.from({ length: written }, (_, i) => `insert:${i + 1}`),
-    );
   });
 
   it('deletes rows after the retention; a gap whose rows are gone falls back to resync', async () => {

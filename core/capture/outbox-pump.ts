@@ -36,13 +36,15 @@
  * captured table still hold xmin back while they run: a long writing transaction anywhere in the cluster delays
  * delivery (never order) until it ends; the pump logs it when the wait exceeds `stallWarningMs`.
  *
- * Latency vs throughput: each source sets its own cadence (outbox-source.ts polls, 2 ms busy to 20 ms idle, 10 ms
- * while gathering under load; logical/logical-source.ts follows the stream, at most one append per 5 ms under
- * load). Delivery costs the writers nothing and adds about one or two poll intervals plus the longest concurrent
- * transaction to commit → listener latency; throughput is that of batched NOTIFY (up to `batchRows` changes per pump
- * transaction, consecutive changes of a channel gathered into one notification of at most `spillThresholdBytes`;
- * perf.md §4.1: ~157k msgs/s at 100 B). A per-transaction NOTIFY "wake-up" from the trigger was not used: it would
- * put the notify lock back into every writer's commit.
+ * Latency vs throughput: each source sets its own cadence. outbox-source.ts polls (2 ms busy, 10 ms while gathering
+ * under load) and, once quiet for 200 ms, falls asleep: the writers' triggers wake it with a NOTIFY, sent only while
+ * it sleeps (0008_pump_wake.sql), so an isolated change is pumped at once and an awake pump under load keeps the
+ * notify lock out of the writers' commits. logical/logical-source.ts follows the stream (one append per `gatherMs`
+ * while more than 1,000 changes/s arrive). Either adds one pump transaction plus the longest concurrent transaction
+ * to commit → listener latency (and up to `gatherMs` under load); throughput is that of batched NOTIFY (up to
+ * `batchRows` changes per pump transaction, consecutive changes of a channel gathered into one notification of at
+ * most `spillThresholdBytes`; perf.md §4.1: ~157k msgs/s at 100 B). A sleeping pump still steps every
+ * `asleepCheckMs` (retention, a relay).
  *
  * Retention. The pump deletes rows at least `retentionMs` (default 10 min) after they were notified (it samples the
  * position in `pgrt.outbox_state` every `gcIntervalMs`, whichever source moved it) and advances `deleted_through` in the same transaction; listeners replay gaps from
@@ -71,8 +73,14 @@ export interface OutboxPumpOptions {
   readonly electionIntervalMs?: number;
   /** Poll interval while changes flow or a barrier is pending, in ms (default 2; outbox source). */
   readonly busyPollMs?: number;
-  /** Longest poll interval when idle, in ms (default 20). */
+  /** Longest poll interval when idle but unable to sleep (outbox: a writer's transaction runs), in ms (default 20). */
   readonly idlePollMs?: number;
+  /**
+   * How often a pump with nothing to do steps all the same, in ms (default 1000): changes wake it (the outbox
+   * writers' wake-up, the replication stream), so this only bounds what a missed wake-up could cost and paces
+   * retention and a relay while quiet.
+   */
+  readonly asleepCheckMs?: number;
   /**
    * Poll interval while changes arrive faster than 1,000/s (default 10; at most `busyPollMs` disables it; outbox
    * source): fewer, larger pump transactions under load, at the price of up to this much latency.
@@ -130,8 +138,11 @@ export class OutboxPump {
   #timerDue = 0;
   #running: Promise<void> | undefined;
   #delayMs = 0;
+  /** The soonest next step a source asked for while a step ran (ms from when that step ends). */
+  #wakeMs = Number.POSITIVE_INFINITY;
   #pumped = 0;
   #sent = 0;
+  #steps = 0;
   #deletedThrough = 0;
   #samples: Array<{ at: number; position: number }> = [];
   #lastGc = 0;
@@ -160,6 +171,7 @@ export class OutboxPump {
       busyPollMs: this.#busyMs,
       gatherMs: Math.max(this.#busyMs, options.gatherMs ?? 10),
       idlePollMs: idleMs,
+      asleepCheckMs: Math.max(idleMs, options.asleepCheckMs ?? 1000),
       stallWarningMs: options.stallWarningMs ?? 5000,
       wake: (delayMs) => this.#wake(delayMs),
       relayed: options.relay !== undefined,
@@ -177,6 +189,11 @@ export class OutboxPump {
   /** The last outbox position this pump saw recorded (0 before it led). */
   get pumpedThrough(): number {
     return this.#pumped;
+  }
+
+  /** Source steps this pump took while leading (diagnostics, tests). */
+  get steps(): number {
+    return this.#steps;
   }
 
   /** Changes this pump sent (diagnostics, tests). */
@@ -223,12 +240,13 @@ export class OutboxPump {
     const turn = (): void => {
       this.#timer = undefined;
       if (this.#closed) return;
+      this.#wakeMs = Number.POSITIVE_INFINITY;
       const run = this.#tick().catch((error: unknown) => this.#failed(error));
       this.#running = run;
       run
         .finally(() => {
           if (this.#running === run) this.#running = undefined;
-          if (!this.#closed) this.#schedule(this.#delayMs);
+          if (!this.#closed) this.#schedule(Math.min(this.#delayMs, this.#wakeMs));
         })
         .catch((error: unknown) => this.#failed(error));
     };
@@ -242,9 +260,17 @@ export class OutboxPump {
     }
   }
 
-  /** The source asks for a step within `delayMs`: reschedules a later one (never a running or earlier one). */
+  /**
+   * The source asks for a step within `delayMs`: reschedules a later one (never an earlier one); asked while a step
+   * runs, the next step comes at most that long after it (the step may have read its source before the news).
+   */
   #wake(delayMs: number): void {
-    if (this.#closed || this.#running || !this.#timer) return;
+    if (this.#closed) return;
+    if (this.#running) {
+      this.#wakeMs = Math.min(this.#wakeMs, delayMs);
+      return;
+    }
+    if (!this.#timer) return;
     if (this.#timerDue <= performance.now() + delayMs) return;
     this.#timer.cancel();
     this.#timer = undefined;
@@ -261,6 +287,7 @@ export class OutboxPump {
     const client = this.#client;
     if (!client) return;
     const step = await this.#source.step(client);
+    this.#steps++;
     this.#sent += step.sent;
     this.#delayMs = step.delayMs;
     if (this.#relay && (await this.#relay.step(client, step))) this.#delayMs = 0;

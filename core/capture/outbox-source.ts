@@ -4,28 +4,37 @@
  * rule). Each step is one call: it takes or checks the barrier, notifies up to `batchRows` rows past the position
  * and moves the position in the same transaction.
  *
- * Cadence: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending and for 200 ms after, then
- * backing off by doubling to `idlePollMs` (default 20 ms); a full batch is followed at once by the next; while rows
- * arrive faster than {@link GATHER_ABOVE_PER_SECOND} every `gatherMs` (default 10 ms) instead: a step costs about the
- * same CPU whatever it carries, and on a database's machine that CPU is the writers'.
+ * Cadence: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending and for 200 ms after; a full
+ * batch is followed at once by the next; while rows arrive faster than {@link GATHER_ABOVE_PER_SECOND} every
+ * `gatherMs` (default 10 ms) instead: a step costs about the same CPU whatever it carries, and on a database's machine
+ * that CPU is the writers'. Then the pump falls asleep (0008_pump_wake.sql): it takes the session advisory lock
+ * {@link WAKE_LOCK_KEY}, steps once more, and if that step found nothing it waits for a notification on
+ * {@link WAKE_CHANNEL}, which every appender that finds the lock taken sends at its commit; so an isolated change is
+ * pumped as soon as it commits, and a quiet pump costs one step per `asleepCheckMs` (default 1 s). An awake pump holds no
+ * lock, so writers under a steady flow notify nothing (a NOTIFY would put PostgreSQL's notify lock back into their
+ * commits). When the lock cannot be had (an appender's transaction is running) the pump keeps polling, backing off by
+ * doubling to `idlePollMs` (default 20 ms).
  */
 import type pg from 'pg';
 import type { Database } from '../database/database.js';
 import type { Logger } from '../logger.js';
-import type { PassedRow, PassedRows, PumpSource, PumpSourceOptions, PumpStep } from './pump-source.js';
+import {
+  GATHER_ABOVE_PER_SECOND,
+  type PassedRow,
+  type PassedRows,
+  type PumpSource,
+  type PumpSourceOptions,
+  type PumpStep,
+} from './pump-source.js';
 
 /** How long the pump keeps polling at `busyPollMs` after the last work before it backs off, in ms. */
 const BUSY_LINGER_MS = 200;
 
-/**
- * Changes per second above which the source polls every `gatherMs` instead of every `busyPollMs`. Each step costs
- * about the same whatever it carries (a round trip, a plpgsql call, a commit with its WAL flush and the notify lock,
- * wake-ups of the pump and its backend). bench/writer-overhead.ts at 2,000 changes/s, pump process and backend
- * together: ~145–165 µs of CPU per change with 2-ms steps (every other one only taking a barrier), ~120 with the
- * barrier taken by the sending step, ~80 with 10-ms gathering (~55 at 20 ms): CPU the writers share. Above this rate
- * gathering saves that CPU for the writers; below it the latency is worth more.
- */
-export const GATHER_ABOVE_PER_SECOND = 1000;
+/** Advisory lock key a sleeping pump holds ('pgrtwake' in ASCII; 0008_pump_wake.sql tries it shared). */
+export const WAKE_LOCK_KEY = BigInt('0x7067727477616b65').toString();
+
+/** Channel on which appenders wake a sleeping pump. */
+export const WAKE_CHANNEL = 'pgrt_pump_wake';
 
 interface StepRow {
   pumped: string;
@@ -49,20 +58,40 @@ export class OutboxSource implements PumpSource {
   /** When the last step began (performance.now() ms; 0: none yet). */
   #stepAt = 0;
   #delayMs = 0;
+  /** The pump's connection while leading (it LISTENs on WAKE_CHANNEL), and whether it holds WAKE_LOCK_KEY. */
+  #client: pg.Client | undefined;
+  #asleep = false;
+  /** Wake-up notifications received (a step that saw one arrive does not fall asleep). */
+  #wakes = 0;
+  readonly #onNotification = (message: pg.Notification): void => {
+    if (message.channel !== WAKE_CHANNEL) return;
+    this.#wakes++;
+    this.#options.wake(0);
+  };
 
   constructor(_db: Database, options: PumpSourceOptions) {
     this.#options = options;
     this.#logger = options.logger;
   }
 
-  async lead(): Promise<void> {
+  async lead(client: pg.Client): Promise<void> {
     this.#barrier = undefined;
     this.#stepAt = 0;
     this.#delayMs = 0;
+    this.#asleep = false;
+    this.#client = client;
+    client.on('notification', this.#onNotification);
+    await client.query(`LISTEN ${WAKE_CHANNEL}`);
+    // A notifying step's transaction only moves the position: one lost in a crash is redone by the next pump, and
+    // listeners drop by position what they already had. So it does not wait for its WAL flush, which would add the
+    // disk's flush time to every delivery and one more flush to the writers' queue (retention's deletes are redone
+    // alike). A relayed step's rows are published after it commits: that stays as it was (synchronous).
+    if (!this.#options.relayed) await client.query('SET synchronous_commit = off');
   }
 
   async step(client: pg.Client): Promise<PumpStep> {
     const options = this.#options;
+    const wakes = this.#wakes;
     const startedAt = performance.now();
     const sinceLast = this.#stepAt > 0 ? startedAt - this.#stepAt : Number.POSITIVE_INFINITY;
     this.#stepAt = startedAt;
@@ -94,11 +123,20 @@ export class OutboxSource implements PumpSource {
       this.#barrier = undefined;
     }
     const now = Date.now();
-    if (row.sent > 0 || this.#barrier) this.#activeAt = now;
+    // A wake-up that arrived during the step may be for a row its barrier did not cover yet.
+    const found = row.sent > 0 || this.#barrier !== undefined || this.#wakes !== wakes;
+    if (found) this.#activeAt = now;
+    if (found && this.#asleep) {
+      // Woken with work to do: writers stop notifying from here on.
+      await client.query('SELECT pg_advisory_unlock($1::int8)', [WAKE_LOCK_KEY]);
+      this.#asleep = false;
+    }
     if (row.sent >= options.batchRows) this.#delayMs = 0;
     else if (row.sent > 0 && (row.sent * 1000) / sinceLast >= GATHER_ABOVE_PER_SECOND)
       this.#delayMs = options.gatherMs;
     else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
+    else if (this.#asleep) this.#delayMs = options.asleepCheckMs;
+    else if (await this.#fallAsleep(client)) this.#delayMs = 0;
     else this.#delayMs = Math.min(options.idlePollMs, Math.max(options.busyPollMs, this.#delayMs * 2));
     return { sent: row.sent, delayMs: this.#delayMs, ...(passed ? { passed } : {}) };
   }
@@ -117,7 +155,23 @@ export class OutboxSource implements PumpSource {
     return { after: Number(row.pumped_from ?? through), through, rows };
   }
 
+  /**
+   * Takes the wake lock (appenders notify from now on); the next step, at once, reads the sequence after it and stays
+   * asleep if it finds nothing. False while an appender's transaction holds the lock shared.
+   */
+  async #fallAsleep(client: pg.Client): Promise<boolean> {
+    const result = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_lock($1::int8) AS ok', [
+      WAKE_LOCK_KEY,
+    ]);
+    this.#asleep = result.rows[0]?.ok === true;
+    return this.#asleep;
+  }
+
   async stop(): Promise<void> {
     this.#barrier = undefined;
+    // The lock and the LISTEN go with the connection (the pump ends it when leadership ends).
+    this.#asleep = false;
+    this.#client?.off('notification', this.#onNotification);
+    this.#client = undefined;
   }
 }

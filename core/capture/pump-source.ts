@@ -8,6 +8,16 @@
 import type pg from 'pg';
 import type { Logger } from '../logger.js';
 
+/**
+ * Changes per second above which a source gathers them for `gatherMs` between steps instead of stepping as soon as
+ * they arrive. Each step costs about the same whatever it carries (a round trip, a plpgsql call, a commit with its
+ * WAL flush and the notify lock, wake-ups of the pump and its backend). bench/writer-overhead.ts at 2,000 changes/s,
+ * outbox pump process and backend together: ~145–165 µs of CPU per change with 2-ms steps (every other one only
+ * taking a barrier), ~120 with the barrier taken by the sending step, ~80 with 10-ms gathering (~55 at 20 ms): CPU
+ * the writers share. Above this rate gathering saves that CPU for the writers; below it the latency is worth more.
+ */
+export const GATHER_ABOVE_PER_SECOND = 1000;
+
 /** What a source is told by its pump. */
 export interface PumpSourceOptions {
   readonly logger: Logger;
@@ -21,6 +31,8 @@ export interface PumpSourceOptions {
   readonly busyPollMs: number;
   readonly gatherMs: number;
   readonly idlePollMs: number;
+  /** How long a source with nothing to do waits for its next step unless woken, in ms. */
+  readonly asleepCheckMs: number;
   /** A barrier pending longer than this is logged (a long transaction holds delivery back), in ms. */
   readonly stallWarningMs: number;
   /**

@@ -40,7 +40,6 @@ const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> 
   'test/wire/shutdown-rolling.test.ts': { lines: 1, why: PACING },
   'test/wire/listener-failure.test.ts': { lines: 2, why: PACING },
   'core/bus/pg-notification-bus.test.ts': { lines: 1, why: PACING },
-  'core/capture/outbox-pump.test.ts': { lines: 13, why: CONVERT },
 };
 
 const SKIP = new Set(['node_modules', 'dist', 'coverage', '.pgrt', '.git', 'scratch']);

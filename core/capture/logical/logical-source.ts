@@ -9,9 +9,11 @@
  * function ignores a batch whose LSN is not past `decoded_through`; a stream restarted after a crash re-sends from
  * the slot's confirmed position and what was already appended is skipped (`skipThrough`).
  *
- * Cadence: the stream pushes; each append costs the pump and its backend far more CPU than a change does, so while
- * transactions keep coming they are appended at most once per {@link LOGICAL_STEP_MS}; a transaction arriving after a
- * quiet spell is appended at once. More than {@link LOGICAL_QUEUE_HIGH_WATER} queued changes pause the stream.
+ * Cadence: the stream pushes, and a transaction is appended as soon as it arrives; but each append costs the pump and
+ * its backend far more CPU than a change does, so while changes arrive faster than {@link GATHER_ABOVE_PER_SECOND} they
+ * are appended at most once per `gatherMs` (default 10 ms). With nothing queued the pump waits for the stream (a step
+ * per `asleepCheckMs` (default 1 s) all the same). More than {@link LOGICAL_QUEUE_HIGH_WATER} queued changes pause the
+ * stream.
  *
  * Differences from the triggers, documented: an UPDATE that changes nothing is still delivered (the merge box
  * finds no difference); an UPDATE that leaves a TOASTed (large, out-of-line) value unchanged does not carry it in
@@ -21,7 +23,12 @@
 import type pg from 'pg';
 import type { Database } from '../../database/database.js';
 import type { Logger } from '../../logger.js';
-import type { PumpSource, PumpSourceOptions, PumpStep } from '../pump-source.js';
+import {
+  GATHER_ABOVE_PER_SECOND,
+  type PumpSource,
+  type PumpSourceOptions,
+  type PumpStep,
+} from '../pump-source.js';
 import { type CapturedTable, logicalAppendQuery } from './append-query.js';
 import type { DecodedTransaction } from './decoder.js';
 import { formatLsn, parseLsn } from './pgoutput.js';
@@ -31,14 +38,6 @@ import { ensureLogicalSlot, readCapturedTables } from './slot.js';
 /** Bounds of the backoff between attempts to reopen a failing replication stream, in ms. */
 const REOPEN_MIN_MS = 100;
 const REOPEN_MAX_MS = 5000;
-
-/**
- * Least time between the starts of two appends while transactions keep arriving, in ms. Each append costs a
- * statement, a commit (a WAL flush) and round trips, and each wake-up of the pump, its backend and the walsender
- * costs far more CPU than decoding a change: under a stream of one-row transactions (bench/writer-overhead.ts)
- * gathering them adds at most this much latency and saves much of the pump's CPU.
- */
-export const LOGICAL_STEP_MS = 5;
 
 /** Decoded changes queued beyond this many pause the replication stream until the pump catches up. */
 export const LOGICAL_QUEUE_HIGH_WATER = 100_000;
@@ -60,8 +59,9 @@ export class LogicalSource implements PumpSource {
   #reopenAt = 0;
   #reopenDelayMs = REOPEN_MIN_MS;
   #tables = new Map<string, CapturedTable>();
-  /** When the last append began (performance.now() ms). */
+  /** When the last append began (performance.now() ms), and whether changes arrived fast enough to gather them. */
   #appendedAt = Number.NEGATIVE_INFINITY;
+  #gathering = false;
 
   constructor(db: Database, options: PumpSourceOptions) {
     this.#db = db;
@@ -95,7 +95,12 @@ export class LogicalSource implements PumpSource {
     let sent = 0;
     const batch = this.#queue.slice(0, size);
     if (batch.length > 0) {
-      this.#appendedAt = performance.now();
+      const startedAt = performance.now();
+      // Each append is one statement and one WAL flush however many changes it carries (and so is each wake-up of
+      // the pump, its backend and the walsender): under a stream of one-row transactions (bench/writer-overhead.ts)
+      // gathering them saves much of the pump's CPU, which is the writers' on the database's machine.
+      this.#gathering = (changes * 1000) / (startedAt - this.#appendedAt) >= GATHER_ABOVE_PER_SECOND;
+      this.#appendedAt = startedAt;
       sent = await this.#append(client, batch);
       this.#queue.splice(0, size);
       this.#queuedChanges -= changes;
@@ -106,7 +111,11 @@ export class LogicalSource implements PumpSource {
       this.#stream?.confirm(batch[batch.length - 1]!.endLsn, batch.length);
     }
     const delayMs =
-      this.#queuedChanges >= batchRows ? 0 : this.#queue.length > 0 ? this.#gatherMs() : idlePollMs;
+      this.#queuedChanges >= batchRows
+        ? 0
+        : this.#queue.length > 0
+          ? this.#gatherMs()
+          : this.#options.asleepCheckMs;
     return { sent, delayMs };
   }
 
@@ -140,12 +149,12 @@ export class LogicalSource implements PumpSource {
   }
 
   /**
-   * How long to let transactions gather before the next append: until {@link LOGICAL_STEP_MS} after the previous
-   * one began (0 within a ms of it: timers are no finer), at once for a full batch.
+   * How long to let transactions gather before the next append: none unless they arrive fast, then until `gatherMs`
+   * after the previous append began (0 within a ms of it: timers are no finer); at once for a full batch.
    */
   #gatherMs(): number {
-    if (this.#queuedChanges >= this.#options.batchRows) return 0;
-    const wait = this.#appendedAt + LOGICAL_STEP_MS - performance.now();
+    if (!this.#gathering || this.#queuedChanges >= this.#options.batchRows) return 0;
+    const wait = this.#appendedAt + this.#options.gatherMs - performance.now();
     return wait < 1 ? 0 : wait;
   }
 
@@ -183,8 +192,8 @@ export class LogicalSource implements PumpSource {
           this.#paused = true;
           stream.pause();
         }
-        // Step at once if the previous append began LOGICAL_STEP_MS ago (or a full batch is queued), else when it
-        // is that old, instead of after the idle delay: a busy stream's transactions gather into one append.
+        // Step at once, or (changes arriving fast) `gatherMs` after the previous append began, instead of after the
+        // idle delay: a busy stream's transactions gather into one append.
         this.#options.wake(this.#gatherMs());
       },
       onEnd: (error) => this.#ended(stream, error),
