@@ -213,8 +213,9 @@ describe('outbox capture mode', function () {
     await late.query('BEGIN');
     await late.query(`UPDATE ${table.name} SET v = 10 WHERE id = 1`);
     const blocked = db.query(`UPDATE ${table.name} SET v = 11 WHERE id = 1`);
+    // Not through `late`: a transaction keeps its first view of pg_stat_activity.
     await until(async () => {
-      const waiting = await late.query(
+      const waiting = await db.query(
         "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'UPDATE ' || $1 || ' %'",
         [table.name],
       );
