@@ -197,27 +197,41 @@ describe('DDP session hand-off across processes (wire)', function () {
   it('gives a session back to the store when its client leaves while it is being taken over', async () => {
     const { session, count } = await handedOff();
     const hash = hashSessionId(session);
+    let firstHandoff: string | undefined;
     const lock = await b.db.begin();
     try {
       // Holds the take (its DELETE waits for this row lock) until the client has gone.
-      await lock.query('SELECT 1 FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1 FOR UPDATE', [hash]);
+      const held = await lock.query<{ handoff_id: string }>(
+        'SELECT handoff_id FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1 FOR UPDATE',
+        [hash],
+      );
+      firstHandoff = held.rows[0]?.handoff_id;
       const ws = new WebSocket(urlOf(b));
       await new Promise((resolve) => ws.once('open', resolve));
       const handle = b.protocols.get('ddp') as DdpHandle;
       ws.send(
         JSON.stringify({ msg: 'connect', version: '1', support: ['1'], session, receivedCount: count }),
       );
-      await waitUntil(() => handle.connectionCount > 0);
+      // The take is waiting for the row lock.
+      await waitUntil(async () => {
+        const waiting = await b.db.query(
+          `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'
+              AND query LIKE '%DELETE FROM pgrt.ddp_handoff_sessions%'`,
+        );
+        return (waiting.rowCount ?? 0) > 0;
+      });
       ws.terminate();
       await waitUntil(() => handle.connectionCount === 0);
     } finally {
       await lock.commit();
     }
+    // Given back: written again, in a hand-off of its own (not the row the take was waiting for).
     await waitUntil(async () => {
-      const rows = await b.db.query('SELECT 1 FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1', [
-        hash,
-      ]);
-      return rows.rowCount === 1;
+      const rows = await b.db.query<{ handoff_id: string }>(
+        'SELECT handoff_id FROM pgrt.ddp_handoff_sessions WHERE session_hash = $1',
+        [hash],
+      );
+      return rows.rowCount === 1 && rows.rows[0]?.handoff_id !== firstHandoff;
     });
     const back = await open(b, { session, receivedCount: count });
     await back.waitFor((m) => m.msg === 'ready');
