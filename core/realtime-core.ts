@@ -185,10 +185,10 @@ export class RealtimeCore implements PluginHost {
     // E.g. the logical slot: it must exist before anything is read, or changes committed meanwhile would be missed.
     await mode.prepare(this.db, this.logger);
     this.#bindings = bindings;
-    this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger);
+    // A bus that filters tables (NATS) consumes those of the live observers, as they come and go.
+    const watch = this.bus.watch?.bind(this.bus);
+    this.#pool = new ObserverPool(this.db, bindings, () => this.bus.lastSeq, this.logger, watch);
     this.#unsubscribe = this.bus.subscribe((event) => this.#dispatch(event));
-    // A bus that can filter (NATS) receives only the bound tables' changes.
-    this.bus.watchTables?.([...bindings.values()].map((binding) => binding.table.qualifiedName));
     await this.bus.start();
     const pump = this.options.outboxPump ?? true;
     if (mode.outbox && pump !== false) {

@@ -11,7 +11,7 @@
  * data}` (Extensions.PostgresCdcRls.MessageDispatcher). change-fanout.ts does that once per distinct filter, rule
  * and frame rather than once per channel.
  */
-import type { BusEvent } from '../../core/bus/change-bus.js';
+import type { BusEvent, TableWatch } from '../../core/bus/change-bus.js';
 import type { Logger } from '../../core/logger.js';
 import { canonicalJson, isPlainObject } from '../../core/query/compare.js';
 import { compileMatcher, type Matcher } from '../../core/query/matcher.js';
@@ -68,6 +68,8 @@ export interface PostgresChangesOptions {
 /** The process's postgres_changes: bindings by table, fed by the bus. */
 export class PostgresChanges {
   readonly #byTable = new Map<string, TableFanout>();
+  /** The bus's watch of each table with bindings (a bus that filters tables, NATS). */
+  readonly #watches = new Map<string, TableWatch>();
   #unsubscribe: (() => void) | undefined;
   /** Dispatches so far: each one's number marks the receivers it reached (change-fanout.ts). */
   #epoch = 0;
@@ -159,6 +161,8 @@ export class PostgresChanges {
       if (!fanout) {
         fanout = new TableFanout(binding.table);
         this.#byTable.set(name, fanout);
+        const watch = this.core.bus.watch?.([name]);
+        if (watch) this.#watches.set(name, watch);
       }
       fanout.add(binding);
     }
@@ -171,7 +175,10 @@ export class PostgresChanges {
       const fanout = this.#byTable.get(name);
       if (!fanout) continue;
       fanout.delete(binding);
-      if (fanout.size === 0) this.#byTable.delete(name);
+      if (fanout.size > 0) continue;
+      this.#byTable.delete(name);
+      this.#watches.get(name)?.release();
+      this.#watches.delete(name);
     }
   }
 
@@ -180,6 +187,8 @@ export class PostgresChanges {
     this.#unsubscribe?.();
     this.#unsubscribe = undefined;
     this.#byTable.clear();
+    for (const watch of this.#watches.values()) watch.release();
+    this.#watches.clear();
   }
 
   #dispatch(event: BusEvent): void {

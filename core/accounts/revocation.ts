@@ -78,6 +78,8 @@ export class ConnectionLogins {
   watch(host: PluginHost, intervalMs: number, sweep: () => Promise<unknown>): () => void {
     this.#host = host;
     const unsubscribe = host.bus.subscribe((event) => this.#busEvent(event));
+    // A bus that filters tables (NATS) must carry the users table's changes to every process.
+    const watch = host.bus.watch?.([USERS_TABLE]);
     const timer =
       intervalMs > 0
         ? setInterval(() => {
@@ -89,6 +91,7 @@ export class ConnectionLogins {
     timer?.unref();
     return () => {
       unsubscribe();
+      watch?.release();
       clearInterval(timer);
       this.#host = undefined;
     };

@@ -65,12 +65,22 @@ export interface ChangeBus {
   /** Stops listening for good (idempotent). */
   close(): Promise<void>;
   /**
-   * The tables (`schema.table`) whose changes this process needs, told before `start()`; a bus that can filter
-   * (NATS: one subject per table) receives only those, and fences and resyncs. A bus without it delivers every table.
+   * Asks for the changes of `tables` (`schema.table`) until the watch is released (watches are counted per table). A
+   * bus that can filter (NATS: one subject per table) receives only the watched tables' changes, and fences and
+   * resyncs: every change committed after `ready` resolved is delivered (one committed before may be too). A bus
+   * without it delivers every table.
    */
-  watchTables?(tables: readonly string[]): void;
+  watch?(tables: readonly string[]): TableWatch;
   /** The pump's other half for a bus fed from the outbox by a relay (NATS); undefined for PostgreSQL's own. */
   pumpRelay?(): PumpRelay;
+}
+
+/** A watch of some tables ({@link ChangeBus.watch}). */
+export interface TableWatch {
+  /** Resolves once the tables' changes are consumed (never rejects; waits while the bus is unreachable). */
+  readonly ready: Promise<void>;
+  /** Ends this watch (idempotent); a table nobody watches any more is no longer consumed. */
+  release(): void;
 }
 
 /** Injection token for {@link ChangeBus}. */

@@ -102,6 +102,8 @@ export abstract class LiveObserver {
   #live = false;
   #retryMs = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Waiting for the bus's watch before the first query: events are ignored. */
+  #waiting = false;
 
   protected constructor(
     readonly key: string,
@@ -133,8 +135,19 @@ export abstract class LiveObserver {
   /** The published fields of a row (projection applied). */
   protected abstract fieldsOf(row: Row): Fields;
 
-  /** Starts the observer (first query); idempotent. */
-  start(): Promise<void> {
+  /**
+   * Starts the observer (first query); idempotent. `after`: the bus's watch of the observer's tables, once ready (a
+   * bus that filters tables, NATS): the first query waits for it, so that every change committed after its snapshot
+   * is delivered; events before are ignored (the snapshot holds them).
+   */
+  start(after?: Promise<void>): Promise<void> {
+    if (after && !this.#started) {
+      this.#waiting = true;
+      this.#started = after.then(() => {
+        this.#waiting = false;
+        return this.#requeryNow(this.currentSeq());
+      });
+    }
     this.#started ??= this.#requeryNow(this.currentSeq());
     return this.#started;
   }
@@ -230,7 +243,7 @@ export abstract class LiveObserver {
 
   /** Handles one event in bus order. */
   handle(event: ObserverEvent): void {
-    if (this.#stopped) return;
+    if (this.#stopped || this.#waiting) return;
     if (event.kind === 'resync') {
       this.#markDirty(event.seq);
       return;

@@ -3,7 +3,7 @@
  * diff per change, whatever the number of subscribers). Routes bus events to the observers of the changed
  * table, decoding each notification's row once per collection.
  */
-import type { BusEvent } from '../bus/change-bus.js';
+import type { BusEvent, TableWatch } from '../bus/change-bus.js';
 import { type Cursor, QueryCursor } from '../cursor.js';
 import type { Database } from '../database/database.js';
 import type { Row } from '../database/table-info.js';
@@ -22,12 +22,16 @@ export class ObserverPool {
   readonly #byKey = new Map<string, LiveObserver>();
   readonly #byTable = new Map<string, Set<LiveObserver>>();
   readonly #bindingsByTable = new Map<string, CollectionBinding[]>();
+  /** The bus's watch of each observer's tables (a bus that filters tables). */
+  readonly #watches = new Map<LiveObserver, TableWatch>();
 
   constructor(
     private readonly db: Database,
     private readonly bindings: ReadonlyMap<string, CollectionBinding>,
     private readonly currentSeq: () => number,
     private readonly logger: Logger,
+    /** The bus's {@link ChangeBus.watch}, when it filters tables: observers ask for theirs while they live. */
+    private readonly watch?: (tables: readonly string[]) => TableWatch,
   ) {
     for (const binding of bindings.values()) {
       const list = this.#bindingsByTable.get(binding.table.qualifiedName) ?? [];
@@ -94,6 +98,12 @@ export class ObserverPool {
     observer.stop();
     this.#byKey.delete(observer.key);
     for (const table of observer.tables) this.#byTable.get(table)?.delete(observer);
+    this.#unwatch(observer);
+  }
+
+  #unwatch(observer: LiveObserver): void {
+    this.#watches.get(observer)?.release();
+    this.#watches.delete(observer);
   }
 
   /** Feeds one bus event (fences and messages are not the pool's business and are ignored). */
@@ -130,6 +140,8 @@ export class ObserverPool {
   /** Stops every observer. */
   close(): void {
     for (const observer of this.#byKey.values()) observer.stop();
+    for (const watch of this.#watches.values()) watch.release();
+    this.#watches.clear();
     this.#byKey.clear();
     this.#byTable.clear();
   }
@@ -182,10 +194,13 @@ export class ObserverPool {
     }
     // A failed first read reaches the subscriptions through attach(); the stopped observer is dropped here so
     // the next subscription tries afresh.
-    observer.start().catch((error: unknown) => {
+    const watch = this.watch?.(observer.tables);
+    if (watch) this.#watches.set(observer, watch);
+    observer.start(watch?.ready).catch((error: unknown) => {
       this.logger.debug({ err: error, observer: observer.key }, 'live query failed to start');
       if (this.#byKey.get(observer.key) === observer) this.#byKey.delete(observer.key);
       for (const table of observer.tables) this.#byTable.get(table)?.delete(observer);
+      this.#unwatch(observer);
     });
     return observer;
   }

@@ -1,6 +1,7 @@
 /**
  * The NATS JetStream change bus (core/bus/nats/) against the machine's nats-server and a real PostgreSQL:
- * - each process consumes only the subjects of its bound tables (plus its channel's control subject), and a write
+ * - each process consumes only the subjects of the tables its live observers watch (plus its channel's control
+ *   subject), adding and dropping them as observers come and go without losing or repeating a change, and a write
  *   fence waits for the changes of every table it consumes that were published before it;
  * - a subject's hole (a message the stream's retention deleted while the process was away: its successor names it as
  *   `q`) becomes a `resync` before the next change; duplicates are dropped, malformed messages skipped;
@@ -46,7 +47,11 @@ describe('NATS bus: subjects per table, fences across tables', function () {
         await ctx.insert('items', { id: `i${String(n)}`, v: Number(n) });
         await ctx.insert('notes', { id: `n${String(n)}`, v: Number(n) });
       });
-    const appB = new App().collection('items', { table: items }).publish('items', (ctx) => ctx.find('items'));
+    const appB = new App()
+      .collection('items', { table: items })
+      .collection('notes', { table: notes })
+      .publish('items', (ctx) => ctx.find('items'))
+      .publish('notes', (ctx) => ctx.find('notes'));
     const setup = async (db: TestCore['db']): Promise<void> => {
       await db.query(`CREATE TABLE IF NOT EXISTS ${items} (id text PRIMARY KEY, v int NOT NULL, note text)`);
       await db.query(`CREATE TABLE IF NOT EXISTS ${notes} (id text PRIMARY KEY, v int NOT NULL)`);
@@ -64,17 +69,25 @@ describe('NATS bus: subjects per table, fences across tables', function () {
     await deleteStream(url, stream);
   });
 
-  it("consumes only its tables' subjects and the control subject", () => {
+  it('consumes the control subject, and the subject of a table while an observer watches it', async () => {
     const busB = b.core.bus;
     assert.ok(busB instanceof NatsChangeBus);
-    assert.deepEqual(busB.subjects, [
-      controlSubject(stream, channel),
-      tableSubject(stream, channel, `public.${items}`),
-    ]);
-    assert.equal((a.core.bus as NatsChangeBus).subjects.length, 3);
+    const control = controlSubject(stream, channel);
+    const itemsSubject = tableSubject(stream, channel, `public.${items}`);
+    assert.deepEqual(busB.subjects, [control], 'no observer yet: no table subject');
+    const { session, out } = b.session();
+    await session.subscribe('si', 'items', []);
+    await out.waitFor((m) => m.msg === 'ready' && m.subs.includes('si'));
+    assert.deepEqual(busB.subjects, [control, itemsSubject]);
+    session.unsubscribe('si');
+    await waitUntil(() => busB.subjects.length === 1, { what: () => busB.subjects.join(', ') });
+    session.close();
   });
 
-  it("delivers a table's changes only to the processes bound to it; a fence follows every table's changes", async () => {
+  it("delivers a table's changes only to the processes watching it; a fence follows every table's changes", async () => {
+    const watcher = b.session();
+    await watcher.session.subscribe('si', 'items', []);
+    await watcher.out.waitFor((m) => m.msg === 'ready' && m.subs.includes('si'));
     const { session, out } = a.session();
     await session.subscribe('si', 'items', []);
     await session.subscribe('sn', 'notes', []);
@@ -90,15 +103,72 @@ describe('NATS bus: subjects per table, fences across tables', function () {
     await waitUntil(() => seen(eventsB, items) === 21 && seen(eventsA, notes) === 21, {
       what: () => `B items ${seen(eventsB, items)}, A notes ${seen(eventsA, notes)}`,
     });
-    assert.equal(seen(eventsB, notes), 0, 'B is bound to items only: no notes change reached it');
+    assert.equal(seen(eventsB, notes), 0, 'B watches items only: no notes change reached it');
     assert.equal(eventsB.filter((e) => e.kind === 'fence').length, 20, "B receives the channel's fences");
     assert.equal([...eventsA, ...eventsB].filter((e) => e.kind === 'resync').length, 0);
     session.close();
+    watcher.session.close();
+  });
+
+  it('adds and drops a table under writes without losing or repeating a change of another', async () => {
+    const busB = b.core.bus as NatsChangeBus;
+    const holder = b.session();
+    await holder.session.subscribe('si', 'items', []);
+    await holder.out.waitFor((m) => m.msg === 'ready' && m.subs.includes('si'));
+    const from = eventsB.length;
+    let writing = true;
+    let written = 0;
+    const writer = (async () => {
+      while (writing) {
+        written++;
+        await a.db.query(`INSERT INTO ${items} VALUES ('s${written}', ${written})`);
+        await a.db.query(`INSERT INTO ${notes} VALUES ('s${written}', ${written})`);
+      }
+    })();
+    try {
+      for (let round = 0; round < 5; round++) {
+        const toggler = b.session();
+        await toggler.session.subscribe(`sn${round}`, 'notes', []);
+        await toggler.out.waitFor((m) => m.msg === 'ready' && m.subs.includes(`sn${round}`));
+        assert.equal(busB.subjects.length, 3, 'notes consumed while watched');
+        // A change committed after the new observer's snapshot reaches it.
+        await b.db.query(`INSERT INTO ${notes} VALUES ('r${round}', ${round})`);
+        await waitUntil(() => `r${round}` in toggler.out.collection('notes'), {
+          what: () => `notes row r${round} in the new live query`,
+        });
+        toggler.session.close();
+        await waitUntil(() => busB.subjects.length === 2, { what: () => busB.subjects.join(', ') });
+      }
+    } finally {
+      writing = false;
+      await writer;
+    }
+    const itemKeys = (): string[] =>
+      eventsB
+        .slice(from)
+        .filter((e) => e.kind === 'change' && e.table === `public.${items}`)
+        .map((e) => (e.kind === 'change' ? String(e.key) : ''));
+    await waitUntil(() => itemKeys().length >= written, { what: () => `${itemKeys().length} of ${written}` });
+    const keys = itemKeys();
+    assert.equal(new Set(keys).size, keys.length, 'no items change delivered twice');
+    assert.deepEqual(
+      keys,
+      Array.from({ length: written }, (_, i) => `s${i + 1}`),
+      'every items change, in order',
+    );
+    assert.equal(eventsB.slice(from).filter((e) => e.kind === 'resync').length, 0, 'no resync');
+    await waitUntil(() => Object.keys(holder.out.collection('items')).some((id) => id === `s${written}`), {
+      what: () => 'the live query has the last row',
+    });
+    holder.session.close();
   });
 
   it("publishes the pump's steps to NATS only: no NOTIFY, no outbox read of the relay's own", async () => {
     const relay = a.core.outboxPump?.relay;
     assert.ok(relay instanceof NatsRelay);
+    const watcher = b.session();
+    await watcher.session.subscribe('si', 'items', []);
+    await watcher.out.waitFor((m) => m.msg === 'ready' && m.subs.includes('si'));
     const listener = new pg.Client({ connectionString: testDatabaseUrl() });
     await listener.connect();
     let notified = 0;
@@ -117,12 +187,16 @@ describe('NATS bus: subjects per table, fences across tables', function () {
       assert.equal(relay.reads, readsBefore, 'the relay published the rows its pump passed it');
     } finally {
       await listener.end();
+      watcher.session.close();
     }
   });
 
   it('delivers a 2 MiB row whole (in chunks), without a resync', async () => {
     const relay = a.core.outboxPump?.relay;
     assert.ok(relay instanceof NatsRelay);
+    const watcher = b.session();
+    await watcher.session.subscribe('si', 'items', []);
+    await watcher.out.waitFor((m) => m.msg === 'ready' && m.subs.includes('si'));
     const note = 'é"\\x\n'.repeat(400_000); // 2.4 MiB as JSON, with escapes and multibyte characters
     const seenBefore = eventsB.length;
     await a.db.query(`INSERT INTO ${items} VALUES ('big', 1, $1)`, [note]);
@@ -145,6 +219,7 @@ describe('NATS bus: subjects per table, fences across tables', function () {
       changes.map((e) => (e.kind === 'change' ? e.key : '')),
       ['big', 'after big'],
     );
+    watcher.session.close();
   });
 });
 
@@ -160,7 +235,7 @@ describe('NATS bus: holes, duplicates and malformed messages on a subject', func
 
   before(async () => {
     bus = new NatsChangeBus({ url, stream, channel });
-    bus.watchTables([table]);
+    bus.watch([table]);
     bus.subscribe((event) => events.push(event));
     await bus.start();
     nc = await connect({ servers: url });

@@ -316,7 +316,15 @@ export class OAuth implements AppPlugin {
   #watch(host: PluginHost): () => void {
     this.#logger = host.logger;
     this.#rateLimited = host.rateLimited;
-    const stopWatching = this.configurations.watch((handler) => host.bus.subscribe(handler), host.logger);
+    const stopWatching = this.configurations.watch((handler) => {
+      const unsubscribe = host.bus.subscribe(handler);
+      // A bus that filters tables (NATS) must carry the configurations' changes to every process.
+      const watch = host.bus.watch?.([SERVICE_CONFIGURATION_TABLE]);
+      return () => {
+        unsubscribe();
+        watch?.release();
+      };
+    }, host.logger);
     const timer =
       this.#sweepIntervalMs > 0
         ? setInterval(() => {

@@ -1,15 +1,18 @@
 /**
  * {@link ChangeBus} over NATS JetStream, for fleets (docs/deployment-nats.md): the elected pump relays the outbox to a
  * stream (nats-relay.ts, capture modes `outbox` and `logical`), and each process reads only the subjects of the tables
- * its collections are bound to, plus its channel's control subject (fences, resyncs): no LISTEN connection, no
- * PostgreSQL work per process and change.
+ * it watches ({@link NatsChangeBus.watch}: its live observers' tables, as they come and go), plus its channel's
+ * control subject (fences, resyncs): no LISTEN connection, no PostgreSQL work per process and change.
  *
  * Contracts (those of the PostgreSQL bus, change-bus.ts):
- * - One ordered consumer per subject, starting after the stream's last message at `start()`; changes of one table
- *   reach handlers in stream order, which is outbox order, which per row is commit order. Tables are independent
- *   streams of events; only fences need an order across them.
+ * - One ordered consumer per subject: the control subject's from `start()`, a table's from its first watch, each
+ *   starting after the stream's last message at that time (a watcher reads its snapshot after `ready`: a change
+ *   committed later is stored later). The last release closes the table's consumer; the other subjects' consumers
+ *   are untouched, so switching loses and repeats nothing. Changes of one table reach handlers in stream order, which
+ *   is outbox order, which per row is commit order. Tables are independent streams of events; only fences need an
+ *   order across them.
  * - A fence carries, per table, the position of the last change published before it (`w`); it is delivered once
- *   every change at or below those positions of the tables this process consumes was delivered (fences in their
+ *   every change at or below those positions of the tables this process consumes (their consumers open) was delivered (fences in their
  *   own order). So `updated` follows every change the method's transaction made, on every protocol.
  * - Lost connection, NATS restart: the client reconnects and each ordered consumer resumes after the last message it
  *   delivered (JetStream replaces the outbox replay). A message at or below a subject's last delivered position is a
@@ -21,6 +24,7 @@
 import {
   type ConsumerMessages,
   DeliverPolicy,
+  type JetStreamManager,
   type JsMsg,
   jetstream,
   jetstreamManager,
@@ -28,7 +32,7 @@ import {
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { PumpRelay } from '../../capture/pump-source.js';
 import { type Logger, silentLogger } from '../../logger.js';
-import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL } from '../change-bus.js';
+import { type BusEvent, type ChangeBus, DEFAULT_CHANGE_CHANNEL, type TableWatch } from '../change-bus.js';
 import { toEvent } from '../payloads.js';
 import { NatsRelay } from './nats-relay.js';
 import {
@@ -63,6 +67,21 @@ const IDLE_HEARTBEAT_MS = 1000;
 
 type State = 'idle' | 'starting' | 'started' | 'closed';
 
+/** A watched table: its subject, its watches, its consumer once open. */
+interface Watched {
+  readonly table: string;
+  readonly subject: string;
+  /** Watches not released. */
+  count: number;
+  /** The consumer is open: its changes are delivered, fences wait for them. */
+  open: boolean;
+  messages?: ConsumerMessages | undefined;
+  /** Resolves once open (or released, or the bus closed). */
+  ready?: Promise<void>;
+  resolve?: () => void;
+  opening?: Promise<void>;
+}
+
 /** The JetStream change bus. */
 export class NatsChangeBus implements ChangeBus {
   readonly #url: string;
@@ -71,14 +90,15 @@ export class NatsChangeBus implements ChangeBus {
   readonly #retentionMs: number | undefined;
   readonly #logger: Logger;
   readonly #control: string;
-  #tables: readonly string[] = [];
-  /** Watched table → its subject. */
-  #subjects = new Map<string, string>();
+  /** Watched table → its consumer. */
+  #watched = new Map<string, Watched>();
   #handlers: ReadonlyArray<(event: BusEvent) => void> = [];
   #state: State = 'idle';
   #up = false;
   #nc: NatsConnection | undefined;
-  #consumers: ConsumerMessages[] = [];
+  #jsm: JetStreamManager | undefined;
+  /** The control subject's consumer. */
+  #control$: ConsumerMessages | undefined;
   /** Subject → position of the last message delivered from it (at start: the stream's last position). */
   #delivered = new Map<string, number>();
   /** Subject → the chunks of a big message received so far. */
@@ -107,11 +127,38 @@ export class NatsChangeBus implements ChangeBus {
 
   /** The subjects this bus consumes (diagnostics, tests). */
   get subjects(): readonly string[] {
-    return [this.#control, ...this.#subjects.values()];
+    return [this.#control, ...[...this.#watched.values()].filter((w) => w.open).map((w) => w.subject)];
   }
 
-  watchTables(tables: readonly string[]): void {
-    this.#tables = [...new Set([...this.#tables, ...tables])];
+  watch(tables: readonly string[]): TableWatch {
+    const entries = [...new Set(tables)].map((table) => {
+      let entry = this.#watched.get(table);
+      if (!entry) {
+        let resolve: () => void = () => {};
+        const ready = new Promise<void>((r) => {
+          resolve = r;
+        });
+        entry = { table, subject: tableSubject(this.#stream, this.#channel, table), count: 0, open: false };
+        entry.ready = ready;
+        entry.resolve = resolve;
+        this.#watched.set(table, entry);
+        if (this.#state === 'started')
+          this.#openEntry(entry).catch((error: unknown) =>
+            this.#logger.error({ err: error, table }, 'consuming a table failed'),
+          );
+      }
+      entry.count++;
+      return entry;
+    });
+    let released = false;
+    return {
+      ready: Promise.all(entries.map((entry) => entry.ready)).then(() => {}),
+      release: () => {
+        if (released) return;
+        released = true;
+        for (const entry of entries) this.#unwatch(entry);
+      },
+    };
   }
 
   pumpRelay(): PumpRelay {
@@ -137,8 +184,7 @@ export class NatsChangeBus implements ChangeBus {
     try {
       await this.#open();
     } catch (error) {
-      const consumers = this.#consumers.splice(0);
-      for (const messages of consumers) await messages.close().catch(() => {});
+      await this.#closeConsumers();
       await this.#nc?.close().catch(() => {});
       this.#nc = undefined;
       if (this.#now() === 'starting') this.#state = 'idle';
@@ -150,7 +196,8 @@ export class NatsChangeBus implements ChangeBus {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     this.#pending = [];
-    for (const messages of this.#consumers.splice(0)) await messages.close().catch(() => {});
+    await this.#closeConsumers();
+    for (const entry of this.#watched.values()) entry.resolve?.();
     const nc = this.#nc;
     this.#nc = undefined;
     await nc?.close().catch(() => {});
@@ -172,7 +219,30 @@ export class NatsChangeBus implements ChangeBus {
     this.#up = true;
     this.#watchStatus(nc);
     const jsm = await jetstreamManager(nc);
+    this.#jsm = jsm;
     await ensureStream(jsm, this.#stream, this.#retentionMs);
+    const end = await this.#streamEnd();
+    this.#delivered.set(this.#control, end.position);
+    const messages = await this.#consume(this.#control, end.seq, (message) =>
+      this.#receive(this.#control, message),
+    );
+    this.#control$ = messages;
+    if (this.#now() === 'closed') {
+      await messages.close().catch(() => {});
+      return;
+    }
+    this.#state = 'started';
+    // Tables watched before the start: consumed from now on, before start resolves.
+    await Promise.all([...this.#watched.values()].map((entry) => this.#openEntry(entry)));
+    this.#logger.info(
+      { stream: this.#stream, subjects: this.subjects.length, from: end.seq + 1 },
+      'consuming',
+    );
+  }
+
+  /** The stream's last sequence and the outbox position of its last message (0 and 0 when empty). */
+  async #streamEnd(): Promise<{ seq: number; position: number }> {
+    const jsm = this.#jsm!;
     const info = await jsm.streams.info(this.#stream);
     let position = 0;
     if (info.state.messages > 0) {
@@ -180,31 +250,87 @@ export class NatsChangeBus implements ChangeBus {
       const p = last ? parse(last.data)?.p : undefined;
       if (typeof p === 'number') position = p;
     }
-    this.#subjects = new Map(this.#tables.map((t) => [t, tableSubject(this.#stream, this.#channel, t)]));
-    const js = jetstream(nc);
-    for (const subject of [this.#control, ...this.#subjects.values()]) {
-      this.#delivered.set(subject, position);
-      const consumer = await js.consumers.get(this.#stream, {
-        filter_subjects: subject,
-        deliver_policy: DeliverPolicy.StartSequence,
-        opt_start_seq: info.state.last_seq + 1,
-      });
-      if (this.#now() === 'closed') return;
-      // Short pulls and heartbeats: a pull lost in a NATS restart is noticed within seconds, not the default 30 s.
-      const messages = await consumer.consume({
-        callback: (message) => this.#receive(subject, message),
-        expires: PULL_EXPIRES_MS,
-        idle_heartbeat: IDLE_HEARTBEAT_MS,
-      });
-      this.#consumers.push(messages);
-      this.#watchConsumer(subject, messages);
+    return { seq: info.state.last_seq, position };
+  }
+
+  /** An ordered consumer of `subject` from stream sequence `after + 1`. */
+  async #consume(
+    subject: string,
+    after: number,
+    callback: (message: JsMsg) => void,
+  ): Promise<ConsumerMessages> {
+    const consumer = await jetstream(this.#nc!).consumers.get(this.#stream, {
+      filter_subjects: subject,
+      deliver_policy: DeliverPolicy.StartSequence,
+      opt_start_seq: after + 1,
+    });
+    // Short pulls and heartbeats: a pull lost in a NATS restart is noticed within seconds, not the default 30 s.
+    const messages = await consumer.consume({
+      callback,
+      expires: PULL_EXPIRES_MS,
+      idle_heartbeat: IDLE_HEARTBEAT_MS,
+    });
+    this.#watchConsumer(subject, messages);
+    return messages;
+  }
+
+  /** Opens a watched table's consumer (once), retrying while NATS refuses; resolves its watchers when it is open. */
+  #openEntry(entry: Watched): Promise<void> {
+    entry.opening ??= (async () => {
+      for (let attempt = 0; ; attempt++) {
+        if (this.#state === 'closed' || this.#watched.get(entry.table) !== entry) break;
+        try {
+          const end = await this.#streamEnd();
+          if (this.#now() === 'closed' || this.#watched.get(entry.table) !== entry) break;
+          this.#delivered.set(entry.subject, end.position);
+          const messages = await this.#consume(entry.subject, end.seq, (message) => {
+            if (this.#watched.get(entry.table) === entry) this.#receive(entry.subject, message);
+          });
+          if (this.#now() === 'closed' || this.#watched.get(entry.table) !== entry) {
+            await messages.close().catch(() => {});
+            break;
+          }
+          entry.messages = messages;
+          entry.open = true;
+          this.#logger.debug({ table: entry.table, from: end.seq + 1 }, 'consuming a table');
+          break;
+        } catch (error) {
+          this.#logger.warn(
+            { err: error, table: entry.table, attempt },
+            'consuming a table failed; retrying',
+          );
+          await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 250 * 2 ** attempt)));
+        }
+      }
+      entry.resolve?.();
+    })();
+    return entry.opening;
+  }
+
+  /** Drops one watch of a table; the last one closes its consumer (fences stop waiting for it). */
+  #unwatch(entry: Watched): void {
+    if (--entry.count > 0 || this.#watched.get(entry.table) !== entry) return;
+    this.#watched.delete(entry.table);
+    entry.open = false;
+    entry.resolve?.();
+    this.#delivered.delete(entry.subject);
+    this.#assemblers.delete(entry.subject);
+    entry.messages
+      ?.close()
+      .catch((error: unknown) =>
+        this.#logger.warn({ err: error, table: entry.table }, 'closing a consumer failed'),
+      );
+    this.#flushControl();
+  }
+
+  async #closeConsumers(): Promise<void> {
+    const all = [this.#control$, ...[...this.#watched.values()].map((entry) => entry.messages)];
+    this.#control$ = undefined;
+    for (const entry of this.#watched.values()) {
+      entry.messages = undefined;
+      entry.open = false;
     }
-    if (this.#now() === 'closed') return;
-    this.#state = 'started';
-    this.#logger.info(
-      { stream: this.#stream, subjects: this.#subjects.size + 1, from: info.state.last_seq + 1 },
-      'consuming',
-    );
+    for (const messages of all) await messages?.close().catch(() => {});
   }
 
   /** Follows the connection's state (`connected`), logging losses and recoveries. */
@@ -280,9 +406,9 @@ export class NatsChangeBus implements ChangeBus {
     const w = payload.w;
     if (typeof w !== 'object' || w === null) return true;
     for (const [table, position] of Object.entries(w as Record<string, unknown>)) {
-      const subject = this.#subjects.get(table);
-      if (subject === undefined || typeof position !== 'number') continue;
-      if ((this.#delivered.get(subject) ?? 0) < position) return false;
+      const entry = this.#watched.get(table);
+      if (!entry?.open || typeof position !== 'number') continue;
+      if ((this.#delivered.get(entry.subject) ?? 0) < position) return false;
     }
     return true;
   }
