@@ -371,7 +371,7 @@ export class NatsChangeBus implements ChangeBus {
     if (typeof received?.p === 'number' && last !== undefined && received.p <= last) return; // a duplicate
     // A message too big for one NATS message arrives in chunks (nats-stream.ts): delivered once whole.
     const whole = received && this.#assembler(subject).add(received);
-    if (whole === undefined && received?.c !== undefined) return;
+    if (whole === undefined && received?.chunk !== undefined) return;
     const payload = typeof whole === 'string' ? parseText(whole) : whole;
     const p = payload?.p;
     if (!payload || typeof p !== 'number') {

@@ -358,7 +358,7 @@ export class NatsRelay implements PumpRelay {
           const text = message ? new TextDecoder().decode(message.data) : undefined;
           const parsed = text ? (JSON.parse(text) as Payload) : undefined;
           // A chunk carries no `t`: the predecessors of its subject's next message stay unknown (no `q`).
-          if (typeof parsed?.p !== 'number' || parsed.c !== undefined) continue;
+          if (typeof parsed?.p !== 'number' || parsed.chunk !== undefined) continue;
           cursor.last.set(subject, parsed.p);
           if (typeof parsed.t === 'string') {
             tablesOf(cursor, subject.split('.')[1] ?? '').set(parsed.t, parsed.p);
@@ -409,9 +409,10 @@ function messageEnd(
   try {
     const value = JSON.parse(new TextDecoder().decode(data)) as Payload;
     if (typeof value.p !== 'number') return undefined;
-    if (typeof value.c !== 'number' || typeof value.n !== 'number' || value.c === value.n - 1)
+    const { chunk, chunks } = value;
+    if (typeof chunk !== 'number' || typeof chunks !== 'number' || chunk === chunks - 1)
       return { p: value.p, id: String(value.p), complete: true, index: 0 };
-    return { p: value.p, id: `${value.p}.${value.c}`, complete: false, index: value.c };
+    return { p: value.p, id: `${value.p}.${chunk}`, complete: false, index: chunk };
   } catch {
     return undefined;
   }

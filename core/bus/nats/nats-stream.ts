@@ -13,9 +13,9 @@
  * (`Nats-Expected-Last-Msg-Id`), so the stream never holds a change after a later one.
  *
  * A message bigger than the server's `max_payload` (1 MiB by default) goes as consecutive chunks on its subject
- * ({@link chunk}): `{"p":<position>,"c":<index>,"n":<count>,"b":<text>}`, whose texts joined are the message; the
- * last chunk's id is the position, the others' `<position>.<index>`. A consumer puts them together
- * ({@link ChunkAssembler}) and delivers the message like any other.
+ * ({@link chunk}): `{"p":<position>,"chunk":<index>,"chunks":<count>,"part":<text>}` (names no payload field uses),
+ * whose texts joined are the message; the last chunk's id is the position, the others' `<position>.<index>`. A
+ * consumer puts them together ({@link ChunkAssembler}) and delivers the message like any other.
  */
 import {
   DiscardPolicy,
@@ -121,7 +121,7 @@ export function chunk(p: number, body: string, maxPayload: number): Array<{ id: 
     const text = JSON.stringify(body.slice(i * size, (i + 1) * size));
     parts.push({
       id: i === count - 1 ? String(p) : `${p}.${i}`,
-      body: `{"p":${p},"c":${i},"n":${count},"b":${text}}`,
+      body: `{"p":${p},"chunk":${i},"chunks":${count},"part":${text}}`,
     });
   }
   return parts;
@@ -139,7 +139,7 @@ export class ChunkAssembler {
   #parts: string[] = [];
 
   add(message: Record<string, unknown>): Record<string, unknown> | string | undefined {
-    const { p, c, n, b } = message;
+    const { p, chunk: c, chunks: n, part: b } = message;
     if (typeof c !== 'number') return message;
     if (typeof p !== 'number' || typeof n !== 'number' || typeof b !== 'string') return undefined;
     if (c === 0) {
