@@ -88,6 +88,17 @@ describe('supabase: postgres_changes filters', () => {
       'operator match requires a text-compatible column type, got timestamp with time zone',
     );
     assert.match(String(problem('title=imatch.(a')), /^invalid regular expression for imatch filter: /);
+    assert.equal(problem('id=eq.abc'), 'invalid input syntax for type integer: "abc"');
+    assert.equal(problem('id=in.(1,x)'), 'invalid input syntax for type integer: "x"');
+    assert.equal(problem('id=gt.3000000000'), 'value "3000000000" is out of range for type integer');
+    assert.equal(problem('big=lt.1.5'), 'invalid input syntax for type bigint: "1.5"');
+    assert.equal(problem('price=isdistinct.cheap'), 'invalid input syntax for type numeric: "cheap"');
+    assert.equal(problem('done=eq.maybe'), 'invalid input syntax for type boolean: "maybe"');
+    assert.equal(
+      problem('at=gte.yesterday-ish'),
+      'invalid input syntax for type timestamp with time zone: "yesterday-ish"',
+    );
+    assert.equal(problem('title=eq.anything'), undefined);
     const many = Array.from({ length: 101 }, (_, i) => i).join(',');
     assert.equal(problem(`id=in.(${many})`), 'too many values for `in` filter. Maximum 100');
     for (const ok of [
@@ -108,7 +119,7 @@ describe('supabase: postgres_changes filters', () => {
     assert.ok(!passes('big=eq.9007199254740992', { big: '9007199254740993' }));
     assert.ok(passes('price=gte.12.5', { price: '12.50' }));
     assert.ok(passes('id=in.(1,2,3)', { id: 2 }) && !passes('id=in.(1,3)', { id: 2 }));
-    assert.ok(!passes('id=eq.x', { id: 1 }), 'not comparable: nothing passes');
+    assert.ok(!passes('id=eq.x', { id: 1 }), 'not comparable (refused at the join): nothing passes');
   });
 
   it('compares booleans, instants and text', () => {

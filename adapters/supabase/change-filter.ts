@@ -162,6 +162,12 @@ export function filterProblem(table: TableInfo, conditions: readonly FilterCondi
     if (!column) return `invalid column for filter ${condition.column}`;
     const type = typeName(column);
     const { operator, value } = condition;
+    if (CAST_OPERATORS.has(operator)) {
+      for (const item of typeof value === 'string' ? [value] : value) {
+        const problem = castProblem(column.kind, type, item);
+        if (problem !== undefined) return problem;
+      }
+    }
     if (operator === 'in' && value.length > 100) return 'too many values for `in` filter. Maximum 100';
     if (operator === 'is') {
       if (!['null', 'true', 'false', 'unknown'].includes(value as string))
@@ -183,6 +189,58 @@ export function filterProblem(table: TableInfo, conditions: readonly FilterCondi
     }
   }
   return undefined;
+}
+
+/** Operators whose value Supabase casts to the column's type at the join (`realtime.cast`; `in`: to its array). */
+const CAST_OPERATORS = new Set<FilterOperator>(['eq', 'neq', 'lt', 'lte', 'gt', 'gte', 'in', 'isdistinct']);
+
+/** Integer types' ranges, by regtype name. */
+const INTEGER_RANGES: Readonly<Record<string, readonly [bigint, bigint]>> = {
+  smallint: [-(2n ** 15n), 2n ** 15n - 1n],
+  integer: [-(2n ** 31n), 2n ** 31n - 1n],
+  bigint: [-(2n ** 63n), 2n ** 63n - 1n],
+};
+
+const UUID = /^\{?[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}\}?$/i;
+
+/**
+ * PostgreSQL's error for casting `text` to the column's type, for the kinds whose input this adapter can judge
+ * (numbers, booleans, instants, uuids); undefined when it casts (or the kind is not judged: text, json, others).
+ */
+function castProblem(kind: ColumnKind, type: string, text: string): string | undefined {
+  const syntax = `invalid input syntax for type ${type}: ${JSON.stringify(text)}`;
+  const trimmed = text.trim();
+  switch (kind) {
+    case 'int':
+    case 'bigint': {
+      const range = INTEGER_RANGES[type];
+      if (!range) return undefined;
+      if (!INTEGER.test(trimmed)) return syntax;
+      const n = BigInt(trimmed);
+      return n < range[0] || n > range[1]
+        ? `value ${JSON.stringify(text)} is out of range for type ${type}`
+        : undefined;
+    }
+    case 'float':
+    case 'numeric':
+      return trimmed === '' || (Number.isNaN(Number(trimmed)) && !/^[+-]?(nan|infinity|inf)$/i.test(trimmed))
+        ? syntax
+        : undefined;
+    case 'bool':
+      return parseBool(text) === undefined ? syntax : undefined;
+    case 'timestamptz':
+    case 'timestamp':
+    case 'date':
+      // PostgreSQL's special inputs cast too (and then compare with nothing here).
+      return instant(text) === undefined &&
+        !/^([+-]?infinity|now|today|tomorrow|yesterday|epoch)$/i.test(trimmed)
+        ? syntax
+        : undefined;
+    case 'uuid':
+      return UUID.test(trimmed) ? undefined : syntax;
+    default:
+      return undefined;
+  }
 }
 
 /** The column's type as PostgreSQL's regtype names it (format_type without the modifier): `integer`, `text`. */

@@ -207,6 +207,7 @@ describe('supabase: postgres_changes with supabase-js', function () {
       ['done=is.maybe', 'invalid value for is filter: must be null, true, false, or unknown'],
       ['score=is.true', 'is true filter requires a boolean column, got bigint'],
       ['score=like.1%', 'operator like requires a text-compatible column type, got bigint'],
+      ['score=eq.abc', 'invalid input syntax for type bigint: "abc"'],
     ] as const) {
       const seen = await subscribe(
         sb
