@@ -17,7 +17,8 @@
  *   peer that does not read would not see one. The adapter sees an ordinary close. A queue that shrinks but is
  *   still over gets another grace period. So one turn's burst (a subscription's initial documents, written at the
  *   end of the turn by write coalescing) may exceed the cap for a client that reads it; a client that stops
- *   reading holds at most the cap plus what is sent to it during one grace period.
+ *   reading holds at most the cap plus what is sent to it during one grace period, and never more than
+ *   {@link BURST_CEILING} times the cap: past that it is terminated at once.
  *
  * Options and defaults: docs/reference.md "Limits".
  */
@@ -54,6 +55,13 @@ export const DEFAULT_MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
  * busy with other work to let it), short enough that a stalled one holds little more than the cap.
  */
 export const DRAIN_GRACE_MS = 2000;
+
+/**
+ * A connection with more than this many times `maxBufferedBytes` unsent is terminated at once, grace period or
+ * not: the bound on what one connection can hold (64 MiB at the default cap), whatever is sent to it during a
+ * grace period. A burst of up to this many times the cap reaches a client that reads it.
+ */
+export const BURST_CEILING = 4;
 
 /**
  * Bytes written to `socket` that the kernel has not accepted yet: its writable buffer, where the chunk being
@@ -112,12 +120,17 @@ export abstract class CappedConnection extends TransportConnection {
     return this.#overflow === true;
   }
 
-  /** Starts a grace period if the queue is over the cap (call after every write; cheap under the cap). */
+  /**
+   * Starts a grace period if the queue is over the cap, and terminates at once past {@link BURST_CEILING} times
+   * the cap (call after every write; cheap under the cap).
+   */
   protected checkOutbound(): void {
     const max = this.#maxBufferedBytes;
-    if (this.#overflow !== undefined || max === undefined) return;
+    const overflow = this.#overflow;
+    if (max === undefined || overflow === true) return;
     const queued = this.bufferedAmount;
-    if (queued > max) this.#overflow = new DrainWatch(this, queued);
+    if (queued > max * BURST_CEILING) this.#terminateSlowConsumer();
+    else if (overflow === undefined && queued > max) this.#overflow = new DrainWatch(this, queued);
   }
 
   /** The end of a grace period: terminates, grants another one, or ends the watch (see the module header). */
@@ -129,10 +142,16 @@ export abstract class CappedConnection extends TransportConnection {
     } else if (queued < watch.queued) {
       this.#overflow = new DrainWatch(this, queued);
     } else {
-      this.#overflow = true;
-      this.#onOverflow?.(this as unknown as TerminableConnection);
-      this.terminate();
+      this.#terminateSlowConsumer();
     }
+  }
+
+  #terminateSlowConsumer(): void {
+    const overflow = this.#overflow;
+    if (overflow !== undefined && overflow !== true) clearTimeout(overflow.timer);
+    this.#overflow = true;
+    this.#onOverflow?.(this as unknown as TerminableConnection);
+    this.terminate();
   }
 
   override closed(code: number, reason: string): void {

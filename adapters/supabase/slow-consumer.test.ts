@@ -14,7 +14,8 @@ import { supabase } from './index.js';
 
 const MAX_BUFFERED_BYTES = 256 * 1024;
 const CHANNELS = 50;
-const ROWS = 20;
+/** Three rows: ~900 KB in one turn, over the cap but under the ceiling (transports/connection-guard.ts BURST_CEILING). */
+const ROWS = 3;
 /** Each row's title: 6 KB, inline in its NOTIFY; one change to 50 channels is ~300 KB, over the cap. */
 const PAD = 'x'.repeat(6000);
 

@@ -4,7 +4,7 @@
  * so a client that reads fine briefly has far more than the cap queued. It must get them all, over every
  * transport: DDP on raw WebSocket and on SockJS, WAMP on WebSocket and on RawSocket. A client that stops reading
  * while data keeps coming is still terminated (SockJS here; raw DDP and WAMP in security.test.ts, RawSocket in
- * wamp-rawsocket.test.ts).
+ * wamp-rawsocket.test.ts), and a burst past BURST_CEILING times the cap is refused at once even to a reader.
  */
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -13,15 +13,18 @@ import { subscribe } from '../../adapters/wamp/client.js';
 import { type AutobahnHandle, openAutobahn } from '../../adapters/wamp/fixtures/router.js';
 import { App } from '../../core/app.js';
 import { createServer, ddp, type PgrtServer, wamp } from '../../index.js';
+import { BURST_CEILING } from '../../transports/connection-guard.js';
 import { RawDdpClient } from '../fixtures/raw-ddp-client.js';
 import { StalledWebSocket } from '../fixtures/stalled-websocket.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 const MAX_BUFFERED_BYTES = 256 * 1024;
-/** The burst: 64 documents of 32 KiB, 2 MiB in one turn, eight times the cap. */
-const BURST_DOCS = 64;
+/** The burst: 24 documents of 32 KiB, 768 KiB in one turn, three times the cap (under BURST_CEILING's 4). */
+const BURST_DOCS = 24;
 const BURST_DOC_BYTES = 32 * 1024;
+/** Past the ceiling: 40 documents of 32 KiB, 1.25 MiB in one turn, five times the cap. */
+const HUGE_DOCS = 40;
 
 function burstApp(): App {
   return new App()
@@ -29,6 +32,11 @@ function burstApp(): App {
     .publish('burst', (ctx) => {
       for (let i = 0; i < BURST_DOCS; i++)
         ctx.added('burst', `d${i}`, { i, blob: `${i}`.padEnd(BURST_DOC_BYTES, '.') });
+      ctx.ready();
+    })
+    .publish('huge', (ctx) => {
+      for (let i = 0; i < HUGE_DOCS; i++)
+        ctx.added('huge', `h${i}`, { i, blob: `${i}`.padEnd(BURST_DOC_BYTES, '.') });
       ctx.ready();
     })
     .publish('flood', (ctx) => {
@@ -128,6 +136,18 @@ describe('slow-consumer cap: a burst over the cap reaches a client that reads', 
       assert.equal(await handle.session.call('echo', ['alive']), 'alive');
     });
   }
+
+  it(`terminates at once a reading client sent a burst past ${BURST_CEILING} times the cap`, async () => {
+    const client = await RawDdpClient.connect(`ws://127.0.0.1:${server.port}/websocket`);
+    open.push(client);
+    client.send({ msg: 'sub', id: 'h', name: 'huge', params: [] });
+    const { code } = await client.closed;
+    assert.equal(code, 1006, 'terminated: no close handshake');
+    assert.ok(
+      !client.messages.some((m) => m.msg === 'ready'),
+      'the burst past the ceiling was not delivered',
+    );
+  });
 
   it('still terminates a SockJS client that stops reading while data keeps coming', async () => {
     const stalled = await StalledWebSocket.open(
