@@ -120,6 +120,8 @@ async function runOne(admin: pg.Client, bus: BusName, size: number): Promise<Run
         if (typeof t === 'number') latency.add(Date.now() - t);
       });
       await core.start();
+      // A live query of the table in every core: a bus that filters tables (NATS) consumes only watched ones.
+      await changeBus.watch?.([`public.${TABLE}`]).ready;
       cores.push(core);
     }
     await waitFor(() => cores[0]?.outboxPump?.leading === true, 10_000);
