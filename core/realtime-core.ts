@@ -222,7 +222,7 @@ export class RealtimeCore implements PluginHost {
    * user the protocol already authenticated (WAMP ticket/CRA), default anonymous.
    */
   openSession(connection: ConnectionInfo, output: SessionOutput, userId: string | null = null): Session {
-    const session = new Session(this, connection, output, this.logger, userId);
+    const session = new Session(this, connection, output, userId);
     this.#sessions.add(session);
     return session;
   }

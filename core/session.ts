@@ -98,7 +98,7 @@ export class Session {
   // Made on first use, like the merge box and the logger: an idle session holds no empty collections.
   #subs: Map<string, Subscription> | undefined;
   #universal: Subscription[] | undefined;
-  readonly #baseLogger: Logger;
+  /** The core's logger with this session's fields, made on first use. */
   #childLogger: Logger | undefined;
   #userId: string | null;
   #closed = false;
@@ -111,12 +111,10 @@ export class Session {
     readonly core: RealtimeCore,
     readonly connection: ConnectionInfo,
     readonly output: SessionOutput,
-    logger: Logger,
     /** The user the session starts with (e.g. from WAMP authentication); default anonymous. */
     userId: string | null = null,
   ) {
     this.#userId = userId;
-    this.#baseLogger = logger;
   }
 
   /** The session's merge box, made when something is first published to it (idle sessions carry none). */
@@ -129,7 +127,7 @@ export class Session {
 
   /** The session's logger, made on first use: idle sessions carry no logger of their own. */
   get #logger(): Logger {
-    this.#childLogger ??= this.#baseLogger.child({
+    this.#childLogger ??= this.core.logger.child({
       session: this.connection.id,
       protocol: this.connection.protocol,
       ...(this.#userId === null ? {} : { user: this.#userId }),

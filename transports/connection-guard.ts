@@ -89,10 +89,16 @@ export interface TerminableConnection extends Connection {
   /** Destroys the underlying socket now; the close handlers run as for any close. */
   terminate(): void;
   /**
-   * From now on, a connection that stays over `maxBufferedBytes` unsent without draining (see the module header)
-   * is terminated, after a call of `onOverflow(connection)`; later sends are dropped.
+   * From now on, a connection that stays over `cap.maxBufferedBytes` unsent without draining (see the module
+   * header) is terminated, after a call of `cap.onOverflow(connection)`; later sends are dropped.
    */
-  capOutbound(maxBufferedBytes: number, onOverflow: (connection: TerminableConnection) => void): void;
+  capOutbound(cap: OutboundCap): void;
+}
+
+/** The outbound cap of a guard's connections: one object shared by all of them. */
+export interface OutboundCap {
+  readonly maxBufferedBytes: number;
+  onOverflow(connection: TerminableConnection): void;
 }
 
 /**
@@ -100,9 +106,8 @@ export interface TerminableConnection extends Connection {
  * connections must stay small. Transport connections extend it and call {@link checkOutbound} after writing.
  */
 export abstract class CappedConnection extends TransportConnection {
-  /** Undefined until capped, rather than `Infinity`: a double, which V8 would box in a heap number per connection. */
-  #maxBufferedBytes: number | undefined;
-  #onOverflow: ((connection: TerminableConnection) => void) | undefined;
+  /** Undefined until capped; shared by every connection of a guard (one field, not a copy of its settings). */
+  #cap: OutboundCap | undefined;
   /** Undefined while under the cap; a grace period while over it; `true` once terminated as a slow consumer. */
   #overflow: DrainWatch | true | undefined;
 
@@ -110,9 +115,8 @@ export abstract class CappedConnection extends TransportConnection {
   abstract get bufferedAmount(): number;
   abstract terminate(): void;
 
-  capOutbound(maxBufferedBytes: number, onOverflow: (connection: TerminableConnection) => void): void {
-    this.#maxBufferedBytes = maxBufferedBytes;
-    this.#onOverflow = onOverflow;
+  capOutbound(cap: OutboundCap): void {
+    this.#cap = cap;
   }
 
   /** True once the cap terminated the connection (a slow consumer): sends are dropped. */
@@ -125,10 +129,11 @@ export abstract class CappedConnection extends TransportConnection {
    * the cap (call after every write; cheap under the cap).
    */
   protected checkOutbound(): void {
-    const max = this.#maxBufferedBytes;
+    const cap = this.#cap;
     const overflow = this.#overflow;
-    if (max === undefined || overflow === true) return;
+    if (cap === undefined || overflow === true) return;
     const queued = this.bufferedAmount;
+    const max = cap.maxBufferedBytes;
     if (queued > max * BURST_CEILING) this.#terminateSlowConsumer();
     else if (overflow === undefined && queued > max) this.#overflow = new DrainWatch(this, queued);
   }
@@ -137,7 +142,7 @@ export abstract class CappedConnection extends TransportConnection {
   drainDeadline(watch: DrainWatch): void {
     if (this.#overflow !== watch) return;
     const queued = this.bufferedAmount;
-    if (queued <= (this.#maxBufferedBytes ?? Number.POSITIVE_INFINITY)) {
+    if (queued <= (this.#cap?.maxBufferedBytes ?? Number.POSITIVE_INFINITY)) {
       this.#overflow = undefined;
     } else if (queued < watch.queued) {
       this.#overflow = new DrainWatch(this, queued);
@@ -150,7 +155,7 @@ export abstract class CappedConnection extends TransportConnection {
     const overflow = this.#overflow;
     if (overflow !== undefined && overflow !== true) clearTimeout(overflow.timer);
     this.#overflow = true;
-    this.#onOverflow?.(this as unknown as TerminableConnection);
+    this.#cap?.onOverflow(this as unknown as TerminableConnection);
     this.terminate();
   }
 
@@ -187,12 +192,18 @@ export class ConnectionGuard {
   readonly #perAddress = new Map<string, number>();
   readonly #maxPerAddress: number;
   readonly #maxBuffered: number;
+  readonly #cap: OutboundCap;
   readonly #origins: ((origin: string) => boolean) | undefined;
   readonly #logger: Logger;
 
   constructor(limits: TransportLimits = {}, logger: Logger = silentLogger) {
     this.#maxPerAddress = limits.maxConnectionsPerAddress ?? 0;
     this.#maxBuffered = limits.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
+    // The cap and the one overflow handler of every connection (no closure per connection).
+    this.#cap = {
+      maxBufferedBytes: this.#maxBuffered,
+      onOverflow: (connection) => this.#overflowed(connection),
+    };
     const allowed = limits.allowedOrigins;
     this.#origins =
       allowed === undefined
@@ -264,12 +275,12 @@ export class ConnectionGuard {
         else this.#perAddress.delete(address);
       });
     }
-    connection.capOutbound(this.#maxBuffered, this.#overflowed);
+    connection.capOutbound(this.#cap);
     return connection;
   }
 
-  /** One handler for every connection's overflow (no closure per connection). */
-  readonly #overflowed = (connection: TerminableConnection): void => {
+  /** Logs a connection the cap terminated. */
+  #overflowed(connection: TerminableConnection): void {
     this.#logger.warn(
       {
         address: connection.remoteAddress,
@@ -278,5 +289,5 @@ export class ConnectionGuard {
       },
       'slow consumer: outbound buffer over the limit, connection terminated',
     );
-  };
+  }
 }

@@ -69,28 +69,19 @@ export class HttpHost {
   readonly #fallbacks: RequestHandler[] = [];
   /** Open sockets: every TCP connection, and the TLS socket of each upgrade over https. */
   readonly #sockets = new Set<Duplex>();
-  /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet: a count, not a second set. */
-  #upgraded = 0;
+  /** Sockets handed to an upgrade endpoint (WebSockets) and not closed yet. */
+  readonly #upgraded = new Set<Duplex>();
   /**
    * The one `close` listener of every socket, shared (no closure per connection), added with `on`: a socket
    * closes once, and `once` would wrap it in a bound function and a state object per socket. One listener
-   * keeps the socket's listener list short (ws adds its own).
+   * rather than one per set keeps the socket's listener list short (ws adds its own).
    */
   readonly #forgetSocket = (() => {
     const sockets = this.#sockets;
+    const upgraded = this.#upgraded;
     return function forget(this: Duplex): void {
       sockets.delete(this);
-    };
-  })();
-  /** The `close` listener of an upgraded socket instead of {@link #forgetSocket}: also counts it out. */
-  readonly #forgetUpgraded = (() => {
-    const sockets = this.#sockets;
-    const countOut = (): void => {
-      this.#upgraded--;
-    };
-    return function forgetUpgraded(this: Duplex): void {
-      sockets.delete(this);
-      countOut();
+      upgraded.delete(this);
     };
   })();
   #closed: Promise<void> | undefined;
@@ -192,7 +183,7 @@ export class HttpHost {
   /** Resolves true when every upgraded socket has closed, or false after `timeoutMs`. */
   async upgradesClosed(timeoutMs: number): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
-    while (this.#upgraded > 0) {
+    while (this.#upgraded.size > 0) {
       if (performance.now() >= deadline) return false;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
@@ -221,10 +212,8 @@ export class HttpHost {
       return;
     }
     // Over https the upgrade carries the TLS socket, not the TCP one tracked on 'connection'.
-    if (this.#sockets.has(socket)) socket.off('close', this.#forgetSocket);
-    else this.#sockets.add(socket);
-    socket.on('close', this.#forgetUpgraded);
-    this.#upgraded++;
+    if (!this.#sockets.has(socket)) this.#track(socket);
+    this.#upgraded.add(socket);
     endpoint.handleUpgrade(request, socket, head);
   }
 
