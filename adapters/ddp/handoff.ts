@@ -55,8 +55,13 @@ export class SessionHandoff {
     }
     if (captured.length === 0) return 0;
     const started = performance.now();
+    let timer: NodeJS.Timeout | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`not written within ${timeoutMs} ms`)), timeoutMs);
+    });
     try {
-      const documents = await this.store.persist(captured, timeoutMs);
+      // The statement timeout bounds each statement; this bounds the whole (a pool connection may be slow to come).
+      const documents = await Promise.race([this.store.persist(captured, timeoutMs), expired]);
       this.logger.info(
         { sessions: captured.length, documents, ms: Math.round(performance.now() - started) },
         'DDP sessions handed off',
@@ -65,6 +70,8 @@ export class SessionHandoff {
     } catch (error) {
       this.logger.warn({ err: error, sessions: captured.length }, 'DDP session hand-off failed');
       return 0;
+    } finally {
+      clearTimeout(timer);
     }
   }
 
