@@ -7,10 +7,10 @@ import type { PhoenixTestClient } from './client.js';
 import { SUPABASE_SPEC, type SupabaseCitation, type SupabaseLevel } from './spec.js';
 
 /** Case groups. */
-export type CaseGroup = 'socket' | 'channel' | 'changes' | 'binary' | 'pgrt';
+export type CaseGroup = 'socket' | 'channel' | 'changes' | 'rows' | 'binary' | 'pgrt';
 
 /** Every group, in run order. */
-export const CASE_GROUPS: readonly CaseGroup[] = ['socket', 'channel', 'changes', 'binary', 'pgrt'];
+export const CASE_GROUPS: readonly CaseGroup[] = ['socket', 'channel', 'changes', 'rows', 'binary', 'pgrt'];
 
 /** What the suite knows about the server under test. */
 export interface SuiteOptions {
@@ -23,6 +23,13 @@ export interface SuiteOptions {
   readonly table?: string;
   /** Makes one INSERT into {@link table} (out of band, e.g. SQL); absent: changes.13 skips. */
   readonly insert?: () => Promise<void>;
+  /**
+   * Runs SQL on the database the server under test streams changes from: the writes of the `rows` cases (INSERT,
+   * UPDATE, DELETE, one transaction of several statements) into the tables of row-tables.ts. pgrt's fixture runs it
+   * itself; the CLI with `--database-url` / `PGRT_SUPABASE_CONFORMANCE_DATABASE_URL`. Absent: the `rows` cases are
+   * not applicable (skipped, never passed).
+   */
+  readonly sql?: Sql;
   /** Whether the server serves broadcast (with `self`); absent/false: the `binary` cases skip. */
   readonly broadcast?: boolean;
   /** Run the `pgrt` group. */
@@ -30,6 +37,12 @@ export interface SuiteOptions {
   /** Default wait for one expected message, ms. */
   readonly waitMs: number;
 }
+
+/**
+ * Runs `text` (one or more statements, values written into it; no parameters) in one database session and resolves
+ * with the rows of its last statement.
+ */
+export type Sql = (text: string) => Promise<Record<string, unknown>[]>;
 
 /** What a case runs with. Clients it opens are closed by the runner after the case, pass or fail. */
 export interface CaseContext {

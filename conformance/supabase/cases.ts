@@ -4,68 +4,8 @@
  */
 import assert from 'node:assert/strict';
 import type { ConformanceCase } from './case.js';
-import type { Frame, PhoenixTestClient } from './client.js';
-
-type V2 = [string | null, string | null, string, string, Record<string, unknown>];
-
-const isV2 = (frame: Frame): frame is V2 => Array.isArray(frame) && frame.length === 5;
-const refIs =
-  (ref: string) =>
-  (frame: Frame): boolean =>
-    isV2(frame) && frame[1] === ref;
-const eventIs =
-  (topic: string, event: string) =>
-  (frame: Frame): boolean =>
-    isV2(frame) && frame[2] === topic && frame[3] === event;
-
-let counter = 0;
-/** A topic of its own per case run (servers may keep state per topic). */
-const topic = (name: string): string => `realtime:conf-${name}-${process.pid}-${++counter}`;
-
-/** Sends a heartbeat and expects its ok reply. */
-async function alive(client: PhoenixTestClient): Promise<void> {
-  const ref = `hb${++counter}`;
-  client.send([null, ref, 'phoenix', 'heartbeat', {}]);
-  const reply = await client.waitFor<V2>(refIs(ref), 'heartbeat reply');
-  assert.deepEqual(reply, [null, ref, 'phoenix', 'phx_reply', { status: 'ok', response: {} }]);
-}
-
-/** The join payload realtime-js sends. */
-function joinPayload(
-  postgresChanges: Record<string, unknown>[] = [],
-  broadcast = { ack: false, self: false },
-) {
-  return {
-    config: {
-      broadcast,
-      presence: { key: '', enabled: false },
-      postgres_changes: postgresChanges,
-      private: false,
-    },
-  };
-}
-
-/** Joins `name` and returns the reply's response (status ok asserted). */
-async function join(
-  client: PhoenixTestClient,
-  name: string,
-  payload: Record<string, unknown> = joinPayload(),
-): Promise<Record<string, unknown>> {
-  const ref = `j${++counter}`;
-  client.send([ref, ref, name, 'phx_join', payload]);
-  const reply = await client.waitFor<V2>(refIs(ref), `join reply of ${name}`);
-  assert.equal(reply[0], ref, 'the join reply echoes join_ref');
-  assert.equal(reply[3], 'phx_reply');
-  assert.equal(reply[4].status, 'ok', `join ok: ${JSON.stringify(reply[4])}`);
-  return reply[4].response as Record<string, unknown>;
-}
-
-const changesOf = (table: string) => {
-  const [schema, name] = table.split('.') as [string, string];
-  return { event: '*', schema, table: name };
-};
-const needsTable = (o: { table?: string }) =>
-  o.table ? undefined : 'no table opted in for every client (--table)';
+import { rowCases } from './cases-rows.js';
+import { alive, changesOf, eventIs, join, joinPayload, needsTable, refIs, topic, type V2 } from './frames.js';
 
 /** Every case, in run order. */
 export const allCases: readonly ConformanceCase[] = [
@@ -312,6 +252,7 @@ export const allCases: readonly ConformanceCase[] = [
       assert.deepEqual([...frame.subarray(at)], [1, 2, 3]);
     },
   },
+  ...rowCases,
   {
     id: 'pgrt.15',
     group: 'pgrt',

@@ -1,24 +1,31 @@
 /**
  * Command line for the Supabase Realtime conformance suite:
  *
- *   tsx conformance/supabase/cli.ts <ws-url> [--table schema.table] [--broadcast] [--pgrt] [--group g]… [--case id]…
- *                                   [--wait-ms n] [--strict]
+ *   tsx conformance/supabase/cli.ts <ws-url> [--table schema.table] [--database-url url] [--broadcast] [--pgrt]
+ *                                   [--group g]… [--case id]… [--wait-ms n] [--strict]
  *
  * `<ws-url>` is the socket URL with its apikey, e.g. `ws://localhost:3000/realtime/v1/websocket?apikey=anon`.
+ * The `rows` cases write rows through `--database-url` (else env `PGRT_SUPABASE_CONFORMANCE_DATABASE_URL`): the
+ * database the server streams from, holding the tables of row-tables.ts. Without either they are not applicable.
  * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
 import { allCases } from './cases.js';
 import { runCases, selectCases } from './runner.js';
+import { connectSql, type SqlConnection } from './sql.js';
 
 const USAGE = `usage: tsx conformance/supabase/cli.ts <ws-url> [options]
 
   <ws-url>          socket URL with its apikey, e.g. ws://localhost:3000/realtime/v1/websocket?apikey=anon
   --table <s.t>     a table every client may receive changes of (runs the changes group; changes.13 needs the
                     mocha entry, which writes rows)
+  --database-url <u>
+                    PostgreSQL URL of the database the server streams changes from (default: env
+                    PGRT_SUPABASE_CONFORMANCE_DATABASE_URL); runs the rows group, which writes to
+                    public.conformance_sb_keyed and public.conformance_sb_full (README: the SQL that makes them)
   --broadcast       the server serves broadcast (runs the binary group)
   --pgrt            run the pgrt group
-  --group <g>       socket, channel, changes, binary, pgrt (repeatable)
+  --group <g>       socket, channel, changes, rows, binary, pgrt (repeatable)
   --case <id>       e.g. socket.01 (repeatable)
   --wait-ms <n>     wait for each expected message (default 3000)
   --strict          count failures of every level, not only MUST
@@ -36,6 +43,7 @@ function parse() {
     allowPositionals: true,
     options: {
       table: { type: 'string' },
+      'database-url': { type: 'string' },
       broadcast: { type: 'boolean' },
       pgrt: { type: 'boolean' },
       group: { type: 'string', multiple: true },
@@ -65,15 +73,26 @@ try {
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }
+const databaseUrl = parsed.values['database-url'] ?? process.env.PGRT_SUPABASE_CONFORMANCE_DATABASE_URL;
+let connection: SqlConnection | undefined;
+if (databaseUrl) {
+  try {
+    connection = await connectSql(databaseUrl);
+  } catch (error) {
+    fail(`cannot connect to the database: ${error instanceof Error ? error.message : String(error)}`);
+  }
+}
 const failed = await runCases(
   cases,
   {
     url,
     ...(parsed.values.table ? { table: parsed.values.table } : {}),
+    ...(connection ? { sql: connection.sql } : {}),
     broadcast: parsed.values.broadcast ?? false,
     pgrt: parsed.values.pgrt ?? false,
     waitMs,
   },
   parsed.values.strict ?? false,
 );
+await connection?.close();
 process.exitCode = failed ? 1 : 0;

@@ -38,6 +38,8 @@ const server = (file: string, text: string): SupabaseCitation => ({
 
 const CHANNEL = 'lib/realtime_web/channels/realtime_channel.ex';
 const SUBSCRIPTIONS = 'lib/extensions/postgres_cdc_rls/subscriptions.ex';
+const APPLY_RLS = 'priv/repo/tenant_schema/realtime/functions/apply_rls.sql';
+const FILTER_OPS = 'lib/realtime/tenants/repo/migrations/20260626120000_readd_postgrest_filter_ops.ex';
 
 /** The citations, by case id. */
 export const SUPABASE_SPEC: Readonly<Record<string, SupabaseCitation>> = {
@@ -89,6 +91,34 @@ export const SUPABASE_SPEC: Readonly<Record<string, SupabaseCitation>> = {
   'binary.14': client(
     'src/lib/serializer.ts',
     '_binaryDecode: only kind 4 (userBroadcast) is decoded: `[kind, topic_size, user_event_size, metadata_size, encoding, topic, user_event, metadata, payload]`; the client sends broadcasts as kind 3 (userBroadcastPush).',
+  ),
+  'rows.16': server(
+    APPLY_RLS,
+    "`old_record` is built from the WAL's `identity` columns: under REPLICA IDENTITY FULL every column of the old row (supabase/walrus test/sql/test_delete_old_record_behavior.sql); INSERT has no old_record, DELETE no record. realtime-js hands it on as `payload.old`.",
+  ),
+  'rows.17': server(
+    APPLY_RLS,
+    "`old_record` is built from the WAL's `identity` columns: under the default replica identity the primary key alone (supabase/walrus test/sql/test_delete_old_record_behavior.sql).",
+  ),
+  'rows.18': server(
+    APPLY_RLS,
+    "`commit_timestamp` is `to_char((wal ->> 'timestamp')::timestamptz at time zone 'utc', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')`: the transaction's commit time from the WAL, one for all its changes.",
+  ),
+  'rows.19': server(
+    FILTER_OPS,
+    '`check_equality_op`: `like` and `ilike` compare with SQL `LIKE`/`ILIKE` (patterns with `%` and `_`); a `not.` filter negates the operator. realtime-js `src/RealtimePostgresFilterBuilder.ts` offers both.',
+  ),
+  'rows.20': server(
+    FILTER_OPS,
+    '`check_equality_op`: `match` and `imatch` compare with `~` and `~*` (a regular expression searched in the value); a `not.` filter negates the operator.',
+  ),
+  'rows.21': server(
+    FILTER_OPS,
+    '`check_equality_op`: `is` takes `null`, `true`, `false` or `unknown` (`IS NULL`, `IS TRUE`…) and `isdistinct` is `IS DISTINCT FROM`: the only operators a NULL column can satisfy; a `not.` filter negates the operator.',
+  ),
+  'rows.22': server(
+    APPLY_RLS,
+    'The record is `to_jsonb` of the row: a money value becomes its output text in the database\'s `lc_monetary` (`"$1,234.50"`), not a number.',
   ),
   'pgrt.15': {
     level: 'pgrt',

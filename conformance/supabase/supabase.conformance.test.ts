@@ -17,6 +17,7 @@ describeConformance<SuiteOptions>({
       url: server.url,
       table: server.table,
       insert: server.insert,
+      sql: server.sql,
       broadcast: true,
       pgrt: true,
       waitMs: 3000,
