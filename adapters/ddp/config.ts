@@ -44,6 +44,12 @@ export const ddpSection = z
       .describe(
         'Session resumption: bytes of frames kept per session for replay; a dropped session needing more ends.',
       ),
+    handOffSessions: z
+      .boolean()
+      .default(true)
+      .describe(
+        'Session resumption across processes: at shutdown live sessions are written to the database, and a client coming back to another process resumes there with only the differences.',
+      ),
     coalesceMs: ms()
       .default(0)
       .describe(
@@ -59,6 +65,7 @@ export const ddpSection = z
     disconnectGracePeriod: 15_000,
     maxMessageQueueLength: 100,
     maxMessageQueueBytes: 1024 * 1024,
+    handOffSessions: true,
     coalesceMs: 0,
   })
   .describe('The DDP adapter (`/websocket`, `/sockjs`).');
@@ -94,6 +101,7 @@ export function ddpOptionsOf(config: SectionValues<typeof ddpConfig>, shared: Sh
     disconnectGracePeriod: ddp.disconnectGracePeriod,
     maxMessageQueueLength: ddp.maxMessageQueueLength,
     maxMessageQueueBytes: ddp.maxMessageQueueBytes,
+    handOffSessions: ddp.handOffSessions,
     coalesceMs: ddp.coalesceMs,
     ...(!ddp.sockjs
       ? { sockjs: false as const }
