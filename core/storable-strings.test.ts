@@ -23,7 +23,7 @@ describe('storable strings', () => {
     assert.deepEqual(error.details, [
       { name: '1.a.1.b', type: 'unstorable_string', message: 'contains a NUL character' },
     ]);
-    assert.deepEqual(unstorableParam([{ ['k\u0000']: 1 }])?.details, [
+    assert.deepEqual(unstorableParam([{ 'k\u0000': 1 }])?.details, [
       { name: '0.k?', type: 'unstorable_string', message: 'contains a NUL character' },
     ]);
     assert.deepEqual(unstorableParam(['\uD800'])?.details, [

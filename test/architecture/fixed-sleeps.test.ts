@@ -16,7 +16,6 @@ import { ROOT } from '../cli/fixtures/cli-process.js';
 const SLEEP = /\b(delay|sleep)\([^)]|setTimeout\((resolve|r)\b|setTimeout\(\(\) => resolve\(\)/;
 
 const PACING = 'paces background writers or clients (load shape, not synchronization)';
-const CONVERT = 'to convert: waits for an effect a condition or round trip could await';
 
 /** Files allowed fixed sleeps: how many lines, and why. */
 const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> = {
