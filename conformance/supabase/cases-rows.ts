@@ -318,4 +318,29 @@ export const rowCases: readonly ConformanceCase[] = [
       );
     },
   },
+  {
+    id: 'rows.23',
+    group: 'rows',
+    title: "REPLICA IDENTITY FULL: a DELETE's filter is tested on the old row",
+    skip: needsSql,
+    run: async ({ open, options }) => {
+      const sql = options.sql as Sql;
+      const client = await open();
+      const name = topic('delete-filter');
+      const body = marker();
+      const ids = await subscribe(client, name, FULL_TABLE, [
+        { event: 'DELETE' },
+        { event: 'DELETE', filter: `note=eq.${body}` },
+        { event: 'DELETE', filter: `note=neq.${body}` },
+      ]);
+      const id = await insertRow(sql, FULL_TABLE, { body: literal(body), note: literal(body) });
+      await sql(`DELETE FROM ${qualified(FULL_TABLE)} WHERE id = ${id}`);
+      const [change] = await awaitChanges(client, name, 1, (data) => data.old_record?.id === id);
+      assert.deepEqual(
+        [ids[0], ids[1], ids[2]].map((bindingId) => change?.ids.includes(bindingId)),
+        [true, true, false],
+        'the DELETE reaches the catch-all and note=eq.<its note>, not note=neq.<its note>',
+      );
+    },
+  },
 ];

@@ -120,6 +120,10 @@ export const SUPABASE_SPEC: Readonly<Record<string, SupabaseCitation>> = {
     APPLY_RLS,
     'The record is `to_jsonb` of the row: a money value becomes its output text in the database\'s `lc_monetary` (`"$1,234.50"`), not a number.',
   ),
+  'rows.23': server(
+    APPLY_RLS,
+    "A DELETE's filters are tested on the WAL's old columns (`identity`): under REPLICA IDENTITY FULL the whole old row, so a filter on any column can match it.",
+  ),
   'pgrt.15': {
     level: 'pgrt',
     source: 'pgrt adapters/supabase/README.md',
