@@ -7,8 +7,10 @@
  * Figures: per client kind `<kind>_lost|extra|stale|duplicated` (expected 0), `_reconnected` (of `_clients`),
  * `_resumed` and `_full_resends` (DDP reconnections that got their session back vs a new one with all data again),
  * `_failed_attempts` (connection attempts that failed before ready and were retried);
- * `reconnect_p50|p99_ms` (close → subscription ready again), `latency_p50|p99_ms` (INSERT sent → live `added` at a
- * client, rows inserted during the deploy), `deploy_s`, `converge_ms`.
+ * `reconnect_p50|p99_ms` (close → subscription ready again; for a resumed DDP session, → the `ready` after its
+ * difference), `latency_p50|p99_ms` (INSERT sent → live `added` at a client, rows inserted during the deploy; rows
+ * a client takes while reconnecting are not live), `arrival_p50|p99_ms` (INSERT sent → the row's first arrival at
+ * each client however it came, outage included), `deploy_s`, `converge_ms`.
  *
  * Usage: npx tsx bench/rolling-deploy.ts   (PostgreSQL: see bench/README.md)
  */
@@ -47,6 +49,8 @@ figure('reconnect_p50_ms', result.reconnectMs.p50, 'ms');
 figure('reconnect_p99_ms', result.reconnectMs.p99, 'ms');
 figure('latency_p50_ms', result.latencyMs.p50, 'ms');
 figure('latency_p99_ms', result.latencyMs.p99, 'ms');
+figure('arrival_p50_ms', result.arrivalMs.p50, 'ms');
+figure('arrival_p99_ms', result.arrivalMs.p99, 'ms');
 figure('deploy_s', result.deployMs / 1000, 's');
 figure('converge_ms', result.convergeMs, 'ms');
 if (result.examples.length > 0) progress(SCENARIO, `differences: ${result.examples.join('; ')}`);
