@@ -1,10 +1,10 @@
 /**
- * Mocha entry of the DDP conformance suite (`npm test`, conformance/support/mocha-suite.ts): starts pgrt's fixture
+ * Mocha entry of the DDP conformance suite (`npm test`, conformance/fixtures/mocha-suite.ts): starts pgrt's fixture
  * server (`fixtures/server.ts`, which implements the fixture contract in README.md) and runs every case through the
  * same {@link executeCase} as the CLI. The heartbeat-timing cases skip themselves when the fixture's heartbeat is
  * long (set PGRT_CONFORMANCE_SLOW=1 to run them anyway). Prints the talk's ddptest timings and the wall time.
  */
-import { describeConformance } from '../support/mocha-suite.js';
+import { describeConformance } from '../fixtures/mocha-suite.js';
 import { caseTimeout, levelOf, type SuiteOptions, skipReason } from './case.js';
 import { allCases } from './cases/index.js';
 import { type CaseResult, ddptestTimings, executeCase } from './runner.js';

@@ -1,9 +1,9 @@
 /**
- * Mocha entry of the Supabase Realtime conformance suite (`npm test`, conformance/support/mocha-suite.ts): starts
+ * Mocha entry of the Supabase Realtime conformance suite (`npm test`, conformance/fixtures/mocha-suite.ts): starts
  * pgrt's fixture server (`fixtures/server.ts`) and runs every case through the same {@link executeCase} as the CLI,
  * every level counted.
  */
-import { describeConformance } from '../support/mocha-suite.js';
+import { describeConformance } from '../fixtures/mocha-suite.js';
 import { levelOf, type SuiteOptions, skipReason } from './case.js';
 import { allCases } from './cases.js';
 import { caseTimeout, executeCase } from './runner.js';

@@ -1,11 +1,11 @@
 /**
- * Mocha entry of the WAMP conformance suite (`npm test`, conformance/support/mocha-suite.ts): starts pgrt's fixture
+ * Mocha entry of the WAMP conformance suite (`npm test`, conformance/fixtures/mocha-suite.ts): starts pgrt's fixture
  * server (`fixtures/server.ts`: DDP and WAMP on port 0, the fixture app, a ticket realm, a WAMP-CRA realm, a closed
  * realm and a denied topic), probes its WELCOME features, and runs every case × serializer through the same
  * {@link executeCase} as the CLI. Cases needing a feature the router does not announce skip themselves with that
  * reason.
  */
-import { describeConformance } from '../support/mocha-suite.js';
+import { describeConformance } from '../fixtures/mocha-suite.js';
 import {
   DEFAULT_CASE_TIMEOUT_MS,
   DEFAULT_WAIT_MS,
