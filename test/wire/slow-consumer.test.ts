@@ -161,11 +161,14 @@ describe('slow-consumer cap: a burst over the cap reaches a client that reads', 
     );
     open.push({ close: () => stalled.destroy() });
     stalled.send(JSON.stringify([JSON.stringify({ msg: 'connect', version: '1', support: ['1'] })]));
-    await waitUntil(() => stalled.received > 1, { what: () => '`connected` over SockJS' });
-    const before = server.host.guard.connectionsFrom('127.0.0.1');
+    // The SockJS `o` frame comes before the session's connection is admitted (and counted): wait for the count,
+    // not for bytes, or the termination below may be looked for before the connection exists.
+    await waitUntil(() => server.host.guard.connectionsFrom('127.0.0.1') === 1, {
+      what: () => 'the stalled SockJS connection admitted',
+    });
     stalled.stopReading();
     stalled.send(JSON.stringify([JSON.stringify({ msg: 'sub', id: 'f', name: 'flood', params: [] })]));
-    await waitUntil(() => server.host.guard.connectionsFrom('127.0.0.1') < before, {
+    await waitUntil(() => server.host.guard.connectionsFrom('127.0.0.1') === 0, {
       timeoutMs: 15_000,
       what: () => 'the stalled SockJS connection to be terminated',
     });
