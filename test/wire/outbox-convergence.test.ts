@@ -40,6 +40,7 @@ const VARIANTS = [
   { capture: 'outbox', bus: 'postgres' },
   { capture: 'logical', bus: 'postgres' },
   { capture: 'outbox', bus: 'nats' },
+  { capture: 'logical', bus: 'nats' },
 ] as const;
 
 for (const { capture, bus } of VARIANTS) {
