@@ -29,7 +29,8 @@
  *   notify inline is notified as `{"p":<id>}` and read from the outbox. Consecutive rows of a channel go out
  *   together, as a JSON array of those objects.
  * - `logical`: no trigger; the pump decodes the WAL and appends the same payloads (core/capture/logical/,
- *   `pgrt.logical_append`), one outbox row per notification.
+ *   `pgrt.logical_append`; on the NATS bus `pgrt.logical_step`, which hands the rows to the relay instead of
+ *   notifying them), one outbox row per notification.
  *   Every appender takes its transaction id (`pg_current_xact_id()`) BEFORE it draws the row's id from
  *   `pgrt.outbox_id_seq` (CACHE 1, so ids are handed out in real-time order): the pump's ordering rule relies on it.
  *

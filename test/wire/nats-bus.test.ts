@@ -5,7 +5,8 @@
  *   fence waits for the changes of every table it consumes that were published before it;
  * - a subject's hole (a message the stream's retention deleted while the process was away: its successor names it as
  *   `q`) becomes a `resync` before the next change; duplicates are dropped, malformed messages skipped;
- * - the pump hands its steps' rows to the relay: nothing is NOTIFYed and the relay reads no outbox row of its own;
+ * - the pump hands its steps' rows to the relay: nothing is NOTIFYed and the relay reads no outbox row of its own,
+ *   in capture `outbox` and in capture `logical` (its appends);
  * - a change bigger than NATS's max_payload (a 2 MiB row) is delivered whole, in chunks, without a resync;
  * - bus `nats` with capture `notify` is refused at start with the fix.
  * The NATS restart and pump kill cases are in test/faults/nats-restart.test.ts and test/faults/pump-kill.test.ts.
@@ -21,6 +22,7 @@ import { NatsRelay } from '../../core/bus/nats/nats-relay.js';
 import { controlSubject, tableSubject } from '../../core/bus/nats/nats-stream.js';
 import { createServer } from '../../index.js';
 import { deleteStream, testNatsUrl, testStreamName } from '../fixtures/nats.js';
+import { PrivatePostgres } from '../fixtures/private-postgres.js';
 import { waitUntil } from '../fixtures/wait.js';
 import { startTestCore, type TestCore } from '../support/core.js';
 import { testDatabaseUrl } from '../support/database.js';
@@ -220,6 +222,71 @@ describe('NATS bus: subjects per table, fences across tables', function () {
       ['big', 'after big'],
     );
     watcher.session.close();
+  });
+});
+
+describe("NATS bus, capture 'logical': the pump's appends go to the relay", function () {
+  this.timeout(60_000);
+  const url = testNatsUrl();
+  const stream = testStreamName();
+  const channel = `pgrt_nats_logical_${process.pid}`;
+  const items = `nats_logical_items_${process.pid}`;
+  let logical: PrivatePostgres;
+  let t: TestCore;
+  const events: BusEvent[] = [];
+
+  before(async () => {
+    logical = await PrivatePostgres.create('logical');
+    const app = new App().collection('items', { table: items }).publish('items', (ctx) => ctx.find('items'));
+    t = await startTestCore(
+      app,
+      async (db) => {
+        await db.query(`CREATE TABLE ${items} (id text PRIMARY KEY, v int NOT NULL)`);
+      },
+      channel,
+      { capture: 'logical', url: logical.url, nats: { url, stream } },
+    );
+    t.core.bus.subscribe((event) => events.push(event));
+  });
+
+  after(async () => {
+    await t?.close();
+    await logical?.destroy();
+    await deleteStream(url, stream);
+  });
+
+  it("publishes the appended rows to NATS only: no NOTIFY, no outbox read of the relay's own", async () => {
+    const relay = t.core.outboxPump?.relay;
+    assert.ok(relay instanceof NatsRelay);
+    const watcher = t.session();
+    await watcher.session.subscribe('si', 'items', []);
+    await watcher.out.waitFor((m) => m.msg === 'ready' && m.subs.includes('si'));
+    const listener = new pg.Client({ connectionString: logical.url });
+    await listener.connect();
+    let notified = 0;
+    listener.on('notification', () => notified++);
+    await listener.query(`LISTEN ${channel}`);
+    try {
+      // The leading pump's relay reads the outbox once, to catch up: a first row is delivered after that read.
+      await t.db.query(`INSERT INTO ${items} VALUES ('first', 0)`);
+      await waitUntil(() => Object.keys(watcher.out.collection('items')).length === 1, {
+        what: () => 'the first row delivered',
+      });
+      const readsBefore = relay.reads;
+      const seenBefore = events.length;
+      for (let n = 1; n <= 50; n++) await t.db.query(`INSERT INTO ${items} VALUES ('x${n}', ${n})`);
+      await waitUntil(() => Object.keys(watcher.out.collection('items')).length === 51, {
+        what: () => `${Object.keys(watcher.out.collection('items')).length} rows delivered`,
+      });
+      assert.ok(events.length - seenBefore >= 50, `${events.length - seenBefore} bus events`);
+      // A notification sent before the last change's delivery would have reached the listener by now.
+      await listener.query('SELECT 1');
+      assert.equal(notified, 0, 'the pump sent no NOTIFY');
+      assert.equal(relay.reads, readsBefore, 'the relay published the rows its pump appended');
+    } finally {
+      await listener.end();
+      watcher.session.close();
+    }
   });
 });
 

@@ -153,12 +153,15 @@ interface TableRows {
  * (+ exact columns). Node also gathers consecutive payloads of one channel into notifications of at most `threshold`
  * bytes (reckoning 19 digits per position); a payload built in SQL, or too big to share one, is notified alone. The
  * payloads travel without their opening brace as one text parameter (split in SQL at U+001E), the rest as small
- * arrays. Parameter `$1` (the batch's LSN) is left for the caller to set.
+ * arrays. Parameter `$1` (the batch's LSN) is left for the caller to set. `relayed` (the NATS bus): the statement
+ * calls `pgrt.logical_step` without notifying and returns the rows it appended (ids, row_channels, payloads after
+ * pumped_from) for the pump's relay.
  */
 export function logicalAppendQuery(
   transactions: readonly DecodedTransaction[],
   tables: ReadonlyMap<string, CapturedTable>,
   threshold: number,
+  relayed = false,
 ): AppendQuery | undefined {
   // Per payload: its text without the opening '{' ('' when built in SQL) and its notification (1-based); per
   // notification: its channel.
@@ -282,7 +285,10 @@ export function logicalAppendQuery(
     SEPARATOR + payloads.join(SEPARATOR),
   ];
   const call = (list: string) =>
-    `SELECT pgrt.logical_append($1::pg_lsn, $2::int, $3::text[], $4::int[], ${list}) AS appended`;
+    relayed
+      ? 'SELECT s.appended, s.pumped_from, s.pumped, s.ids, s.row_channels, s.payloads FROM ' +
+        `pgrt.logical_step($1::pg_lsn, $2::int, $3::text[], $4::int[], ${list}, false) s`
+      : `SELECT pgrt.logical_append($1::pg_lsn, $2::int, $3::text[], $4::int[], ${list}) AS appended`;
   const count = payloads.length;
   if (built.length === 0) {
     return {
@@ -290,7 +296,7 @@ export function logicalAppendQuery(
       values,
       count,
       notifications: channels.length,
-      name: 'pgrt_logical_append',
+      name: relayed ? 'pgrt_logical_step' : 'pgrt_logical_append',
     };
   }
   values.push(`[${built.join(',')}]`);

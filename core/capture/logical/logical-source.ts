@@ -25,6 +25,8 @@ import type { Database } from '../../database/database.js';
 import type { Logger } from '../../logger.js';
 import {
   GATHER_ABOVE_PER_SECOND,
+  type PassedRow,
+  type PassedRows,
   type PumpSource,
   type PumpSourceOptions,
   type PumpStep,
@@ -75,7 +77,7 @@ export class LogicalSource implements PumpSource {
 
   /**
    * (Re)opens the stream when there is none, then appends the queued transactions (up to `batchRows` changes) in
-   * one `pgrt.logical_append` and acknowledges their LSN. `busyPollMs` does not apply: steps follow the stream.
+   * one `pgrt.logical_append` (NATS bus: `pgrt.logical_step`, handing its rows to the relay) and acknowledges their LSN. `busyPollMs` does not apply: steps follow the stream.
    */
   async step(client: pg.Client): Promise<PumpStep> {
     const { batchRows, idlePollMs } = this.#options;
@@ -93,6 +95,7 @@ export class LogicalSource implements PumpSource {
       size++;
     }
     let sent = 0;
+    let passed: PassedRows | undefined;
     const batch = this.#queue.slice(0, size);
     if (batch.length > 0) {
       const startedAt = performance.now();
@@ -101,7 +104,7 @@ export class LogicalSource implements PumpSource {
       // gathering them saves much of the pump's CPU, which is the writers' on the database's machine.
       this.#gathering = (changes * 1000) / (startedAt - this.#appendedAt) >= GATHER_ABOVE_PER_SECOND;
       this.#appendedAt = startedAt;
-      sent = await this.#append(client, batch);
+      ({ sent, passed } = await this.#append(client, batch));
       this.#queue.splice(0, size);
       this.#queuedChanges -= changes;
       if (this.#paused && this.#queuedChanges < LOGICAL_QUEUE_HIGH_WATER / 2) {
@@ -116,7 +119,7 @@ export class LogicalSource implements PumpSource {
         : this.#queue.length > 0
           ? this.#gatherMs()
           : this.#options.asleepCheckMs;
-    return { sent, delayMs };
+    return { sent, delayMs, ...(passed ? { passed } : {}) };
   }
 
   async stop(): Promise<void> {
@@ -128,24 +131,33 @@ export class LogicalSource implements PumpSource {
     await stream?.close();
   }
 
-  /** Appends `batch` (skipping what an earlier pump appended) in one statement; resolves how many changes. */
-  async #append(client: pg.Client, batch: readonly DecodedTransaction[]): Promise<number> {
+  /**
+   * Appends `batch` (skipping what an earlier pump appended) in one statement; resolves how many changes, and in
+   * relayed mode (NATS bus) the rows it appended, which were not notified.
+   */
+  async #append(
+    client: pg.Client,
+    batch: readonly DecodedTransaction[],
+  ): Promise<{ sent: number; passed?: PassedRows }> {
     const fresh = batch.filter((transaction) => transaction.endLsn > this.#skipThrough);
     const unknown = fresh.some((transaction) =>
       transaction.changes.some((change) => change.kind === 'row' && !this.#tables.has(change.relation.table)),
     );
     if (unknown) this.#tables = await readCapturedTables(this.#db);
     const endLsn = batch[batch.length - 1]!.endLsn;
-    const query = logicalAppendQuery(fresh, this.#tables, this.#options.thresholdBytes);
-    if (!query) return 0;
+    const relayed = this.#options.relayed;
+    const query = logicalAppendQuery(fresh, this.#tables, this.#options.thresholdBytes, relayed);
+    if (!query) return { sent: 0 };
     query.values[0] = formatLsn(endLsn);
-    const result = await client.query<{ appended: number }>({
+    const result = await client.query<AppendRow>({
       text: query.text,
       values: query.values,
       ...(query.name ? { name: query.name } : {}),
     });
     if (endLsn > this.#skipThrough) this.#skipThrough = endLsn;
-    return Math.max(0, result.rows[0]?.appended ?? 0);
+    const row = result.rows[0];
+    const sent = Math.max(0, row?.appended ?? 0);
+    return relayed && row ? { sent, passed: appendedRows(row) } : { sent };
   }
 
   /**
@@ -221,4 +233,28 @@ export class LogicalSource implements PumpSource {
     );
     this.#reopenDelayMs = Math.min(REOPEN_MAX_MS, this.#reopenDelayMs * 2);
   }
+}
+
+/** What the append statement returns: `appended` (-1: a replay, nothing done), the rest only in relayed mode. */
+interface AppendRow {
+  readonly appended: number;
+  readonly pumped_from?: string;
+  readonly pumped?: string;
+  readonly ids?: string[];
+  readonly row_channels?: string[];
+  readonly payloads?: string[];
+}
+
+/** The rows a relayed append passed, after the position it started from. */
+function appendedRows(row: AppendRow): PassedRows {
+  const ids = row.ids ?? [];
+  const channels = row.row_channels ?? [];
+  const payloads = row.payloads ?? [];
+  const through = Number(row.pumped);
+  const rows: PassedRow[] = ids.map((id, i) => ({
+    id: Number(id),
+    channel: channels[i]!,
+    payload: payloads[i]!,
+  }));
+  return { after: Number(row.pumped_from ?? through), through, rows };
 }
