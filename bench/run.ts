@@ -52,7 +52,7 @@ const TIMEOUTS: Readonly<Record<string, number>> = {
   faults: 900_000,
   'rolling-deploy': 900_000, // 300 clients, three restarts of a child process behind HAProxy
   ingest: 300_000,
-  'bus-fleet': 600_000, // 2 buses × 4 fleet sizes × (BENCH_SECONDS + start-up and drain)
+  'bus-fleet': 1_200_000, // captures (BENCH_CAPTURE) × 2 buses × 4 fleet sizes × (BENCH_SECONDS + start-up, drain)
   'writer-overhead': 600_000, // 5 captures × 2 writer counts × 3 rounds × BENCH_SECONDS, two server start-ups
   'capture-latency': 600_000, // 3 modes × (idle + 2 subscriber counts × 2 rates) × BENCH_SECONDS, three servers
   'latency-floor': 600_000, // 3 subscriber counts × 2 servers × BENCH_ROUNDS (3) × BENCH_SECONDS, 2,000 sockets
