@@ -34,7 +34,6 @@ const ALLOWED: Record<string, { readonly lines: number; readonly why: string }> 
   'test/wire/outbox-convergence.test.ts': { lines: 3, why: PACING },
   'test/faults/nats-restart.test.ts': { lines: 1, why: PACING },
   'test/faults/pump-kill.test.ts': { lines: 1, why: PACING },
-  'test/deploy/haproxy.test.ts': { lines: 1, why: PACING },
   'test/wire/outbox-failover.test.ts': { lines: 2, why: PACING },
   'test/wire/shutdown-rolling.test.ts': { lines: 1, why: PACING },
   'test/wire/listener-failure.test.ts': { lines: 2, why: PACING },
