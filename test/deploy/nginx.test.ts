@@ -21,6 +21,7 @@ import {
 } from '../fixtures/balancer-checks.js';
 import { type DeployClient, openDeployClient } from '../fixtures/deploy-clients.js';
 import { DeployCluster } from '../fixtures/deploy-cluster.js';
+import { runRollingDeploy } from '../fixtures/rolling-deploy.js';
 import { testDatabaseUrl } from '../support/database.js';
 
 /** nginx does not wait it out (it cannot see /readyz): long enough to watch the order of the drain's steps. */
@@ -164,6 +165,33 @@ describe('behind nginx (examples/deploy/nginx.conf)', function () {
     } finally {
       await nginx.stop();
       closing.server.close();
+    }
+  });
+});
+
+describe('rolling deploy behind nginx', function () {
+  this.timeout(180_000);
+
+  it('restarts three processes one at a time with no drain delay: every client back, holding exactly the table', async () => {
+    // drainDelayMs 0: nginx cannot see /readyz, its retries are what hide a drain (docs/deployment.md "nginx").
+    const report = await runRollingDeploy({
+      databaseUrl: testDatabaseUrl(),
+      clientsPerKind: 3,
+      drainDelayMs: 0,
+      writeIntervalMs: 20,
+      balancer: Nginx.start,
+    });
+    const context = JSON.stringify(report, null, 1);
+    assert.equal(report.writes.failed, 0, context);
+    for (const [kind, figures] of Object.entries(report.kinds)) {
+      const { lost, extra, stale, duplicated } = figures;
+      assert.deepEqual(
+        { lost, extra, stale, duplicated },
+        { lost: 0, extra: 0, stale: 0, duplicated: 0 },
+        kind,
+      );
+      assert.equal(figures.disconnected, figures.clients, `${kind}: every client was moved: ${context}`);
+      assert.equal(figures.reconnected, figures.clients, `${kind}: every client is back: ${context}`);
     }
   });
 });
