@@ -199,8 +199,8 @@ describe('outbox capture mode', function () {
     await late.query(`INSERT INTO ${table.name} VALUES (1, 1, 'late')`); // draws the lower id
     await db.query(`INSERT INTO ${table.name} VALUES (2, 2, 'early')`); // higher id, commits first
     await db.query(`INSERT INTO ${table.name} VALUES (3, 3, 'early')`);
-    // Steps begun after the early rows committed: the first takes a barrier over them (and would send them were the
-    // late transaction not running), the next checks it.
+    // Steps begun after the early rows committed: the missing lower id stops the committed ones; the first step takes
+    // a barrier over them (and would send them were the late transaction not running), the next checks it.
     const from = p.steps;
     await until(() => p.steps >= from + 2, 'two steps past the early rows');
     assert.equal(p.sent, 0, 'rows behind a running transaction wait for it');
@@ -227,6 +227,22 @@ describe('outbox capture mode', function () {
     const last = changes().at(-1);
     assert.ok(last?.kind === 'change');
     assert.equal(last.row?.v, 11);
+  });
+
+  it('does not wait for a running transaction that drew no id after the position', async () => {
+    await setUp();
+    const p = pump();
+    // A transaction with an xid of its own that appends nothing: it holds pg_snapshot_xmin back while it runs.
+    const other = await connect();
+    await other.query('BEGIN');
+    await other.query('SELECT pg_current_xact_id()');
+    await db.query(`INSERT INTO ${table.name} VALUES (1, 1, 'a')`);
+    await db.query(`INSERT INTO ${table.name} VALUES (2, 2, 'b')`);
+    // Rows with consecutive ids, all committed: none can ever be preceded by another, so they leave at once.
+    await until(() => changes().length === 2, '2 changes while the other transaction runs');
+    assert.deepEqual(keys(), ['insert:1', 'insert:2']);
+    assert.equal(p.sent, 2);
+    await other.query('COMMIT');
   });
 
   it('delivers nothing for a rolled-back transaction and moves past its ids', async () => {

@@ -12,12 +12,17 @@
  * transaction as the notifications it covers, so a pump killed mid-batch leaves nothing half done: the batch is
  * rolled back (nothing was notified) and the next pump sends it.
  *
- * The ordering rule (implemented by `pgrt.outbox_pump`, core/database/schema.ts). Outbox ids come from a CACHE 1
- * sequence, so they are handed out in real time order; but neither ids nor xids are commit order: a transaction
- * can hold id 9 while the one holding id 10 commits first. A pump that consumed 10 and moved its position past 9
- * would skip 9 forever; one that delivered 9 after 10 could undo a newer row. "Consume the rows whose
+ * The ordering rule (implemented by `pgrt.outbox_step`, core/database/migrations/0010_outbox_prefix.sql). Outbox
+ * ids come from a CACHE 1 sequence, so they are handed out in real time order; but neither ids nor xids are commit
+ * order: a transaction can hold id 9 while the one holding id 10 commits first. A pump that consumed 10 and moved
+ * its position past 9 would skip 9 forever; one that delivered 9 after 10 could undo a newer row. "Consume the rows whose
  * `xid < pg_snapshot_xmin`" alone has both problems: a long transaction T (xid 101, id 9) holds xmin at 101 while
- * T' (xid 100, id 10) is consumed; when T commits its row sits behind the position. So the pump uses a barrier:
+ * T' (xid 100, id 10) is consumed; when T commits its row sits behind the position. The pump therefore sends:
+ * 0. at once, the committed rows that follow the position with no id missing (position+1, +2, …): every id up to
+ *    the last of them is taken by a committed row, so no transaction can ever commit one below it. Ids are drawn one
+ *    per row, so this is every committed row nearly always; a missing id is a running transaction's, or absent for
+ *    good (an aborted transaction, a sequence jump after a crash, the gaps of the logical pump's rows). Past a
+ *    missing id that a visible row follows, it uses a barrier:
  * 1. it reads L = the last id handed out, then, in a later snapshot, X = the next xid to be assigned. Every
  *    appender takes its xid before it draws its id (pgrt.outbox_append), so every id ≤ L belongs to a transaction
  *    with xid < X;
@@ -32,19 +37,19 @@
  * transactions that change the same row conflict on its row lock (or on the key's unique index entry): the second
  * one's trigger runs after the first committed, so it draws a higher id than every row of the first. Hence for each
  * row id order is commit order, the last change delivered is the last one committed, and every view converges to
- * the committed table. (TRUNCATE takes an exclusive table lock: same argument.) Transactions that never touch a
- * captured table still hold xmin back while they run: a long writing transaction anywhere in the cluster delays
- * delivery (never order) until it ends; the pump logs it when the wait exceeds `stallWarningMs`.
+ * the committed table. (TRUNCATE takes an exclusive table lock: same argument.) Only past a missing id does
+ * xmin matter: then a long writing transaction anywhere in the cluster (also one that never touches a captured table)
+ * delays delivery (never order) until it ends; the pump logs it when the wait exceeds `stallWarningMs`.
  *
  * Latency vs throughput: each source sets its own cadence. outbox-source.ts polls (2 ms busy, 10 ms while gathering
  * under load) and, once quiet for 200 ms, falls asleep: the writers' triggers wake it with a NOTIFY, sent only while
  * it sleeps (0008_pump_wake.sql), so an isolated change is pumped at once and an awake pump under load keeps the
  * notify lock out of the writers' commits. logical/logical-source.ts follows the stream (one append per `gatherMs`
- * while more than 1,000 changes/s arrive). Either adds one pump transaction plus the longest concurrent transaction
- * to commit → listener latency (and up to `gatherMs` under load); throughput is that of batched NOTIFY (up to
- * `batchRows` changes per pump transaction, consecutive changes of a channel gathered into one notification of at
- * most `spillThresholdBytes`; perf.md §4.1: ~157k msgs/s at 100 B). A sleeping pump still steps every
- * `asleepCheckMs` (retention, a relay).
+ * while more than 1,000 changes/s arrive). Either adds one pump transaction (outbox: plus up to one poll interval,
+ * and the commit of a transaction holding a lower id) to commit → listener latency (and up to `gatherMs` under
+ * load); throughput is that of batched NOTIFY (up to `batchRows` changes per pump transaction, consecutive changes
+ * of a channel gathered into one notification of at most `spillThresholdBytes`; perf.md §4.1: ~157k msgs/s at
+ * 100 B). A sleeping pump still steps every `asleepCheckMs` (retention, a relay).
  *
  * Retention. The pump deletes rows at least `retentionMs` (default 10 min) after they were notified (it samples the
  * position in `pgrt.outbox_state` every `gcIntervalMs`, whichever source moved it) and advances `deleted_through` in the same transaction; listeners replay gaps from

@@ -1,8 +1,9 @@
 /**
  * The `outbox` capture mode's pump source: the rows its triggers appended to `pgrt.outbox`, notified by
- * `pgrt.outbox_pump` steps (0002_outbox.sql) in id order behind a barrier (outbox-pump.ts explains the ordering
- * rule). Each step is one call: it takes or checks the barrier, notifies up to `batchRows` rows past the position
- * and moves the position in the same transaction.
+ * `pgrt.outbox_step` calls (0010_outbox_prefix.sql) in id order (outbox-pump.ts explains the ordering rule). Each step
+ * is one call of a statement prepared once: it notifies up to `batchRows` committed rows past the position that no
+ * missing id precedes (past a missing id: once a barrier says it is final, taking or checking the barrier) and moves
+ * the position in the same transaction.
  *
  * Cadence: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending and for 200 ms after; a full
  * batch is followed at once by the next; while rows arrive faster than {@link GATHER_ABOVE_PER_SECOND} every
@@ -48,7 +49,7 @@ interface StepRow {
   payloads?: string[];
 }
 
-/** Rows of `pgrt.outbox`, drained by `pgrt.outbox_pump`. */
+/** Rows of `pgrt.outbox`, drained by `pgrt.outbox_step`. */
 export class OutboxSource implements PumpSource {
   readonly #options: PumpSourceOptions;
   readonly #logger: Logger;
@@ -97,14 +98,22 @@ export class OutboxSource implements PumpSource {
     this.#stepAt = startedAt;
     const barrier = this.#barrier;
     const values = [barrier?.id ?? null, barrier?.xid ?? null, options.thresholdBytes, options.batchRows];
+    // Prepared once per connection (named): a step is parsed and planned once, not at every poll.
     const result = await client.query<StepRow>(
       options.relayed
-        ? 'SELECT pumped, sent, pending_id, pending_xid, pumped_from, ids, channels, payloads FROM pgrt.outbox_step($1::int8, $2::xid8, $3, $4, false)'
-        : 'SELECT pumped, sent, pending_id, pending_xid FROM pgrt.outbox_pump($1::int8, $2::xid8, $3, $4)',
-      values,
+        ? {
+            name: 'pgrt_outbox_step_relayed',
+            text: 'SELECT pumped, sent, pending_id, pending_xid, pumped_from, ids, channels, payloads FROM pgrt.outbox_step($1::int8, $2::xid8, $3, $4, false)',
+            values,
+          }
+        : {
+            name: 'pgrt_outbox_step',
+            text: 'SELECT pumped, sent, pending_id, pending_xid FROM pgrt.outbox_step($1::int8, $2::xid8, $3, $4, true)',
+            values,
+          },
     );
     const row = result.rows[0];
-    if (!row) throw new Error('pgrt.outbox_pump returned no row');
+    if (!row) throw new Error('pgrt.outbox_step returned no row');
     const passed = options.relayed ? this.#passed(row) : undefined;
     if (row.pending_id !== null && row.pending_xid !== null) {
       if (barrier?.id === row.pending_id && barrier.xid === row.pending_xid) {
