@@ -5,47 +5,18 @@
  * window is transports/websocket-endpoint.test.ts's subject.
  */
 import assert from 'node:assert/strict';
-import type { Connection, ConnectionListener } from '../../core/connection.js';
+import { nextTurn, RecordingConnection } from '../../core/fixtures/recording-connection.js';
 import { silentLogger } from '../../core/logger.js';
 import type { RealtimeCore } from '../../core/realtime-core.js';
 import { WriteCoalescer } from '../../transports/write-coalescer.js';
 import type { ChannelServices } from './channel.js';
 import { SupabaseSocket } from './supabase-socket.js';
 
-/** A connection that records cork, uncork, each sent frame's ref, and close, in order. */
-class RecordingConnection implements Connection {
-  readonly log: string[] = [];
-  listener: ConnectionListener | undefined;
-  readonly remoteAddress = '127.0.0.1';
-  readonly headers = {};
-  readonly protocol = '';
-  readonly bufferedAmount = 0;
-
-  send(data: string | Uint8Array): void {
-    const message = JSON.parse(String(data)) as unknown[];
-    this.log.push(`send ${String(message[1])}`);
-  }
-  close(code = 1000): void {
-    this.log.push(`close ${code}`);
-  }
-  attach(listener: ConnectionListener): void {
-    this.listener = listener;
-  }
-  onClose(): void {}
-  cork(): void {
-    this.log.push('cork');
-  }
-  uncork(): void {
-    this.log.push('uncork');
-  }
-}
-
 const core = { openSession: () => ({ close: () => {} }) } as unknown as RealtimeCore;
 const services = {} as ChannelServices;
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 function open(coalescer: WriteCoalescer | undefined): RecordingConnection {
-  const connection = new RecordingConnection();
+  const connection = new RecordingConnection('', (frame) => frame[1]);
   const info = { id: 'c1', protocol: 'supabase', clientAddress: '127.0.0.1', httpHeaders: {} };
   new SupabaseSocket(
     core,
@@ -59,7 +30,7 @@ function open(coalescer: WriteCoalescer | undefined): RecordingConnection {
 }
 
 function heartbeat(connection: RecordingConnection, ref: string): void {
-  connection.listener?.receive(JSON.stringify([null, ref, 'phoenix', 'heartbeat', {}]));
+  connection.receive([null, ref, 'phoenix', 'heartbeat', {}]);
 }
 
 describe('supabase: outbound coalescing', () => {

@@ -5,47 +5,14 @@
  * transports/websocket-endpoint.test.ts's subject.
  */
 import assert from 'node:assert/strict';
-import type { Connection, ConnectionListener } from '../../core/connection.js';
+import { nextTurn, RecordingConnection } from '../../core/fixtures/recording-connection.js';
 import { waitUntil } from '../../test/fixtures/wait.js';
 import { WampProtocol } from './wamp-protocol.js';
 
-/** A connection that records cork, uncork, each sent message's type code, and close, in order. */
-class RecordingConnection implements Connection {
-  readonly log: string[] = [];
-  listener: ConnectionListener | undefined;
-  readonly remoteAddress = '127.0.0.1';
-  readonly headers = {};
-  readonly protocol = 'wamp.2.json';
-  readonly bufferedAmount = 0;
-
-  send(data: string | Uint8Array): void {
-    const message = JSON.parse(String(data)) as unknown[];
-    this.log.push(`send ${String(message[0])}`);
-  }
-  close(code = 1000): void {
-    this.log.push(`close ${code}`);
-  }
-  attach(listener: ConnectionListener): void {
-    this.listener = listener;
-  }
-  onClose(): void {}
-  cork(): void {
-    this.log.push('cork');
-  }
-  uncork(): void {
-    this.log.push('uncork');
-  }
-  /** The client sends one message. */
-  receive(message: unknown[]): void {
-    this.listener?.receive(JSON.stringify(message));
-  }
-}
-
 const HELLO = [1, 'realm1', { roles: { publisher: {}, subscriber: {} } }];
-const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 async function established(protocol: WampProtocol): Promise<RecordingConnection> {
-  const connection = new RecordingConnection();
+  const connection = new RecordingConnection('wamp.2.json', (frame) => frame[0]);
   protocol.handleConnection(connection);
   connection.receive(HELLO);
   await waitUntil(() => connection.log.includes('send 2'), { what: () => connection.log.join(', ') });
