@@ -1,10 +1,22 @@
 /**
- * PgDatabase against a real PostgreSQL: queries, transactions (commit, rollback, client release) and dedicated
- * connections.
+ * PgDatabase against a real PostgreSQL: queries, transactions (commit, rollback, client release), dedicated
+ * connections, and a transaction whose backend is terminated while it holds the connection.
  */
 import assert from 'node:assert/strict';
+import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
+import type { Logger } from '../logger.js';
 import { PgDatabase } from './database.js';
+
+/** A logger that keeps every line's message and its error's message. */
+function recordingLogger(lines: string[]): Logger {
+  const record = (fields: object, message?: string): void => {
+    const err = (fields as { err?: unknown }).err;
+    lines.push(`${message ?? ''}${err instanceof Error ? `: ${err.message}` : ''}`);
+  };
+  const logger: Logger = { debug: record, info: record, warn: record, error: record, child: () => logger };
+  return logger;
+}
 
 describe('PgDatabase', () => {
   let db: PgDatabase;
@@ -61,6 +73,31 @@ describe('PgDatabase', () => {
       await db.transaction(async (client) => (await client.query('SELECT 1 AS one')).rows[0]?.one),
       1,
     );
+  });
+
+  it('a transaction whose backend is terminated between statements fails, without crashing the process', async () => {
+    // pg-pool listens to a connection's errors only while it is idle: the held connection's FATAL was an unhandled
+    // 'error' event (an uncaught exception: the whole server down) before PgDatabase gave each connection its own.
+    const lines: string[] = [];
+    const held = new PgDatabase(testDatabaseUrl(), { poolSize: 1, logger: recordingLogger(lines) });
+    try {
+      const tx = await held.begin();
+      const pid = (await tx.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+      assert.ok(pid);
+      const terminated = await db.query<{ ok: boolean }>('SELECT pg_terminate_backend($1) AS ok', [pid]);
+      assert.equal(terminated.rows[0]?.ok, true);
+      // The FATAL reaches the connection while no statement of its holder is running.
+      await waitUntil(() => lines.some((line) => line.includes('terminating connection')), {
+        what: () => `the connection's error (logged: ${lines.join('; ')})`,
+      });
+      await assert.rejects(tx.query('SELECT 1'), /not queryable|terminat/);
+      await tx.rollback();
+      // The pool (of one) discarded the broken connection and serves on a new one.
+      const after = await held.query<{ pid: number }>('SELECT pg_backend_pid() AS pid');
+      assert.notEqual(after.rows[0]?.pid, pid);
+    } finally {
+      await held.close();
+    }
   });
 
   it('opens dedicated connections outside the pool, with an application_name', async () => {

@@ -113,6 +113,15 @@ export class PgDatabase implements Database {
     });
     // Without a listener, an idle client's error (server restart, pg_terminate_backend) would crash the process.
     this.#pool.on('error', (error) => this.#logger.warn({ err: error }, 'idle database connection failed'));
+    // pg-pool listens to a connection's errors only while it is idle. A connection in use is on its own: a transaction
+    // between two statements (a method awaiting something else), or a connection just handed out while the rest of
+    // its socket's input is still being parsed (the reply of its last statement and a FATAL in the same read). When
+    // PostgreSQL ends its backend (restart, failover, pg_terminate_backend, DROP DATABASE … WITH (FORCE)) its
+    // 'error' would be unhandled and crash the process. So every connection keeps a listener of its own for life; its
+    // holder sees the failure in its next statement, and the pool discards the connection when it comes back.
+    this.#pool.on('connect', (client) => {
+      client.on('error', (error) => this.#logger.debug({ err: error }, 'database connection failed'));
+    });
   }
 
   async query<T = Record<string, unknown>>(
