@@ -31,6 +31,14 @@ function newView(strategy: PublicationStrategy = 'SERVER_MERGE') {
       box.changed(sub, collection, id, fields, cleared);
     },
     removed: (sub: string, id: string) => box.removed(sub, collection, id),
+    /** Each of `subs` removes `id` in turn: nothing is sent until the last one, whose removal sends `removed`. */
+    removedBy(subs: readonly string[], id: string) {
+      for (const [i, sub] of subs.entries()) {
+        box.removed(sub, collection, id);
+        if (i === subs.length - 1) assert.deepEqual(sink.calls.shift(), { fun: 'removed', id, collection });
+        assert.deepEqual(sink.calls, [], `after ${sub} removed ${id}`);
+      }
+    },
     expectResult(
       expected:
         | { fun: 'added'; id: string; fields: Fields }
@@ -54,11 +62,7 @@ describe('MergeBox: Meteor session view cases', () => {
     v.expectNoResult();
     v.added('B', 'A1', {});
     v.expectNoResult();
-    v.removed('A', 'A1');
-    v.expectNoResult();
-    v.removed('B', 'A1');
-    v.expectResult({ fun: 'removed', id: 'A1' });
-    v.expectNoResult();
+    v.removedBy(['A', 'B'], 'A1');
   });
 
   it('added a second field in another sub', () => {
@@ -67,11 +71,7 @@ describe('MergeBox: Meteor session view cases', () => {
     v.expectResult({ fun: 'added', id: 'A1', fields: { a: 'foo' } });
     v.added('B', 'A1', { a: 'foo', b: 'bar' });
     v.expectResult({ fun: 'changed', id: 'A1', changed: { b: 'bar' } });
-    v.removed('A', 'A1');
-    v.expectNoResult();
-    v.removed('B', 'A1');
-    v.expectResult({ fun: 'removed', id: 'A1' });
-    v.expectNoResult();
+    v.removedBy(['A', 'B'], 'A1');
   });
 
   it('field reveal', () => {
@@ -140,11 +140,7 @@ describe('MergeBox: Meteor session view cases', () => {
     v.changed('A', 'A1', { foo: undefined });
     v.expectResult({ fun: 'changed', id: 'A1', changed: { foo: 'baz' } });
     v.expectNoResult();
-    v.removed('A', 'A1');
-    v.expectNoResult();
-    v.removed('B', 'A1');
-    v.expectResult({ fun: 'removed', id: 'A1' });
-    v.expectNoResult();
+    v.removedBy(['A', 'B'], 'A1');
   });
 
   it('change to canonical value produces no change', () => {
@@ -156,11 +152,7 @@ describe('MergeBox: Meteor session view cases', () => {
     v.expectNoResult();
     v.changed('B', 'A1', { foo: 'bar' });
     v.expectNoResult();
-    v.removed('A', 'A1');
-    v.expectNoResult();
-    v.removed('B', 'A1');
-    v.expectResult({ fun: 'removed', id: 'A1' });
-    v.expectNoResult();
+    v.removedBy(['A', 'B'], 'A1');
   });
 
   it('new field of canonical value produces no change', () => {
@@ -170,11 +162,7 @@ describe('MergeBox: Meteor session view cases', () => {
     v.added('B', 'A1', {});
     v.changed('B', 'A1', { foo: 'bar' });
     v.expectNoResult();
-    v.removed('A', 'A1');
-    v.expectNoResult();
-    v.removed('B', 'A1');
-    v.expectResult({ fun: 'removed', id: 'A1' });
-    v.expectNoResult();
+    v.removedBy(['A', 'B'], 'A1');
   });
 
   it('clear all clears only once', () => {
