@@ -163,6 +163,27 @@ async function assertFilters(
   );
 }
 
+/** What a filter case checks: its filters, its rows, and which filters (indexes) each row reaches. */
+interface FilterTable {
+  readonly filters: readonly string[];
+  readonly rows: readonly FilterRow[];
+  readonly reached: readonly (readonly number[])[];
+}
+
+/** A `rows` case of {@link assertFilters}; `table` gets the case's marker, which starts every row's body. */
+function filterCase(id: string, title: string, table: (m: string) => FilterTable): ConformanceCase {
+  return {
+    id,
+    group: 'rows',
+    title,
+    skip: needsSql,
+    run: async ({ open, options }) => {
+      const { filters, rows, reached } = table(marker());
+      await assertFilters(open, options.sql as Sql, filters, rows, reached);
+    },
+  };
+}
+
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 
 /** The rows cases, in run order. */
@@ -225,74 +246,45 @@ export const rowCases: readonly ConformanceCase[] = [
       );
     },
   },
-  {
-    id: 'rows.19',
-    group: 'rows',
-    title: 'filters like and ilike match SQL patterns (%, _), negated with not.',
-    skip: needsSql,
-    run: async ({ open, options }) => {
-      const m = marker();
-      await assertFilters(
-        open,
-        options.sql as Sql,
-        [`body=like.${m}-A%`, `body=ilike.${m}-a%`, `body=like.${m}-_eta`, `body=not.like.${m}-A%`],
-        [{ body: `${m}-Alpha` }, { body: `${m}-alpha` }, { body: `${m}-beta` }],
-        [
-          [0, 1],
-          [1, 3],
-          [2, 3],
-        ],
-      );
-    },
-  },
-  {
-    id: 'rows.20',
-    group: 'rows',
-    title: 'filters match and imatch search regular expressions, negated with not.',
-    skip: needsSql,
-    run: async ({ open, options }) => {
-      const m = marker();
-      await assertFilters(
-        open,
-        options.sql as Sql,
-        [`body=match.^${m}-[ab]`, `body=imatch.^${m}-A`, `body=match.ta$`, `body=not.imatch.^${m}-a`],
-        [{ body: `${m}-Alpha` }, { body: `${m}-alpha` }, { body: `${m}-beta` }],
-        [[1], [0, 1], [0, 2, 3]],
-      );
-    },
-  },
-  {
-    id: 'rows.21',
-    group: 'rows',
-    title: 'filters is (null, true, false, unknown) and isdistinct treat NULL as SQL does, negated with not.',
-    skip: needsSql,
-    run: async ({ open, options }) => {
-      const m = marker();
-      await assertFilters(
-        open,
-        options.sql as Sql,
-        [
-          'note=is.null',
-          'flag=is.true',
-          'flag=is.false',
-          'flag=is.unknown',
-          'flag=not.is.true',
-          'note=isdistinct.x',
-          'note=not.isdistinct.x',
-        ],
-        [
-          { body: `${m}-1`, columns: { note: 'NULL', flag: 'true' } },
-          { body: `${m}-2`, columns: { note: "'x'", flag: 'false' } },
-          { body: `${m}-3`, columns: { note: "'y'", flag: 'NULL' } },
-        ],
-        [
-          [0, 1, 5],
-          [2, 4, 6],
-          [3, 4, 5],
-        ],
-      );
-    },
-  },
+  filterCase('rows.19', 'filters like and ilike match SQL patterns (%, _), negated with not.', (m) => ({
+    filters: [`body=like.${m}-A%`, `body=ilike.${m}-a%`, `body=like.${m}-_eta`, `body=not.like.${m}-A%`],
+    rows: [{ body: `${m}-Alpha` }, { body: `${m}-alpha` }, { body: `${m}-beta` }],
+    reached: [
+      [0, 1],
+      [1, 3],
+      [2, 3],
+    ],
+  })),
+  filterCase('rows.20', 'filters match and imatch search regular expressions, negated with not.', (m) => ({
+    filters: [`body=match.^${m}-[ab]`, `body=imatch.^${m}-A`, `body=match.ta$`, `body=not.imatch.^${m}-a`],
+    rows: [{ body: `${m}-Alpha` }, { body: `${m}-alpha` }, { body: `${m}-beta` }],
+    reached: [[1], [0, 1], [0, 2, 3]],
+  })),
+  filterCase(
+    'rows.21',
+    'filters is (null, true, false, unknown) and isdistinct treat NULL as SQL does, negated with not.',
+    (m) => ({
+      filters: [
+        'note=is.null',
+        'flag=is.true',
+        'flag=is.false',
+        'flag=is.unknown',
+        'flag=not.is.true',
+        'note=isdistinct.x',
+        'note=not.isdistinct.x',
+      ],
+      rows: [
+        { body: `${m}-1`, columns: { note: 'NULL', flag: 'true' } },
+        { body: `${m}-2`, columns: { note: "'x'", flag: 'false' } },
+        { body: `${m}-3`, columns: { note: "'y'", flag: 'NULL' } },
+      ],
+      reached: [
+        [0, 1, 5],
+        [2, 4, 6],
+        [3, 4, 5],
+      ],
+    }),
+  ),
   {
     id: 'rows.22',
     group: 'rows',
