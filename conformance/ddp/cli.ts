@@ -7,6 +7,7 @@
  * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
+import { runMain, usageChecks } from '../support/cli-core.js';
 import type { SuiteOptions } from './case.js';
 import { allCases } from './cases/index.js';
 import { runCases, selectCases, summaryFailed } from './runner.js';
@@ -28,47 +29,26 @@ const USAGE = `usage: tsx conformance/ddp/cli.ts <ws-url> [options]
   --strict            count failures of every level (should, meteor, pgrt), not only MUST
 `;
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer, got "${value}"`);
-  return n;
-}
+const check = usageChecks(USAGE);
 
 async function main(): Promise<void> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse();
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = check.orFail(parse);
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const [url, ...rest] = positionals;
-  if (url === undefined || rest.length > 0) fail('expected exactly one <ws-url>');
-  if (!/^wss?:\/\//.test(url)) fail(`<ws-url> must start with ws:// or wss://, got "${url}"`);
+  const url = check.wsUrl(positionals);
   const options: SuiteOptions = {
     url,
-    heartbeatMs: positiveInt(values['heartbeat-ms'], '--heartbeat-ms', 15000),
+    heartbeatMs: check.positiveInt(values['heartbeat-ms'], '--heartbeat-ms', 15000),
     slow: values.slow ?? false,
-    waitMs: positiveInt(values['wait-ms'], '--wait-ms', 3000),
-    sockjsHeartbeatMs: positiveInt(values['sockjs-heartbeat-ms'], '--sockjs-heartbeat-ms', 45000),
+    waitMs: check.positiveInt(values['wait-ms'], '--wait-ms', 3000),
+    sockjsHeartbeatMs: check.positiveInt(values['sockjs-heartbeat-ms'], '--sockjs-heartbeat-ms', 45000),
     sockjsWelcome: !(values['no-sockjs-welcome'] ?? false),
   };
-  let cases: ReturnType<typeof selectCases>;
-  try {
-    cases = selectCases(allCases, { groups: values.group ?? [], ids: values.case ?? [] });
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
+  const cases = check.orFail(() =>
+    selectCases(allCases, { groups: values.group ?? [], ids: values.case ?? [] }),
+  );
   process.stdout.write(`DDP conformance against ${url} (heartbeat ${options.heartbeatMs} ms)\n\n`);
   const summary = await runCases(cases, options, {
     bail: values.bail ?? false,
@@ -95,7 +75,4 @@ function parse() {
   });
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

@@ -7,7 +7,15 @@
  */
 
 import { countByLevel, formatLevels } from '../support/citation.js';
-import { formatOutcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
+import {
+  formatOutcome,
+  type RunOptions,
+  raceCase,
+  runAll,
+  type RunSummary as SuiteSummary,
+  selectByGroupOrId,
+  toError,
+} from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type CaseContext,
@@ -35,33 +43,10 @@ export type CaseResult =
   | { readonly case: ConformanceCase; readonly status: 'skipped'; readonly reason: string };
 
 /** Outcome of a run. */
-export interface RunSummary {
-  readonly results: readonly CaseResult[];
-  readonly passed: number;
-  readonly failed: number;
-  readonly skipped: number;
-  /** Failed cases of level `must`: what decides the exit code unless strict. */
-  readonly mustFailed: number;
-  readonly wallMs: number;
-  /** Whether every level counted (`--strict`). */
-  readonly strict: boolean;
-}
+export type RunSummary = SuiteSummary<CaseResult>;
 
-/** Options of {@link runCases}. */
-export interface RunOptions {
-  /** Stop after the first failure (the remaining cases are not reported). */
-  readonly bail?: boolean;
-  /** Where report lines go (default: stdout). */
-  readonly write?: (line: string) => void;
-  /** Count failures of every level, not only `must` (`--strict`). */
-  readonly strict?: boolean;
-}
-
-/** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
-export interface Selection {
-  readonly groups?: readonly string[];
-  readonly ids?: readonly string[];
-}
+export type { RunOptions, Selection } from '../support/runner-core.js';
+export { summaryFailed } from '../support/runner-core.js';
 
 /**
  * Runs one case (without looking at its skip reason) and never throws: failures, including the case timeout,
@@ -123,11 +108,6 @@ export function formatResult(result: CaseResult): string {
   return formatOutcome(id, result.case.title, result, '/conformance/ddp/cases/');
 }
 
-/** Whether `summary` fails: a `must` case failed, or with `strict` any case. */
-export function summaryFailed(summary: RunSummary): boolean {
-  return (summary.strict ? summary.failed : summary.mustFailed) > 0;
-}
-
 /**
  * Wall time of the ddptest groups (raw and over SockJS), comparable with the talk's figures for ddptest's browser
  * run (Meteor 1.12 s, django-ddp 1.1 s). Cases run one after another, so a group's wall time is the sum of its
@@ -170,29 +150,16 @@ export async function runCases(
   options: SuiteOptions,
   runOptions: RunOptions = {},
 ): Promise<RunSummary> {
-  const write = runOptions.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const started = performance.now();
-  const results: CaseResult[] = [];
-  for (const testCase of cases) {
-    const reason = skipReason(testCase, options);
-    const result: CaseResult =
-      reason === undefined
-        ? await executeCase(testCase, options)
-        : { case: testCase, status: 'skipped', reason };
-    results.push(result);
-    write(formatResult(result));
-    if (result.status === 'failed' && runOptions.bail) break;
-  }
-  const count = (status: CaseResult['status']): number => results.filter((r) => r.status === status).length;
-  const summary: RunSummary = {
-    results,
-    passed: count('passed'),
-    failed: count('failed'),
-    skipped: count('skipped'),
-    mustFailed: results.filter((r) => r.status === 'failed' && levelOf(r.case) === 'must').length,
-    wallMs: performance.now() - started,
-    strict: runOptions.strict ?? false,
-  };
-  write(formatSummary(summary));
-  return summary;
+  return await runAll(
+    cases,
+    {
+      skipReason: (testCase) => skipReason(testCase, options),
+      execute: (testCase) => executeCase(testCase, options),
+      skipped: (testCase, reason) => ({ case: testCase, status: 'skipped', reason }),
+      isMust: (result) => levelOf(result.case) === 'must',
+      formatResult,
+      formatSummary,
+    },
+    runOptions,
+  );
 }

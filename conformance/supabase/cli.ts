@@ -10,6 +10,7 @@
  * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
+import { usageChecks } from '../support/cli-core.js';
 import { allCases } from './cases.js';
 import { runCases, selectCases } from './runner.js';
 import { connectSql, type SqlConnection } from './sql.js';
@@ -32,12 +33,8 @@ const USAGE = `usage: tsx conformance/supabase/cli.ts <ws-url> [options]
   -h, --help        this text
 `;
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}`);
-  process.exit(2);
-}
+const check = usageChecks(USAGE);
 
-let parsed: ReturnType<typeof parse>;
 function parse() {
   return parseArgs({
     allowPositionals: true,
@@ -54,32 +51,21 @@ function parse() {
     },
   });
 }
-try {
-  parsed = parse();
-} catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
-}
+const parsed = check.orFail(parse);
 if (parsed.values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const [url] = parsed.positionals;
-if (!url || !/^wss?:\/\//.test(url)) fail('a ws:// or wss:// URL is required');
-const waitMs = Number(parsed.values['wait-ms'] ?? 3000);
-if (!Number.isInteger(waitMs) || waitMs <= 0) fail('--wait-ms must be a positive integer');
-let cases: ReturnType<typeof selectCases>;
-try {
-  cases = selectCases(allCases, parsed.values.group ?? [], parsed.values.case ?? []);
-} catch (error) {
-  fail(error instanceof Error ? error.message : String(error));
-}
+const url = check.wsUrl(parsed.positionals);
+const waitMs = check.positiveInt(parsed.values['wait-ms'], '--wait-ms', 3000);
+const cases = check.orFail(() => selectCases(allCases, parsed.values.group ?? [], parsed.values.case ?? []));
 const databaseUrl = parsed.values['database-url'] ?? process.env.PGRT_SUPABASE_CONFORMANCE_DATABASE_URL;
 let connection: SqlConnection | undefined;
 if (databaseUrl) {
   try {
     connection = await connectSql(databaseUrl);
   } catch (error) {
-    fail(`cannot connect to the database: ${error instanceof Error ? error.message : String(error)}`);
+    check.fail(`cannot connect to the database: ${error instanceof Error ? error.message : String(error)}`);
   }
 }
 const failed = await runCases(
@@ -92,7 +78,7 @@ const failed = await runCases(
     pgrt: parsed.values.pgrt ?? false,
     waitMs,
   },
-  parsed.values.strict ?? false,
+  { strict: parsed.values.strict ?? false },
 );
 await connection?.close();
 process.exitCode = failed ? 1 : 0;

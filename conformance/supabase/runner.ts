@@ -4,7 +4,17 @@
  * `- … (skipped: …)`, then one line per level and `N passed, N failed, N skipped`.
  */
 import { countByLevel, formatLevels } from '../support/citation.js';
-import { formatOutcome, type Outcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
+import {
+  formatOutcome,
+  type Outcome,
+  type RunOptions,
+  type RunSummary,
+  raceCase,
+  runAll,
+  selectByGroupOrId,
+  summaryFailed,
+  toError,
+} from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type ConformanceCase,
@@ -56,38 +66,41 @@ export function selectCases(
   return selectByGroupOrId(cases, CASE_GROUPS, groups, ids);
 }
 
+/** One report line for a result (a failure's error follows, indented). */
+function formatResult(result: CaseResult): string {
+  const level = levelOf(result.case);
+  const id = level === 'must' ? result.case.id : `${result.case.id} (${level})`;
+  return formatOutcome(id, result.case.title, result, '/conformance/supabase/');
+}
+
+/** The closing lines: one per level and `N passed, N failed, N skipped`. */
+function formatSummary(summary: RunSummary<CaseResult>): string {
+  const levels = formatLevels(
+    countByLevel(summary.results, SUPABASE_LEVELS, (result) => levelOf(result.case)),
+    summary.strict,
+  );
+  return [...levels, `${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped`].join(
+    '\n',
+  );
+}
+
 /** Runs `cases` in order and reports each; resolves with whether the run failed (a MUST case, or any if strict). */
 export async function runCases(
   cases: readonly ConformanceCase[],
   options: SuiteOptions,
-  strict: boolean,
-  write: (line: string) => void = (line) => process.stdout.write(`${line}\n`),
+  runOptions: RunOptions = {},
 ): Promise<boolean> {
-  const results: CaseResult[] = [];
-  for (const testCase of cases) {
-    const reason = skipReason(testCase, options);
-    const result: CaseResult =
-      reason === undefined
-        ? await executeCase(testCase, options)
-        : { case: testCase, status: 'skipped', reason };
-    results.push(result);
-    const level = levelOf(testCase);
-    write(
-      formatOutcome(
-        level === 'must' ? testCase.id : `${testCase.id} (${level})`,
-        testCase.title,
-        result,
-        '/conformance/supabase/',
-      ),
-    );
-  }
-  const count = (status: CaseResult['status']): number => results.filter((r) => r.status === status).length;
-  for (const line of formatLevels(
-    countByLevel(results, SUPABASE_LEVELS, (r) => levelOf(r.case)),
-    strict,
-  ))
-    write(line);
-  write(`${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`);
-  const failed = results.filter((r) => r.status === 'failed' && (strict || levelOf(r.case) === 'must'));
-  return failed.length > 0;
+  const summary = await runAll(
+    cases,
+    {
+      skipReason: (testCase) => skipReason(testCase, options),
+      execute: (testCase) => executeCase(testCase, options),
+      skipped: (testCase, reason) => ({ case: testCase, status: 'skipped', reason }),
+      isMust: (result) => levelOf(result.case) === 'must',
+      formatResult,
+      formatSummary,
+    },
+    runOptions,
+  );
+  return summaryFailed(summary);
 }

@@ -1,7 +1,7 @@
 /**
- * What the DDP and WAMP conformance runners share: running a case against its timeout, selecting cases by group
- * and id, and the report line of one result. Each runner keeps what differs (how a case's clients are opened,
- * what a result refers to, its summary lines).
+ * What the DDP, WAMP and Supabase conformance runners share: running a case against its timeout, selecting cases by
+ * group and id, the report line of one result, and the run loop with its counts ({@link runAll}). Each runner keeps
+ * what differs (how a case's clients are opened, what a result refers to, its summary lines).
  */
 
 /** Any thrown value as an Error. */
@@ -49,7 +49,7 @@ export function selectByGroupOrId<C extends { readonly id: string; readonly grou
   return cases.filter((c) => groups.includes(c.group) || ids.includes(c.id));
 }
 
-/** The outcome part of a result, as both runners record it. */
+/** The outcome part of a result, as every runner records it. */
 export type Outcome =
   | { readonly status: 'passed'; readonly durationMs: number }
   | { readonly status: 'failed'; readonly durationMs: number; readonly error: Error }
@@ -78,4 +78,88 @@ export function formatOutcome(id: string, title: string, outcome: Outcome, cases
       return String(unreachable);
     }
   }
+}
+
+/** Outcome of a whole run, over a suite's results `R`. */
+export interface RunSummary<R> {
+  readonly results: readonly R[];
+  readonly passed: number;
+  readonly failed: number;
+  readonly skipped: number;
+  /** Failed results of level `must`: what decides the exit code unless strict. */
+  readonly mustFailed: number;
+  readonly wallMs: number;
+  /** Whether every level counted (`--strict`). */
+  readonly strict: boolean;
+}
+
+/** Options of a suite's `runCases`. */
+export interface RunOptions {
+  /** Stop after the first failure (the remaining cases are not reported). */
+  readonly bail?: boolean;
+  /** Where report lines go (default: stdout). */
+  readonly write?: (line: string) => void;
+  /** Count failures of every level, not only `must` (`--strict`). */
+  readonly strict?: boolean;
+}
+
+/** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
+export interface Selection {
+  readonly groups?: readonly string[];
+  /** Case ids (`handshake.10`); the WAMP suite also takes run ids (`broker.47@msgpack`). */
+  readonly ids?: readonly string[];
+}
+
+/** Whether `summary` fails: a `must` result failed, or with `strict` any result. */
+export function summaryFailed(summary: RunSummary<unknown>): boolean {
+  return (summary.strict ? summary.failed : summary.mustFailed) > 0;
+}
+
+/** What {@link runAll} needs of a suite, for its items `T` (cases, or case × serializer runs) and results `R`. */
+export interface SuiteRunner<T, R extends Outcome> {
+  /** Why `item` does not apply to the server under test, or undefined. */
+  skipReason(item: T): string | undefined;
+  /** Runs `item`; never rejects (failures are `failed` results). */
+  execute(item: T): Promise<R>;
+  /** The result of an item skipped for `reason`. */
+  skipped(item: T, reason: string): R;
+  /** Whether the result's case is of level `must`. */
+  isMust(result: R): boolean;
+  /** The report line of one result. */
+  formatResult(result: R): string;
+  /** The closing lines of the run. */
+  formatSummary(summary: RunSummary<R>): string;
+}
+
+/**
+ * Runs `items` one at a time, writing each result's line as it comes (stopping after the first failure with
+ * `bail`), then the summary; resolves with the summary (never rejects).
+ */
+export async function runAll<T, R extends Outcome>(
+  items: readonly T[],
+  suite: SuiteRunner<T, R>,
+  runOptions: RunOptions = {},
+): Promise<RunSummary<R>> {
+  const write = runOptions.write ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const started = performance.now();
+  const results: R[] = [];
+  for (const item of items) {
+    const reason = suite.skipReason(item);
+    const result = reason === undefined ? await suite.execute(item) : suite.skipped(item, reason);
+    results.push(result);
+    write(suite.formatResult(result));
+    if (result.status === 'failed' && runOptions.bail) break;
+  }
+  const count = (status: Outcome['status']): number => results.filter((r) => r.status === status).length;
+  const summary: RunSummary<R> = {
+    results,
+    passed: count('passed'),
+    failed: count('failed'),
+    skipped: count('skipped'),
+    mustFailed: results.filter((r) => r.status === 'failed' && suite.isMust(r)).length,
+    wallMs: performance.now() - started,
+    strict: runOptions.strict ?? false,
+  };
+  write(suite.formatSummary(summary));
+  return summary;
 }

@@ -8,6 +8,7 @@
  * be probed), 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
+import { runMain, usageChecks } from '../support/cli-core.js';
 import {
   type CraAuth,
   DEFAULT_CASE_TIMEOUT_MS,
@@ -45,23 +46,14 @@ const USAGE = `usage: tsx conformance/wamp/cli.ts <ws-url> [options]
   --strict                  count failures of every level (should, practice, pgrt), not only MUST
 `;
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${USAGE}`);
-  process.exit(2);
-}
-
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) fail(`${name} must be a positive integer, got "${value}"`);
-  return n;
-}
+const check = usageChecks(USAGE);
 
 function triple(value: string | undefined, name: string): [string, string, string] | undefined {
   if (value === undefined) return undefined;
   const parts = value.split(':');
   const [a, b, ...rest] = parts;
-  if (a === undefined || b === undefined || rest.length === 0) fail(`${name} must be realm:authid:secret`);
+  if (a === undefined || b === undefined || rest.length === 0)
+    check.fail(`${name} must be realm:authid:secret`);
   return [a, b, rest.join(':')];
 }
 
@@ -70,7 +62,7 @@ function hostPort(value: string | undefined): RawSocketAddress | undefined {
   const at = value.lastIndexOf(':');
   const port = Number(value.slice(at + 1));
   if (at <= 0 || !Number.isInteger(port) || port <= 0 || port > 65_535)
-    fail(`--rawsocket must be host:port, got "${value}"`);
+    check.fail(`--rawsocket must be host:port, got "${value}"`);
   return { host: value.slice(0, at), port };
 }
 
@@ -100,28 +92,20 @@ function parse() {
 }
 
 async function main(): Promise<void> {
-  let parsed: ReturnType<typeof parse>;
-  try {
-    parsed = parse();
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
-  const { values, positionals } = parsed;
+  const { values, positionals } = check.orFail(parse);
   if (values.help) {
     process.stdout.write(USAGE);
     return;
   }
-  const [url, ...rest] = positionals;
-  if (url === undefined || rest.length > 0) fail('expected exactly one <ws-url>');
-  if (!/^wss?:\/\//.test(url)) fail(`<ws-url> must start with ws:// or wss://, got "${url}"`);
+  const url = check.wsUrl(positionals);
   const serializers: SerializerName[] = [];
   for (const name of values.serializer ?? SERIALIZERS) {
-    if (!isSerializerName(name)) fail(`unknown serializer "${name}" (json, msgpack, cbor)`);
+    if (!isSerializerName(name)) check.fail(`unknown serializer "${name}" (json, msgpack, cbor)`);
     if (!serializers.includes(name)) serializers.push(name);
   }
   const uriCheck = values['uri-check'] ?? 'loose';
   if (uriCheck !== 'strict' && uriCheck !== 'loose')
-    fail(`--uri-check must be strict or loose, got "${uriCheck}"`);
+    check.fail(`--uri-check must be strict or loose, got "${uriCheck}"`);
   const ticket = triple(values.ticket, '--ticket');
   const cra = triple(values.cra, '--cra');
   const rawSocket = hostPort(values.rawsocket);
@@ -130,8 +114,8 @@ async function main(): Promise<void> {
     realm: values.realm ?? 'realm1',
     serializers,
     pgrt: values.pgrt ?? false,
-    waitMs: positiveInt(values['wait-ms'], '--wait-ms', DEFAULT_WAIT_MS),
-    caseTimeoutMs: positiveInt(values['case-timeout-ms'], '--case-timeout-ms', DEFAULT_CASE_TIMEOUT_MS),
+    waitMs: check.positiveInt(values['wait-ms'], '--wait-ms', DEFAULT_WAIT_MS),
+    caseTimeoutMs: check.positiveInt(values['case-timeout-ms'], '--case-timeout-ms', DEFAULT_CASE_TIMEOUT_MS),
     uriCheck,
     autoRealms: values['auto-realms'] ?? false,
     ...(values['denied-topic'] ? { deniedTopic: values['denied-topic'] } : {}),
@@ -143,12 +127,9 @@ async function main(): Promise<void> {
     ...(values['closed-realm'] ? { closedRealm: values['closed-realm'] } : {}),
   };
   const ids = values.case ?? [];
-  let runs: ReturnType<typeof expandRuns>;
-  try {
-    runs = expandRuns(selectCases(allCases, { groups: values.group ?? [], ids }), serializers);
-  } catch (error) {
-    fail(error instanceof Error ? error.message : String(error));
-  }
+  let runs = check.orFail(() =>
+    expandRuns(selectCases(allCases, { groups: values.group ?? [], ids }), serializers),
+  );
   // `--case broker.47@msgpack` selects one run; `--case broker.47` every serializer's.
   const exact = ids.filter((id) => id.includes('@'));
   if (exact.length > 0) {
@@ -186,7 +167,4 @@ async function main(): Promise<void> {
   process.stdout.write('', () => process.exit());
 }
 
-main().catch((error: unknown) => {
-  process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  process.exitCode = 1;
-});
+runMain(main);

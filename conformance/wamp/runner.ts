@@ -8,7 +8,15 @@
  */
 
 import { countByLevel, formatLevels } from '../support/citation.js';
-import { formatOutcome, raceCase, selectByGroupOrId, toError } from '../support/runner-core.js';
+import {
+  formatOutcome,
+  type RunOptions,
+  raceCase,
+  runAll,
+  type RunSummary as SuiteSummary,
+  selectByGroupOrId,
+  toError,
+} from '../support/runner-core.js';
 import {
   CASE_GROUPS,
   type CaseContext,
@@ -30,34 +38,10 @@ export type CaseResult =
   | { readonly run: CaseRun; readonly status: 'skipped'; readonly reason: string };
 
 /** Outcome of a whole run. */
-export interface RunSummary {
-  readonly results: readonly CaseResult[];
-  readonly passed: number;
-  readonly failed: number;
-  readonly skipped: number;
-  /** Failed runs of level `must`: what decides the exit code unless strict. */
-  readonly mustFailed: number;
-  readonly wallMs: number;
-  /** Whether every level counted (`--strict`). */
-  readonly strict: boolean;
-}
+export type RunSummary = SuiteSummary<CaseResult>;
 
-/** Options of {@link runCases}. */
-export interface RunOptions {
-  /** Stop after the first failure (the remaining runs are not reported). */
-  readonly bail?: boolean;
-  /** Where report lines go (default: stdout). */
-  readonly write?: (line: string) => void;
-  /** Count failures of every level, not only `must` (`--strict`). */
-  readonly strict?: boolean;
-}
-
-/** Which cases to run: by group and/or by id (a case is selected if it matches either list). */
-export interface Selection {
-  readonly groups?: readonly string[];
-  /** Case ids (`broker.47`) or run ids (`broker.47@msgpack`). */
-  readonly ids?: readonly string[];
-}
+export type { RunOptions, Selection } from '../support/runner-core.js';
+export { summaryFailed } from '../support/runner-core.js';
 
 const RUN_TAG = Math.floor(Math.random() * 36 ** 6)
   .toString(36)
@@ -164,11 +148,6 @@ export function formatResult(result: CaseResult): string {
   return formatOutcome(id, result.run.case.title, result, '/conformance/wamp/cases/');
 }
 
-/** Whether `summary` fails: a `must` run failed, or with `strict` any run. */
-export function summaryFailed(summary: RunSummary): boolean {
-  return (summary.strict ? summary.failed : summary.mustFailed) > 0;
-}
-
 /** The closing lines: wall time, one line per level and `N passed, N failed, N skipped`. */
 export function formatSummary(summary: RunSummary): string {
   const levels = formatLevels(
@@ -189,27 +168,16 @@ export async function runCases(
   router: RouterInfo,
   runOptions: RunOptions = {},
 ): Promise<RunSummary> {
-  const write = runOptions.write ?? ((line: string) => process.stdout.write(`${line}\n`));
-  const started = performance.now();
-  const results: CaseResult[] = [];
-  for (const run of runs) {
-    const reason = skipReason(run.case, options, router);
-    const result: CaseResult =
-      reason === undefined ? await executeCase(run, options, router) : { run, status: 'skipped', reason };
-    results.push(result);
-    write(formatResult(result));
-    if (result.status === 'failed' && runOptions.bail) break;
-  }
-  const count = (status: CaseResult['status']): number => results.filter((r) => r.status === status).length;
-  const summary: RunSummary = {
-    results,
-    passed: count('passed'),
-    failed: count('failed'),
-    skipped: count('skipped'),
-    mustFailed: results.filter((r) => r.status === 'failed' && levelOf(r.run.case) === 'must').length,
-    wallMs: performance.now() - started,
-    strict: runOptions.strict ?? false,
-  };
-  write(formatSummary(summary));
-  return summary;
+  return await runAll(
+    runs,
+    {
+      skipReason: (run) => skipReason(run.case, options, router),
+      execute: (run) => executeCase(run, options, router),
+      skipped: (run, reason) => ({ run, status: 'skipped', reason }),
+      isMust: (result) => levelOf(result.run.case) === 'must',
+      formatResult,
+      formatSummary,
+    },
+    runOptions,
+  );
 }
