@@ -12,8 +12,11 @@
 import { isDeepStrictEqual } from 'node:util';
 import SockJS from 'sockjs-client';
 import WebSocket from 'ws';
+import { Arrival, type CloseInfo } from '../support/arrival.js';
 import { Inbox } from '../support/inbox.js';
 import { DataStore } from './data-store.js';
+
+export type { CloseInfo } from '../support/arrival.js';
 
 /** Any JSON value, as it travels on the wire. */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -57,14 +60,6 @@ export type LogEntry =
       readonly code: number;
       readonly reason: string;
     };
-
-/** How the socket closed. */
-export interface CloseInfo {
-  readonly code: number;
-  readonly reason: string;
-  /** `performance.now()` when the close was observed. */
-  readonly at: number;
-}
 
 /** Options of {@link DdpTestClient.open}. */
 export interface ClientOptions {
@@ -125,8 +120,6 @@ export class DdpTestClient {
   readonly store = new DataStore();
   /** Server `ping` messages received, in order (whether or not shown). */
   readonly serverPings: { readonly message: DdpMessage; readonly at: number }[] = [];
-  /** The server's first frame, if it was an object without `msg` (a legacy welcome); kept out of pending. */
-  welcome: DdpMessage | undefined;
   /** Answer server pings with pong. */
   autoPong: boolean;
   /** Show server pings to {@link next}. */
@@ -135,11 +128,10 @@ export class DdpTestClient {
   readonly timeoutMs: number;
 
   readonly #socket: TestSocket;
-  readonly #welcomeWaiters: (() => void)[] = [];
+  readonly #welcome = new Arrival<DdpMessage>();
   readonly #seqByMessage = new WeakMap<DdpMessage, number>();
-  readonly #closeWaiters: ((info: CloseInfo) => void)[] = [];
   #seq = 0;
-  #closed: CloseInfo | undefined;
+  readonly #closed = new Arrival<CloseInfo>();
   #methodIds = 0;
 
   private constructor(socket: TestSocket, options: ClientOptions) {
@@ -199,14 +191,19 @@ export class DdpTestClient {
     });
   }
 
+  /** The server's first frame, if it was an object without `msg` (a legacy welcome); kept out of pending. */
+  get welcome(): DdpMessage | undefined {
+    return this.#welcome.value;
+  }
+
   /** True until the socket has closed. */
   get isOpen(): boolean {
-    return this.#closed === undefined;
+    return this.#closed.value === undefined;
   }
 
   /** How the socket closed, once it has. */
   get closeInfo(): CloseInfo | undefined {
-    return this.#closed;
+    return this.#closed.value;
   }
 
   /** Sends a message: an object is JSON-encoded, a string goes out as-is (for malformed-input cases). */
@@ -306,20 +303,9 @@ export class DdpTestClient {
 
   /** Resolves when the server closes the socket; rejects after `timeoutMs` if it stays open. */
   waitClose(timeoutMs: number = this.timeoutMs): Promise<CloseInfo> {
-    const closed = this.#closed;
-    if (closed) return Promise.resolve(closed);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const index = this.#closeWaiters.indexOf(onClose);
-        if (index >= 0) this.#closeWaiters.splice(index, 1);
-        reject(this.#failure(`timed out after ${timeoutMs} ms waiting for the server to close the socket`));
-      }, timeoutMs);
-      const onClose = (info: CloseInfo): void => {
-        clearTimeout(timer);
-        resolve(info);
-      };
-      this.#closeWaiters.push(onClose);
-    });
+    return this.#closed.wait(timeoutMs, () =>
+      this.#failure(`timed out after ${timeoutMs} ms waiting for the server to close the socket`),
+    );
   }
 
   /**
@@ -327,25 +313,14 @@ export class DdpTestClient {
    * for it); rejects after `timeoutMs`.
    */
   waitWelcome(timeoutMs: number = this.timeoutMs): Promise<DdpMessage> {
-    const welcome = this.welcome;
-    if (welcome) return Promise.resolve(welcome);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const index = this.#welcomeWaiters.indexOf(onWelcome);
-        if (index >= 0) this.#welcomeWaiters.splice(index, 1);
-        reject(this.#failure(`timed out after ${timeoutMs} ms waiting for a server-first welcome frame`));
-      }, timeoutMs);
-      const onWelcome = (): void => {
-        clearTimeout(timer);
-        if (this.welcome) resolve(this.welcome);
-      };
-      this.#welcomeWaiters.push(onWelcome);
-    });
+    return this.#welcome.wait(timeoutMs, () =>
+      this.#failure(`timed out after ${timeoutMs} ms waiting for a server-first welcome frame`),
+    );
   }
 
   /** Closes the socket and waits for it to close (terminating it if the close handshake stalls). */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed.value) return;
     this.#socket.close();
     try {
       await this.waitClose(1000);
@@ -411,8 +386,7 @@ export class DdpTestClient {
     this.#seqByMessage.set(message, seq);
     if (seq === this.#firstReceivedSeq() && !('msg' in message)) {
       // DDP.md: a server may open with an object lacking `msg` (legacy `{"server_id":"0"}`); clients ignore it.
-      this.welcome = message;
-      for (const resolve of this.#welcomeWaiters.splice(0)) resolve();
+      this.#welcome.arrive(message);
       return;
     }
     if (message.msg === 'ping') {
@@ -432,9 +406,8 @@ export class DdpTestClient {
 
   #onClose(code: number, reason: string): void {
     const at = performance.now();
-    this.#closed = { code, reason, at };
     this.#record({ kind: 'close', seq: ++this.#seq, at, code, reason });
     this.#inbox.close(`socket closed (code ${code})`);
-    for (const onClose of this.#closeWaiters.splice(0)) onClose(this.#closed);
+    this.#closed.arrive({ code, reason, at });
   }
 }

@@ -11,6 +11,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import WebSocket from 'ws';
+import { Arrival, type CloseInfo } from '../support/arrival.js';
 import { Inbox } from '../support/inbox.js';
 import { DEFAULT_ROLES, isId, MSG, messageName } from './messages.js';
 import {
@@ -23,6 +24,8 @@ import {
   type WireKind,
   wireKinds,
 } from './serializers.js';
+
+export type { CloseInfo } from '../support/arrival.js';
 
 /** A decoded router message: a list whose first element should be a type code (cases judge the rest). */
 export type WampMessage = WampValue[];
@@ -97,13 +100,6 @@ export type LogEntry =
       readonly reason: string;
     };
 
-/** How the socket closed. */
-export interface CloseInfo {
-  readonly code: number;
-  readonly reason: string;
-  readonly at: number;
-}
-
 /** Options of {@link WampPeer.open}. */
 export interface PeerOptions {
   /** The serializer to speak (default json). */
@@ -159,11 +155,10 @@ export class WampPeer {
   welcome: WampDict = {};
 
   readonly #ws: WebSocket;
-  readonly #closeWaiters: ((info: CloseInfo) => void)[] = [];
   readonly #kinds = new WeakMap<WampMessage, readonly WireKind[]>();
   #seq = 0;
   #requestId = 0;
-  #closed: CloseInfo | undefined;
+  readonly #closed = new Arrival<CloseInfo>();
 
   private constructor(ws: WebSocket, fallback: Serializer, options: PeerOptions) {
     this.#ws = ws;
@@ -213,12 +208,12 @@ export class WampPeer {
 
   /** True until the socket has closed. */
   get isOpen(): boolean {
-    return this.#closed === undefined;
+    return this.#closed.value === undefined;
   }
 
   /** How the socket closed, once it has. */
   get closeInfo(): CloseInfo | undefined {
-    return this.#closed;
+    return this.#closed.value;
   }
 
   /** Sends one message, encoded with the peer's serializer (any value: cases also send malformed ones). */
@@ -304,25 +299,14 @@ export class WampPeer {
 
   /** Resolves when the router closes the socket; rejects after `timeoutMs` if it stays open. */
   waitClose(timeoutMs: number = this.timeoutMs): Promise<CloseInfo> {
-    const closed = this.#closed;
-    if (closed) return Promise.resolve(closed);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        const index = this.#closeWaiters.indexOf(onClose);
-        if (index >= 0) this.#closeWaiters.splice(index, 1);
-        reject(this.failure(`timed out after ${timeoutMs} ms waiting for the router to close the socket`));
-      }, timeoutMs);
-      const onClose = (info: CloseInfo): void => {
-        clearTimeout(timer);
-        resolve(info);
-      };
-      this.#closeWaiters.push(onClose);
-    });
+    return this.#closed.wait(timeoutMs, () =>
+      this.failure(`timed out after ${timeoutMs} ms waiting for the router to close the socket`),
+    );
   }
 
   /** Closes the socket and waits for it to close (terminating it if the close handshake stalls). */
   async close(): Promise<void> {
-    if (this.#closed) return;
+    if (this.#closed.value) return;
     this.#ws.close();
     try {
       await this.waitClose(500);
@@ -575,10 +559,9 @@ export class WampPeer {
 
   #onClose(code: number, reason: string): void {
     const at = performance.now();
-    this.#closed = { code, reason, at };
     this.#record({ kind: 'close', seq: ++this.#seq, at, code, reason });
     this.#inbox.close(`socket closed (code ${code})`);
-    for (const onClose of this.#closeWaiters.splice(0)) onClose(this.#closed);
+    this.#closed.arrive({ code, reason, at });
   }
 }
 
