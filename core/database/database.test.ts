@@ -1,12 +1,16 @@
 /**
  * PgDatabase against a real PostgreSQL: queries, transactions (commit, rollback, client release), dedicated
- * connections, and a transaction whose backend is terminated while it holds the connection.
+ * connections, and connections whose backend is terminated while no statement of theirs runs (a transaction held
+ * between statements; a new connection whose ReadyForQuery and FATAL arrive in one read), which must never crash
+ * the process.
  */
 import assert from 'node:assert/strict';
+import type pg from 'pg';
+import { HoldingProxy } from '../../test/fixtures/holding-proxy.js';
 import { waitUntil } from '../../test/fixtures/wait.js';
 import { testDatabaseUrl } from '../../test/support/database.js';
 import type { Logger } from '../logger.js';
-import { PgDatabase } from './database.js';
+import { PgDatabase, type Transaction } from './database.js';
 
 /** A logger that keeps every line's message and its error's message. */
 function recordingLogger(lines: string[]): Logger {
@@ -99,6 +103,68 @@ describe('PgDatabase', () => {
       await held.close();
     }
   });
+
+  // The moment of the uncaught "terminating connection due to administrator command" seen once in the NATS /readyz
+  // test: the server's reply that completes a connection (or a statement) and the FATAL of its terminated backend
+  // came in one read. pg hands the connection over a microtask later, after emitting the FATAL as 'error' on a
+  // connection nobody listened to yet. The proxy holds the server's bytes to make that read happen every time.
+  const opens: [string, (d: PgDatabase) => Promise<pg.Client | Transaction>][] = [
+    ['a new dedicated connection, before its owner listens', (d) => d.connectDedicated()],
+    ['a new pooled connection handed to begin()', (d) => d.begin()],
+  ];
+  for (const [what, open] of opens) {
+    it(`${what}: ReadyForQuery and a FATAL in one read fail it without crashing the process`, async () => {
+      const target = new URL(testDatabaseUrl());
+      const proxy = await HoldingProxy.start(target.hostname, Number(target.port || 5432));
+      const viaProxy = new URL(target);
+      viaProxy.hostname = '127.0.0.1';
+      viaProxy.port = String(proxy.port);
+      const name = `pgrt-fatal-${process.pid}`;
+      const lines: string[] = [];
+      const proxied = new PgDatabase(viaProxy.toString(), {
+        poolSize: 1,
+        applicationName: name,
+        logger: recordingLogger(lines),
+      });
+      try {
+        proxy.hold();
+        const opening = open(proxied).then(
+          (value) => ({ value }),
+          (error: unknown) => ({ error }),
+        );
+        await waitUntil(() => proxy.serverMessages().includes('Z'), {
+          what: () => `the held ReadyForQuery (held: ${proxy.serverMessages().join(' ')})`,
+        });
+        const ended = await db.query(
+          'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1',
+          [name],
+        );
+        assert.equal(ended.rowCount, 1);
+        await waitUntil(() => proxy.serverClosed && proxy.serverMessages().at(-1) === 'E', {
+          what: () => `the held FATAL (held: ${proxy.serverMessages().join(' ')})`,
+        });
+        proxy.release();
+        const outcome = await opening;
+        await waitUntil(() => lines.some((line) => line.includes('terminating connection')), {
+          what: () => `the connection's error (logged: ${lines.join('; ')})`,
+        });
+        if ('value' in outcome && 'end' in outcome.value) {
+          // The owner learns it from its first statement.
+          await assert.rejects(outcome.value.query('SELECT 1'), /not queryable|terminat/);
+          await outcome.value.end().catch(() => {});
+        } else {
+          assert.ok('error' in outcome, 'begin() on a terminated connection fails');
+          assert.match(String(outcome.error), /not queryable|terminat/);
+        }
+        // The pool (of one) serves again, through the proxy that no longer holds anything.
+        const one = await proxied.query<{ one: number }>('SELECT 1 AS one');
+        assert.equal(one.rows[0]?.one, 1);
+      } finally {
+        await proxied.close();
+        await proxy.close();
+      }
+    });
+  }
 
   it('opens dedicated connections outside the pool, with an application_name', async () => {
     const client = await db.connectDedicated({ applicationName: 'pgrt-test-dedicated' });

@@ -43,8 +43,8 @@ export interface Database extends Queryable {
    */
   transaction<T>(fn: (client: Queryable) => Promise<T>): Promise<T>;
   /**
-   * Opens a new connection outside the pool (for LISTEN). The caller owns it: it must attach an `error` listener
-   * and `end()` it.
+   * Opens a new connection outside the pool (for LISTEN). The caller owns it: it must attach an `error` listener (to
+   * learn that the connection failed; an error is never unhandled, even before that) and `end()` it.
    */
   connectDedicated(options?: DedicatedConnectionOptions): Promise<pg.Client>;
   /** Closes the pool (dedicated clients are their owners' business). */
@@ -113,15 +113,8 @@ export class PgDatabase implements Database {
     });
     // Without a listener, an idle client's error (server restart, pg_terminate_backend) would crash the process.
     this.#pool.on('error', (error) => this.#logger.warn({ err: error }, 'idle database connection failed'));
-    // pg-pool listens to a connection's errors only while it is idle. A connection in use is on its own: a transaction
-    // between two statements (a method awaiting something else), or a connection just handed out while the rest of
-    // its socket's input is still being parsed (the reply of its last statement and a FATAL in the same read). When
-    // PostgreSQL ends its backend (restart, failover, pg_terminate_backend, DROP DATABASE … WITH (FORCE)) its
-    // 'error' would be unhandled and crash the process. So every connection keeps a listener of its own for life; its
-    // holder sees the failure in its next statement, and the pool discards the connection when it comes back.
-    this.#pool.on('connect', (client) => {
-      client.on('error', (error) => this.#logger.debug({ err: error }, 'database connection failed'));
-    });
+    // pg-pool listens to a connection's errors only while it is idle; a connection in use has none (see #keepErrors).
+    this.#pool.on('connect', (client) => this.#keepErrors(client));
   }
 
   async query<T = Record<string, unknown>>(
@@ -164,6 +157,7 @@ export class PgDatabase implements Database {
       keepAlive: true,
       ...(options.replication ? { replication: 'database' } : {}),
     });
+    this.#keepErrors(client);
     try {
       await client.connect();
     } catch (error) {
@@ -175,6 +169,19 @@ export class PgDatabase implements Database {
 
   async close(): Promise<void> {
     await this.#pool.end();
+  }
+
+  /**
+   * Gives `client` an 'error' listener for life. Without one, PostgreSQL ending its backend (restart, failover,
+   * pg_terminate_backend, DROP DATABASE … WITH (FORCE)) while no statement of it runs is an unhandled 'error' event:
+   * the process crashes. That happens to a pooled connection held between two statements (a transaction whose method
+   * awaits something else), and to any connection whose last reply and the FATAL arrive in one read: its new owner
+   * (a `begin()`, or a `connectDedicated()` caller about to attach its own listener) gets it a microtask later, after
+   * the FATAL was emitted. The owner still learns of the failure: its next statement fails, a dedicated connection's
+   * owner listens too, and the pool discards the connection when it comes back.
+   */
+  #keepErrors(client: pg.Client): void {
+    client.on('error', (error) => this.#logger.debug({ err: error }, 'database connection failed'));
   }
 }
 
