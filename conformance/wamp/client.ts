@@ -9,108 +9,15 @@
  * sequential per-session counter (as Autobahn|JS and Wampy do) and return the router's reply; they never hide a
  * message other than the one they waited for.
  */
-import { isDeepStrictEqual } from 'node:util';
-import WebSocket from 'ws';
-import { Arrival, type CloseInfo } from '../support/arrival.js';
-import { Inbox } from '../support/inbox.js';
+import type WebSocket from 'ws';
+import { described, isDict, render, type WampMessage } from './match.js';
 import { DEFAULT_ROLES, isId, MSG, messageName } from './messages.js';
-import {
-  type Serializer,
-  type SerializerName,
-  serializer,
-  serializerOfProtocol,
-  type WampDict,
-  type WampValue,
-  type WireKind,
-  wireKinds,
-} from './serializers.js';
+import { type PeerOptions, PeerSocket } from './peer-socket.js';
+import type { Serializer, WampDict, WampValue } from './serializers.js';
 
 export type { CloseInfo } from '../support/arrival.js';
-
-/** A decoded router message: a list whose first element should be a type code (cases judge the rest). */
-export type WampMessage = WampValue[];
-
-/** Matches anything at its position in an array {@link Match} pattern. */
-export const ANY: unique symbol = Symbol('any');
-
-/** A predicate over router messages, optionally carrying a description for failure messages. */
-export type Predicate = ((message: WampMessage) => boolean) & { description?: string };
-
-/**
- * What {@link WampPeer.next} waits for: a predicate, or an array pattern matched against the message's leading
- * elements (`[MSG.EVENT, subId]`; {@link ANY} matches any value; longer messages still match).
- */
-export type Match = Predicate | readonly (WampValue | typeof ANY)[];
-
-/** Attaches a description (used in failure messages) to a predicate. */
-export function described(description: string, predicate: (message: WampMessage) => boolean): Predicate {
-  return Object.assign(predicate, { description });
-}
-
-/** Describes a match for failure messages. */
-export function describeMatch(match: Match | undefined): string {
-  if (match === undefined) return 'any message';
-  if (typeof match === 'function') return match.description ?? 'a matching message';
-  const [code, ...rest] = match;
-  const shown = rest.map((item) => (item === ANY ? '*' : render(item)));
-  return `${messageName(code)} [${[String(code), ...shown].join(',')}…]`;
-}
-
-/** Turns a {@link Match} into a predicate. */
-export function toPredicate(match: Match | undefined): Predicate {
-  if (match === undefined) return () => true;
-  if (typeof match === 'function') return match;
-  return (message) =>
-    match.every(
-      (expected, i) => expected === ANY || (i < message.length && isDeepStrictEqual(message[i], expected)),
-    );
-}
-
-/** Renders a value compactly for transcripts: JSON, with bytes as `<bytes 0102…>`. */
-export function render(value: unknown): string {
-  return (
-    JSON.stringify(value, (_key, item: unknown) => {
-      if (item instanceof Uint8Array) return `<bytes ${Buffer.from(item).toString('hex')}>`;
-      if (typeof item === 'bigint') return `${item}n`;
-      if (item === undefined) return '<undefined>';
-      return item;
-    }) ?? String(value)
-  );
-}
-
-/** One entry of a peer's ordered log. `seq` orders entries across kinds. */
-export type LogEntry =
-  | { readonly kind: 'sent'; readonly seq: number; readonly at: number; readonly text: string }
-  | {
-      readonly kind: 'message';
-      readonly seq: number;
-      readonly at: number;
-      readonly message: WampMessage;
-      readonly binary: boolean;
-      /** Raw kinds of the leading scalar elements (see {@link wireKinds}). */
-      readonly kinds: readonly WireKind[];
-    }
-  /** A frame that did not decode to a list (or came in the wrong frame type, noted in `text`). */
-  | { readonly kind: 'frame'; readonly seq: number; readonly at: number; readonly text: string }
-  | {
-      readonly kind: 'close';
-      readonly seq: number;
-      readonly at: number;
-      readonly code: number;
-      readonly reason: string;
-    };
-
-/** Options of {@link WampPeer.open}. */
-export interface PeerOptions {
-  /** The serializer to speak (default json). */
-  readonly serializer?: SerializerName;
-  /** Subprotocols to offer (default: just the serializer's). */
-  readonly protocols?: readonly string[];
-  /** Default timeout of {@link WampPeer.next} and friends, ms (default 2000). */
-  readonly timeoutMs?: number;
-  /** A label for transcripts (`C1`, `callee`, …). */
-  readonly label?: string;
-}
+export * from './match.js';
+export type { LogEntry, PeerOptions } from './peer-socket.js';
 
 /** Options of {@link WampPeer.hello}. */
 export interface HelloOptions {
@@ -136,41 +43,12 @@ export class WampReplyError extends Error {
  * A WAMP peer that does nothing on its own. Open one with {@link WampPeer.open}; close it with
  * {@link WampPeer.close} (the runner closes every peer a case opened).
  */
-export class WampPeer {
-  /** Everything sent and received, in order. */
-  readonly log: LogEntry[] = [];
-  /** Router messages not yet taken by {@link next} / {@link take}, in arrival order. */
-  readonly #inbox = new Inbox<WampMessage>((reason) => this.failure(reason));
-  /** The serializer in use: the one the router accepted (or the requested one if none was). */
-  readonly serializer: Serializer;
-  /** The subprotocol the router accepted ('' if none). */
-  readonly protocol: string;
-  /** Default wait timeout, ms. */
-  readonly timeoutMs: number;
-  /** Transcript label. */
-  readonly label: string;
-  /** The session id from WELCOME, once joined. */
-  session = 0;
+export class WampPeer extends PeerSocket {
   /** `WELCOME.Details`, once joined. */
   welcome: WampDict = {};
 
-  readonly #ws: WebSocket;
-  readonly #kinds = new WeakMap<WampMessage, readonly WireKind[]>();
-  #seq = 0;
-  #requestId = 0;
-  readonly #closed = new Arrival<CloseInfo>();
-
   private constructor(ws: WebSocket, fallback: Serializer, options: PeerOptions) {
-    this.#ws = ws;
-    this.protocol = ws.protocol;
-    this.serializer = serializerOfProtocol(ws.protocol) ?? fallback;
-    this.timeoutMs = options.timeoutMs ?? 2000;
-    this.label = options.label ?? 'peer';
-    ws.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
-    ws.on('close', (code, reason) => this.#onClose(code, reason.toString()));
-    ws.on('error', () => {
-      // A socket error is followed by 'close'; the close entry in the log is what cases look at.
-    });
+    super(ws, fallback, options);
   }
 
   /**
@@ -178,176 +56,7 @@ export class WampPeer {
    * socket is open, sending nothing; rejects if the upgrade fails or the router accepts no offered subprotocol.
    */
   static open(url: string, options: PeerOptions = {}): Promise<WampPeer> {
-    const preferred = serializer(options.serializer ?? 'json');
-    const protocols = [...(options.protocols ?? [preferred.protocol])];
-    return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, protocols);
-      ws.binaryType = 'nodebuffer';
-      let peer: WampPeer | undefined;
-      const early: [WebSocket.RawData, boolean][] = [];
-      const onEarly = (data: WebSocket.RawData, isBinary: boolean): void => {
-        early.push([data, isBinary]);
-      };
-      const onError = (error: Error): void => {
-        ws.off('open', onOpen);
-        ws.off('message', onEarly);
-        reject(new Error(`cannot open ${url} (${protocols.join(', ')}): ${error.message}`, { cause: error }));
-      };
-      const onOpen = (): void => {
-        ws.off('error', onError);
-        ws.off('message', onEarly);
-        peer = new WampPeer(ws, preferred, options);
-        for (const [data, isBinary] of early) peer.#onFrame(data, isBinary);
-        resolve(peer);
-      };
-      ws.on('message', onEarly);
-      ws.once('error', onError);
-      ws.once('open', onOpen);
-    });
-  }
-
-  /** True until the socket has closed. */
-  get isOpen(): boolean {
-    return this.#closed.value === undefined;
-  }
-
-  /** How the socket closed, once it has. */
-  get closeInfo(): CloseInfo | undefined {
-    return this.#closed.value;
-  }
-
-  /** Sends one message, encoded with the peer's serializer (any value: cases also send malformed ones). */
-  send(message: readonly unknown[] | unknown): void {
-    const data = this.serializer.encode(message);
-    this.#record({ kind: 'sent', seq: ++this.#seq, at: performance.now(), text: renderSent(message) });
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(data, { binary: this.serializer.binary });
-  }
-
-  /** Sends a raw frame as is: text or binary, whatever the serializer. */
-  sendFrame(data: string | Uint8Array, binary: boolean): void {
-    const shown =
-      typeof data === 'string' ? JSON.stringify(data) : `<bytes ${Buffer.from(data).toString('hex')}>`;
-    this.#record({
-      kind: 'sent',
-      seq: ++this.#seq,
-      at: performance.now(),
-      text: `(raw ${binary ? 'binary' : 'text'}) ${shown}`,
-    });
-    if (this.#ws.readyState === WebSocket.OPEN) this.#ws.send(data, { binary });
-  }
-
-  /** The next request id of this session's sequential counter (1, 2, …). */
-  nextRequestId(): number {
-    this.#requestId += 1;
-    return this.#requestId;
-  }
-
-  /**
-   * Resolves with the first buffered or future message that matches, removing it from {@link pending}; other
-   * messages stay buffered. Rejects after `timeoutMs`, or when the socket closes first, with the transcript.
-   */
-  next(match?: Match, timeoutMs: number = this.timeoutMs): Promise<WampMessage> {
-    return this.#inbox.next(toPredicate(match), describeMatch(match), timeoutMs);
-  }
-
-  /** Router messages not yet taken, in arrival order. */
-  get pending(): WampMessage[] {
-    return this.#inbox.pending;
-  }
-
-  /** Removes and returns the first buffered message that matches, if any (no waiting). */
-  takeFirst(match?: Match): WampMessage | undefined {
-    const index = this.pending.findIndex(toPredicate(match));
-    return index >= 0 ? this.pending.splice(index, 1)[0] : undefined;
-  }
-
-  /** Removes and returns every buffered message that matches (no waiting). */
-  take(match?: Match): WampMessage[] {
-    return this.#inbox.take(toPredicate(match));
-  }
-
-  /** Fails (with the transcript) if a matching message is buffered now. Does not consume anything. */
-  assertNone(match: Match | undefined, what = describeMatch(match)): void {
-    const found = this.pending.find(toPredicate(match));
-    if (found) throw this.failure(`expected no ${what}, got ${render(found)}`);
-  }
-
-  /** Waits `ms`, then {@link assertNone}. Prefer a barrier (an ordered marker message) where one exists. */
-  async expectNone(match: Match | undefined, ms: number, what = describeMatch(match)): Promise<void> {
-    await new Promise((resolve) => setTimeout(resolve, ms));
-    this.assertNone(match, what);
-  }
-
-  /** Every message received so far (taken or not), in arrival order. */
-  received(match?: Match): WampMessage[] {
-    const matches = toPredicate(match);
-    const out: WampMessage[] = [];
-    for (const entry of this.log)
-      if (entry.kind === 'message' && matches(entry.message)) out.push(entry.message);
-    return out;
-  }
-
-  /** Raw kinds of a received message's leading scalar elements (see {@link wireKinds}). */
-  kindsOf(message: WampMessage): readonly WireKind[] {
-    return this.#kinds.get(message) ?? [];
-  }
-
-  /** Frames that did not decode to a message, as logged. */
-  undecodedFrames(): string[] {
-    return this.log.flatMap((entry) => (entry.kind === 'frame' ? [entry.text] : []));
-  }
-
-  /** Resolves when the router closes the socket; rejects after `timeoutMs` if it stays open. */
-  waitClose(timeoutMs: number = this.timeoutMs): Promise<CloseInfo> {
-    return this.#closed.wait(timeoutMs, () =>
-      this.failure(`timed out after ${timeoutMs} ms waiting for the router to close the socket`),
-    );
-  }
-
-  /** Closes the socket and waits for it to close (terminating it if the close handshake stalls). */
-  async close(): Promise<void> {
-    if (this.#closed.value) return;
-    this.#ws.close();
-    try {
-      await this.waitClose(500);
-    } catch {
-      this.terminate();
-      await this.waitClose(500).catch(() => undefined);
-    }
-  }
-
-  /** Drops the TCP connection at once, without a WebSocket close handshake (a "transport drop"). */
-  terminate(): void {
-    this.#ws.terminate();
-  }
-
-  /** An Error whose message is `text` followed by this peer's transcript. */
-  failure(text: string): Error {
-    return new Error(`${text}\ntranscript:\n${this.transcript()}`);
-  }
-
-  /** The log as readable lines (last `limit` entries), for failure messages. */
-  transcript(limit = 30): string {
-    const entries = this.log.slice(-limit);
-    const lines = entries.map((entry) => {
-      switch (entry.kind) {
-        case 'sent':
-          return `  → ${entry.text}`;
-        case 'message':
-          return `  ← ${messageName(entry.message[0])} ${render(entry.message)}${entry.binary === this.serializer.binary ? '' : ` (${entry.binary ? 'binary' : 'text'} frame)`}`;
-        case 'frame':
-          return `  ← (undecoded) ${entry.text}`;
-        case 'close':
-          return `  ✕ closed ${entry.code}${entry.reason ? ` ${entry.reason}` : ''}`;
-        default: {
-          const unreachable: never = entry;
-          return String(unreachable);
-        }
-      }
-    });
-    const skipped = this.log.length - entries.length;
-    const head = `  [${this.label} ${this.serializer.name}${this.session ? ` session ${this.session}` : ''}]`;
-    return `${head}\n${skipped > 0 ? `  … ${skipped} earlier entries\n` : ''}${lines.join('\n')}`;
+    return PeerSocket.openWith(url, options, (ws, fallback) => new WampPeer(ws, fallback, options));
   }
 
   // ── WAMP conversations ──────────────────────────────────────────────────────────────────────────────────────
@@ -527,58 +236,6 @@ export class WampPeer {
     this.send([MSG.GOODBYE, details, reason]);
     return this.next([MSG.GOODBYE]);
   }
-
-  #record(entry: LogEntry): void {
-    this.log.push(entry);
-  }
-
-  #onFrame(data: WebSocket.RawData, isBinary: boolean): void {
-    const at = performance.now();
-    const bytes = Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data as ArrayBuffer);
-    const payload = this.serializer.binary ? new Uint8Array(bytes) : bytes.toString();
-    let decoded: unknown;
-    try {
-      decoded = this.serializer.decode(payload);
-    } catch (error) {
-      const text = isBinary
-        ? `<bytes ${bytes.toString('hex').slice(0, 200)}>`
-        : JSON.stringify(bytes.toString());
-      this.#record({ kind: 'frame', seq: ++this.#seq, at, text: `${text} (${String(error)})` });
-      return;
-    }
-    if (!Array.isArray(decoded)) {
-      this.#record({ kind: 'frame', seq: ++this.#seq, at, text: `not a list: ${render(decoded)}` });
-      return;
-    }
-    const message = decoded as WampMessage;
-    const kinds = wireKinds(this.serializer.name, payload);
-    this.#kinds.set(message, kinds);
-    this.#record({ kind: 'message', seq: ++this.#seq, at, message, binary: isBinary, kinds });
-    this.#inbox.push(message);
-  }
-
-  #onClose(code: number, reason: string): void {
-    const at = performance.now();
-    this.#record({ kind: 'close', seq: ++this.#seq, at, code, reason });
-    this.#inbox.close(`socket closed (code ${code})`);
-    this.#closed.arrive({ code, reason, at });
-  }
-}
-
-/** Renders a sent message; HELLO's roles are shortened to their names (the features are always the same). */
-function renderSent(message: unknown): string {
-  if (Array.isArray(message) && message[0] === MSG.HELLO && isDict(message[2]) && isDict(message[2].roles)) {
-    const roles = Object.keys(message[2].roles).join(',');
-    return render([message[0], message[1], { ...message[2], roles: `<${roles}>` }, ...message.slice(3)]);
-  }
-  return render(message);
-}
-
-/** True for a WAMP dict (a plain object, not a list or bytes). */
-export function isDict(value: unknown): value is WampDict {
-  return (
-    typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof Uint8Array)
-  );
 }
 
 /** Appends Args and ArgumentsKw the way senders should: omitted when absent. */
