@@ -7,7 +7,7 @@
  * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
-import { runMain, usageChecks } from '../support/cli-core.js';
+import { runMain, type UsageChecks, usageChecks } from '../support/cli-core.js';
 import type { SuiteOptions } from './case.js';
 import { allCases } from './cases/index.js';
 import { runCases, selectCases, summaryFailed } from './runner.js';
@@ -29,7 +29,7 @@ const USAGE = `usage: tsx conformance/ddp/cli.ts <ws-url> [options]
   --strict            count failures of every level (should, meteor, pgrt), not only MUST
 `;
 
-const check = usageChecks(USAGE);
+const check: UsageChecks = usageChecks(USAGE);
 
 async function main(): Promise<void> {
   const { values, positionals } = check.orFail(parse);

@@ -12,6 +12,7 @@ import {
   type RunOptions,
   raceCase,
   runAll,
+  type Selection,
   type RunSummary as SuiteSummary,
   selectByGroupOrId,
   toError,

@@ -10,7 +10,7 @@
  * Exit code 0 when no MUST case failed (with --strict: no case at all), 1 otherwise, 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
-import { usageChecks } from '../support/cli-core.js';
+import { type UsageChecks, usageChecks } from '../support/cli-core.js';
 import { allCases } from './cases.js';
 import { runCases, selectCases } from './runner.js';
 import { connectSql, type SqlConnection } from './sql.js';
@@ -33,7 +33,7 @@ const USAGE = `usage: tsx conformance/supabase/cli.ts <ws-url> [options]
   -h, --help        this text
 `;
 
-const check = usageChecks(USAGE);
+const check: UsageChecks = usageChecks(USAGE);
 
 function parse() {
   return parseArgs({

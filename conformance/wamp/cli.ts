@@ -8,7 +8,7 @@
  * be probed), 2 on bad usage.
  */
 import { parseArgs } from 'node:util';
-import { runMain, usageChecks } from '../support/cli-core.js';
+import { runMain, type UsageChecks, usageChecks } from '../support/cli-core.js';
 import {
   type CraAuth,
   DEFAULT_CASE_TIMEOUT_MS,
@@ -46,7 +46,7 @@ const USAGE = `usage: tsx conformance/wamp/cli.ts <ws-url> [options]
   --strict                  count failures of every level (should, practice, pgrt), not only MUST
 `;
 
-const check = usageChecks(USAGE);
+const check: UsageChecks = usageChecks(USAGE);
 
 function triple(value: string | undefined, name: string): [string, string, string] | undefined {
   if (value === undefined) return undefined;

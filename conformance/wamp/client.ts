@@ -10,7 +10,7 @@
  * message other than the one they waited for.
  */
 import type WebSocket from 'ws';
-import { described, isDict, render, type WampMessage } from './match.js';
+import { ANY, described, isDict, render, type WampMessage } from './match.js';
 import { DEFAULT_ROLES, isId, MSG, messageName } from './messages.js';
 import { type PeerOptions, PeerSocket } from './peer-socket.js';
 import type { Serializer, WampDict, WampValue } from './serializers.js';

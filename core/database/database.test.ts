@@ -108,18 +108,18 @@ describe('PgDatabase', () => {
   // test: the server's reply that completes a connection (or a statement) and the FATAL of its terminated backend
   // came in one read. pg hands the connection over a microtask later, after emitting the FATAL as 'error' on a
   // connection nobody listened to yet. The proxy holds the server's bytes to make that read happen every time.
-  const opens: [string, (d: PgDatabase) => Promise<pg.Client | Transaction>][] = [
-    ['a new dedicated connection, before its owner listens', (d) => d.connectDedicated()],
-    ['a new pooled connection handed to begin()', (d) => d.begin()],
+  const opens: [string, string, (d: PgDatabase) => Promise<pg.Client | Transaction>][] = [
+    ['a new dedicated connection, before its owner listens', 'dedicated', (d) => d.connectDedicated()],
+    ['a new pooled connection handed to begin()', 'begin', (d) => d.begin()],
   ];
-  for (const [what, open] of opens) {
+  for (const [what, tag, open] of opens) {
     it(`${what}: ReadyForQuery and a FATAL in one read fail it without crashing the process`, async () => {
       const target = new URL(testDatabaseUrl());
       const proxy = await HoldingProxy.start(target.hostname, Number(target.port || 5432));
       const viaProxy = new URL(target);
       viaProxy.hostname = '127.0.0.1';
       viaProxy.port = String(proxy.port);
-      const name = `pgrt-fatal-${process.pid}`;
+      const name = `pgrt-fatal-${tag}-${process.pid}`;
       const lines: string[] = [];
       const proxied = new PgDatabase(viaProxy.toString(), {
         poolSize: 1,
