@@ -244,15 +244,17 @@ export class MergeBox {
 
   /**
    * What the client holds, for the tracked strategies: collection → id → merged fields (fresh maps and objects;
-   * the values are shared and must not be mutated). `NO_MERGE_MULTI` documents have no fields (as in Meteor).
+   * the values are shared and must not be mutated). `NO_MERGE_MULTI` documents have no fields (as in Meteor). With
+   * `shared`, a document one subscription alone publishes is the held object itself (read only; see
+   * MergedCollection's `snapshot`).
    */
-  snapshot(): Snapshot {
+  snapshot(shared = false): Snapshot {
     const result: Snapshot = new Map();
     for (const [collection, state] of this.collections) {
       if (state.kind === 'direct') continue;
       let docs: Map<string, Fields>;
       if (state.kind === 'merge') {
-        docs = state.snapshot();
+        docs = state.snapshot(shared);
       } else {
         docs = new Map();
         for (const id of state.docs.keys()) docs.set(id, {});

@@ -101,11 +101,15 @@ export class MergedCollection {
     return false;
   }
 
-  /** Every document the client holds, with the fields it sees (fresh objects, shared values). */
-  snapshot(): Map<string, Fields> {
+  /**
+   * Every document the client holds, with the fields it sees: fresh objects with shared values, or with `shared`
+   * a document one subscription alone publishes is its holder's own object (never mutated: replaced on change), so
+   * a reader can tell documents shared across sessions by identity (the DDP hand-off's document table).
+   */
+  snapshot(shared = false): Map<string, Fields> {
     const docs = new Map<string, Fields>();
     for (const holder of this.#holders) {
-      for (const id of holder.ids()) if (!docs.has(id)) docs.set(id, this.#visible(id));
+      for (const id of holder.ids()) if (!docs.has(id)) docs.set(id, this.#visible(id, shared));
     }
     return docs;
   }
@@ -421,10 +425,13 @@ export class MergedCollection {
   }
 
   /** The fields the client sees of document `id` (a fresh object), or undefined if it has none. */
-  #visible(id: string): Fields {
+  #visible(id: string, shared = false): Fields {
     const precedence = this.#precedence?.get(id);
     const order = this.#orderOf(id, precedence);
-    if (order.length === 1) return copyOf(order[0]?.fieldsOf(id) as Fields);
+    if (order.length === 1) {
+      const fields = order[0]?.fieldsOf(id) as Fields;
+      return shared ? fields : copyOf(fields);
+    }
     const visible: Fields = {};
     for (const holder of order) {
       for (const key of Object.keys(holder.fieldsOf(id) as Fields)) {

@@ -219,7 +219,7 @@ export class Session {
     const subscriptions: { id: string; name: string; params: readonly unknown[] }[] = [];
     for (const [id, sub] of this.#subs ?? [])
       subscriptions.push({ id, name: sub.name ?? '', params: sub.parameters });
-    return { userId: this.#userId, subscriptions, view: this.#mergeBox?.snapshot() ?? new Map() };
+    return { userId: this.#userId, subscriptions, view: this.#mergeBox?.snapshot(true) ?? new Map() };
   }
 
   /**

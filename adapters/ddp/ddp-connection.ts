@@ -206,7 +206,13 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
    * may come back through any process).
    */
   async #takeOver(handoff: SessionHandoff, id: string, receivedCount: number): Promise<void> {
-    const taken = await handoff.takeOver(id, receivedCount, this.connection, this.settings);
+    const taken = await handoff.takeOver(
+      id,
+      receivedCount,
+      this.connection,
+      this.settings,
+      () => this.#state === 'taking-over',
+    );
     if (this.#state !== 'taking-over') {
       if (taken) await handoff.giveBack(taken, GIVE_BACK_TIMEOUT_MS);
       return;

@@ -26,30 +26,52 @@ export function hashSessionId(sessionId: string): string {
 }
 
 /**
- * The distinct document contents of a hand-off, numbered from 0 in first-seen order. The sessions' views share
- * the observers' objects (documents are held once per process), so most are found by identity; equal contents
- * in different objects are found by their EJSON text.
+ * The distinct document contents of a hand-off, numbered from 0 in first-seen order. Sessions mostly hold the
+ * same documents: the observers' own objects (found by identity), or copies of them whose values are the same
+ * objects (found by comparing with the last content seen for the same collection and id, value by value); other
+ * equal contents are found by their EJSON text, which is computed only for those.
  */
 export class DocumentTable {
   readonly #byObject = new Map<Fields, number>();
   readonly #byText = new Map<string, number>();
+  /** Per collection and id, the last content seen and its number. */
+  readonly #byDocument = new Map<string, Map<string, { fields: Fields; n: number }>>();
   /** EJSON text of each content, by number. */
   readonly texts: string[] = [];
 
-  /** The number of `fields`' content, added if new. */
-  ref(fields: Fields): number {
+  /** The number of `fields`' content (document `id` of `collection`), added if new. */
+  ref(fields: Fields, collection = '', id = ''): number {
     const known = this.#byObject.get(fields);
     if (known !== undefined) return known;
-    const text = stringify(fields);
-    let n = this.#byText.get(text);
-    if (n === undefined) {
-      n = this.texts.length;
-      this.texts.push(text);
-      this.#byText.set(text, n);
+    let ids = this.#byDocument.get(collection);
+    if (ids === undefined) {
+      ids = new Map();
+      this.#byDocument.set(collection, ids);
+    }
+    const last = ids.get(id);
+    let n: number | undefined;
+    if (last !== undefined && sameValues(last.fields, fields)) n = last.n;
+    else {
+      const text = stringify(fields);
+      n = this.#byText.get(text);
+      if (n === undefined) {
+        n = this.texts.length;
+        this.texts.push(text);
+        this.#byText.set(text, n);
+      }
+      ids.set(id, { fields, n });
     }
     this.#byObject.set(fields, n);
     return n;
   }
+}
+
+/** True if `a` and `b` have the same keys with the very same values. */
+function sameValues(a: Fields, b: Fields): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) if (!Object.hasOwn(b, key) || a[key] !== b[key]) return false;
+  return true;
 }
 
 /**
@@ -60,38 +82,37 @@ export function encodeView(view: Snapshot, documents: DocumentTable): string {
   const out: Record<string, (string | number)[]> = {};
   for (const [collection, docs] of view) {
     const flat: (string | number)[] = [];
-    for (const [id, fields] of docs) flat.push(id, documents.ref(fields));
+    for (const [id, fields] of docs) flat.push(id, documents.ref(fields, collection, id));
     out[collection] = flat;
   }
   return JSON.stringify(out);
 }
 
 /** The content numbers a view refers to (each once). */
-export function viewDocumentNumbers(text: string): number[] {
+export function viewDocumentNumbers(layout: ViewLayout): number[] {
   const numbers = new Set<number>();
-  for (const flat of Object.values(parseView(text)))
+  for (const flat of Object.values(layout))
     for (let i = 1; i < flat.length; i += 2) numbers.add(flat[i] as number);
   return [...numbers];
 }
 
+/** A document's content back from its EJSON text in the {@link DocumentTable}. */
+export function parseDocument(text: string): Fields {
+  return parse(text) as Fields;
+}
+
 /**
- * The view back as a snapshot, its documents' contents from `contents` (number → EJSON text, as the store returns
- * them). Throws on a number without content (the hand-off is then not used).
+ * A view (its layout: {@link parseView}) back as a snapshot, its documents' contents from `contents` (number → fields as {@link parseDocument}
+ * gives them; shared, read only). Throws on a number without content (the hand-off is then not used).
  */
-export function decodeView(text: string, contents: ReadonlyMap<number, string>): Snapshot {
-  const parsed = new Map<number, Fields>();
+export function decodeView(layout: ViewLayout, contents: ReadonlyMap<number, Fields>): Snapshot {
   const snapshot: Snapshot = new Map();
-  for (const [collection, flat] of Object.entries(parseView(text))) {
+  for (const [collection, flat] of Object.entries(layout)) {
     const docs = new Map<string, Fields>();
     for (let i = 0; i < flat.length; i += 2) {
       const n = flat[i + 1] as number;
-      let fields = parsed.get(n);
-      if (fields === undefined) {
-        const content = contents.get(n);
-        if (content === undefined) throw new Error(`hand-off view refers to a missing document ${n}`);
-        fields = parse(content) as Fields;
-        parsed.set(n, fields);
-      }
+      const fields = contents.get(n);
+      if (fields === undefined) throw new Error(`hand-off view refers to a missing document ${n}`);
       docs.set(flat[i] as string, fields);
     }
     snapshot.set(collection, docs);
@@ -109,6 +130,23 @@ export function decodeSubscriptions(text: string): HandedOffSubscription[] {
   return parse(text) as unknown as HandedOffSubscription[];
 }
 
-function parseView(text: string): Record<string, (string | number)[]> {
-  return JSON.parse(text) as Record<string, (string | number)[]>;
+/** A view's text ({@link encodeView}) parsed: collection → id, number, id, number, … */
+export type ViewLayout = Readonly<Record<string, readonly (string | number)[]>>;
+
+/** A view's text parsed. */
+export function parseView(text: string): ViewLayout {
+  return JSON.parse(text) as ViewLayout;
+}
+
+/**
+ * A session's stored view: the view's text itself when short, else `@<n>`, the number of that text in the
+ * hand-off's documents (sessions that hold the same documents have the same view: it is stored once).
+ */
+export function viewReference(n: number): string {
+  return `@${n}`;
+}
+
+/** The document number a stored view refers to ({@link viewReference}), or undefined for a view's own text. */
+export function referredView(stored: string): number | undefined {
+  return stored.startsWith('@') ? Number(stored.slice(1)) : undefined;
 }
