@@ -99,8 +99,11 @@ export class SessionHandoff {
   }
 
   /**
-   * Announces, encodes and writes `captured` as one hand-off (each statement bounded by `timeoutMs`, the
-   * announcement's wait by twice that); resolves to whether it was written. `timing` gets each step's duration.
+   * Announces, encodes and writes `captured` as one hand-off; resolves to whether it was written. `timing` gets each
+   * step's duration. The drain stops waiting after `timeoutMs` (half its budget) but the write goes on: each of its
+   * statements is bounded by twice that (the whole budget, past which the process drops its clients anyway), and
+   * the announcement by three times, so that a taker waits no longer than a write can last (or its process, had it
+   * died).
    */
   async #write(
     captured: readonly SessionToHandOff[],
@@ -115,14 +118,14 @@ export class SessionHandoff {
       await this.store.announce(
         handoffId,
         captured.map((session) => session.id),
-        2 * timeoutMs,
+        3 * timeoutMs,
       );
       timing.announceMs = since(step);
       step = performance.now();
       const encoded = encodeHandoff(captured);
       timing.encodeMs = since(step);
       step = performance.now();
-      await this.store.write(handoffId, encoded, timeoutMs);
+      await this.store.write(handoffId, encoded, 2 * timeoutMs);
       timing.writeMs = since(step);
       this.logger.info(
         { sessions: captured.length, documents: encoded.documents.length, ms: since(started), ...timing },

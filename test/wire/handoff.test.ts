@@ -8,6 +8,7 @@
  * logged-in session keeps its user while its login token is valid, and starts over once the token is gone.
  */
 import assert from 'node:assert/strict';
+import pino, { type Logger } from 'pino';
 import WebSocket from 'ws';
 import { hashSessionId } from '../../adapters/ddp/handoff-view.js';
 import { type Accounts, accounts } from '../../core/accounts/accounts.js';
@@ -81,8 +82,11 @@ class Client {
   }
 }
 
-async function startServer(): Promise<PgrtServer> {
+async function startServer(
+  options: { logger?: Logger; shutdownTimeoutMs?: number } = {},
+): Promise<PgrtServer> {
   return await createServer({
+    ...options,
     app: app(),
     protocols: [ddp({ disconnectGracePeriod: 5000, heartbeatInterval: 0 })],
     port: 0,
@@ -177,6 +181,63 @@ describe('DDP session hand-off across processes (wire)', function () {
       { msg: 'connected', session },
       { msg: 'changed', collection: 'tasks', id: 'z', fields: { n: 30 } },
     ]);
+  });
+
+  it('resumes a client that comes back while its session is still being written, once it is', async () => {
+    // B's log says when its taker waits for a pending session.
+    const logged: string[] = [];
+    const c = await startServer({ logger: pino({ level: 'debug' }, { write: (line) => logged.push(line) }) });
+    // A drains with 3 s for its hand-off (half its budget); the documents' insert waits for this lock past that.
+    a = await startServer({ shutdownTimeoutMs: 6000 });
+    const client = await open(a);
+    client.send({ msg: 'sub', id: 's1', name: 'tasks' });
+    await client.waitFor((m) => m.msg === 'ready');
+    const count = client.receivedCount;
+    const lock = await b.db.begin();
+    let locked = true;
+    let draining: Promise<void> | undefined;
+    try {
+      await lock.query('LOCK TABLE pgrt.ddp_handoff_documents IN EXCLUSIVE MODE');
+      draining = a.close();
+      assert.equal(
+        await client.closed,
+        1001,
+        'the drain closes its clients once its hand-off budget is spent',
+      );
+      await b.db.query(`UPDATE ${TABLE} SET title = 'X2' WHERE id = 'x'`);
+      const ws = new WebSocket(urlOf(c));
+      const back: Message[] = [];
+      ws.on('message', (data: WebSocket.RawData) => back.push(JSON.parse(String(data)) as Message));
+      await new Promise((resolve) => ws.once('open', resolve));
+      ws.send(
+        JSON.stringify({
+          msg: 'connect',
+          version: '1',
+          support: ['1'],
+          session: client.session,
+          receivedCount: count,
+        }),
+      );
+      // The client got an answer (a new session, before this change) or C waits for the hand-off being written.
+      await waitUntil(() => back.length > 0 || logged.some((line) => line.includes('DDP hand-off pending')));
+      locked = false;
+      await lock.commit();
+      const startedOver = () => back.some((m) => m.msg === 'connected' && m.session !== client.session);
+      await waitUntil(() => startedOver() || back.some((m) => m.msg === 'ready'), {
+        what: () => JSON.stringify(back),
+      });
+      ws.terminate();
+      assert.deepEqual(back, [
+        { msg: 'connected', session: client.session },
+        { msg: 'changed', collection: 'tasks', id: 'x', fields: { title: 'X2' } },
+        { msg: 'ready', subs: ['s1'] },
+      ]);
+    } finally {
+      if (locked) await lock.rollback();
+      await draining;
+      a = undefined;
+      await c.close();
+    }
   });
 
   it('starts a client whose count does not match over with a new session and the whole publication', async () => {
