@@ -191,6 +191,19 @@ describe('outbox capture mode', function () {
     assert.deepEqual(wakes, ['', '', 'marker'], 'one wake-up per change that found the pump asleep');
   });
 
+  it("stays asleep while changes come slowly: each is pumped on its writer's wake-up, not at a poll", async () => {
+    await setUp();
+    // No poll or check comes within the test: only the writers' wake-ups can deliver.
+    const p = pump({ busyPollMs: 3_600_000 });
+    await until(() => asleep(p), 'the pump asleep');
+    for (const id of [1, 2, 3]) {
+      await db.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'x')`, [id]);
+      await until(() => changes().length === id, `change ${id}`);
+    }
+    assert.deepEqual(keys(), ['insert:1', 'insert:2', 'insert:3']);
+    assert.ok(await asleep(p), 'still asleep: the writers keep waking it');
+  });
+
   it('never skips a transaction that holds a low id and commits late (delivered in id order)', async () => {
     await setUp();
     const p = pump();
@@ -241,7 +254,7 @@ describe('outbox capture mode', function () {
     // Rows with consecutive ids, all committed: none can ever be preceded by another, so they leave at once.
     await until(() => changes().length === 2, '2 changes while the other transaction runs');
     assert.deepEqual(keys(), ['insert:1', 'insert:2']);
-    assert.equal(p.sent, 2);
+    await until(() => p.sent === 2, 'the pump to count them'); // its step returns after its notifications arrive
     await other.query('COMMIT');
   });
 

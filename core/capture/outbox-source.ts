@@ -5,15 +5,17 @@
  * missing id precedes (past a missing id: once a barrier says it is final, taking or checking the barrier) and moves
  * the position in the same transaction.
  *
- * Cadence: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending and for 200 ms after; a full
- * batch is followed at once by the next; while rows arrive faster than {@link GATHER_ABOVE_PER_SECOND} every
- * `gatherMs` (default 10 ms) instead: a step costs about the same CPU whatever it carries, and on a database's machine
- * that CPU is the writers'. Then the pump falls asleep (0008_pump_wake.sql): it takes the session advisory lock
- * {@link WAKE_LOCK_KEY}, steps once more, and if that step found nothing it waits for a notification on
- * {@link WAKE_CHANNEL}, which every appender that finds the lock taken sends at its commit; so an isolated change is
- * pumped as soon as it commits, and a quiet pump costs one step per `asleepCheckMs` (default 1 s). An awake pump holds no
- * lock, so writers under a steady flow notify nothing (a NOTIFY would put PostgreSQL's notify lock back into their
- * commits). When the lock cannot be had (an appender's transaction is running) the pump keeps polling, backing off by
+ * Cadence. Asleep (0008_pump_wake.sql), the pump holds the session advisory lock {@link WAKE_LOCK_KEY} and waits for a
+ * notification on {@link WAKE_CHANNEL}, which every appender that finds the lock taken sends at its commit; so a change
+ * is pumped as soon as it commits, and a quiet pump costs one step per `asleepCheckMs` (default 1 s). While fewer than
+ * {@link WAKE_BELOW_PER_SECOND} changes per second arrive it stays asleep as it works (a wake-up per commit, as cheap as
+ * `notify` mode's NOTIFY at that rate). Faster, it releases the lock, so writers notify nothing (PostgreSQL's notify
+ * lock would cap their commits), and polls: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending
+ * and for 200 ms after; a full batch is followed at once by the next; while rows arrive faster than
+ * {@link GATHER_ABOVE_PER_SECOND} every `gatherMs` (default 10 ms) instead: a step costs about the same CPU whatever it
+ * carries, and on a database's machine that CPU is the writers'. Once the rate falls below the threshold it falls
+ * asleep again: it takes the lock, steps once more, and waits. When the lock cannot be had (an appender's transaction
+ * is running) the pump keeps polling, every `busyPollMs` for 200 ms after the last change, then backing off by
  * doubling to `idlePollMs` (default 20 ms).
  */
 import type pg from 'pg';
@@ -30,6 +32,18 @@ import {
 
 /** How long the pump keeps polling at `busyPollMs` after the last work before it backs off, in ms. */
 const BUSY_LINGER_MS = 200;
+
+/**
+ * Changes per second below which the pump stays asleep while it works: it keeps the wake lock, so every appender
+ * wakes it at its commit and a change is pumped as soon as it commits, instead of at the next poll (up to
+ * `busyPollMs` plus a step later). Each such commit takes PostgreSQL's notify lock, as in `notify` mode: cheap at
+ * this rate, a bottleneck for many writers (reference/perf.md §2: ~2k commits/s for 8 writers), so above it the pump
+ * releases the lock and polls.
+ */
+export const WAKE_BELOW_PER_SECOND = 500;
+
+/** The rate of {@link WAKE_BELOW_PER_SECOND} is measured over windows of at least this many ms. */
+const RATE_WINDOW_MS = 100;
 
 /** Advisory lock key a sleeping pump holds ('pgrtwake' in ASCII; 0008_pump_wake.sql tries it shared). */
 export const WAKE_LOCK_KEY = BigInt('0x7067727477616b65').toString();
@@ -64,6 +78,10 @@ export class OutboxSource implements PumpSource {
   #asleep = false;
   /** Wake-up notifications received (a step that saw one arrive does not fall asleep). */
   #wakes = 0;
+  /** Changes per second sent over the last rate window, and the window in progress (Date.now() ms, changes). */
+  #rate = 0;
+  #windowAt = 0;
+  #windowCount = 0;
   readonly #onNotification = (message: pg.Notification): void => {
     if (message.channel !== WAKE_CHANNEL) return;
     this.#wakes++;
@@ -132,22 +150,38 @@ export class OutboxSource implements PumpSource {
       this.#barrier = undefined;
     }
     const now = Date.now();
+    const quiet = this.#observeRate(row.sent, now) < WAKE_BELOW_PER_SECOND;
     // A wake-up that arrived during the step may be for a row its barrier did not cover yet.
     const found = row.sent > 0 || this.#barrier !== undefined || this.#wakes !== wakes;
     if (found) this.#activeAt = now;
-    if (found && this.#asleep) {
-      // Woken with work to do: writers stop notifying from here on.
+    if (found && this.#asleep && !quiet) {
+      // Woken with work to do, and changes come fast: writers stop notifying from here on.
       await client.query('SELECT pg_advisory_unlock($1::int8)', [WAKE_LOCK_KEY]);
       this.#asleep = false;
     }
     if (row.sent >= options.batchRows) this.#delayMs = 0;
+    // Asleep (the writers' commits wake it): only a pending barrier is polled.
+    else if (this.#asleep) this.#delayMs = this.#barrier ? options.busyPollMs : options.asleepCheckMs;
     else if (row.sent > 0 && (row.sent * 1000) / sinceLast >= GATHER_ABOVE_PER_SECOND)
       this.#delayMs = options.gatherMs;
-    else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
-    else if (this.#asleep) this.#delayMs = options.asleepCheckMs;
+    else if (!quiet && now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
     else if (await this.#fallAsleep(client)) this.#delayMs = 0;
+    // An appender's transaction holds the lock shared: poll on, at once while changes came lately.
+    else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
     else this.#delayMs = Math.min(options.idlePollMs, Math.max(options.busyPollMs, this.#delayMs * 2));
     return { sent: row.sent, delayMs: this.#delayMs, ...(passed ? { passed } : {}) };
+  }
+
+  /** Counts `sent` changes; resolves the rate (changes/s) over the last window of at least {@link RATE_WINDOW_MS}. */
+  #observeRate(sent: number, now: number): number {
+    this.#windowCount += sent;
+    const elapsed = now - this.#windowAt;
+    if (elapsed >= RATE_WINDOW_MS) {
+      this.#rate = (this.#windowCount * 1000) / elapsed;
+      this.#windowAt = now;
+      this.#windowCount = 0;
+    }
+    return this.#rate;
   }
 
   /** The rows a relayed step passed, after the position it started from. */
