@@ -35,7 +35,7 @@ import { HttpHostToken, ProtocolsToken, RealtimeCoreToken, registerServer } from
 import { ServerMetrics } from './server/metrics.js';
 import { routeHandler } from './transports/app-routes.js';
 import type { TransportLimits } from './transports/connection-guard.js';
-import type { CompressionOptions, HttpHost } from './transports/http-host.js';
+import { type CompressionOptions, DEFAULT_LISTEN_BACKLOG, type HttpHost } from './transports/http-host.js';
 
 /** The built-in protocols' public API (`ddp()`, `wamp()`, …), for callers importing `createServer` from here. */
 export * from './adapters/builtin.js';
@@ -69,6 +69,12 @@ export interface ServerOptions extends CoreOptions {
   readonly port?: number;
   /** Bind address (default 0.0.0.0). */
   readonly host?: string;
+  /**
+   * Accept queue of the listening socket (default 65535: as deep as the kernel allows, which caps it at
+   * `net.core.somaxconn`). A reconnect storm larger than the queue makes the kernel drop SYNs, and their clients
+   * retry after 1, 3, 7… s (docs/deployment.md "Sizing").
+   */
+  readonly listenBacklog?: number;
   /**
    * Trusted `X-Forwarded-For` hops for the app's HTTP routes (`App.route`, e.g. OAuth's `/_oauth`): their client
    * address is the N-th right-most entry (Meteor's `HTTP_FORWARDED_COUNT`; default 0: the socket's peer). Each
@@ -238,7 +244,11 @@ export async function createServer(options: ServerOptions): Promise<PgrtServer> 
     for (const route of options.app.routes)
       host.addRequestHandler(routeHandler(route, logger, options.forwardedCount ?? 0));
     await core.start();
-    const port = await host.listen(options.port ?? 3000, options.host ?? '0.0.0.0');
+    const port = await host.listen(
+      options.port ?? 3000,
+      options.host ?? '0.0.0.0',
+      options.listenBacklog ?? DEFAULT_LISTEN_BACKLOG,
+    );
     try {
       for (const protocol of protocols.values()) await protocol.listen?.();
     } catch (error) {

@@ -52,6 +52,7 @@ export function serverOptionsOf(
     protocols: protocolsOf(config, [...adapters, ...(module.adapters ?? [])]),
     port: config.port,
     host: config.host,
+    listenBacklog: config.listenBacklog,
     forwardedCount: config.forwardedCount,
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     ...(config.listenDatabaseUrl ? { listenDatabaseUrl: config.listenDatabaseUrl } : {}),

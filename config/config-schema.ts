@@ -92,6 +92,15 @@ const serverKeys = {
     .describe('App module (exports `app` and optionally `migrate(db)`); `pgrt serve <app>` overrides it.'),
   port: z.number().int().min(0).max(65_535).default(3000).describe('TCP port; 0 picks a free one.'),
   host: z.string().min(1).default('0.0.0.0').describe('Bind address.'),
+  listenBacklog: z
+    .number()
+    .int()
+    .min(1)
+    .max(65_535)
+    .default(65_535)
+    .describe(
+      'Accept queue of the listening socket: connections the kernel completes before the server takes them. The kernel caps it at net.core.somaxconn (raise that for reconnect storms: docs/deployment.md); the default asks for as much as it allows.',
+    ),
   rootUrl: z
     .url()
     .optional()

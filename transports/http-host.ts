@@ -17,6 +17,14 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from '../core/logger.js';
 import { ConnectionGuard, type TransportLimits } from './connection-guard.js';
 
+/**
+ * Default accept queue of the listening socket: as deep as the kernel allows (Linux caps it at
+ * `net.core.somaxconn`, 4096 by default since 5.4; Node's own default is 511). Connections a storm of reconnecting
+ * clients completes faster than the event loop accepts them wait there; past it the kernel drops their SYNs and
+ * each such client waits 1 s, then 3 s, 7 s… to try again.
+ */
+export const DEFAULT_LISTEN_BACKLOG = 65_535;
+
 /** An endpoint taking WebSocket upgrades for some paths. */
 export interface UpgradeEndpoint {
   matches(pathname: string): boolean;
@@ -128,13 +136,14 @@ export class HttpHost {
     (options.fallback ? this.#fallbacks : this.#handlers).push(handler);
   }
 
-  /** Starts listening; resolves with the bound port. */
-  async listen(port: number, host = '0.0.0.0'): Promise<number> {
+  /**
+   * Starts listening with an accept queue of `backlog` connections (see {@link DEFAULT_LISTEN_BACKLOG}); resolves
+   * with the bound port.
+   */
+  async listen(port: number, host = '0.0.0.0', backlog = DEFAULT_LISTEN_BACKLOG): Promise<number> {
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', reject);
-      // A deep accept queue absorbs reconnect storms (Node's default backlog is 511; the kernel caps it at
-      // net.core.somaxconn).
-      this.server.listen({ port, host, backlog: 4096 }, () => {
+      this.server.listen({ port, host, backlog }, () => {
         this.server.off('error', reject);
         resolve();
       });

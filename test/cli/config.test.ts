@@ -133,6 +133,26 @@ describe('configuration', () => {
     assert.equal(defaults.listenDatabaseUrl, undefined, 'absent: the dedicated connections use databaseUrl');
   });
 
+  it('hands the listen backlog (env, flag) to createServer; its default asks for all the kernel allows', () => {
+    const module = { app: new App(), migrate: undefined, path: 'app.js' };
+    const fromEnv = loadConfig({ file: false, env: { PGRT_LISTEN_BACKLOG: '8192' } }).config;
+    assert.equal(serverOptionsOf(fromEnv, module, silentLogger).listenBacklog, 8192);
+    const flagged = loadConfigFromFlags(
+      { set: ['listenBacklog=1024'] },
+      {},
+      { PGRT_LISTEN_BACKLOG: '8192' },
+    ).config;
+    assert.equal(flagged.listenBacklog, 1024, 'the flag wins over the env');
+    const defaults = loadConfig({ file: false, env: {} }).config;
+    assert.equal(serverOptionsOf(defaults, module, silentLogger).listenBacklog, 65_535);
+    for (const bad of ['0', '65536', '-1', '1.5', 'deep'])
+      assert.throws(
+        () => loadConfig({ file: false, env: { PGRT_LISTEN_BACKLOG: bad } }),
+        /listenBacklog \(from env PGRT_LISTEN_BACKLOG\)/,
+        bad,
+      );
+  });
+
   it('hands the listen URL (env, flag) and the drain delay to createServer', () => {
     const module = { app: new App(), migrate: undefined, path: 'app.js' };
     const { config } = loadConfig({
