@@ -18,6 +18,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { progress, report } from './support/measure.js';
 import { connectWriter, type Knobs, runScenario, startServer } from './support/scenario.js';
+import { somaxconn, tcpCounters, tcpCountersSince } from './support/tcp-stats.js';
 
 const SCENARIO = 'reconnect-storm';
 
@@ -26,6 +27,8 @@ interface Done {
   readonly ready: number;
   readonly failed: number;
   readonly lastReadyNs: string;
+  /** The process's CPU ms from the go to its last ready. */
+  readonly cpuMs: number;
 }
 
 const workerScript = fileURLToPath(new URL('./support/storm-clients.ts', import.meta.url));
@@ -69,6 +72,7 @@ async function body({ quick }: Knobs): Promise<void> {
   };
   progress(SCENARIO, `${n} clients connecting at once from ${processes} processes`);
   const cpu = await server.cpu();
+  const tcpBefore = tcpCounters();
   const done = workers.map(nextDone);
   const started = process.hrtime.bigint();
   workers.forEach((worker, i) => {
@@ -82,6 +86,8 @@ async function body({ quick }: Knobs): Promise<void> {
   );
   const seconds = Number(lastReady - started) / 1e9;
   const span = await cpu();
+  const tcp = tcpCountersSince(tcpBefore);
+  const clientsCpuMs = results.reduce((sum, r) => sum + r.cpuMs, 0);
   const peakRss = Math.max(peakRssOf(), before.rss);
   const after = await server.memory();
   const errors = results.reduce((sum, r) => sum + r.failed, 0);
@@ -103,6 +109,24 @@ async function body({ quick }: Knobs): Promise<void> {
     target: null,
     better: 'lower',
     note: 'server CPU (user + system) from the storm start to the last ready, per client',
+  });
+  report({
+    scenario: SCENARIO,
+    metric: `clients_cpu_ms_per_client_${n}`,
+    value: clientsCpuMs / n,
+    unit: 'ms',
+    target: null,
+    better: 'lower',
+    note: `the load generators' CPU (user + system, all on one core): ${(clientsCpuMs / 1000).toFixed(2)} s, ${Math.round((clientsCpuMs / (seconds * 1000)) * 100)}% of the wall time`,
+  });
+  report({
+    scenario: SCENARIO,
+    metric: `listen_overflows_${n}`,
+    value: tcp.ListenOverflows,
+    unit: 'SYNs',
+    target: 0,
+    better: 'lower',
+    note: `accept queue full (machine-wide TcpExt, somaxconn ${somaxconn() ?? '?'}): ListenDrops ${tcp.ListenDrops}, TCPSynRetrans ${tcp.TCPSynRetrans}, SYN cookies ${tcp.TCPReqQFullDoCookies}, SYN queue drops ${tcp.TCPReqQFullDrop}`,
   });
   report({
     scenario: SCENARIO,
