@@ -166,6 +166,22 @@ describe('PgDatabase', () => {
     });
   }
 
+  it('closes idle pooled connections but keeps one open (a storm must not wait for a new connection)', async () => {
+    const idleTimeoutMillis = 20;
+    const pooled = new PgDatabase(testDatabaseUrl(), { poolSize: 3, idleTimeoutMillis });
+    try {
+      // Three at once: three connections.
+      await Promise.all([1, 2, 3].map(() => pooled.query('SELECT pg_sleep(0.05)')));
+      assert.equal(pooled.pooledConnections, 3);
+      // A timer made after the three went idle fires after the pool's idle timers of them.
+      await new Promise((resolve) => setTimeout(resolve, idleTimeoutMillis));
+      assert.equal(pooled.pooledConnections, 1, 'all idle connections but one are closed');
+      assert.equal((await pooled.query<{ one: number }>('SELECT 1 AS one')).rows[0]?.one, 1);
+    } finally {
+      await pooled.close();
+    }
+  });
+
   it('opens dedicated connections outside the pool, with an application_name', async () => {
     const client = await db.connectDedicated({ applicationName: 'pgrt-test-dedicated' });
     try {

@@ -70,6 +70,13 @@ export interface PgDatabaseOptions {
   readonly applicationName?: string;
   /** Gives up connecting after this many ms (default 10000). */
   readonly connectionTimeoutMillis?: number;
+  /**
+   * Pooled connections idle this many ms are closed (default 10000), all but one: the pool keeps one connection
+   * open once it made it. A new connection takes several event-loop turns, and while a reconnect storm floods the
+   * loop each turn can take a second or more: the storm's first subscription, needing one to read its live
+   * query, would wait past `connectionTimeoutMillis` and fail, and every subscription after it with it.
+   */
+  readonly idleTimeoutMillis?: number;
   /** Receives errors of idle pooled connections (e.g. the server restarted); default: dropped. */
   readonly logger?: Logger;
   /**
@@ -108,6 +115,8 @@ export class PgDatabase implements Database {
       connectionString,
       types: TYPES,
       max: options.poolSize ?? 10,
+      min: 1,
+      idleTimeoutMillis: options.idleTimeoutMillis ?? 10_000,
       application_name: this.#applicationName,
       connectionTimeoutMillis: this.#connectionTimeoutMillis,
     });
@@ -115,6 +124,11 @@ export class PgDatabase implements Database {
     this.#pool.on('error', (error) => this.#logger.warn({ err: error }, 'idle database connection failed'));
     // pg-pool listens to a connection's errors only while it is idle; a connection in use has none (see #keepErrors).
     this.#pool.on('connect', (client) => this.#keepErrors(client));
+  }
+
+  /** Connections the pool holds now, busy or idle. */
+  get pooledConnections(): number {
+    return this.#pool.totalCount;
   }
 
   async query<T = Record<string, unknown>>(
