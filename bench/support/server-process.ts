@@ -34,6 +34,8 @@ export interface ServerProcessOptions {
 export interface CpuSpan {
   /** CPU ms (user + system). */
   readonly cpuMs: number;
+  /** The system (kernel) part of {@link cpuMs}. */
+  readonly systemMs: number;
   /** Wall-clock ms. */
   readonly wallMs: number;
   /** cpuMs / wallMs × 100 (100 = one core busy). */
@@ -117,7 +119,8 @@ export async function startServerProcess(options: ServerProcessOptions = {}): Pr
         const end = await request<CpuReply>({ op: 'cpu' });
         const wallMs = performance.now() - startedAt;
         const cpuMs = (end.user + end.system - start.user - start.system) / 1000;
-        return { cpuMs, wallMs, percent: (cpuMs / wallMs) * 100 };
+        const systemMs = (end.system - start.system) / 1000;
+        return { cpuMs, systemMs, wallMs, percent: (cpuMs / wallMs) * 100 };
       };
     },
     memory: () => request<MemReply>({ op: 'mem' }),
