@@ -1,30 +1,55 @@
 /**
  * bench/writer-overhead.ts's view of where time goes during a case: `pg_stat_activity` wait events of the writers
- * (pgbench) and the pump's backend, sampled every {@link WAIT_SAMPLE_MS} ms, the WAL written per insert and the
- * machine's CPU utilisation (/proc/stat) over the case.
+ * (pgbench) and the pump's backend, sampled every {@link WAIT_SAMPLE_MS} ms, the WAL written per insert, the WAL
+ * flushes (fsyncs: how many inserts each commit flush carried) and the CPU utilisation (/proc/stat) of the machine and
+ * of each core (the writers' and the rest's, when pinned) over the case.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { sleep } from './measure.js';
 
+/** Jiffies of one /proc/stat line: busy (user + nice + system + irq + softirq), system alone, stolen, total. */
+interface CpuJiffies {
+  busy: number;
+  system: number;
+  steal: number;
+  total: number;
+}
+
+const NO_JIFFIES: CpuJiffies = { busy: 0, system: 0, steal: 0, total: 0 };
+
 /**
- * Busy, stolen and total jiffies of the whole machine (/proc/stat), for its CPU use during a case. Busy excludes
- * steal (time the hypervisor gave to other guests: on this shared machine up to a third).
+ * The machine's CPU use (/proc/stat): the whole machine (`cpu`) and each CPU (`cpu0`, `cpu1`, …), so that a case
+ * shows whether the writers' core or the rest's is the one saturated. Busy excludes steal (time the hypervisor gave
+ * to other guests: on this shared machine up to a third) and iowait.
  */
-function machineCpu(): { busy: number; steal: number; total: number } {
+function machineCpu(): Map<string, CpuJiffies> {
+  const cpus = new Map<string, CpuJiffies>();
   try {
-    const fields = readFileSync('/proc/stat', 'utf8')
-      .split('\n')[0]!
-      .trim()
-      .split(/\s+/)
-      .slice(1)
-      .map(Number);
-    const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
-    const steal = fields[7] ?? 0;
-    return { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0) - steal, steal, total };
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      if (!line.startsWith('cpu')) continue;
+      const [name, ...rest] = line.trim().split(/\s+/);
+      const fields = rest.map(Number);
+      const total = fields.slice(0, 8).reduce((sum, value) => sum + value, 0);
+      const steal = fields[7] ?? 0;
+      const system = (fields[2] ?? 0) + (fields[5] ?? 0) + (fields[6] ?? 0);
+      cpus.set(name!, { busy: total - (fields[3] ?? 0) - (fields[4] ?? 0) - steal, system, steal, total });
+    }
   } catch {
-    return { busy: 0, steal: 0, total: 0 };
+    // no /proc: every reading stays 0
   }
+  return cpus;
+}
+
+/** One CPU's (or the machine's) shares of its time busy, in the kernel and stolen between two readings. */
+function cpuShare(before: CpuJiffies, after: CpuJiffies): { busy: number; system: number; steal: number } {
+  const span = after.total - before.total;
+  if (span <= 0) return { busy: 0, system: 0, steal: 0 };
+  return {
+    busy: (after.busy - before.busy) / span,
+    system: (after.system - before.system) / span,
+    steal: (after.steal - before.steal) / span,
+  };
 }
 
 /**
@@ -38,8 +63,8 @@ export class WaitSampler {
   readonly #samples = new Map<string, number>();
   #running = false;
   #loop: Promise<void> | undefined;
-  #walBytes = 0;
-  #cpu = { busy: 0, steal: 0, total: 0 };
+  #wal0: WalCounters = { bytes: 0, syncs: 0 };
+  #cpu = new Map<string, CpuJiffies>();
 
   constructor(url: string) {
     this.#client = new pg.Client(url);
@@ -47,17 +72,18 @@ export class WaitSampler {
 
   async start(): Promise<void> {
     await this.#client.connect();
-    this.#walBytes = await this.#wal();
+    this.#wal0 = await this.#wal();
     this.#cpu = machineCpu();
     this.#running = true;
     this.#loop = this.#sample();
   }
 
-  async #wal(): Promise<number> {
-    const result = await this.#client.query<{ bytes: string }>(
-      'SELECT wal_bytes::text AS bytes FROM pg_stat_wal',
+  /** WAL bytes written and WAL flushes (fsyncs) so far, cluster-wide (`pg_stat_wal`). */
+  async #wal(): Promise<WalCounters> {
+    const result = await this.#client.query<{ bytes: string; syncs: string }>(
+      'SELECT wal_bytes::text AS bytes, wal_sync::text AS syncs FROM pg_stat_wal',
     );
-    return Number(result.rows[0]?.bytes ?? 0);
+    return { bytes: Number(result.rows[0]?.bytes ?? 0), syncs: Number(result.rows[0]?.syncs ?? 0) };
   }
 
   async #sample(): Promise<void> {
@@ -84,7 +110,9 @@ export class WaitSampler {
     this.#running = false;
     await this.#loop;
     const cpu = machineCpu();
-    const walPerInsert = ((await this.#wal()) - this.#walBytes) / Math.max(1, inserts);
+    const wal = await this.#wal();
+    const walPerInsert = (wal.bytes - this.#wal0.bytes) / Math.max(1, inserts);
+    const syncs = wal.syncs - this.#wal0.syncs;
     await this.#client.end();
     const parts = [...this.#counts].map(([who, counts]) => {
       const total = [...counts.values()].reduce((sum, n) => sum + n, 0);
@@ -94,16 +122,28 @@ export class WaitSampler {
         .map(([event, n]) => `${event} ${Math.round((100 * n) / total)}%`);
       return `${who} [${top.join(', ')}]`;
     });
-    const span = cpu.total - this.#cpu.total;
-    const busy = span > 0 ? (cpu.busy - this.#cpu.busy) / span : 0;
-    const steal = span > 0 ? (cpu.steal - this.#cpu.steal) / span : 0;
+    const all = cpuShare(this.#cpu.get('cpu') ?? NO_JIFFIES, cpu.get('cpu') ?? NO_JIFFIES);
+    const perCpu = [...cpu]
+      .filter(([name]) => name !== 'cpu')
+      .map(([name, after]) => {
+        const share = cpuShare(this.#cpu.get(name) ?? NO_JIFFIES, after);
+        return `${name} ${Math.round(100 * share.busy)}% (sys ${Math.round(100 * share.system)}%)`;
+      });
     // jiffies → µs: /proc/stat counts USER_HZ (100/s on Linux).
-    const perInsert = ((cpu.busy - this.#cpu.busy) * 10_000) / Math.max(1, inserts);
+    const busyJiffies = (cpu.get('cpu')?.busy ?? 0) - (this.#cpu.get('cpu')?.busy ?? 0);
+    const perInsert = (busyJiffies * 10_000) / Math.max(1, inserts);
     return (
-      `waits ${parts.join('; ')}; WAL ${Math.round(walPerInsert)} B/insert; machine CPU busy ${Math.round(100 * busy)}% ` +
-      `(stolen ${Math.round(100 * steal)}%), ${Math.round(perInsert)} µs per insert`
+      `waits ${parts.join('; ')}; WAL ${Math.round(walPerInsert)} B/insert, ${syncs} flushes ` +
+      `(${(inserts / Math.max(1, syncs)).toFixed(1)} inserts each); machine CPU busy ${Math.round(100 * all.busy)}% ` +
+      `(stolen ${Math.round(100 * all.steal)}%; ${perCpu.join(', ')}), ${Math.round(perInsert)} µs per insert`
     );
   }
+}
+
+/** Cluster-wide WAL counters (`pg_stat_wal`). */
+interface WalCounters {
+  bytes: number;
+  syncs: number;
 }
 
 /** Interval of {@link WaitSampler}'s samples, ms. */
