@@ -64,6 +64,8 @@ export class WaitSampler {
   #running = false;
   #loop: Promise<void> | undefined;
   #wal0: WalCounters = { bytes: 0, syncs: 0 };
+  /** The server's `server_version_num`. */
+  #version = 0;
   #cpu = new Map<string, CpuJiffies>();
 
   constructor(url: string) {
@@ -72,16 +74,24 @@ export class WaitSampler {
 
   async start(): Promise<void> {
     await this.#client.connect();
+    const version = await this.#client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+    this.#version = Number(version.rows[0]?.v ?? 0);
     this.#wal0 = await this.#wal();
     this.#cpu = machineCpu();
     this.#running = true;
     this.#loop = this.#sample();
   }
 
-  /** WAL bytes written and WAL flushes (fsyncs) so far, cluster-wide (`pg_stat_wal`). */
+  /**
+   * WAL bytes written and WAL flushes (fsyncs) so far, cluster-wide: `pg_stat_wal`, and the flushes from `pg_stat_io`
+   * (PostgreSQL 18, the embedded servers) or `pg_stat_wal.wal_sync` (before).
+   */
   async #wal(): Promise<WalCounters> {
     const result = await this.#client.query<{ bytes: string; syncs: string }>(
-      'SELECT wal_bytes::text AS bytes, wal_sync::text AS syncs FROM pg_stat_wal',
+      this.#version >= 180000
+        ? `SELECT w.wal_bytes::text AS bytes,
+                  (SELECT coalesce(sum(fsyncs), 0) FROM pg_stat_io WHERE object = 'wal')::text AS syncs FROM pg_stat_wal w`
+        : 'SELECT wal_bytes::text AS bytes, wal_sync::text AS syncs FROM pg_stat_wal',
     );
     return { bytes: Number(result.rows[0]?.bytes ?? 0), syncs: Number(result.rows[0]?.syncs ?? 0) };
   }
