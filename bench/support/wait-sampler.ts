@@ -74,7 +74,9 @@ export class WaitSampler {
 
   async start(): Promise<void> {
     await this.#client.connect();
-    const version = await this.#client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v");
+    const version = await this.#client.query<{ v: string }>(
+      "SELECT current_setting('server_version_num') AS v",
+    );
     this.#version = Number(version.rows[0]?.v ?? 0);
     this.#wal0 = await this.#wal();
     this.#cpu = machineCpu();
