@@ -204,6 +204,42 @@ describe('outbox capture mode', function () {
     assert.ok(await asleep(p), 'still asleep: the writers keep waking it');
   });
 
+  it('wakes up when writers crowd in, however few changes it has delivered: writers stop notifying', async () => {
+    await setUp();
+    const p = pump();
+    await until(() => asleep(p), 'the pump asleep');
+    // Hold the pump's first step at its position update, so the next commits' wake-ups queue up behind it (as many
+    // writers' commits do when the notify lock serialises them and the delivered rate stays low).
+    const hold = await connect();
+    await hold.query('BEGIN');
+    await hold.query('SELECT * FROM pgrt.outbox_state FOR UPDATE');
+    await db.query(`INSERT INTO ${table.name} VALUES (1, 1, 'x')`);
+    await until(async () => {
+      const r = await db.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND wait_event_type = 'Lock'`, [
+        p.backendPid ?? 0,
+      ]);
+      return r.rowCount === 1;
+    }, 'the pump step waiting for the held position');
+    for (const id of [2, 3, 4, 5])
+      await db.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'x')`, [id]);
+    await hold.query('COMMIT');
+    await until(() => changes().length === 5, 'the five changes');
+    // Awake now: the next commits wake nothing (by the rate alone, ~5 changes in its window, it would stay asleep).
+    const raw = await connect();
+    const heard: string[] = [];
+    raw.on('notification', (m) => heard.push(m.payload ?? ''));
+    await raw.query(`LISTEN ${WAKE_CHANNEL}`);
+    for (const id of [6, 7, 8]) {
+      await db.query(`INSERT INTO ${table.name} VALUES ($1::int8, $1::int4, 'x')`, [id]);
+      await until(() => changes().length === id, `change ${id}`);
+    }
+    await db.query('SELECT pg_notify($1, $2)', [WAKE_CHANNEL, 'marker']);
+    await until(() => heard.includes('marker'), 'the marker');
+    const wakeUps = heard.length - 1;
+    assert.ok(wakeUps < 3, `writers stopped waking the pump (heard ${wakeUps} wake-ups for 3 commits)`);
+    await expectAllOnce(8);
+  });
+
   it('never skips a transaction that holds a low id and commits late (delivered in id order)', async () => {
     await setUp();
     const p = pump();

@@ -9,12 +9,13 @@
  * notification on {@link WAKE_CHANNEL}, which every appender that finds the lock taken sends at its commit; so a change
  * is pumped as soon as it commits, and a quiet pump costs one step per `asleepCheckMs` (default 1 s). While fewer than
  * {@link WAKE_BELOW_PER_SECOND} changes per second arrive it stays asleep as it works (a wake-up per commit, as cheap as
- * `notify` mode's NOTIFY at that rate). Faster, it releases the lock, so writers notify nothing (PostgreSQL's notify
- * lock would cap their commits), and polls: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending
+ * `notify` mode's NOTIFY at that rate). Faster, or when {@link CROWDED_WAKES} or more wake-ups queue up for one step
+ * (many writers, whose commits the notify lock serialises, so that the rate alone would never climb past the threshold),
+ * it releases the lock, so writers notify nothing, and polls: every `busyPollMs` (default 2 ms) while rows flow or a barrier is pending
  * and for 200 ms after; a full batch is followed at once by the next; while rows arrive faster than
  * {@link GATHER_ABOVE_PER_SECOND} every `gatherMs` (default 10 ms) instead: a step costs about the same CPU whatever it
- * carries, and on a database's machine that CPU is the writers'. Once the rate falls below the threshold it falls
- * asleep again: it takes the lock, steps once more, and waits. When the lock cannot be had (an appender's transaction
+ * carries, and on a database's machine that CPU is the writers'. Once the rate falls below the threshold (and writers
+ * have not crowded in for {@link CROWDED_HOLD_MS}) it falls asleep again: it takes the lock, steps once more, and waits. When the lock cannot be had (an appender's transaction
  * is running) the pump keeps polling, every `busyPollMs` for 200 ms after the last change, then backing off by
  * doubling to `idlePollMs` (default 20 ms).
  */
@@ -44,6 +45,18 @@ export const WAKE_BELOW_PER_SECOND = 500;
 
 /** The rate of {@link WAKE_BELOW_PER_SECOND} is measured over windows of at least this many ms. */
 const RATE_WINDOW_MS = 100;
+
+/**
+ * Wake-ups queued for one step from which an asleep pump counts its writers as crowding in: each wake-up is one
+ * appender's commit, and several of them between two steps mean commits come faster than the pump's steps, whatever
+ * rate it delivers. Asleep, every commit takes PostgreSQL's notify lock, which serialises many writers' commits and so
+ * caps the delivered rate itself (8 writers on a loaded machine: ~150/s): by the rate alone, the pump would stay
+ * asleep and keep them serialised.
+ */
+const CROWDED_WAKES = 3;
+
+/** How long a pump that woke because writers crowded in stays awake (polling) while changes flow, in ms. */
+const CROWDED_HOLD_MS = 1_000;
 
 /** Advisory lock key a sleeping pump holds ('pgrtwake' in ASCII; 0008_pump_wake.sql tries it shared). */
 export const WAKE_LOCK_KEY = BigInt('0x7067727477616b65').toString();
@@ -78,6 +91,9 @@ export class OutboxSource implements PumpSource {
   #asleep = false;
   /** Wake-up notifications received (a step that saw one arrive does not fall asleep). */
   #wakes = 0;
+  /** {@link #wakes} when the last step began, and when writers last crowded in ({@link CROWDED_WAKES}; Date.now() ms). */
+  #wakesAtStep = 0;
+  #crowdedAt = Number.NEGATIVE_INFINITY;
   /** Changes per second sent over the last rate window, and the window in progress (Date.now() ms, changes). */
   #rate = 0;
   #windowAt = 0;
@@ -98,6 +114,8 @@ export class OutboxSource implements PumpSource {
     this.#stepAt = 0;
     this.#delayMs = 0;
     this.#asleep = false;
+    this.#wakesAtStep = this.#wakes;
+    this.#crowdedAt = Number.NEGATIVE_INFINITY;
     this.#client = client;
     client.on('notification', this.#onNotification);
     await client.query(`LISTEN ${WAKE_CHANNEL}`);
@@ -111,6 +129,8 @@ export class OutboxSource implements PumpSource {
   async step(client: pg.Client): Promise<PumpStep> {
     const options = this.#options;
     const wakes = this.#wakes;
+    const queued = wakes - this.#wakesAtStep;
+    this.#wakesAtStep = wakes;
     const startedAt = performance.now();
     const sinceLast = this.#stepAt > 0 ? startedAt - this.#stepAt : Number.POSITIVE_INFINITY;
     this.#stepAt = startedAt;
@@ -150,12 +170,14 @@ export class OutboxSource implements PumpSource {
       this.#barrier = undefined;
     }
     const now = Date.now();
-    const quiet = this.#observeRate(row.sent, now) < WAKE_BELOW_PER_SECOND;
+    const fast = this.#observeRate(row.sent, now) >= WAKE_BELOW_PER_SECOND;
+    if (this.#asleep && queued >= CROWDED_WAKES) this.#crowdedAt = now;
+    const busy = fast || now - this.#crowdedAt < CROWDED_HOLD_MS;
     // A wake-up that arrived during the step may be for a row its barrier did not cover yet.
     const found = row.sent > 0 || this.#barrier !== undefined || this.#wakes !== wakes;
     if (found) this.#activeAt = now;
-    if (found && this.#asleep && !quiet) {
-      // Woken with work to do, and changes come fast: writers stop notifying from here on.
+    if (found && this.#asleep && busy) {
+      // Woken with work to do, and changes come fast or writers crowd in: writers stop notifying from here on.
       await client.query('SELECT pg_advisory_unlock($1::int8)', [WAKE_LOCK_KEY]);
       this.#asleep = false;
     }
@@ -164,7 +186,7 @@ export class OutboxSource implements PumpSource {
     else if (this.#asleep) this.#delayMs = this.#barrier ? options.busyPollMs : options.asleepCheckMs;
     else if (row.sent > 0 && (row.sent * 1000) / sinceLast >= GATHER_ABOVE_PER_SECOND)
       this.#delayMs = options.gatherMs;
-    else if (!quiet && now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
+    else if (busy && now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
     else if (await this.#fallAsleep(client)) this.#delayMs = 0;
     // An appender's transaction holds the lock shared: poll on, at once while changes came lately.
     else if (now - this.#activeAt < BUSY_LINGER_MS) this.#delayMs = options.busyPollMs;
