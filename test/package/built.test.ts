@@ -20,7 +20,7 @@ const exec = promisify(execFile);
 const bin = (name: string): string => join(ROOT, 'node_modules', '.bin', name);
 
 describe('package: the built output', function () {
-  this.timeout(120_000);
+  this.timeout(300_000); // tsc over the whole library: ~40 s quiet, past 120 s at load 20
   let server: ServeProcess | undefined;
   let client: RawDdpClient | undefined;
 

@@ -208,6 +208,7 @@ describe('NATS bus: subjects per table, fences across tables', function () {
     await waitUntil(
       () => eventsB.slice(seenBefore).some((e) => e.kind === 'change' && e.key === 'after big'),
       {
+        timeoutMs: 20_000, // 2.4 MiB through JSON, NATS chunks and a reassembly: past 10 s at load 20
         what: () => JSON.stringify(eventsB.slice(seenBefore).map((e) => e.kind)),
       },
     );
