@@ -10,6 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -24,6 +25,15 @@ const profile = process.env.BENCH_CPU_PROF;
 
 type Child = ReturnType<typeof spawn>;
 
+/** A port free now (the fixture takes a fixed port). */
+async function freePort(): Promise<number> {
+  const probe = createServer();
+  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+  const address = probe.address();
+  await new Promise((resolve) => probe.close(resolve));
+  return typeof address === 'object' && address ? address.port : 0;
+}
+
 async function startServer(port: number, profiled: boolean): Promise<Child> {
   const flags = profiled && profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [];
   const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'test/fixtures/deploy-server.ts'], {
@@ -35,7 +45,12 @@ async function startServer(port: number, profiled: boolean): Promise<Child> {
     },
     stdio: ['pipe', 'pipe', 'inherit'],
   });
-  await new Promise((resolve) => child.stdout?.once('data', resolve));
+  await new Promise((resolve, reject) => {
+    child.stdout?.once('data', resolve);
+    child.once('exit', (code) =>
+      reject(new Error(`server on port ${port} exited (${code}) before listening`)),
+    );
+  });
   return child;
 }
 
@@ -96,8 +111,9 @@ await admin.query('DROP DATABASE IF EXISTS pgrt_handoff_bench WITH (FORCE)');
 await admin.query('CREATE DATABASE pgrt_handoff_bench');
 await admin.end();
 rmSync(LOG, { force: true });
-const draining = await startServer(41001, true);
-const taker = await startServer(41002, false);
+const [drainingPort, takerPort] = [await freePort(), await freePort()];
+const draining = await startServer(drainingPort, true);
+const taker = await startServer(takerPort, false);
 const db = new pg.Client(URL);
 await db.connect();
 await db.query(
@@ -105,7 +121,7 @@ await db.query(
    SELECT 'p' || i, 'title ' || i, 'subtitle ' || i, now() FROM generate_series(1, $1::int) i`,
   [ROWS],
 );
-const clients = Array.from({ length: CLIENTS }, () => new Client(41001));
+const clients = Array.from({ length: CLIENTS }, () => new Client(drainingPort));
 await Promise.all(clients.map((client) => client.ready));
 let writing = true;
 const writer = (async () => {
@@ -114,7 +130,7 @@ const writer = (async () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 })();
-const outcomes = clients.map((client) => client.comeBack(41002));
+const outcomes = clients.map((client) => client.comeBack(takerPort));
 draining.kill('SIGTERM');
 const resumed = (await Promise.all(outcomes)).filter(Boolean).length;
 writing = false;
