@@ -84,6 +84,7 @@ class Client {
     const ws = new WebSocket(`ws://127.0.0.1:${port}/websocket`);
     return await new Promise((resolve) => {
       ws.on('error', () => resolve(false));
+      ws.once('close', () => resolve(false));
       ws.once('open', () =>
         ws.send(
           JSON.stringify({
