@@ -9,7 +9,7 @@ import type { Database } from '../database/database.js';
 import type { Row } from '../database/table-info.js';
 import { ConfigurationError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { compileQuery } from '../query/compile.js';
+import { compiledQuery } from '../query/compile-cache.js';
 import type { CollectionBinding } from './collection-binding.js';
 import type { LiveObserver, ObserverEvent } from './live-observer.js';
 import { QueryObserver } from './query-observer.js';
@@ -57,7 +57,7 @@ export class ObserverPool {
     const binding = this.binding(cursor.collection);
     let observer: LiveObserver;
     if (cursor instanceof QueryCursor) {
-      const query = compileQuery(binding.table, cursor.selector, cursor.options);
+      const query = compiledQuery(binding.table, cursor.selector, cursor.options);
       const key = `query:${binding.name}:${query.key}`;
       observer =
         this.#byKey.get(key) ??
