@@ -54,6 +54,12 @@ async function startServer(port: number, profiled: boolean): Promise<Child> {
   return child;
 }
 
+/** Resolves once `child` has exited (it may have already). */
+async function exited(child: Child): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  await new Promise((resolve) => child.once('exit', resolve));
+}
+
 /** A raw DDP client subscribed to the presentations, counting as a Meteor 3.5 client does. */
 class Client {
   count = 0;
@@ -136,9 +142,9 @@ draining.kill('SIGTERM');
 const resumed = (await Promise.all(outcomes)).filter(Boolean).length;
 writing = false;
 await writer;
-await new Promise((resolve) => draining.once('exit', resolve));
+await exited(draining);
 taker.kill('SIGTERM');
-await new Promise((resolve) => taker.once('exit', resolve));
+await exited(taker);
 await db.end();
 console.log(`${CLIENTS} clients, ${ROWS} rows: resumed ${resumed}, new session ${CLIENTS - resumed}`);
 for (const line of readFileSync(LOG, 'utf8').split('\n'))
