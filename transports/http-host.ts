@@ -224,6 +224,9 @@ export class HttpHost {
     if (!this.#sockets.has(socket)) this.#track(socket);
     this.#upgraded.add(socket);
     endpoint.handleUpgrade(request, socket, head);
+    // An endpoint whose socket library listens for the socket's errors itself (ws does once it has the socket)
+    // needs ours no more: one listener is kept as a function, two take an array per socket.
+    if (socket.listenerCount('error') > 1) socket.removeListener('error', destroyOnError);
   }
 
   #track(socket: Duplex): void {
@@ -260,7 +263,10 @@ function sendText(response: ServerResponse, status: number, body: string): void 
   response.end(body);
 }
 
-/** Shared `error` listener of upgraded sockets: a failed socket is destroyed. */
+/**
+ * Shared `error` listener of upgraded sockets: a failed socket is destroyed. Node's HTTP server removes its own
+ * when it hands a socket over to `upgrade`; this one stays until the endpoint has one of its own.
+ */
 function destroyOnError(this: Duplex): void {
   this.destroy();
 }

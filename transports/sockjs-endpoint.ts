@@ -33,9 +33,9 @@ import {
   type TerminableConnection,
   unsentBytes,
 } from './connection-guard.js';
+import { connectionHeaders } from './connection-headers.js';
 import type { HttpHost, UpgradeEndpoint } from './http-host.js';
 import { SockJsRequestGuard } from './sockjs-request-guard.js';
-import { connectionHeaders } from './websocket-endpoint.js';
 
 /** Options of {@link SockJsEndpoint}; defaults are Meteor's (`ddp-server/stream_server.js`). */
 export interface SockJsEndpointOptions {

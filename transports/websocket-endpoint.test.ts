@@ -1,12 +1,14 @@
 /**
- * The raw WebSocket endpoint's write path: messages sent while corked leave as frames of our own making, in
- * one socket write; a `ws` client must read them exactly as if `ws` had framed each one.
+ * The raw WebSocket endpoint. Write path: messages sent while corked leave as frames of our own making, in one
+ * socket write; a `ws` client must read them exactly as if `ws` had framed each one. Read path: the socket reports
+ * to its connection without listeners (owned-websocket.ts): messages, the close, and errors must still arrive.
  */
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import WebSocket from 'ws';
-import type { Connection } from '../core/connection.js';
+import type { Connection, ConnectionListener } from '../core/connection.js';
+import { HttpHost } from './http-host.js';
 import { WebSocketEndpoint } from './websocket-endpoint.js';
 
 /** Serves one endpoint whose connections are handed to `onConnection`. */
@@ -175,5 +177,121 @@ describe('WebSocketEndpoint: corked sends', () => {
     await new Promise<void>((resolve) => ws.once('message', () => resolve()));
     assert.deepEqual(pongs, ['one', 'x'.repeat(125)]);
     ws.close();
+  });
+});
+
+/** A listener that records what its connection reports. */
+class Recorder implements ConnectionListener {
+  readonly messages: Array<string | Uint8Array> = [];
+  readonly closes: Array<[number, string]> = [];
+  #waiters: Array<() => void> = [];
+
+  receive(data: string | Uint8Array): void {
+    this.messages.push(data);
+    this.#wake();
+  }
+
+  connectionClosed(code: number, reason: string): void {
+    this.closes.push([code, reason]);
+    this.#wake();
+  }
+
+  /** Resolves once `done()` holds (checked after every report). */
+  async until(done: () => boolean): Promise<void> {
+    while (!done()) await new Promise<void>((resolve) => this.#waiters.push(resolve));
+  }
+
+  #wake(): void {
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
+/** A WebSocket endpoint on an {@link HttpHost}, whose connections report to `recorder`. */
+async function host(recorder: Recorder): Promise<{ readonly host: HttpHost; readonly port: number }> {
+  const httpHost = new HttpHost();
+  httpHost.addEndpoint(
+    new WebSocketEndpoint(
+      { handleConnection: (connection) => connection.attach(recorder) },
+      { matches: (path) => path === '/websocket' },
+    ),
+  );
+  return { host: httpHost, port: await httpHost.listen(0, '127.0.0.1') };
+}
+
+/** Opens a WebSocket by hand (a raw TCP socket), resolving once the server's 101 has arrived. */
+async function rawUpgrade(port: number): Promise<Socket> {
+  const socket = connect(port, '127.0.0.1');
+  socket.write(
+    'GET /websocket HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' +
+      'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n',
+  );
+  await new Promise<void>((resolve, reject) => {
+    let head = '';
+    socket.on('error', reject);
+    socket.on('data', function onData(chunk: Buffer) {
+      head += chunk.toString('latin1');
+      if (!head.includes('\r\n\r\n')) return;
+      socket.off('data', onData);
+      if (head.startsWith('HTTP/1.1 101')) resolve();
+      else reject(new Error(`no upgrade: ${head}`));
+    });
+  });
+  return socket;
+}
+
+describe('WebSocketEndpoint: what the socket reports', () => {
+  let running: HttpHost | undefined;
+
+  afterEach(async () => {
+    await running?.close();
+    running = undefined;
+  });
+
+  it('hands text and binary messages to the listener in order, then the close code and reason once', async () => {
+    const recorder = new Recorder();
+    const served = await host(recorder);
+    running = served.host;
+    const ws = new WebSocket(`ws://127.0.0.1:${served.port}/websocket`, { perMessageDeflate: false });
+    await new Promise<void>((resolve, reject) => {
+      ws.once('open', resolve);
+      ws.once('error', reject);
+    });
+    ws.send('first');
+    ws.send(new Uint8Array([1, 2, 3]));
+    ws.send('é'.repeat(100));
+    await recorder.until(() => recorder.messages.length === 3);
+    ws.close(4001, 'bye');
+    await recorder.until(() => recorder.closes.length > 0);
+    assert.deepEqual(recorder.messages, ['first', Buffer.from([1, 2, 3]), 'é'.repeat(100)]);
+    assert.deepEqual(recorder.closes, [[4001, 'bye']]);
+  });
+
+  it('terminates a socket whose client breaks the protocol, and reports its close', async () => {
+    const recorder = new Recorder();
+    const served = await host(recorder);
+    running = served.host;
+    const socket = await rawUpgrade(served.port);
+    // An unmasked client frame: ws's receiver fails it (RFC 6455 §5.1), the socket emits 'error'.
+    socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69]));
+    await recorder.until(() => recorder.closes.length > 0);
+    assert.deepEqual(recorder.messages, []);
+    assert.equal(recorder.closes.length, 1);
+    socket.destroy();
+  });
+
+  it('survives a client that resets its connection after the upgrade (the socket error is handled)', async () => {
+    const recorder = new Recorder();
+    const served = await host(recorder);
+    running = served.host;
+    const socket = await rawUpgrade(served.port);
+    // A masked text frame "hi" first, so the server has read from the socket, then a TCP reset.
+    socket.write(Buffer.from([0x81, 0x82, 0, 0, 0, 0, 0x68, 0x69]));
+    await recorder.until(() => recorder.messages.length === 1);
+    socket.resetAndDestroy();
+    await recorder.until(() => recorder.closes.length > 0);
+    assert.deepEqual(recorder.messages, ['hi']);
+    assert.equal(recorder.closes.length, 1);
   });
 });

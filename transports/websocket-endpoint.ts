@@ -16,7 +16,7 @@
  */
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { type RawData, WebSocket, WebSocketServer } from 'ws';
+import { type RawData, type Server, WebSocket, WebSocketServer } from 'ws';
 import type { ConnectionHandler } from '../core/connection.js';
 import {
   CappedConnection,
@@ -24,7 +24,10 @@ import {
   type TerminableConnection,
   unsentBytes,
 } from './connection-guard.js';
+import { connectionHeaders } from './connection-headers.js';
 import type { CompressionOptions, UpgradeEndpoint } from './http-host.js';
+import { OwnedWebSocket, type WebSocketOwner } from './owned-websocket.js';
+import { frameOf, framesOf, pongFrame } from './websocket-frames.js';
 
 /** Options of {@link WebSocketEndpoint}. */
 export interface WebSocketEndpointOptions {
@@ -42,7 +45,7 @@ export interface WebSocketEndpointOptions {
 
 /** Accepts WebSocket upgrades and produces connections. */
 export class WebSocketEndpoint implements UpgradeEndpoint {
-  readonly #wss: WebSocketServer;
+  readonly #wss: Server<typeof OwnedWebSocket>;
   /** Origin, per-address and outbound-buffer limits: the host's (see {@link useGuard}), else the defaults. */
   #guard = new ConnectionGuard();
 
@@ -51,8 +54,10 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
     private readonly options: WebSocketEndpointOptions,
   ) {
     const protocols = options.protocols;
-    this.#wss = new WebSocketServer({
+    this.#wss = new WebSocketServer<typeof OwnedWebSocket>({
       noServer: true,
+      // Sockets that report to their connection rather than to listeners (owned-websocket.ts).
+      WebSocket: OwnedWebSocket,
       maxPayload: options.maxPayload ?? 16 * 1024 * 1024,
       perMessageDeflate: options.compression
         ? {
@@ -90,13 +95,13 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
   }
 }
 
-/** A {@link Connection} over one `ws` socket. */
-class WsConnection extends CappedConnection implements TerminableConnection {
+/** A {@link Connection} over one `ws` socket, which reports to it (its owner). */
+class WsConnection extends CappedConnection implements TerminableConnection, WebSocketOwner {
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: OwnedWebSocket,
     request: IncomingMessage,
     /** The upgraded TCP/TLS socket under `ws`: corked to write several frames in one syscall. */
     private readonly socket: Duplex,
@@ -105,16 +110,11 @@ class WsConnection extends CappedConnection implements TerminableConnection {
     super();
     this.headers = connectionHeaders(request.headers);
     this.remoteAddress = clientAddress(request, forwardedCount);
-    // Shared listener functions (no closures per connection): idle connections must stay small. `on`, not
-    // `once`, for `close` (emitted once anyway): `once` wraps the listener per socket.
-    ws.on('error', terminateOnError);
-    ws.on('close', closeListener);
-    ws.on('message', messageListener);
-    ws.on('ping', pingListener);
-    wsOwners.set(ws, this);
+    // No listeners: idle connections must stay small. An error terminates the socket (owned-websocket.ts).
+    ws.owner = this;
   }
 
-  /** Called by the shared message listener. */
+  /** Called by the socket with each message. */
   received(data: RawData, isBinary: boolean): void {
     const listener = this.listener;
     if (!listener) return;
@@ -248,123 +248,8 @@ class HeldMessages {
   corks = 1;
 }
 
-/** The last lone text framed, and its frame. */
-let lastFramed: { readonly text: string; readonly frame: Buffer } | undefined;
-
-/**
- * The frame of one message. A change fanned out is sent to every subscriber, one connection after the other (as
- * the lone message of each one's window, or uncorked): its frame is made once and written to each (socket writes
- * never modify a buffer).
- */
-function frameOf(message: string | Uint8Array): Buffer {
-  if (typeof message !== 'string') return encodeFrames([message]);
-  const last = lastFramed;
-  if (last !== undefined && last.text === message) return last.frame;
-  const frame = encodeFrames([message]);
-  lastFramed = { text: message, frame };
-  return frame;
-}
-
-/** The last window of several messages framed, and its frames. */
-let lastWindow: { readonly messages: readonly (string | Uint8Array)[]; readonly frames: Buffer } | undefined;
-
-/**
- * The frames of one cork window's messages. Changes fanned out reach every subscriber in the same order, so
- * consecutive connections usually hold the very same messages in a window (the same strings: adapters encode a
- * change once for all sessions): their frames are made once and written to each. Texts are compared by identity
- * first, so telling two windows apart costs a pointer comparison per message; binary messages are never shared
- * (a caller may reuse its buffer).
- */
-function framesOf(messages: readonly (string | Uint8Array)[]): Buffer {
-  const last = lastWindow;
-  if (last !== undefined && sameTexts(last.messages, messages)) return last.frames;
-  const frames = encodeFrames(messages);
-  lastWindow = { messages, frames };
-  return frames;
-}
-
-/** True if `a` and `b` are the same texts in the same order (and no binary message). */
-function sameTexts(a: readonly (string | Uint8Array)[], b: readonly (string | Uint8Array)[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
-    const message = a[i];
-    if (typeof message !== 'string' || message !== b[i]) return false;
-  }
-  return true;
-}
-
-/**
- * Server-to-client WebSocket frames (RFC 6455 §5.2: FIN, text or binary, unmasked) of `messages`, in order, in
- * one buffer.
- */
-function encodeFrames(messages: readonly (string | Uint8Array)[]): Buffer {
-  const lengths = new Array<number>(messages.length);
-  let total = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const message = messages[i] as string | Uint8Array;
-    const length = typeof message === 'string' ? Buffer.byteLength(message) : message.byteLength;
-    lengths[i] = length;
-    total += (length < 126 ? 2 : length < 65536 ? 4 : 10) + length;
-  }
-  const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (let i = 0; i < messages.length; i++) {
-    const message = messages[i] as string | Uint8Array;
-    const length = lengths[i] as number;
-    out[at] = typeof message === 'string' ? 0x81 : 0x82;
-    if (length < 126) {
-      out[at + 1] = length;
-      at += 2;
-    } else if (length < 65536) {
-      out[at + 1] = 126;
-      out.writeUInt16BE(length, at + 2);
-      at += 4;
-    } else {
-      out[at + 1] = 127;
-      out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
-      out.writeUInt32BE(length >>> 0, at + 6);
-      at += 10;
-    }
-    if (typeof message === 'string') {
-      at += out.write(message, at, 'utf8');
-    } else {
-      out.set(message, at);
-      at += length;
-    }
-  }
-  return out;
-}
-
-/** A pong frame (FIN, opcode 0xA, unmasked) echoing `payload` (a ping's: at most 125 bytes, ws checked). */
-function pongFrame(payload: Buffer): Buffer {
-  const frame = Buffer.allocUnsafe(2 + payload.length);
-  frame[0] = 0x8a;
-  frame[1] = payload.length;
-  payload.copy(frame, 2);
-  return frame;
-}
-
 /** Sockets that negotiated permessage-deflate (rare: compression is off unless configured). */
 const deflating = new WeakSet<WebSocket>();
-
-/** The connection of each socket, for the shared listeners below. */
-const wsOwners = new WeakMap<WebSocket, WsConnection>();
-
-function terminateOnError(this: WebSocket): void {
-  this.terminate();
-}
-
-function closeListener(this: WebSocket, code: number, reason: Buffer): void {
-  wsOwners.get(this)?.closed(code, reason.toString('utf8'));
-}
-
-function messageListener(this: WebSocket, data: RawData, isBinary: boolean): void {
-  wsOwners.get(this)?.received(data, isBinary);
-}
-
-function pingListener(this: WebSocket, data: Buffer): void {
-  wsOwners.get(this)?.pinged(data);
-}
 
 /** The client address: the socket peer, or X-Forwarded-For's N-th entry from the right when configured. */
 export function clientAddress(request: IncomingMessage, forwardedCount: number): string {
@@ -377,33 +262,4 @@ export function clientAddress(request: IncomingMessage, forwardedCount: number):
     .map((s) => s.trim())
     .filter(Boolean);
   return entries[entries.length - forwardedCount] ?? peer;
-}
-
-/**
- * The request headers a connection keeps (`ConnectionInfo.httpHeaders`): SockJS's whitelist, which is what Meteor
- * exposes as `connection.httpHeaders`. Keeping every header would hold a few hundred bytes of strings per idle
- * connection (cookies can be much more) for nothing.
- */
-export const CONNECTION_HEADERS = [
-  'referer',
-  'x-client-ip',
-  'x-forwarded-for',
-  'x-cluster-client-ip',
-  'via',
-  'x-real-ip',
-  'x-forwarded-proto',
-  'x-ssl',
-  'dnt',
-  'host',
-  'user-agent',
-  'accept-language',
-] as const;
-
-/** Picks {@link CONNECTION_HEADERS} out of a request's headers. */
-export function connectionHeaders(
-  headers: Readonly<Record<string, string | string[] | undefined>>,
-): Record<string, string | string[] | undefined> {
-  const kept: Record<string, string | string[] | undefined> = {};
-  for (const name of CONNECTION_HEADERS) if (headers[name] !== undefined) kept[name] = headers[name];
-  return kept;
 }

@@ -58,14 +58,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    */
   #log: OutboundLog | undefined;
   readonly #settings: DdpSessionSettings;
-  /** Client messages waiting for their turn (made on the first one). */
-  #queue: QueuedMessage[] | undefined;
-  /** Sizes (bytes received) of the queued messages, in queue order, and their sum. */
-  #queueSizes: number[] | undefined;
-  #queuedBytes = 0;
-  /** The socket this session paused because its queue was full (resumed once the queue has drained). */
-  #paused: Connection | undefined;
-  #processing = false;
+  /** Client messages waiting for their turn, while the session processes them (made for each busy spell). */
+  #inbound: InboundQueue | undefined;
   #socket: Connection | undefined;
   /** While detached: the count when the socket dropped (every message after it must stay kept). */
   #detachedAt = 0;
@@ -136,7 +130,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    */
   detach(onOverflow: () => void): void {
     this.#socket = undefined;
-    this.#paused = undefined;
+    if (this.#inbound) this.#inbound.paused = undefined;
     this.#detachedAt = this.sentCount;
     this.#onOverflow = onOverflow;
   }
@@ -194,11 +188,8 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   /** Ends the session for good: subscriptions stop, queued messages are dropped, nothing more is sent. */
   end(): void {
     this.#socket = undefined;
-    this.#paused = undefined;
     this.#onOverflow = undefined;
-    this.#queue = undefined;
-    this.#queueSizes = undefined;
-    this.#queuedBytes = 0;
+    this.#inbound = undefined;
     this.session.close();
   }
 
@@ -210,58 +201,66 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    */
   enqueue(message: QueuedMessage, bytes = 0): void {
     if (this.ended) return;
-    if (this.#queue) this.#queue.push(message);
-    else this.#queue = [message];
-    if (this.#queueSizes) this.#queueSizes.push(bytes);
-    else this.#queueSizes = [bytes];
-    this.#queuedBytes += bytes;
+    const busy = this.#inbound;
+    const inbound = busy ?? new InboundQueue();
+    this.#inbound = inbound;
+    inbound.messages.push(message);
+    inbound.sizes.push(bytes);
+    inbound.bytes += bytes;
     this.#holdBackIfFull();
-    if (!this.#processing) {
-      this.#drain().catch((error: unknown) => {
+    if (busy === undefined) {
+      this.#drain(inbound).catch((error: unknown) => {
         this.#settings.logger.error({ err: error }, 'DDP message processing failed');
       });
     }
   }
 
-  async #drain(): Promise<void> {
-    this.#processing = true;
+  /** Processes `inbound`'s messages until none is left; the session is idle again then (or ended). */
+  async #drain(inbound: InboundQueue): Promise<void> {
     try {
       while (!this.ended) {
-        const message = this.#queue?.shift();
+        const message = inbound.messages.shift();
         if (message === undefined) break;
-        this.#queuedBytes -= this.#queueSizes?.shift() ?? 0;
-        if (this.#paused && this.#queuedBytes <= this.#settings.maxInboundQueueBytes / 2) this.#readAgain();
+        inbound.bytes -= inbound.sizes.shift() ?? 0;
+        if (inbound.paused && inbound.bytes <= this.#settings.maxInboundQueueBytes / 2)
+          this.#readAgain(inbound);
         await this.#process(message);
       }
     } finally {
-      this.#processing = false;
+      if (this.#inbound === inbound) this.#inbound = undefined;
     }
   }
 
   /** Too much waits in the queue: stop reading the client (or close a transport that cannot pause). */
   #holdBackIfFull(): void {
     const socket = this.#socket;
-    if (!socket || this.#paused === socket || this.#queuedBytes <= this.#settings.maxInboundQueueBytes)
+    const inbound = this.#inbound;
+    if (
+      !socket ||
+      !inbound ||
+      inbound.paused === socket ||
+      inbound.bytes <= this.#settings.maxInboundQueueBytes
+    )
       return;
     if (socket.pause) {
-      this.#paused = socket;
+      inbound.paused = socket;
       socket.pause();
       this.#settings.logger.debug(
-        { session: this.id, bytes: this.#queuedBytes },
+        { session: this.id, bytes: inbound.bytes },
         'DDP inbound queue full: paused',
       );
     } else {
       this.#settings.logger.debug(
-        { session: this.id, bytes: this.#queuedBytes },
+        { session: this.id, bytes: inbound.bytes },
         'DDP inbound queue full: closed',
       );
       this.closeConnection('inbound queue full');
     }
   }
 
-  #readAgain(): void {
-    const socket = this.#paused;
-    this.#paused = undefined;
+  #readAgain(inbound: InboundQueue): void {
+    const socket = inbound.paused;
+    inbound.paused = undefined;
     if (socket === this.#socket) socket?.resume?.();
   }
 
@@ -402,6 +401,16 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#corked = undefined;
     socket?.uncork?.();
   }
+}
+
+/** A session's client messages waiting for their turn, during one busy spell (an idle session has none). */
+class InboundQueue {
+  readonly messages: QueuedMessage[] = [];
+  /** Sizes (bytes received) of the messages, in queue order, and their sum. */
+  readonly sizes: number[] = [];
+  bytes = 0;
+  /** The socket paused because too much waited (read again once the queue has half drained). */
+  paused: Connection | undefined = undefined;
 }
 
 function unreachable(value: never): never {
