@@ -57,6 +57,12 @@ interface Early {
   readonly bytes: number;
 }
 
+/** The messages waiting for a take-over, and their bytes. */
+interface EarlyMessages {
+  readonly messages: Early[];
+  bytes: number;
+}
+
 /**
  * Runs DDP over one connection. It is the connection's listener itself (no closures) and its own heartbeat (a
  * wheel entry), and keeps no more than its state: what every connection shares is in the settings.
@@ -65,9 +71,8 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
   #state: State = 'handshake';
   #session: DdpSession | undefined;
   #version = '1';
-  /** Messages received while taking a session over, and their bytes. */
-  #early: Early[] | undefined;
-  #earlyBytes = 0;
+  /** Messages received while taking a session over (only then: an open connection keeps no list). */
+  #early: EarlyMessages | undefined;
 
   constructor(
     private readonly connection: Connection,
@@ -180,7 +185,7 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
     const { session: id, receivedCount } = message;
     if (!resumed && this.settings.handoff && id !== undefined && receivedCount !== undefined) {
       this.#state = 'taking-over';
-      this.#early = [];
+      this.#early = { messages: [], bytes: 0 };
       this.#takeOver(this.settings.handoff, id, receivedCount).catch((error: unknown) => {
         this.settings.logger.error({ err: error }, 'taking over a DDP session failed');
       });
@@ -222,19 +227,19 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
       handoff.released(taken);
     }
     this.#opened(taken ?? this.#open());
-    const early = this.#early ?? [];
+    const early = this.#early?.messages ?? [];
     this.#early = undefined;
-    this.#earlyBytes = 0;
     for (const { message, raw, bytes } of early)
       if ((this.#state as State) === 'open') this.#dispatch(message, raw, bytes);
   }
 
   /** Keeps a message that arrived during a take-over; past the inbound queue's bound the socket is closed. */
   #wait(early: Early): void {
-    this.#early?.push(early);
-    this.#earlyBytes += early.bytes;
-    if (this.#earlyBytes > this.settings.maxInboundQueueBytes)
-      this.connection.close(1009, 'inbound queue full');
+    const waiting = this.#early;
+    if (!waiting) return;
+    waiting.messages.push(early);
+    waiting.bytes += early.bytes;
+    if (waiting.bytes > this.settings.maxInboundQueueBytes) this.connection.close(1009, 'inbound queue full');
   }
 
   /** Called by the heartbeat: the client was silent for an interval. */

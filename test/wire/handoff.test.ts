@@ -41,7 +41,8 @@ class Client {
     ws.on('error', () => {});
   }
 
-  static async open(url: string, connect: Message = {}): Promise<Client> {
+  /** Connects; `early` messages are sent right after `connect`, without waiting for `connected`. */
+  static async open(url: string, connect: Message = {}, early: readonly Message[] = []): Promise<Client> {
     const ws = new WebSocket(url);
     await new Promise((resolve, reject) => {
       ws.once('open', resolve);
@@ -49,6 +50,7 @@ class Client {
     });
     const client = new Client(ws);
     client.send({ msg: 'connect', version: '1', support: ['1'], ...connect });
+    for (const message of early) client.send(message);
     await client.waitFor((m) => m.msg === 'connected');
     return client;
   }
@@ -106,8 +108,12 @@ describe('DDP session hand-off across processes (wire)', function () {
   let b: PgrtServer;
   const clients: Client[] = [];
 
-  async function open(server: PgrtServer, connect: Message = {}): Promise<Client> {
-    const client = await Client.open(urlOf(server), connect);
+  async function open(
+    server: PgrtServer,
+    connect: Message = {},
+    early: readonly Message[] = [],
+  ): Promise<Client> {
+    const client = await Client.open(urlOf(server), connect, early);
     clients.push(client);
     return client;
   }
@@ -238,6 +244,25 @@ describe('DDP session hand-off across processes (wire)', function () {
       a = undefined;
       await c.close();
     }
+  });
+
+  it('processes what the client sent while its session was being taken over, in order, after connected', async () => {
+    const { session, count } = await handedOff();
+    // Sent with the connect, as a reconnecting Meteor client does: they arrive while B restores the session.
+    const back = await open(b, { session, receivedCount: count }, [
+      { msg: 'sub', id: 's1', name: 'tasks' },
+      { msg: 'method', id: 'm1', method: 'echo', params: ['first'] },
+      { msg: 'method', id: 'm2', method: 'echo', params: ['second'] },
+    ]);
+    await back.waitFor((m) => m.msg === 'result' && m.id === 'm2');
+    assert.deepEqual(back.messages[0], { msg: 'connected', session });
+    assert.deepEqual(
+      back.messages.filter((m) => m.msg === 'result'),
+      [
+        { msg: 'result', id: 'm1', result: ['first'] },
+        { msg: 'result', id: 'm2', result: ['second'] },
+      ],
+    );
   });
 
   it('starts a client whose count does not match over with a new session and the whole publication', async () => {
