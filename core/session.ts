@@ -92,7 +92,10 @@ export interface CallOptions {
   readonly onUnblock?: () => void;
 }
 
-/** One connected client's state. */
+/**
+ * One connected client's state. Its helpers are TypeScript-`private`, not `#` methods: V8 stores a class
+ * brand in every instance of a class with `#` methods or accessors (8 bytes per connection; issue 16).
+ */
 export class Session {
   #mergeBox: MergeBox | undefined;
   // Made on first use, like the merge box and the logger: an idle session holds no empty collections.
@@ -126,7 +129,7 @@ export class Session {
   }
 
   /** The session's logger, made on first use: idle sessions carry no logger of their own. */
-  get #logger(): Logger {
+  private get logger(): Logger {
     this.#childLogger ??= this.core.logger.child({
       session: this.connection.id,
       protocol: this.connection.protocol,
@@ -156,12 +159,12 @@ export class Session {
    * view; a no-op when the user does not change. Changes queue behind each other.
    */
   setUserId(userId: string | null): Promise<void> {
-    const change = (this.#userChange ?? Promise.resolve()).then(() => this.#rerun(userId));
+    const change = (this.#userChange ?? Promise.resolve()).then(() => this.rerun(userId));
     this.#userChange = change.catch(() => {});
     return change;
   }
 
-  async #rerun(userId: string | null): Promise<void> {
+  private async rerun(userId: string | null): Promise<void> {
     if (this.#closed || userId === this.#userId) return;
     this.#userId = userId;
     this.#childLogger = undefined; // later lines carry the new user
@@ -292,7 +295,7 @@ export class Session {
       return;
     }
     const refused =
-      this.#rateLimited('subscription', name) ?? unstorableParam(params) ?? this.subscriptionRefusal();
+      this.rateLimited('subscription', name) ?? unstorableParam(params) ?? this.subscriptionRefusal();
     if (refused) {
       this.output.subscriptionStopped(subId, refused);
       return;
@@ -313,7 +316,7 @@ export class Session {
   }
 
   /** Forgets live subscription `subId`; true if it was one. */
-  #forget(subId: string): boolean {
+  private forget(subId: string): boolean {
     if (!this.#subs?.delete(subId)) return false;
     this.core.subscriptions.removed(this.connection.clientAddress);
     return true;
@@ -323,7 +326,7 @@ export class Session {
   unsubscribe(subId: string): void {
     const sub = this.#subs?.get(subId);
     if (sub) {
-      this.#forget(subId);
+      this.forget(subId);
       sub.unsubscribe();
     }
     this.output.subscriptionStopped(subId);
@@ -331,7 +334,7 @@ export class Session {
 
   /** Called by a subscription that stopped or failed on its own. */
   endSubscription(subId: string, error?: unknown): void {
-    this.#forget(subId);
+    this.forget(subId);
     if (!this.#closed) this.output.subscriptionStopped(subId, error);
   }
 
@@ -354,21 +357,21 @@ export class Session {
       this.output.writesDelivered([methodId]);
       return;
     }
-    const refused = this.#rateLimited('method', name) ?? unstorableParam(params);
+    const refused = this.rateLimited('method', name) ?? unstorableParam(params);
     if (refused) {
       this.output.methodResult(methodId, { ok: false, error: refused });
       this.output.writesDelivered([methodId]);
       return;
     }
     const started = performance.now();
-    const outcome = await this.#invoke(definition, params, options);
+    const outcome = await this.invoke(definition, params, options);
     if (this.#closed) return;
     // Committed: the rerun now reads what the method wrote (createUser's user row).
     if (outcome.ok && outcome.newUserId) await this.setUserId(outcome.newUserId.value);
     if (this.#closed) return;
-    if (!outcome.ok) this.#logMethodError(name, outcome.error);
+    if (!outcome.ok) this.logMethodError(name, outcome.error);
     this.output.methodResult(methodId, outcome);
-    this.#logger.debug(
+    this.logger.debug(
       { method: name, ms: +(performance.now() - started).toFixed(2), ok: outcome.ok },
       'method',
     );
@@ -378,7 +381,7 @@ export class Session {
           if (!this.#closed) this.output.writesDelivered([methodId]);
         })
         .catch((error: unknown) => {
-          this.#logger.error(
+          this.logger.error(
             { err: error, method: name },
             "reporting the method's writes as delivered failed",
           );
@@ -389,7 +392,7 @@ export class Session {
   }
 
   /** Counts a call or subscription against the core's rate limits (after the 404 check, as Meteor does). */
-  #rateLimited(type: 'method' | 'subscription', name: string): TooManyRequestsError | undefined {
+  private rateLimited(type: 'method' | 'subscription', name: string): TooManyRequestsError | undefined {
     const limited = this.core.rateLimiter.check({
       type,
       name,
@@ -397,11 +400,11 @@ export class Session {
       connectionId: this.connection.id,
       clientAddress: this.connection.clientAddress,
     });
-    if (limited) this.#logger.debug({ [type]: name, details: limited.details }, 'rate limited');
+    if (limited) this.logger.debug({ [type]: name, details: limited.details }, 'rate limited');
     return limited;
   }
 
-  async #invoke(
+  private async invoke(
     definition: MethodDefinition,
     rawParams: readonly unknown[],
     options: CallOptions,
@@ -416,7 +419,7 @@ export class Session {
     try {
       await checkGuard(definition.guard, this.#userId, this.core.db, this.core.app.roleResolver);
       const params = definition.params ? await validateParams(definition.params, rawParams) : [...rawParams];
-      invocation = this.#invocation(definition.name, access, random, options.onUnblock ?? (() => {}));
+      invocation = this.invocation(definition.name, access, random, options.onUnblock ?? (() => {}));
       outcome = { ok: true, value: await definition.handler(invocation, ...params) };
     } catch (error) {
       outcome = { ok: false, error };
@@ -442,14 +445,18 @@ export class Session {
       if (fence) fences.cancel(fence.id);
       fence = undefined;
       if (outcome.ok) outcome = { ok: false, error };
-      else
-        this.#logger.error({ err: error, method: definition.name }, 'ending the method transaction failed');
+      else this.logger.error({ err: error, method: definition.name }, 'ending the method transaction failed');
     }
     const newUserId = outcome.ok ? invocation?.newUserId : undefined;
     return { ...outcome, ...(fence ? { fence: fence.passed } : {}), ...(newUserId ? { newUserId } : {}) };
   }
 
-  #invocation(name: string, db: Queryable, random: RandomStream, onUnblock: () => void): MethodInvocation {
+  private invocation(
+    name: string,
+    db: Queryable,
+    random: RandomStream,
+    onUnblock: () => void,
+  ): MethodInvocation {
     const host = {
       userId: this.#userId,
       connection: this.connection,
@@ -460,13 +467,13 @@ export class Session {
 
   /** Logs a publication's failure: client errors at debug, internal ones in full. */
   logPublicationError(name: string | null, error: unknown): void {
-    if (isClientError(error)) this.#logger.debug({ publication: name, err: error }, 'publication refused');
-    else this.#logger.error({ publication: name, err: error }, 'publication failed');
+    if (isClientError(error)) this.logger.debug({ publication: name, err: error }, 'publication refused');
+    else this.logger.error({ publication: name, err: error }, 'publication failed');
   }
 
-  #logMethodError(name: string, error: unknown): void {
-    if (isClientError(error)) this.#logger.debug({ method: name, err: error }, 'method refused');
-    else this.#logger.error({ method: name, err: error }, 'method failed');
+  private logMethodError(name: string, error: unknown): void {
+    if (isClientError(error)) this.logger.debug({ method: name, err: error }, 'method refused');
+    else this.logger.error({ method: name, err: error }, 'method failed');
   }
 
   /** Ends the session: stops every subscription and releases observers; sends nothing. Idempotent. */

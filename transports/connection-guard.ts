@@ -104,6 +104,8 @@ export interface OutboundCap {
 /**
  * The outbound buffer cap as fields of a connection class rather than closures around each instance: idle
  * connections must stay small. Transport connections extend it and call {@link checkOutbound} after writing.
+ * Its helpers are TypeScript-`private`, not `#` methods: V8 stores a class brand in every instance of a class
+ * with `#` methods or accessors (8 bytes each), which classes made per connection avoid (issue 16).
  */
 export abstract class CappedConnection extends TransportConnection {
   /** Undefined until capped; shared by every connection of a guard (one field, not a copy of its settings). */
@@ -134,7 +136,7 @@ export abstract class CappedConnection extends TransportConnection {
     if (cap === undefined || overflow === true) return;
     const queued = this.bufferedAmount;
     const max = cap.maxBufferedBytes;
-    if (queued > max * BURST_CEILING) this.#terminateSlowConsumer();
+    if (queued > max * BURST_CEILING) this.terminateSlowConsumer();
     else if (overflow === undefined && queued > max) this.#overflow = new DrainWatch(this, queued);
   }
 
@@ -147,11 +149,11 @@ export abstract class CappedConnection extends TransportConnection {
     } else if (queued < watch.queued) {
       this.#overflow = new DrainWatch(this, queued);
     } else {
-      this.#terminateSlowConsumer();
+      this.terminateSlowConsumer();
     }
   }
 
-  #terminateSlowConsumer(): void {
+  private terminateSlowConsumer(): void {
     const overflow = this.#overflow;
     if (overflow !== undefined && overflow !== true) clearTimeout(overflow.timer);
     this.#overflow = true;

@@ -95,7 +95,11 @@ export class WebSocketEndpoint implements UpgradeEndpoint {
   }
 }
 
-/** A {@link Connection} over one `ws` socket, which reports to it (its owner). */
+/**
+ * A {@link Connection} over one `ws` socket, which reports to it (its owner). Its helpers are TypeScript-`private`,
+ * not `#` methods: V8 stores a class brand in every instance of a class with `#` methods or accessors (8 bytes per
+ * connection; issue 16).
+ */
 class WsConnection extends CappedConnection implements TerminableConnection, WebSocketOwner {
   readonly remoteAddress: string;
   readonly headers: Readonly<Record<string, string | string[] | undefined>>;
@@ -207,12 +211,12 @@ class WsConnection extends CappedConnection implements TerminableConnection, Web
       // Corked the socket instead (or a close or termination took the held messages meanwhile: then a no-op).
       this.socket.uncork();
     } else if (--held.corks === 0) {
-      this.#writeHeld();
+      this.writeHeld();
     }
     this.checkOutbound();
   }
 
-  #writeHeld(): void {
+  private writeHeld(): void {
     const held = this.#held;
     this.#held = undefined;
     if (held === undefined || held.messages.length === 0 || this.ws.readyState !== WebSocket.OPEN) return;
@@ -231,7 +235,7 @@ class WsConnection extends CappedConnection implements TerminableConnection, Web
   close(code = 1000, reason = ''): void {
     if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) {
       // Held messages were sent before the close: they go first (the close frame follows them).
-      this.#writeHeld();
+      this.writeHeld();
       this.ws.close(code, reason);
       // A peer that never answers the close handshake must not hold the socket open.
       setTimeout(() => this.ws.terminate(), 5000).unref();

@@ -65,7 +65,9 @@ interface EarlyMessages {
 
 /**
  * Runs DDP over one connection. It is the connection's listener itself (no closures) and its own heartbeat (a
- * wheel entry), and keeps no more than its state: what every connection shares is in the settings.
+ * wheel entry), and keeps no more than its state: what every connection shares is in the settings. Its helpers are
+ * TypeScript-`private`, not `#` methods: V8 stores a class brand in every instance of a class with `#` methods or
+ * accessors (8 bytes per connection; issue 16).
  */
 export class DdpConnection extends Heartbeat implements ConnectionListener {
   #state: State = 'handshake';
@@ -102,25 +104,25 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
     const text = typeof data === 'string' ? data : Buffer.from(data).toString('utf8');
     const bytes = Buffer.byteLength(text, 'utf8');
     if (bytes > this.settings.maxMessageBytes) {
-      this.#sendError('Message too large');
+      this.sendError('Message too large');
       return;
     }
     const parsed = parseClientMessage(text, this.settings.maxNestingDepth);
     switch (parsed.kind) {
       case 'bad-request':
-        this.#sendError('Bad request');
+        this.sendError('Bad request');
         return;
       case 'no-msg':
-        this.#sendError('Bad request', parsed.raw);
+        this.sendError('Bad request', parsed.raw);
         return;
       case 'parse-error':
-        this.#sendError('Parse error');
+        this.sendError('Parse error');
         return;
       case 'too-deep':
-        this.#sendError('Message too deeply nested');
+        this.sendError('Message too deeply nested');
         return;
       case 'message':
-        this.#dispatch(parsed.message, parsed.raw, bytes);
+        this.dispatch(parsed.message, parsed.raw, bytes);
         return;
       default:
         unreachable(parsed);
@@ -128,24 +130,24 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
   }
 
   /** Acts on one typed message: the handshake here, everything else in the session's in-order queue. */
-  #dispatch(message: ClientMessage, raw: Record<string, unknown>, bytes: number): void {
+  private dispatch(message: ClientMessage, raw: Record<string, unknown>, bytes: number): void {
     if (this.#state === 'taking-over') {
-      this.#wait({ message, raw, bytes });
+      this.wait({ message, raw, bytes });
       return;
     }
     if (message.msg === 'connect') {
-      if (this.#state === 'open') this.#sendError('Already connected', raw);
-      else this.#connect(message);
+      if (this.#state === 'open') this.sendError('Already connected', raw);
+      else this.connect(message);
       return;
     }
     const session = this.#session;
     if (this.#state !== 'open' || !session) {
-      this.#sendError('Must connect first', raw);
+      this.sendError('Must connect first', raw);
       return;
     }
     switch (message.msg) {
       case 'disconnect':
-        this.#disconnect();
+        this.disconnect();
         return;
       case 'ping':
       case 'pong':
@@ -166,36 +168,36 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
     }
   }
 
-  #connect(message: ConnectMessage): void {
+  private connect(message: ConnectMessage): void {
     const negotiation = message.negotiation;
     if (!negotiation) {
-      this.#fail(SUPPORTED_DDP_VERSIONS[0]);
+      this.fail(SUPPORTED_DDP_VERSIONS[0]);
       return;
     }
     const { version, support } = negotiation;
     const supported: readonly string[] = SUPPORTED_DDP_VERSIONS;
     const chosen = support.find((v) => supported.includes(v)) ?? SUPPORTED_DDP_VERSIONS[0];
     if (chosen !== version) {
-      this.#fail(chosen);
+      this.fail(chosen);
       return;
     }
 
     this.#version = version;
-    const resumed = this.#resume(message);
+    const resumed = this.resume(message);
     const { session: id, receivedCount } = message;
     if (!resumed && this.settings.handoff && id !== undefined && receivedCount !== undefined) {
       this.#state = 'taking-over';
       this.#early = { messages: [], bytes: 0 };
-      this.#takeOver(this.settings.handoff, id, receivedCount).catch((error: unknown) => {
+      this.takeOver(this.settings.handoff, id, receivedCount).catch((error: unknown) => {
         this.settings.logger.error({ err: error }, 'taking over a DDP session failed');
       });
       return;
     }
-    this.#opened(resumed ?? this.#open());
+    this.opened(resumed ?? this.open());
   }
 
   /** The session is attached: process messages, start the heartbeat. */
-  #opened(session: DdpSession): void {
+  private opened(session: DdpSession): void {
     this.#session = session;
     this.#state = 'open';
     if (this.#version !== 'pre1') this.startHeartbeat();
@@ -210,7 +212,7 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
    * arrived meanwhile. A socket that closed meanwhile gives the taken-over session back to the store (the client
    * may come back through any process).
    */
-  async #takeOver(handoff: SessionHandoff, id: string, receivedCount: number): Promise<void> {
+  private async takeOver(handoff: SessionHandoff, id: string, receivedCount: number): Promise<void> {
     const taken = await handoff.takeOver(
       id,
       receivedCount,
@@ -226,15 +228,15 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
       taken.release(this.connection);
       handoff.released(taken);
     }
-    this.#opened(taken ?? this.#open());
+    this.opened(taken ?? this.open());
     const early = this.#early?.messages ?? [];
     this.#early = undefined;
     for (const { message, raw, bytes } of early)
-      if ((this.#state as State) === 'open') this.#dispatch(message, raw, bytes);
+      if ((this.#state as State) === 'open') this.dispatch(message, raw, bytes);
   }
 
   /** Keeps a message that arrived during a take-over; past the inbound queue's bound the socket is closed. */
-  #wait(early: Early): void {
+  private wait(early: Early): void {
     const waiting = this.#early;
     if (!waiting) return;
     waiting.messages.push(early);
@@ -251,11 +253,11 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
   heartbeatTimedOut(): void {
     this.settings.logger.debug({ session: this.#session?.id }, 'heartbeat timed out');
     this.connection.close(1000, 'heartbeat timeout');
-    this.#closed();
+    this.closed();
   }
 
   /** A new session (its `connected` is sent by the session). */
-  #open(): DdpSession {
+  private open(): DdpSession {
     const info: ConnectionInfo = {
       id: cryptoRandom.id(),
       protocol: 'ddp',
@@ -269,7 +271,7 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
    * Resumes the parked session named by `connect.session` if `connect.receivedCount` is a count it can serve;
    * otherwise ends that session (the client starts over with a new one) and returns undefined.
    */
-  #resume(message: ConnectMessage): DdpSession | undefined {
+  private resume(message: ConnectMessage): DdpSession | undefined {
     const parked = this.settings.parked;
     const { session: id, receivedCount } = message;
     if (!parked || id === undefined) return undefined;
@@ -285,29 +287,29 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
   }
 
   /** `failed`, flushed before the close (meteor#14746), then nothing more is processed. */
-  #fail(version: string): void {
-    this.#send({ msg: 'failed', version });
+  private fail(version: string): void {
+    this.send({ msg: 'failed', version });
     this.#state = 'closed';
     this.connection.close(1000, 'DDP version negotiation failed');
   }
 
   /** The client's `disconnect`: end the session now (no resumption), then close the socket. */
-  #disconnect(): void {
-    this.#closed(true);
+  private disconnect(): void {
+    this.closed(true);
     this.connection.close(1000, 'disconnect');
   }
 
   /** Called by the connection once it has closed. */
   connectionClosed(): void {
     this.settings.connections.delete(this);
-    this.#closed();
+    this.closed();
   }
 
   /**
    * The socket is gone (or going): park the session for resumption, or end it; `graceful` (the client sent
    * `disconnect`): end it. Idempotent.
    */
-  #closed(graceful = false): void {
+  private closed(graceful = false): void {
     if (this.#state === 'closed' && !this.#session) return;
     this.#state = 'closed';
     this.stopHeartbeat();
@@ -319,11 +321,11 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
       session.end();
       return;
     }
-    this.#park(session);
+    this.park(session);
   }
 
   /** Parks a session whose socket is gone for its grace period (or ends it, without resumption). */
-  #park(session: DdpSession): void {
+  private park(session: DdpSession): void {
     const parked = this.settings.parked;
     if (!parked) {
       session.end();
@@ -335,18 +337,18 @@ export class DdpConnection extends Heartbeat implements ConnectionListener {
 
   // ---- outbound before a session exists --------------------------------------------------------------------
 
-  #sendError(reason: string, offendingMessage?: unknown): void {
+  private sendError(reason: string, offendingMessage?: unknown): void {
     if (this.#session) {
       this.#session.sendError(reason, offendingMessage);
       return;
     }
-    this.#send(
+    this.send(
       offendingMessage === undefined ? { msg: 'error', reason } : { msg: 'error', reason, offendingMessage },
     );
   }
 
   /** Writes a message that belongs to no session (handshake errors, `failed`): not counted. */
-  #send(message: ServerMessage): void {
+  private send(message: ServerMessage): void {
     this.connection.send(encodeServerMessage(message));
   }
 }

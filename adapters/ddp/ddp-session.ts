@@ -49,7 +49,11 @@ export interface DdpSessionSettings {
   readonly parked: ParkedSessions<DdpSession> | undefined;
 }
 
-/** A DDP session, attached to a socket or waiting for its client to come back. */
+/**
+ * A DDP session, attached to a socket or waiting for its client to come back. Its helpers are TypeScript-`private`,
+ * not `#` methods: V8 stores a class brand in every instance of a class with `#` methods or accessors (8 bytes per
+ * connection; issue 16).
+ */
 export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   readonly session: Session;
   /**
@@ -95,7 +99,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     }
     this.#socket = socket;
     // Message 1: counted when the log is made (#logged).
-    this.#write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
+    this.write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
     void this.session.startUniversal().catch((error: unknown) => {
       settings.logger.error({ err: error, session: this.id }, 'universal publications failed');
     });
@@ -142,14 +146,14 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    */
   resume(socket: Connection, receivedCount: number): boolean {
     if (this.ended || this.#socket) return false;
-    const lacking = this.#logged().resume(receivedCount);
+    const lacking = this.logged().resume(receivedCount);
     if (!lacking) return false;
     const connected = encodeServerMessage({ msg: 'connected', session: this.id });
     this.#socket = socket;
     this.#onOverflow = undefined;
-    this.#write(socket, connected);
-    for (const text of lacking) this.#write(socket, text);
-    this.#holdBackIfFull();
+    this.write(socket, connected);
+    for (const text of lacking) this.write(socket, text);
+    this.holdBackIfFull();
     this.#settings.logger.debug(
       { session: this.id, receivedCount, replayed: lacking.length },
       'DDP session resumed',
@@ -167,9 +171,9 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     this.#held = undefined;
     if (!socket || this.ended) return;
     this.#socket = socket;
-    this.#write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
-    for (const text of held) this.#write(socket, text);
-    this.#holdBackIfFull();
+    this.write(socket, encodeServerMessage({ msg: 'connected', session: this.id }));
+    for (const text of held) this.write(socket, text);
+    this.holdBackIfFull();
   }
 
   /**
@@ -207,24 +211,24 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     inbound.messages.push(message);
     inbound.sizes.push(bytes);
     inbound.bytes += bytes;
-    this.#holdBackIfFull();
+    this.holdBackIfFull();
     if (busy === undefined) {
-      this.#drain(inbound).catch((error: unknown) => {
+      this.drain(inbound).catch((error: unknown) => {
         this.#settings.logger.error({ err: error }, 'DDP message processing failed');
       });
     }
   }
 
   /** Processes `inbound`'s messages until none is left; the session is idle again then (or ended). */
-  async #drain(inbound: InboundQueue): Promise<void> {
+  private async drain(inbound: InboundQueue): Promise<void> {
     try {
       while (!this.ended) {
         const message = inbound.messages.shift();
         if (message === undefined) break;
         inbound.bytes -= inbound.sizes.shift() ?? 0;
         if (inbound.paused && inbound.bytes <= this.#settings.maxInboundQueueBytes / 2)
-          this.#readAgain(inbound);
-        await this.#process(message);
+          this.readAgain(inbound);
+        await this.process(message);
       }
     } finally {
       if (this.#inbound === inbound) this.#inbound = undefined;
@@ -232,7 +236,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   }
 
   /** Too much waits in the queue: stop reading the client (or close a transport that cannot pause). */
-  #holdBackIfFull(): void {
+  private holdBackIfFull(): void {
     const socket = this.#socket;
     const inbound = this.#inbound;
     if (
@@ -258,14 +262,14 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
     }
   }
 
-  #readAgain(inbound: InboundQueue): void {
+  private readAgain(inbound: InboundQueue): void {
     const socket = inbound.paused;
     inbound.paused = undefined;
     if (socket === this.#socket) socket?.resume?.();
   }
 
   /** Processes one queued message; resolves when the next one may start. */
-  async #process(message: QueuedMessage): Promise<void> {
+  private async process(message: QueuedMessage): Promise<void> {
     const session = this.session;
     switch (message.msg) {
       case 'sub':
@@ -299,35 +303,35 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
 
   /** Sends `ping`/`pong`: not counted, not kept; dropped while detached. */
   sendUncounted(message: ServerMessage & { msg: 'ping' | 'pong' }): void {
-    if (this.#socket) this.#write(this.#socket, encodeServerMessage(message));
+    if (this.#socket) this.write(this.#socket, encodeServerMessage(message));
   }
 
   /** Sends a top-level `error` (counted, like every message but ping and pong). */
   sendError(reason: string, offendingMessage?: unknown): void {
-    this.#send(
+    this.send(
       offendingMessage === undefined ? { msg: 'error', reason } : { msg: 'error', reason, offendingMessage },
     );
   }
 
   added(collection: string, id: string, fields: Fields): void {
-    this.#send({ msg: 'added', collection, id, fields });
+    this.send({ msg: 'added', collection, id, fields });
   }
 
   changed(collection: string, id: string, fields: Fields, cleared: readonly string[]): void {
-    this.#send({ msg: 'changed', collection, id, fields, cleared });
+    this.send({ msg: 'changed', collection, id, fields, cleared });
   }
 
   removed(collection: string, id: string): void {
-    this.#send({ msg: 'removed', collection, id });
+    this.send({ msg: 'removed', collection, id });
   }
 
   subscriptionsReady(subIds: readonly string[]): void {
-    this.#send({ msg: 'ready', subs: subIds });
+    this.send({ msg: 'ready', subs: subIds });
   }
 
   /** DDP `nosub`, with the error in Meteor's shape. */
   subscriptionStopped(subId: string, error?: unknown): void {
-    this.#send(
+    this.send(
       error === undefined
         ? { msg: 'nosub', id: subId }
         : { msg: 'nosub', id: subId, error: toWireError(error) },
@@ -335,7 +339,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   }
 
   methodResult(methodId: string, outcome: MethodOutcome): void {
-    this.#send(
+    this.send(
       outcome.ok
         ? { msg: 'result', id: methodId, result: outcome.value }
         : { msg: 'result', id: methodId, error: toWireError(outcome.error) },
@@ -344,21 +348,21 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
 
   /** DDP `updated`: the client may now run the methods' callbacks. */
   writesDelivered(methodIds: readonly string[]): void {
-    this.#send({ msg: 'updated', methods: methodIds });
+    this.send({ msg: 'updated', methods: methodIds });
   }
 
   /** Counts, keeps and (when attached) writes one message. Late sends after the end are dropped. */
-  #send(message: ServerMessage): void {
+  private send(message: ServerMessage): void {
     if (this.ended) return;
     const text = encodeServerMessage(message);
-    const log = this.#settings.parked ? this.#logged() : undefined;
+    const log = this.#settings.parked ? this.logged() : undefined;
     log?.record(text);
     if (this.#held) {
       this.#held.push(text);
       return;
     }
     if (this.#socket) {
-      this.#write(this.#socket, text);
+      this.write(this.#socket, text);
       return;
     }
     if (log && !log.keepsAfter(this.#detachedAt)) {
@@ -373,7 +377,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
   }
 
   /** The log, made on first need with the opening `connected` counted (see {@link #log}). */
-  #logged(): OutboundLog {
+  private logged(): OutboundLog {
     if (this.#log === undefined) {
       this.#log = new OutboundLog(this.#settings.maxMessageQueueLength, this.#settings.maxMessageQueueBytes);
       this.#log.recordConnected();
@@ -385,7 +389,7 @@ export class DdpSession implements SessionOutput, Resumable, CoalescedWriter {
    * Writes one frame to `socket`. With a coalescer, the first frame of a window corks the socket and enlists the
    * session; the frames then leave together when the window ends ({@link releaseCork}), in the order written.
    */
-  #write(socket: Connection, text: string): void {
+  private write(socket: Connection, text: string): void {
     const coalescer = this.#settings.coalescer;
     if (coalescer && this.#corked === undefined && socket.cork) {
       socket.cork();
