@@ -50,6 +50,11 @@ export const ddpSection = z
       .describe(
         'Session resumption across processes: at shutdown live sessions are written to the database, and a client coming back to another process resumes there with only the differences.',
       ),
+    handOffGracePeriod: ms()
+      .default(60_000)
+      .describe(
+        'Session resumption across processes: ms a handed-off session waits for its client on another process (a rolling deploy brings clients back later than a dropped connection does).',
+      ),
     coalesceMs: ms()
       .default(0)
       .describe(
@@ -66,6 +71,7 @@ export const ddpSection = z
     maxMessageQueueLength: 100,
     maxMessageQueueBytes: 1024 * 1024,
     handOffSessions: true,
+    handOffGracePeriod: 60_000,
     coalesceMs: 0,
   })
   .describe('The DDP adapter (`/websocket`, `/sockjs`).');
@@ -102,6 +108,7 @@ export function ddpOptionsOf(config: SectionValues<typeof ddpConfig>, shared: Sh
     maxMessageQueueLength: ddp.maxMessageQueueLength,
     maxMessageQueueBytes: ddp.maxMessageQueueBytes,
     handOffSessions: ddp.handOffSessions,
+    handOffGracePeriod: ddp.handOffGracePeriod,
     coalesceMs: ddp.coalesceMs,
     ...(!ddp.sockjs
       ? { sockjs: false as const }

@@ -68,9 +68,15 @@ export interface DdpOptions {
   /**
    * Session resumption across processes (adapters/ddp/handoff.ts): at shutdown, live sessions are written to the
    * database, and a client whose session another process handed off resumes it here, getting only what changed
-   * (default true; needs resumption, i.e. `disconnectGracePeriod` > 0, which is also how long they are kept).
+   * (default true; needs resumption, i.e. `disconnectGracePeriod` > 0; kept for `handOffGracePeriod`).
    */
   readonly handOffSessions?: boolean;
+  /**
+   * Session resumption across processes: ms a handed-off session is kept for its client to come back to another
+   * process (default 60 s). Longer than `disconnectGracePeriod` by default: in a rolling deploy clients return
+   * through the balancer, all at once, to processes that are busy taking over.
+   */
+  readonly handOffGracePeriod?: number;
   /**
    * Outbound coalescing: a session's frames are held for a window and written together (several WebSocket
    * frames in one socket write; several messages in one SockJS `a[…]` frame; each still one DDP message).
@@ -143,7 +149,7 @@ export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
       connections: new Set(),
       handoff:
         gracePeriod > 0 && options.handOffSessions !== false
-          ? new SessionHandoff(new HandoffStore(core.db, gracePeriod), core, logger)
+          ? new SessionHandoff(new HandoffStore(core.db, options.handOffGracePeriod ?? 60_000), core, logger)
           : undefined,
     };
     const meteorClient = options.meteorClient;

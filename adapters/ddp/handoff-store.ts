@@ -126,7 +126,7 @@ export class HandoffStore {
 
   /**
    * @param db the database.
-   * @param ttlMs how long a written session can be taken (the DDP grace period).
+   * @param ttlMs how long a written session can be taken (`handOffGracePeriod`).
    */
   constructor(
     private readonly db: Database,

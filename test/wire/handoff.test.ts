@@ -327,6 +327,18 @@ describe('DDP session hand-off across processes (wire)', function () {
     ]);
   });
 
+  it('keeps a handed-off session for handOffGracePeriod (60 s by default), not the 5-s disconnectGracePeriod', async () => {
+    const { session } = await handedOff();
+    const rows = await b.db.query<{ left: number }>(
+      `SELECT extract(epoch FROM h.expires_at - now())::float8 AS left
+         FROM pgrt.ddp_handoff_sessions s JOIN pgrt.ddp_handoffs h ON h.id = s.handoff_id
+        WHERE s.session_hash = $1`,
+      [hashSessionId(session)],
+    );
+    const left = rows.rows[0]?.left;
+    assert.ok(left !== undefined && left > 50 && left <= 60, `expires in ${left} s`);
+  });
+
   it('gives a handed-off session to one taker only', async () => {
     const { session, count } = await handedOff();
     const first = await open(b, { session, receivedCount: count });
