@@ -8,7 +8,8 @@
  * it up, before any owner exists). The owner gets messages, pings and the close; an error terminates the socket
  * (whose close then reaches the owner); `pong` and `open` go to listeners, if any were added with `on`.
  *
- * Two more per-connection costs are cut here, both of ws's (checked against ws 8.23):
+ * Two more per-connection costs are cut here, both of ws's (checked against ws 8.23; package.json pins `~8.23.0` for
+ * that reason: check these internals before widening it):
  * - the extension table (`_extensions`, an empty object per socket unless permessage-deflate was negotiated, in
  *   which case ws replaces it) starts as one frozen empty object shared by every socket;
  * - the receiver's chunk list keeps the capacity it grew to (about 150 bytes) once it has handed its last chunk

@@ -41,10 +41,10 @@
  * xmin matter: then a long writing transaction anywhere in the cluster (also one that never touches a captured table)
  * delays delivery (never order) until it ends; the pump logs it when the wait exceeds `stallWarningMs`.
  *
- * Latency vs throughput: each source sets its own cadence. outbox-source.ts polls (2 ms busy, 10 ms while gathering
- * under load) and, once quiet for 200 ms, falls asleep: the writers' triggers wake it with a NOTIFY, sent only while
- * it sleeps (0008_pump_wake.sql), so an isolated change is pumped at once and an awake pump under load keeps the
- * notify lock out of the writers' commits. logical/logical-source.ts follows the stream (one append per `gatherMs`
+ * Latency vs throughput: each source sets its own cadence. outbox-source.ts sleeps while changes are few (below 500
+ * changes/s, unless writers crowd in) or none came for 200 ms: the writers' triggers wake it with a NOTIFY, sent only
+ * while it sleeps (0008_pump_wake.sql), so a change is pumped as soon as it commits; faster, it is awake and polls (2 ms
+ * busy, 10 ms while gathering under load), which keeps the notify lock out of the writers' commits. logical/logical-source.ts follows the stream (one append per `gatherMs`
  * while more than 1,000 changes/s arrive). Either adds one pump transaction (outbox: plus up to one poll interval,
  * and the commit of a transaction holding a lower id) to commit → listener latency (and up to `gatherMs` under
  * load); throughput is that of batched NOTIFY (up to `batchRows` changes per pump transaction, consecutive changes
