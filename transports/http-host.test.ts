@@ -47,6 +47,5 @@ describe('HttpHost: listen backlog', () => {
     const queue = acceptQueueOf(port);
     if (queue === undefined) this.skip();
     assert.equal(queue, Math.min(DEFAULT_LISTEN_BACKLOG, somaxconn()));
-    assert.ok(DEFAULT_LISTEN_BACKLOG >= somaxconn(), 'the default is not below the kernel cap');
   });
 });

@@ -53,7 +53,7 @@ export const ddpSection = z
     handOffGracePeriod: ms()
       .default(60_000)
       .describe(
-        'Session resumption across processes: ms a handed-off session waits for its client on another process (a rolling deploy brings clients back later than a dropped connection does).',
+        'Session resumption across processes: ms a handed-off session waits for its client on another process (a rolling deploy brings clients back later than a dropped connection does); 0 turns hand-off off.',
       ),
     coalesceMs: ms()
       .default(0)

@@ -73,7 +73,7 @@ export interface DdpOptions {
   readonly handOffSessions?: boolean;
   /**
    * Session resumption across processes: ms a handed-off session is kept for its client to come back to another
-   * process (default 60 s). Longer than `disconnectGracePeriod` by default: in a rolling deploy clients return
+   * process (default 60 s; 0 turns hand-off off). Longer than `disconnectGracePeriod` by default: in a rolling deploy clients return
    * through the balancer, all at once, to processes that are busy taking over.
    */
   readonly handOffGracePeriod?: number;
@@ -148,7 +148,7 @@ export class DdpProtocol implements ConnectionHandler, ProtocolHandle {
       parked: gracePeriod > 0 ? new ParkedSessions<DdpSession>(gracePeriod) : undefined,
       connections: new Set(),
       handoff:
-        gracePeriod > 0 && options.handOffSessions !== false
+        gracePeriod > 0 && options.handOffSessions !== false && (options.handOffGracePeriod ?? 60_000) > 0
           ? new SessionHandoff(new HandoffStore(core.db, options.handOffGracePeriod ?? 60_000), core, logger)
           : undefined,
     };
