@@ -82,7 +82,7 @@ export class OutboxSource implements PumpSource {
   readonly #logger: Logger;
   #barrier: { id: string; xid: string; since: number; warned: boolean } | undefined;
   /** When the last step found work (rows sent or a barrier pending). */
-  #activeAt = 0;
+  #activeAt = Number.NEGATIVE_INFINITY;
   /** When the last step began (performance.now() ms; 0: none yet). */
   #stepAt = 0;
   #delayMs = 0;
@@ -91,10 +91,10 @@ export class OutboxSource implements PumpSource {
   #asleep = false;
   /** Wake-up notifications received (a step that saw one arrive does not fall asleep). */
   #wakes = 0;
-  /** {@link #wakes} when the last step began, and when writers last crowded in ({@link CROWDED_WAKES}; Date.now() ms). */
+  /** {@link #wakes} when the last step began, and when writers last crowded in ({@link CROWDED_WAKES}; performance.now() ms). */
   #wakesAtStep = 0;
   #crowdedAt = Number.NEGATIVE_INFINITY;
-  /** Changes per second sent over the last rate window, and the window in progress (Date.now() ms, changes). */
+  /** Changes per second sent over the last rate window, and the window in progress (performance.now() ms, changes). */
   #rate = 0;
   #windowAt = 0;
   #windowCount = 0;
@@ -169,7 +169,7 @@ export class OutboxSource implements PumpSource {
     } else {
       this.#barrier = undefined;
     }
-    const now = Date.now();
+    const now = performance.now(); // a monotonic clock: a wall-clock step must not bend the rate or the holds
     const fast = this.#observeRate(row.sent, now) >= WAKE_BELOW_PER_SECOND;
     if (this.#asleep && queued >= CROWDED_WAKES) this.#crowdedAt = now;
     const busy = fast || now - this.#crowdedAt < CROWDED_HOLD_MS;

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { compileQuery } from './compile.js';
-import { compiledQuery, MAX_REMEMBERED_QUERIES } from './compile-cache.js';
+import { compiledQuery, MAX_REMEMBERED_KEY_LENGTH, MAX_REMEMBERED_QUERIES } from './compile-cache.js';
 import { items } from './fixtures/tables.js';
 
 describe('compiledQuery', () => {
@@ -47,5 +47,12 @@ describe('compiledQuery', () => {
     const later = compiledQuery(items, { n: -1 });
     assert.notEqual(later, first, 'forgotten');
     assert.equal(compiledQuery(items, { n: -1 }), later, 'remembered again');
+  });
+
+  it(`compiles a query whose JSON is longer than ${MAX_REMEMBERED_KEY_LENGTH} characters every time`, () => {
+    const many = { n: { $in: Array.from({ length: MAX_REMEMBERED_KEY_LENGTH }, (_, i) => i) } };
+    assert.notEqual(compiledQuery(items, many), compiledQuery(items, many), 'a long key is not remembered');
+    const few = { n: { $in: [1, 2, 3] } };
+    assert.equal(compiledQuery(items, few), compiledQuery(items, few));
   });
 });

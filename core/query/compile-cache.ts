@@ -16,6 +16,9 @@ import { type CompiledQuery, compileQuery, type QueryOptions, type Selector } fr
 /** Remembered queries per table at most; past it the table's are forgotten and remembering starts over. */
 export const MAX_REMEMBERED_QUERIES = 1000;
 
+/** Longest selector-and-options JSON text remembered, in characters. */
+export const MAX_REMEMBERED_KEY_LENGTH = 4096;
+
 /** Compiled queries per table (a table re-introspected is a new object: its queries go with the old one). */
 const remembered = new WeakMap<TableInfo, Map<string, CompiledQuery>>();
 
@@ -27,6 +30,8 @@ export function compiledQuery(
 ): CompiledQuery {
   if (!isPlainJson(selector) || !isPlainJson(options)) return compileQuery(table, selector, options);
   const text = JSON.stringify([selector, options]);
+  // A long key (a large `$in` list, say) is rarely shared and would make the cache's size unbounded in bytes.
+  if (text.length > MAX_REMEMBERED_KEY_LENGTH) return compileQuery(table, selector, options);
   let queries = remembered.get(table);
   const known = queries?.get(text);
   if (known !== undefined) return known;
