@@ -24,11 +24,10 @@ import type { Database } from '../database/database.js';
 import type { Logger } from '../logger.js';
 import {
   GATHER_ABOVE_PER_SECOND,
-  type PassedRow,
-  type PassedRows,
   type PumpSource,
   type PumpSourceOptions,
   type PumpStep,
+  passedRows,
 } from './pump-source.js';
 
 /** How long the pump keeps polling at `busyPollMs` after the last work before it backs off, in ms. */
@@ -152,7 +151,9 @@ export class OutboxSource implements PumpSource {
     );
     const row = result.rows[0];
     if (!row) throw new Error('pgrt.outbox_step returned no row');
-    const passed = options.relayed ? this.#passed(row) : undefined;
+    const passed = options.relayed
+      ? passedRows(row.pumped_from, row.pumped, row.ids, row.channels, row.payloads)
+      : undefined;
     if (row.pending_id !== null && row.pending_xid !== null) {
       if (barrier?.id === row.pending_id && barrier.xid === row.pending_xid) {
         const waited = Date.now() - barrier.since;
@@ -204,20 +205,6 @@ export class OutboxSource implements PumpSource {
       this.#windowCount = 0;
     }
     return this.#rate;
-  }
-
-  /** The rows a relayed step passed, after the position it started from. */
-  #passed(row: StepRow): PassedRows {
-    const ids = row.ids ?? [];
-    const channels = row.channels ?? [];
-    const payloads = row.payloads ?? [];
-    const through = Number(row.pumped);
-    const rows: PassedRow[] = ids.map((id, i) => ({
-      id: Number(id),
-      channel: channels[i]!,
-      payload: payloads[i]!,
-    }));
-    return { after: Number(row.pumped_from ?? through), through, rows };
   }
 
   /**

@@ -64,6 +64,26 @@ export interface PassedRows {
   readonly rows: readonly PassedRow[];
 }
 
+/**
+ * {@link PassedRows} from the columns a relayed step or append returns: positions before (`from`, absent: no rows)
+ * and after (`through`), and the rows' ids, channels and payloads as parallel arrays (PostgreSQL returns bigints as text).
+ */
+export function passedRows(
+  from: string | undefined,
+  through: string | undefined,
+  ids: readonly string[] = [],
+  channels: readonly string[] = [],
+  payloads: readonly string[] = [],
+): PassedRows {
+  const to = Number(through);
+  const rows: PassedRow[] = ids.map((id, i) => ({
+    id: Number(id),
+    channel: channels[i]!,
+    payload: payloads[i]!,
+  }));
+  return { after: Number(from ?? to), through: to, rows };
+}
+
 /** What one step did. */
 export interface PumpStep {
   /** Changes moved onto the bus. */

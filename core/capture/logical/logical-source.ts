@@ -25,11 +25,11 @@ import type { Database } from '../../database/database.js';
 import type { Logger } from '../../logger.js';
 import {
   GATHER_ABOVE_PER_SECOND,
-  type PassedRow,
   type PassedRows,
   type PumpSource,
   type PumpSourceOptions,
   type PumpStep,
+  passedRows,
 } from '../pump-source.js';
 import { type CapturedTable, logicalAppendQuery } from './append-query.js';
 import type { DecodedTransaction } from './decoder.js';
@@ -157,7 +157,9 @@ export class LogicalSource implements PumpSource {
     if (endLsn > this.#skipThrough) this.#skipThrough = endLsn;
     const row = result.rows[0];
     const sent = Math.max(0, row?.appended ?? 0);
-    return relayed && row ? { sent, passed: appendedRows(row) } : { sent };
+    return relayed && row
+      ? { sent, passed: passedRows(row.pumped_from, row.pumped, row.ids, row.row_channels, row.payloads) }
+      : { sent };
   }
 
   /**
@@ -243,18 +245,4 @@ interface AppendRow {
   readonly ids?: string[];
   readonly row_channels?: string[];
   readonly payloads?: string[];
-}
-
-/** The rows a relayed append passed, after the position it started from. */
-function appendedRows(row: AppendRow): PassedRows {
-  const ids = row.ids ?? [];
-  const channels = row.row_channels ?? [];
-  const payloads = row.payloads ?? [];
-  const through = Number(row.pumped);
-  const rows: PassedRow[] = ids.map((id, i) => ({
-    id: Number(id),
-    channel: channels[i]!,
-    payload: payloads[i]!,
-  }));
-  return { after: Number(row.pumped_from ?? through), through, rows };
 }
